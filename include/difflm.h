@@ -1,0 +1,296 @@
+/*
+ * difflm.h - run masked diffusion language models (LLaDA, iLLaDA, Dream) on CPUs.
+ *
+ * A diffusion LM does not write left to right. Generation starts from a canvas
+ * [prompt | MASK x gen_length]; every denoising step runs one bidirectional
+ * transformer pass over the canvas and commits the most confident predictions,
+ * until no MASK is left. difflm owns the model and the scheduler; the host
+ * drives the steps (or lets difflm_sample() run them all).
+ *
+ * Usage (error handling shortened):
+ *
+ *     #include <difflm.h>
+ *
+ *     difflm_params p;
+ *     difflm_params_init(&p);
+ *     p.model_path = "model.gguf";
+ *     int st;
+ *     difflm_ctx *ctx = difflm_create(&p, &st);
+ *     if (!ctx) { fprintf(stderr, "%s\n", difflm_status_str(st)); return 1; }
+ *
+ *     difflm_gen_params g;
+ *     difflm_gen_params_init(&g);
+ *     g.gen_length = 64; g.steps = 64; g.block_length = 32;
+ *
+ *     difflm_token prompt[256]; size_t n;
+ *     difflm_tokenize(ctx, "The Lord said", 13, DIFFLM_TOKENIZE_ADD_BOS, prompt, 256, &n);
+ *     difflm_generate_begin(ctx, prompt, n, &g);
+ *     while ((st = difflm_generate_step(ctx)) == DIFFLM_OK)
+ *         ;                                 // read difflm_canvas() here to watch it fill in
+ *     if (st < 0) fprintf(stderr, "%s\n", difflm_last_error(ctx));
+ *     difflm_free(ctx);
+ *
+ * Thread safety:
+ *   - A context is used by one thread at a time. Different contexts are independent
+ *     and may be used concurrently from different threads; contexts created from the
+ *     same file share its pages through the page cache (weights are mmapped read-only).
+ *   - difflm_cancel() is the one call that is safe from any thread at any time while
+ *     the context exists: the running (or next) generation step returns
+ *     DIFFLM_E_CANCELLED.
+ *   - The functions that take no context (difflm_status_str, difflm_version*,
+ *     difflm_abi_version, difflm_*_params_init) are safe from any thread.
+ *   - Callbacks (log, step) run on the thread that made the call that triggered them.
+ *
+ * Conventions:
+ *   - Every fallible call returns an int status: DIFFLM_OK (0), a small positive
+ *     non-error outcome (DIFFLM_DONE), or a negative error from the list below.
+ *     difflm_status_str() names a status; difflm_last_error() gives the detail text
+ *     of the last failure on a context.
+ *   - The caller owns everything it passes in; difflm copies what it keeps.
+ *     Variable-size outputs go into caller buffers with a needed-size out-param:
+ *     when the buffer is too small the call returns DIFFLM_E_BUFFER_TOO_SMALL and
+ *     sets the needed size.
+ *   - Parameter structs start with struct_size; fill them with *_params_init().
+ *     Fields are only ever appended, so a program built against an older header
+ *     keeps working. Every free function accepts NULL.
+ *   - The library never prints, exits or aborts on caller input; install a log
+ *     callback to see what it has to say.
+ */
+#ifndef DIFFLM_H
+#define DIFFLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "difflm_version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define DIFFLM_API __attribute__((visibility("default")))
+#else
+#define DIFFLM_API
+#endif
+
+/* ---------------------------------------------------------------- status codes */
+
+/* X(name, value, description). Values never change once released. */
+#define DIFFLM_STATUS_LIST(X)                                                          \
+    X(OK, 0, "success")                                                                \
+    X(DONE, 1, "generation finished")                                                  \
+    X(E_INVALID_ARG, -1, "invalid argument")                                           \
+    X(E_NOMEM, -2, "out of memory")                                                    \
+    X(E_IO, -3, "cannot read or write a file")                                         \
+    X(E_FORMAT, -4, "malformed model file")                                            \
+    X(E_UNSUPPORTED, -5, "unsupported model, tensor type or feature")                  \
+    X(E_BUFFER_TOO_SMALL, -6, "output buffer too small")                               \
+    X(E_STATE, -7, "call not valid in the current state")                              \
+    X(E_CANCELLED, -8, "cancelled")                                                    \
+    X(E_TOO_LONG, -9, "canvas longer than the context was created for")                \
+    X(E_INTERNAL, -10, "internal error")
+
+enum difflm_status {
+#define DIFFLM_STATUS_ENUM_(name, value, text) DIFFLM_##name = value,
+    DIFFLM_STATUS_LIST(DIFFLM_STATUS_ENUM_)
+#undef DIFFLM_STATUS_ENUM_
+};
+
+/* A static, NUL-terminated description of a status ("unknown status" for other values). */
+DIFFLM_API const char *difflm_status_str(int status);
+
+/* ---------------------------------------------------------------- version */
+
+/* The library's version string, e.g. "0.1.0" (static storage). */
+DIFFLM_API const char *difflm_version(void);
+/* MAJOR * 10000 + MINOR * 100 + PATCH of the library actually loaded. */
+DIFFLM_API uint32_t difflm_version_number(void);
+/* The ABI number of the library actually loaded; compare with DIFFLM_ABI_VERSION. */
+DIFFLM_API uint32_t difflm_abi_version(void);
+
+/* ---------------------------------------------------------------- types */
+
+typedef int32_t difflm_token;
+typedef struct difflm_ctx difflm_ctx;
+
+/* Log levels, most severe first. */
+#define DIFFLM_LOG_ERROR 0
+#define DIFFLM_LOG_WARN 1
+#define DIFFLM_LOG_INFO 2
+#define DIFFLM_LOG_DEBUG 3
+
+/* Receives one message (no trailing newline, valid only during the call). */
+typedef void (*difflm_log_fn)(int32_t level, const char *message, void *user);
+
+/* What a step callback sees after each denoising step. Valid only during the call. */
+typedef struct difflm_step_info {
+    uint32_t struct_size;
+    int32_t step;                /* 1-based index of the step just run */
+    int32_t total_steps;         /* steps the schedule plans in all */
+    int32_t n_committed;         /* tokens this step committed */
+    int32_t n_masked;            /* MASK tokens left in the generated region */
+    int32_t prompt_length;       /* canvas[0 .. prompt_length) is the prompt */
+    const difflm_token *canvas;  /* the whole canvas, prompt included */
+    size_t canvas_length;
+} difflm_step_info;
+
+/* Called after every step; a non-zero return stops generation with DIFFLM_E_CANCELLED. */
+typedef int (*difflm_step_fn)(const difflm_step_info *info, void *user);
+
+/* ---------------------------------------------------------------- context */
+
+typedef struct difflm_params {
+    uint32_t struct_size;        /* sizeof(difflm_params), set by difflm_params_init */
+    const char *model_path;      /* GGUF file; required */
+    int32_t n_threads;           /* 0 = all cores */
+    int32_t max_canvas;          /* longest canvas (prompt + generated) this context
+                                    serves; 0 = min(model context, 2048) */
+    int32_t mask_token_id;       /* -1 = the file's tokenizer.ggml.mask_token_id */
+    int32_t log_level;           /* most verbose level passed to log_fn (default WARN) */
+    difflm_log_fn log_fn;        /* NULL = silent */
+    void *log_user;
+} difflm_params;
+
+/* Fills *p with defaults. */
+DIFFLM_API void difflm_params_init(difflm_params *p);
+
+/* Loads the model and allocates everything a generation needs (one arena sized for
+ * max_canvas). Returns a new context, or NULL with *status (if non-NULL) set to the
+ * reason: E_INVALID_ARG, E_IO, E_FORMAT, E_UNSUPPORTED, E_NOMEM. Details go to the
+ * log callback. Free the context with difflm_free(). */
+DIFFLM_API difflm_ctx *difflm_create(const difflm_params *p, int *status);
+
+/* Frees the context and everything it owns. NULL is a no-op. */
+DIFFLM_API void difflm_free(difflm_ctx *ctx);
+
+/* Detail text of the last failure on this context ("" if none). Owned by the
+ * context, valid until the next call on it. */
+DIFFLM_API const char *difflm_last_error(const difflm_ctx *ctx);
+
+/* Architectures. */
+#define DIFFLM_ARCH_LLADA 1
+#define DIFFLM_ARCH_DREAM 2
+
+typedef struct difflm_model_info {
+    uint32_t struct_size;
+    int32_t arch;                /* DIFFLM_ARCH_* */
+    int32_t n_vocab;
+    int32_t n_ctx_train;         /* context length the model was trained for */
+    int32_t max_canvas;          /* what this context was created for */
+    int32_t n_layer, n_embd, n_head, n_head_kv, n_ff;
+    int32_t shift_logits;        /* 1: position p is predicted from row p-1 (Dream) */
+    int32_t mask_id, bos_id, eos_id, eot_id;   /* -1 where the model has none */
+    int32_t add_bos;             /* the tokenizer adds BOS by default */
+    uint64_t n_params;
+} difflm_model_info;
+
+/* Fills *out (set out->struct_size first, or use sizeof). Returns OK or E_INVALID_ARG. */
+DIFFLM_API int difflm_model_info_get(const difflm_ctx *ctx, difflm_model_info *out);
+
+/* ---------------------------------------------------------------- tokenizer */
+
+#define DIFFLM_TOKENIZE_ADD_BOS 1u        /* prepend BOS (if the model has one) */
+#define DIFFLM_TOKENIZE_PARSE_SPECIAL 2u  /* "<|eot_id|>" in the text becomes that token */
+#define DIFFLM_DETOKENIZE_SPECIAL 1u      /* render control tokens (default: skip them) */
+
+/* Tokenizes text[0..len). Writes up to cap ids to out and the count to *n_out.
+ * Returns OK, E_BUFFER_TOO_SMALL (*n_out = ids needed), E_INVALID_ARG. */
+DIFFLM_API int difflm_tokenize(difflm_ctx *ctx, const char *text, size_t len, uint32_t flags,
+                               difflm_token *out, size_t cap, size_t *n_out);
+
+/* Turns ids into bytes (not NUL-terminated). Any byte string that was tokenized comes
+ * back unchanged. Returns OK, E_BUFFER_TOO_SMALL (*n_out = bytes needed),
+ * E_INVALID_ARG (an id outside the vocabulary). */
+DIFFLM_API int difflm_detokenize(difflm_ctx *ctx, const difflm_token *ids, size_t n,
+                                 uint32_t flags, char *out, size_t cap, size_t *n_out);
+
+typedef struct difflm_chat_message {
+    const char *role;            /* "system", "user" or "assistant" */
+    const char *content;         /* NUL-terminated UTF-8 */
+} difflm_chat_message;
+
+/* Renders messages with the model's chat format (LLaDA: Llama-3 headers, BOS before the
+ * first message only; Dream/Qwen: ChatML with the default system message), ending with
+ * the assistant header when add_assistant is non-zero. Tokenize the result with
+ * DIFFLM_TOKENIZE_PARSE_SPECIAL and without ADD_BOS. Output is NUL-terminated; *n_out
+ * excludes the NUL. Returns OK, E_BUFFER_TOO_SMALL (*n_out = bytes needed, without NUL),
+ * E_INVALID_ARG, E_UNSUPPORTED (the vocabulary has neither format's tokens). */
+DIFFLM_API int difflm_chat_format(difflm_ctx *ctx, const difflm_chat_message *msgs, size_t n,
+                                  int32_t add_assistant, char *out, size_t cap, size_t *n_out);
+
+/* ---------------------------------------------------------------- generation */
+
+/* Schedules: which positions may commit at a step and how many. */
+#define DIFFLM_SCHEDULE_AUTO 0       /* BLOCKS for LLaDA, TIMESTEPS for Dream */
+#define DIFFLM_SCHEDULE_BLOCKS 1     /* LLaDA generate.py: semi-AR blocks, linear counts */
+#define DIFFLM_SCHEDULE_TIMESTEPS 2  /* Dream: t = linspace(1, eps, steps+1) over the canvas */
+
+/* Remasking rules: which predictions to keep (the rest stay MASK). */
+#define DIFFLM_REMASK_AUTO 0           /* LOW_CONFIDENCE for BLOCKS, ENTROPY for TIMESTEPS */
+#define DIFFLM_REMASK_LOW_CONFIDENCE 1 /* LLaDA: untempered softmax probability of x0 */
+#define DIFFLM_REMASK_RANDOM 2         /* LLaDA: uniform random order */
+#define DIFFLM_REMASK_ORIGIN 3         /* Dream: each mask commits with probability 1-t'/t */
+#define DIFFLM_REMASK_MASKGIT_PLUS 4   /* Dream: probability of x0 (tempered, filtered) */
+#define DIFFLM_REMASK_TOPK_MARGIN 5    /* Dream: p(1st) - p(2nd) */
+#define DIFFLM_REMASK_ENTROPY 6        /* Dream: negative entropy, most certain first */
+
+/* gen flags */
+#define DIFFLM_GEN_LOGITS_EOS_INF 1u         /* never predict EOS */
+#define DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF 2u /* predicted EOS/EoT commit last */
+
+typedef struct difflm_gen_params {
+    uint32_t struct_size;
+    int32_t gen_length;          /* MASK tokens appended to the prompt (default 128) */
+    int32_t steps;               /* denoising steps (default 128) */
+    int32_t block_length;        /* BLOCKS schedule; 0 = gen_length (default 32) */
+    int32_t schedule;            /* DIFFLM_SCHEDULE_* */
+    int32_t remasking;           /* DIFFLM_REMASK_* */
+    float temperature;           /* 0 = greedy (default) */
+    int32_t top_k;               /* 0 = off */
+    float top_p;                 /* 1 = off */
+    float cfg_scale;             /* 0 = off; logits = un + (cfg+1)(cond - un) */
+    float eps;                   /* TIMESTEPS: final time (default 1e-3) */
+    float alg_temp;              /* TIMESTEPS: > 0 samples positions from softmax(conf/alg_temp) */
+    uint64_t seed;               /* same seed, same tokens, whatever the thread count */
+    uint32_t flags;              /* DIFFLM_GEN_* */
+    difflm_step_fn step_fn;      /* NULL = none */
+    void *step_user;
+} difflm_gen_params;
+
+/* Fills *g with defaults (gen 128, steps 128, block 32, greedy, AUTO schedule/remasking). */
+DIFFLM_API void difflm_gen_params_init(difflm_gen_params *g);
+
+/* Sets the canvas to [prompt | MASK x gen_length] and prepares the schedule. The prompt
+ * is copied. Returns OK, E_INVALID_ARG (bad parameters, ids outside the vocabulary, a
+ * MASK id in the prompt), E_TOO_LONG (n + gen_length > max_canvas). */
+DIFFLM_API int difflm_generate_begin(difflm_ctx *ctx, const difflm_token *prompt, size_t n,
+                                     const difflm_gen_params *g);
+
+/* Runs one denoising step: one forward pass (two with CFG) and the commits.
+ * Returns OK (more steps to go), DONE (the canvas is complete; further calls return
+ * DONE and do nothing), E_CANCELLED (difflm_cancel or the step callback; the canvas
+ * keeps what was committed), E_STATE (no generate_begin). */
+DIFFLM_API int difflm_generate_step(difflm_ctx *ctx);
+
+/* Copies the canvas (prompt + generated, MASK where still masked) into out.
+ * Returns OK, E_BUFFER_TOO_SMALL (*n_out = canvas length), E_STATE (no canvas yet). */
+DIFFLM_API int difflm_canvas(const difflm_ctx *ctx, difflm_token *out, size_t cap,
+                             size_t *n_out);
+
+/* Tokenizes prompt (BOS added if the model says so; special tokens parsed), generates to
+ * completion, and writes the generated text, cut before the first EOS / end-of-turn and
+ * without control tokens, to out (NUL-terminated; *n_out excludes the NUL).
+ * Returns OK, or any error of the calls above. */
+DIFFLM_API int difflm_sample(difflm_ctx *ctx, const char *prompt, const difflm_gen_params *g,
+                             char *out, size_t cap, size_t *n_out);
+
+/* Asks the running or next step to stop. Safe from any thread; cleared by
+ * difflm_generate_begin. */
+DIFFLM_API void difflm_cancel(difflm_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DIFFLM_H */

@@ -1,0 +1,40 @@
+/* arena.c - one allocation per context, carved into aligned pieces; and CPU count. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core.h"
+
+void *dl_arena_alloc(dl_arena *a, size_t n) {
+    size_t start = (a->used + (DL_ALIGN - 1)) & ~(size_t)(DL_ALIGN - 1);
+    size_t end;
+    if (start < a->used || dl_add_size(start, n, &end)) {
+        a->used = SIZE_MAX; /* overflow: never fits */
+        return NULL;
+    }
+    a->used = end;
+    if (!a->base || end > a->size)
+        return NULL;
+    return a->base + start;
+}
+
+int dl_arena_overflowed(const dl_arena *a) {
+    return a->base && a->used > a->size;
+}
+
+void *dl_aligned_alloc(size_t n) {
+    void *p = NULL;
+    if (n == 0)
+        n = DL_ALIGN;
+    if (posix_memalign(&p, DL_ALIGN, n) != 0)
+        return NULL;
+    return p;
+}
+
+void dl_aligned_free(void *p) {
+    free(p);
+}
+
+int dl_cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}

@@ -1,0 +1,51 @@
+/* ctx.h - the private context: owns the mapped file, model, tokenizer, scheduler and
+ * the arena every step works in. api.c checks arguments and calls these. */
+#ifndef DL_CTX_H
+#define DL_CTX_H
+
+#include "core/core.h"
+#include "fmt/gguf.h"
+#include "model/model.h"
+#include "sched/sched.h"
+#include "tok/tok.h"
+
+struct difflm_ctx {
+    dl_log log;
+    dl_err err;                 /* detail of the last failure */
+    dl_gguf *gguf;
+    dl_model *model;
+    dl_tok *tok;
+    dl_sched *sched;
+
+    int32_t max_canvas;
+    int32_t n_threads;
+    int32_t mask_id;
+    int32_t n_tok_vocab;        /* ids >= this are never predicted (Dream's wider head) */
+    int32_t logit_rows;         /* rows per head chunk */
+
+    /* Arena pieces (one allocation). */
+    void *arena;
+    void *fwd_scratch;          /* dl_model_scratch_size(max_canvas) */
+    void *head_scratch;         /* dl_model_logits_scratch_size(logit_rows) */
+    float *hidden;              /* [max_canvas][n_embd] conditional pass */
+    float *hidden_un;           /* [max_canvas][n_embd] CFG's unconditional pass */
+    float *logits;              /* [logit_rows][n_vocab] */
+    float *logits_un;           /* [logit_rows][n_vocab] */
+    int32_t *pos;               /* [max_canvas] candidate positions of a step */
+    int32_t *rows;              /* [logit_rows] hidden rows for one head chunk */
+    int32_t *canvas_un;         /* [max_canvas] CFG's unconditional canvas */
+
+    /* Generation state. */
+    int have_canvas;
+    float cfg_scale;
+    difflm_step_fn step_fn;
+    void *step_user;
+    int cancel;                 /* written with __atomic_store_n from any thread */
+};
+
+int dl_ctx_create(struct difflm_ctx **out, const difflm_params *p, dl_err *err);
+void dl_ctx_free(struct difflm_ctx *ctx);
+int dl_ctx_begin(struct difflm_ctx *ctx, const int32_t *prompt, int32_t n, const difflm_gen_params *g);
+int dl_ctx_step(struct difflm_ctx *ctx);
+
+#endif

@@ -1,0 +1,84 @@
+/* model.h - LLaDA and Dream transformers: hyperparameters, weight table, forward pass.
+ *
+ * A dl_model borrows its weights from a dl_gguf (pointers into the mapping) and never
+ * copies them. dl_model_forward runs one bidirectional pass over a canvas and writes
+ * logits for the rows asked for; it allocates nothing: all activations and scratch
+ * come from a caller buffer of dl_model_scratch_size(max_tokens) bytes. */
+#ifndef DL_MODEL_H
+#define DL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "fmt/gguf.h"
+
+enum dl_rope_layout {
+    DL_ROPE_PAIRS = 0,          /* adjacent (2i, 2i+1): llama.cpp NORM, LLaDA GGUF (permuted q/k) */
+    DL_ROPE_HALF = 1,           /* (i, i + d/2): NeoX / HF, Dream */
+};
+
+typedef struct dl_hparams {
+    int32_t arch;               /* DIFFLM_ARCH_LLADA / DIFFLM_ARCH_DREAM */
+    int32_t n_vocab;            /* rows of the embedding / output matrix */
+    int32_t n_embd;
+    int32_t n_layer;
+    int32_t n_head;
+    int32_t n_head_kv;
+    int32_t head_dim;
+    int32_t n_ff;
+    int32_t n_ctx_train;
+    float rms_eps;
+    float rope_theta;
+    int32_t rope_layout;        /* enum dl_rope_layout */
+    int32_t shift_logits;       /* 1: logits for position p come from row p-1 */
+    int32_t tied_output;        /* 1: no output.weight, the head is token_embd */
+    uint64_t n_params;
+} dl_hparams;
+
+/* A weight matrix or vector as stored: ne[0] = row length (input dim), ne[1] = rows. */
+typedef struct dl_weight {
+    const void *data;           /* NULL when absent (optional tensors) */
+    uint32_t type;              /* ggml type id */
+    int64_t ne0, ne1;
+} dl_weight;
+
+typedef struct dl_layer {
+    dl_weight attn_norm, wq, wk, wv, wo, bq, bk, bv;
+    dl_weight ffn_norm, w_gate, w_up, w_down;
+} dl_layer;
+
+typedef struct dl_model {
+    dl_hparams hp;
+    dl_weight tok_embd, output_norm, output, output_bias;
+    dl_layer *layers;           /* hp.n_layer entries, heap */
+    int32_t n_threads;          /* used by forward; set by the owner */
+} dl_model;
+
+/* Reads hyperparameters and binds every tensor of the `llada` or `dream` architecture,
+ * checking names, shapes and types. Unsupported tensor types (quantized, for now) give
+ * DIFFLM_E_UNSUPPORTED naming the tensor and its type. g must outlive the model. */
+int dl_model_load(dl_model **out, const dl_gguf *g, dl_log *log, dl_err *err);
+void dl_model_free(dl_model *m);   /* NULL is fine */
+
+/* Bytes of scratch dl_model_forward needs for up to max_tokens tokens, and
+ * dl_model_logits for up to max_rows rows. */
+size_t dl_model_scratch_size(const dl_model *m, int32_t max_tokens);
+size_t dl_model_logits_scratch_size(const dl_model *m, int32_t max_rows);
+
+/* One forward pass over tokens[0..n_tokens) at positions 0..n_tokens-1, bidirectional.
+ *   hidden: [n_tokens][n_embd] out, the final-normed hidden states (input of the head).
+ *   scratch: dl_model_scratch_size(m, n_tokens) bytes, DL_ALIGN-aligned.
+ * cancel (may be NULL) is read between layers; non-zero stops the pass with
+ * DIFFLM_E_CANCELLED. Returns 0 or a negative status. Allocates nothing. */
+int dl_model_forward(const dl_model *m, void *scratch, const int32_t *tokens, int32_t n_tokens,
+                     float *hidden, const volatile int *cancel, dl_err *err);
+
+/* The output head for selected rows: logits[i] = head(hidden[rows[i]]).
+ *   hidden: [*][n_embd] from dl_model_forward;  rows: n_rows indices, any order,
+ *   duplicates allowed;  logits: [n_rows][n_vocab] out (unshifted; Dream's output bias
+ *   included);  scratch: dl_model_logits_scratch_size(m, n_rows) bytes. */
+void dl_model_logits(const dl_model *m, void *scratch, const float *hidden, const int32_t *rows,
+                     int32_t n_rows, float *logits);
+
+#endif

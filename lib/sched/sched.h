@@ -1,0 +1,71 @@
+/* sched.h - the denoising scheduler: mask state, transfer schedules, remasking rules.
+ *
+ * It works on a canvas of token ids and on logits handed to it, never on the model, so
+ * it is tested with synthetic logits. One step is:
+ *     n = dl_sched_positions(s, pos);        which canvas positions need predictions
+ *     for chunks of pos: dl_sched_predict(s, first, count, logits_of_those_positions);
+ *     dl_sched_commit(s, &n_committed);      choose and write the winners
+ * The caller maps positions to model rows (Dream's shift) and combines CFG logits
+ * before predict. All memory is allocated by dl_sched_init; steps allocate nothing. */
+#ifndef DL_SCHED_H
+#define DL_SCHED_H
+
+#include <stdint.h>
+
+#include "core/core.h"
+#include "sample/sample.h"
+
+/* The resolved generation settings (AUTO values already replaced). */
+typedef struct dl_sched_params {
+    int32_t gen_length;
+    int32_t steps;
+    int32_t block_length;       /* BLOCKS: > 0 */
+    int32_t schedule;           /* DIFFLM_SCHEDULE_BLOCKS or _TIMESTEPS */
+    int32_t remasking;          /* DIFFLM_REMASK_* except AUTO */
+    float temperature;
+    int32_t top_k;              /* 0 = off */
+    float top_p;                /* >= 1 = off */
+    float eps;
+    float alg_temp;
+    uint32_t flags;             /* DIFFLM_GEN_* */
+    uint64_t seed;
+} dl_sched_params;
+
+typedef struct dl_sched dl_sched;
+
+/* Allocates a scheduler for canvases up to max_canvas over a vocabulary of n_vocab.
+ * eos_id / eot_id may be -1. Returns 0 or E_NOMEM / E_INVALID_ARG. */
+int dl_sched_create(dl_sched **out, int32_t max_canvas, int32_t n_vocab, int32_t mask_id,
+                    int32_t eos_id, int32_t eot_id, dl_err *err);
+void dl_sched_free(dl_sched *s);   /* NULL is fine */
+
+/* Checks the parameters (E_INVALID_ARG naming the bad one) and sets the canvas to
+ * [prompt | MASK x gen_length] (E_TOO_LONG past max_canvas). */
+int dl_sched_begin(dl_sched *s, const dl_sched_params *p, const int32_t *prompt, int32_t n_prompt,
+                   dl_err *err);
+
+const int32_t *dl_sched_canvas(const dl_sched *s);
+int32_t dl_sched_canvas_len(const dl_sched *s);
+int32_t dl_sched_prompt_len(const dl_sched *s);
+int32_t dl_sched_n_masked(const dl_sched *s);       /* MASKs left in the canvas */
+int32_t dl_sched_total_steps(const dl_sched *s);    /* steps planned in all */
+int32_t dl_sched_steps_done(const dl_sched *s);
+int dl_sched_done(const dl_sched *s);               /* 1 when nothing is left to do */
+
+/* Positions (ascending) that need predictions this step; returns how many (0 when done).
+ * pos must hold max_canvas entries. */
+int32_t dl_sched_positions(const dl_sched *s, int32_t *pos);
+
+/* Predictions for positions pos[first .. first+n) of this step's list, from their logits
+ * [n][n_vocab] (modified in place: filtering, EOS suppression). Calls must cover the list
+ * in order, each position once. */
+void dl_sched_predict(dl_sched *s, int32_t first, int32_t n, float *logits);
+
+/* Chooses which predictions to keep, writes them into the canvas, advances the schedule.
+ * *n_committed = tokens written. Returns 0, or DIFFLM_DONE when the canvas is complete. */
+int dl_sched_commit(dl_sched *s, int32_t *n_committed);
+
+/* CFG: logits = un + (scale + 1) * (cond - un), in place into cond. n = rows * n_vocab. */
+void dl_cfg_combine(float *cond, const float *un, float scale, size_t n);
+
+#endif
