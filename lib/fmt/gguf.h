@@ -39,7 +39,8 @@ typedef struct dl_gguf_tensor {
 
 typedef struct dl_gguf dl_gguf;
 
-/* Maps and validates a file. Returns 0 and *out, or DIFFLM_E_IO / E_FORMAT / E_NOMEM. */
+/* Maps and validates a file. Returns 0 and *out, or DIFFLM_E_IO / E_FORMAT / E_NOMEM, or
+ * E_UNSUPPORTED for a tensor whose ggml type id dl_type_get() does not know (IQ*, ...). */
 int dl_gguf_open(dl_gguf **out, const char *path, dl_err *err);
 /* Same over a caller buffer (not copied; it must outlive the dl_gguf). For tests and fuzzing. */
 int dl_gguf_open_mem(dl_gguf **out, const void *data, size_t size, dl_err *err);

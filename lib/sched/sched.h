@@ -6,7 +6,7 @@
  *     for chunks of pos: dl_sched_predict(s, first, count, logits_of_those_positions);
  *     dl_sched_commit(s, &n_committed);      choose and write the winners
  * The caller maps positions to model rows (Dream's shift) and combines CFG logits
- * before predict. All memory is allocated by dl_sched_init; steps allocate nothing. */
+ * before predict. All memory is allocated by dl_sched_create; steps allocate nothing. */
 #ifndef DL_SCHED_H
 #define DL_SCHED_H
 
@@ -19,7 +19,7 @@
 typedef struct dl_sched_params {
     int32_t gen_length;
     int32_t steps;
-    int32_t block_length;       /* BLOCKS: > 0 */
+    int32_t block_length;       /* BLOCKS: 0 = gen_length */
     int32_t schedule;           /* DIFFLM_SCHEDULE_BLOCKS or _TIMESTEPS */
     int32_t remasking;          /* DIFFLM_REMASK_* except AUTO */
     float temperature;
@@ -62,7 +62,10 @@ int32_t dl_sched_positions(const dl_sched *s, int32_t *pos);
 void dl_sched_predict(dl_sched *s, int32_t first, int32_t n, float *logits);
 
 /* Chooses which predictions to keep, writes them into the canvas, advances the schedule.
- * *n_committed = tokens written. Returns 0, or DIFFLM_DONE when the canvas is complete. */
+ * *n_committed = tokens written. Returns 0, or DIFFLM_DONE when the canvas is complete
+ * (also when called after that), or DIFFLM_E_STATE (nothing changed) when no begin
+ * succeeded or the predict calls of this step did not cover the list in order.
+ * Calling predict again from first = 0 restarts the step with the same random draws. */
 int dl_sched_commit(dl_sched *s, int32_t *n_committed);
 
 /* CFG: logits = un + (scale + 1) * (cond - un), in place into cond. n = rows * n_vocab. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_compat.h"
 #include "difflm.h"
@@ -64,8 +65,14 @@ START_TEST(create_errors) {
     ck_assert_ptr_null(difflm_create(&p, &st));
     ck_assert_int_eq(st, DIFFLM_E_IO);
 
-    p.model_path = "/dev/null"; /* empty: not a GGUF */
+    char junk[] = "/tmp/difflm-junk-XXXXXX"; /* a regular file that is not a GGUF */
+    int fd = mkstemp(junk);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "GGUF\3\0\0\0garbage", 15), 15);
+    close(fd);
+    p.model_path = junk;
     ck_assert_ptr_null(difflm_create(&p, &st));
+    unlink(junk);
     ck_assert_int_eq(st, DIFFLM_E_FORMAT);
 
     p.model_path = llada_path;
@@ -254,6 +261,7 @@ START_TEST(generate_steps) {
     ck_assert_int_eq(difflm_generate_begin(ctx, prompt, 4, &g), DIFFLM_E_INVALID_ARG);
     g.cfg_scale = 0.0f;
     g.gen_length = mi.max_canvas;
+    g.block_length = 0;
     ck_assert_int_eq(difflm_generate_begin(ctx, prompt, 4, &g), DIFFLM_E_TOO_LONG);
     difflm_token with_mask[] = {0, (difflm_token)mi.mask_id};
     g.gen_length = 8;

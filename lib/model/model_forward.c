@@ -1,0 +1,177 @@
+/* model_forward.c - one bidirectional pass over the canvas (gguf.md §7) and the output
+ * head for selected rows. All activations live in the caller's scratch, laid out by
+ * one function that also measures it, so size and use cannot drift apart. */
+#include <string.h>
+
+#include "fmt/ggml_types.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "model/model_weights.h"
+
+typedef struct fwd_bufs {
+    float *x;        /* [T][E] residual stream */
+    float *xn;       /* [T][E] normed input of a sub-layer */
+    float *q;        /* [T][n_head][hd] */
+    float *k, *v;    /* [T][n_head_kv][hd] */
+    float *att;      /* [T][n_head][hd] attention output */
+    float *scores;   /* [T][T] one head's scores */
+    float *gate;     /* [T][F] (shares memory with q..scores: never live together) */
+    float *up;       /* [T][F] */
+    float *rope_cs;  /* [T][hd/2][2] */
+    float *vec;      /* [max(E, Dq, Dkv)] a norm or bias vector widened to f32 */
+    float *conv;     /* [conv_cap] weight rows widened to f32 */
+    int32_t *pos;    /* [T] */
+    size_t conv_cap;
+} fwd_bufs;
+
+/* n floats as bytes; SIZE_MAX (which no arena fits) on overflow. */
+static size_t floats(size_t a, size_t b) {
+    size_t n;
+    if (dl_mul_size(a, b, &n) || dl_mul_size(n, sizeof(float), &n))
+        return SIZE_MAX;
+    return n;
+}
+
+static size_t max_conv_floats(const dl_model *m) {
+    size_t c = 0;
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        const dl_layer *L = &m->layers[il];
+        const dl_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            c = DL_MAX(c, dl_weight_conv_floats(ws[i]));
+    }
+    return c;
+}
+
+/* Carves (base != NULL) or measures (base == NULL) the forward scratch for T tokens;
+ * returns the bytes used (SIZE_MAX on overflow). */
+static size_t fwd_layout(const dl_model *m, int32_t T, void *base, fwd_bufs *b) {
+    const dl_hparams *hp = &m->hp;
+    size_t E = (size_t)hp->n_embd, hd = (size_t)hp->head_dim, t = (size_t)T;
+    size_t Dq = hd * (size_t)hp->n_head, Dkv = hd * (size_t)hp->n_head_kv;
+    dl_arena a = { base, SIZE_MAX, 0 };
+    memset(b, 0, sizeof *b);
+    b->conv_cap = max_conv_floats(m);
+    b->x = dl_arena_alloc(&a, floats(t, E));
+    b->xn = dl_arena_alloc(&a, floats(t, E));
+    b->rope_cs = dl_arena_alloc(&a, floats(t, hd));
+    b->vec = dl_arena_alloc(&a, floats(DL_MAX(E, DL_MAX(Dq, Dkv)), 1));
+    b->conv = dl_arena_alloc(&a, floats(b->conv_cap, 1));
+    b->pos = dl_arena_alloc(&a, floats(t, 1));   /* int32_t is float-sized */
+    size_t phase = a.used;
+    b->q = dl_arena_alloc(&a, floats(t, Dq));
+    b->k = dl_arena_alloc(&a, floats(t, Dkv));
+    b->v = dl_arena_alloc(&a, floats(t, Dkv));
+    b->att = dl_arena_alloc(&a, floats(t, Dq));
+    b->scores = dl_arena_alloc(&a, floats(t, t));
+    size_t attn_end = a.used;
+    a.used = attn_end == SIZE_MAX ? SIZE_MAX : phase;
+    b->gate = dl_arena_alloc(&a, floats(t, (size_t)hp->n_ff));
+    b->up = dl_arena_alloc(&a, floats(t, (size_t)hp->n_ff));
+    return DL_MAX(a.used, attn_end);
+}
+
+size_t dl_model_scratch_size(const dl_model *m, int32_t max_tokens) {
+    fwd_bufs b;
+    if (max_tokens < 1)
+        max_tokens = 1;
+    return fwd_layout(m, max_tokens, NULL, &b);
+}
+
+int dl_model_forward(const dl_model *m, void *scratch, const int32_t *tokens, int32_t n_tokens,
+                     float *hidden, const volatile int *cancel, dl_err *err) {
+    const dl_hparams *hp = &m->hp;
+    if (n_tokens < 1)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "forward over %d tokens", n_tokens);
+    for (int32_t t = 0; t < n_tokens; t++)
+        if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG, "token %d at position %d is outside the "
+                           "vocabulary [0, %d)", tokens[t], t, hp->n_vocab);
+    dl_blas_set_threads(m->n_threads);
+
+    fwd_bufs b;
+    fwd_layout(m, n_tokens, scratch, &b);
+    const int T = n_tokens, E = hp->n_embd, hd = hp->head_dim, F = hp->n_ff;
+    const int nh = hp->n_head, nkv = hp->n_head_kv;
+    const int Dq = nh * hd, Dkv = nkv * hd;
+    const int pairing = hp->rope_layout == DL_ROPE_HALF ? DL_ROPE_PAIR_HALF : DL_ROPE_PAIR_ADJACENT;
+
+    for (int t = 0; t < T; t++) {
+        dl_weight_rows_f32(b.x + (size_t)t * E, &m->tok_embd, tokens[t], 1);
+        b.pos[t] = t;
+    }
+    dl_rope_table(b.rope_cs, b.pos, hp->rope_theta, T, hd);
+
+    for (int il = 0; il < hp->n_layer; il++) {
+        if (cancel && *cancel)
+            return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before layer %d", il);
+        const dl_layer *L = &m->layers[il];
+
+        dl_rmsnorm(b.xn, b.x, dl_weight_vec_f32(&L->attn_norm, b.vec), hp->rms_eps, T, E);
+        /* each bias is widened into b.vec just before its product uses it */
+        dl_weight_matmul(b.q, b.xn, &L->wq, dl_weight_vec_f32(&L->bq, b.vec), 0, T, Dq,
+                         b.conv, b.conv_cap);
+        dl_weight_matmul(b.k, b.xn, &L->wk, dl_weight_vec_f32(&L->bk, b.vec), 0, T, Dkv,
+                         b.conv, b.conv_cap);
+        dl_weight_matmul(b.v, b.xn, &L->wv, dl_weight_vec_f32(&L->bv, b.vec), 0, T, Dkv,
+                         b.conv, b.conv_cap);
+        dl_rope(b.q, b.rope_cs, pairing, T, nh, hd);
+        dl_rope(b.k, b.rope_cs, pairing, T, nkv, hd);
+        dl_attention(b.att, b.scores, b.q, b.k, b.v, T, T, nh, nkv, hd);
+        dl_weight_matmul(b.x, b.att, &L->wo, NULL, 1, T, E, b.conv, b.conv_cap);
+
+        dl_rmsnorm(b.xn, b.x, dl_weight_vec_f32(&L->ffn_norm, b.vec), hp->rms_eps, T, E);
+        dl_weight_matmul(b.gate, b.xn, &L->w_gate, NULL, 0, T, F, b.conv, b.conv_cap);
+        dl_weight_matmul(b.up, b.xn, &L->w_up, NULL, 0, T, F, b.conv, b.conv_cap);
+        dl_silu_mul(b.gate, b.gate, b.up, (size_t)T * F);
+        dl_weight_matmul(b.x, b.gate, &L->w_down, NULL, 1, T, E, b.conv, b.conv_cap);
+    }
+    if (cancel && *cancel)
+        return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before the final norm");
+    dl_rmsnorm(hidden, b.x, dl_weight_vec_f32(&m->output_norm, b.vec), hp->rms_eps, T, E);
+    return 0;
+}
+
+/* --- output head */
+
+typedef struct head_bufs {
+    float *rows;     /* [n_rows][E] gathered hidden rows */
+    float *conv;     /* [conv_cap] head rows widened to f32 */
+    float *bias;     /* [n_vocab] output.bias widened, when it is not F32 */
+    size_t conv_cap;
+} head_bufs;
+
+static const dl_weight *head_weight(const dl_model *m) {
+    return m->output.data ? &m->output : &m->tok_embd;
+}
+
+static size_t head_layout(const dl_model *m, int32_t n_rows, void *base, head_bufs *b) {
+    dl_arena a = { base, SIZE_MAX, 0 };
+    b->conv_cap = dl_weight_conv_floats(head_weight(m));
+    b->rows = dl_arena_alloc(&a, floats((size_t)n_rows, (size_t)m->hp.n_embd));
+    b->conv = dl_arena_alloc(&a, floats(b->conv_cap, 1));
+    int wide_bias = m->output_bias.data && m->output_bias.type != DL_TYPE_F32;
+    b->bias = dl_arena_alloc(&a, wide_bias ? floats((size_t)m->hp.n_vocab, 1) : 0);
+    return a.used;
+}
+
+size_t dl_model_logits_scratch_size(const dl_model *m, int32_t max_rows) {
+    head_bufs b;
+    if (max_rows < 1)
+        max_rows = 1;
+    return head_layout(m, max_rows, NULL, &b);
+}
+
+void dl_model_logits(const dl_model *m, void *scratch, const float *hidden, const int32_t *rows,
+                     int32_t n_rows, float *logits) {
+    if (n_rows < 1)
+        return;
+    const int E = m->hp.n_embd, V = m->hp.n_vocab;
+    dl_blas_set_threads(m->n_threads);
+    head_bufs b;
+    head_layout(m, n_rows, scratch, &b);
+    for (int32_t i = 0; i < n_rows; i++)
+        memcpy(b.rows + (size_t)i * E, hidden + (size_t)rows[i] * E, (size_t)E * sizeof(float));
+    dl_weight_matmul(logits, b.rows, head_weight(m), dl_weight_vec_f32(&m->output_bias, b.bias),
+                     0, n_rows, V, b.conv, b.conv_cap);
+}

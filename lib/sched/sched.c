@@ -1,0 +1,404 @@
+/* sched.c - the denoising state machine: canvas, candidates, predictions, commits.
+ * doc/sampling.md is the contract; plan.h holds the counts and the ranking. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/plan.h"
+#include "sched/sched.h"
+
+struct dl_sched {
+    int32_t max_canvas, n_vocab, mask_id, eos_id, eot_id;
+
+    /* the generation (set by begin) */
+    int begun;
+    dl_sched_params p;          /* block_length resolved (> 0) */
+    int32_t fallback_id;        /* the lowest id that may be predicted */
+    int32_t *canvas;            /* [max_canvas] */
+    int32_t n_prompt, len, n_masked;
+    int32_t *plan_count;        /* [max_canvas] tokens per planned step (confidence rules) */
+    int32_t *plan_block;        /* [max_canvas] BLOCKS: the block of each planned step */
+    int32_t total_steps, steps_done;
+    dl_rng rng;
+
+    /* the current step */
+    int32_t *cand;              /* [max_canvas] candidate positions, ascending */
+    int32_t n_cand;
+    int32_t *x0;                /* [max_canvas] per candidate */
+    double *conf;               /* [max_canvas] per candidate */
+    double *key;                /* [max_canvas] per candidate (alg_temp keys) */
+    dl_keyed *ranked;           /* [max_canvas] */
+    int32_t n_pred;             /* candidates predicted so far */
+    int pred_broken;            /* predict was called out of order this step */
+    dl_rng rng_step;            /* rng at the start of this step's predictions */
+
+    /* one row at a time */
+    float *z;                   /* [n_vocab] the filtered logits */
+    float *kth;                 /* [n_vocab] top-k selection scratch */
+    dl_ranked *sorted;          /* [n_vocab] top-p sorting scratch */
+};
+
+static void *alloc_array(size_t n, size_t elem, int *failed) {
+    size_t bytes;
+    if (*failed || dl_mul_size(n, elem, &bytes) != 0) {
+        *failed = 1;
+        return NULL;
+    }
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (!p)
+        *failed = 1;
+    return p;
+}
+
+int dl_sched_create(dl_sched **out, int32_t max_canvas, int32_t n_vocab, int32_t mask_id,
+                    int32_t eos_id, int32_t eot_id, dl_err *err) {
+    if (!out)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "dl_sched_create: out is NULL");
+    *out = NULL;
+    if (max_canvas < 1)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "scheduler: max_canvas must be >= 1, got %d",
+                       max_canvas);
+    if (n_vocab < 2)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "scheduler: n_vocab must be >= 2, got %d",
+                       n_vocab);
+    if (mask_id < 0 || mask_id >= n_vocab)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                       "scheduler: mask id %d is outside the vocabulary of %d", mask_id, n_vocab);
+    if (eos_id < -1 || eos_id >= n_vocab)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                       "scheduler: eos id %d is outside the vocabulary of %d", eos_id, n_vocab);
+    if (eot_id < -1 || eot_id >= n_vocab)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                       "scheduler: eot id %d is outside the vocabulary of %d", eot_id, n_vocab);
+
+    dl_sched *s = calloc(1, sizeof *s);
+    if (!s)
+        return dl_fail(err, DIFFLM_E_NOMEM, "scheduler: out of memory");
+    s->max_canvas = max_canvas;
+    s->n_vocab = n_vocab;
+    s->mask_id = mask_id;
+    s->eos_id = eos_id;
+    s->eot_id = eot_id;
+    size_t mc = (size_t)max_canvas, nv = (size_t)n_vocab;
+    int failed = 0;
+    s->canvas = alloc_array(mc, sizeof *s->canvas, &failed);
+    s->plan_count = alloc_array(mc, sizeof *s->plan_count, &failed);
+    s->plan_block = alloc_array(mc, sizeof *s->plan_block, &failed);
+    s->cand = alloc_array(mc, sizeof *s->cand, &failed);
+    s->x0 = alloc_array(mc, sizeof *s->x0, &failed);
+    s->conf = alloc_array(mc, sizeof *s->conf, &failed);
+    s->key = alloc_array(mc, sizeof *s->key, &failed);
+    s->ranked = alloc_array(mc, sizeof *s->ranked, &failed);
+    s->z = alloc_array(nv, sizeof *s->z, &failed);
+    s->kth = alloc_array(nv, sizeof *s->kth, &failed);
+    s->sorted = alloc_array(nv, sizeof *s->sorted, &failed);
+    if (failed) {
+        dl_sched_free(s);
+        return dl_fail(err, DIFFLM_E_NOMEM,
+                       "scheduler: out of memory for a canvas of %d and a vocabulary of %d",
+                       max_canvas, n_vocab);
+    }
+    *out = s;
+    return 0;
+}
+
+void dl_sched_free(dl_sched *s) {
+    if (!s)
+        return;
+    free(s->canvas);
+    free(s->plan_count);
+    free(s->plan_block);
+    free(s->cand);
+    free(s->x0);
+    free(s->conf);
+    free(s->key);
+    free(s->ranked);
+    free(s->z);
+    free(s->kth);
+    free(s->sorted);
+    free(s);
+}
+
+/* ---------------------------------------------------------------- begin */
+
+static int is_known_remasking(int32_t r) {
+    return r >= DIFFLM_REMASK_LOW_CONFIDENCE && r <= DIFFLM_REMASK_ENTROPY;
+}
+
+static int check_params(const dl_sched *s, const dl_sched_params *p, dl_err *err) {
+    const uint32_t known_flags = DIFFLM_GEN_LOGITS_EOS_INF | DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF;
+    if (p->gen_length < 1)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "gen_length must be >= 1, got %d",
+                       p->gen_length);
+    if (p->steps < 1)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "steps must be >= 1, got %d", p->steps);
+    if (p->schedule != DIFFLM_SCHEDULE_BLOCKS && p->schedule != DIFFLM_SCHEDULE_TIMESTEPS)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                       "schedule %d is not BLOCKS (%d) or TIMESTEPS (%d)%s", p->schedule,
+                       DIFFLM_SCHEDULE_BLOCKS, DIFFLM_SCHEDULE_TIMESTEPS,
+                       p->schedule == DIFFLM_SCHEDULE_AUTO ? " (AUTO must be resolved first)"
+                                                           : "");
+    if (!is_known_remasking(p->remasking))
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "remasking %d is not a known rule%s",
+                       p->remasking,
+                       p->remasking == DIFFLM_REMASK_AUTO ? " (AUTO must be resolved first)" : "");
+    if (!(p->temperature >= 0.0f) || !isfinite(p->temperature))
+        return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                       "temperature must be a finite value >= 0, got %g", (double)p->temperature);
+    if (!(p->top_p > 0.0f))
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "top_p must be > 0 (1 = off), got %g",
+                       (double)p->top_p);
+    if (p->top_k < 0)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "top_k must be >= 0 (0 = off), got %d",
+                       p->top_k);
+    if (!(p->eps > 0.0f && p->eps < 1.0f))
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "eps must be inside (0, 1), got %g",
+                       (double)p->eps);
+    if (!(p->alg_temp >= 0.0f) || !isfinite(p->alg_temp))
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "alg_temp must be a finite value >= 0, got %g",
+                       (double)p->alg_temp);
+    if (p->block_length < 0)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                       "block_length must be >= 0 (0 = gen_length), got %d", p->block_length);
+    if (p->flags & ~known_flags)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "flags 0x%x has unknown bits 0x%x",
+                       (unsigned)p->flags, (unsigned)(p->flags & ~known_flags));
+    if (p->schedule == DIFFLM_SCHEDULE_BLOCKS) {
+        int32_t nb = dl_block_count(p->gen_length, p->block_length);
+        if (p->steps < nb)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                           "steps (%d) must be >= the number of blocks (%d = ceil(gen_length %d "
+                           "/ block_length %d))",
+                           p->steps, nb, p->gen_length, p->block_length);
+    }
+    (void)s;
+    return 0;
+}
+
+static int32_t first_predictable_id(const dl_sched *s, uint32_t flags) {
+    for (int32_t v = 0; v < s->n_vocab; v++) {
+        if (v == s->mask_id)
+            continue;
+        if ((flags & DIFFLM_GEN_LOGITS_EOS_INF) && v == s->eos_id)
+            continue;
+        return v;
+    }
+    return -1;
+}
+
+/* Fills the candidate list of the next step and marks where its random draws start. */
+static void prepare_step(dl_sched *s) {
+    int32_t lo = s->n_prompt, hi = s->len;
+    if (s->p.schedule == DIFFLM_SCHEDULE_BLOCKS) {
+        int32_t b = s->plan_block[s->steps_done];
+        lo = s->n_prompt + b * s->p.block_length;
+        hi = DL_MIN(lo + s->p.block_length, s->len);
+    }
+    s->n_cand = 0;
+    for (int32_t i = lo; i < hi; i++)
+        if (s->canvas[i] == s->mask_id)
+            s->cand[s->n_cand++] = i;
+    s->n_pred = 0;
+    s->pred_broken = 0;
+    s->rng_step = s->rng;
+}
+
+int dl_sched_begin(dl_sched *s, const dl_sched_params *p, const int32_t *prompt, int32_t n_prompt,
+                   dl_err *err) {
+    if (!s || !p)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "dl_sched_begin: scheduler or params is NULL");
+    s->begun = 0;
+    int rc = check_params(s, p, err);
+    if (rc != 0)
+        return rc;
+    if (n_prompt < 0 || (n_prompt > 0 && !prompt))
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "prompt of %d tokens %s", n_prompt,
+                       n_prompt < 0 ? "has a negative length" : "is NULL");
+    for (int32_t i = 0; i < n_prompt; i++) {
+        if (prompt[i] < 0 || prompt[i] >= s->n_vocab)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                           "prompt token %d at position %d is outside the vocabulary of %d",
+                           prompt[i], i, s->n_vocab);
+        if (prompt[i] == s->mask_id)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                           "prompt position %d holds the MASK id %d", i, s->mask_id);
+    }
+    if ((int64_t)n_prompt + p->gen_length > s->max_canvas)
+        return dl_fail(err, DIFFLM_E_TOO_LONG,
+                       "prompt (%d) + gen_length (%d) = %lld exceeds the canvas of %d", n_prompt,
+                       p->gen_length, (long long)n_prompt + p->gen_length, s->max_canvas);
+    int32_t fallback = first_predictable_id(s, p->flags);
+    if (fallback < 0)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                       "no token id can be predicted (vocabulary of %d without MASK%s)",
+                       s->n_vocab, (p->flags & DIFFLM_GEN_LOGITS_EOS_INF) ? " and EOS" : "");
+
+    s->p = *p;
+    if (s->p.block_length == 0 || s->p.block_length > s->p.gen_length)
+        s->p.block_length = s->p.gen_length;
+    s->fallback_id = fallback;
+    s->n_prompt = n_prompt;
+    s->len = n_prompt + p->gen_length;
+    s->n_masked = p->gen_length;
+    if (n_prompt > 0)
+        memcpy(s->canvas, prompt, (size_t)n_prompt * sizeof *prompt);
+    for (int32_t i = n_prompt; i < s->len; i++)
+        s->canvas[i] = s->mask_id;
+
+    if (s->p.schedule == DIFFLM_SCHEDULE_BLOCKS)
+        s->total_steps = dl_plan_blocks(s->plan_count, s->plan_block, s->p.gen_length,
+                                        s->p.steps, s->p.block_length);
+    else if (s->p.remasking == DIFFLM_REMASK_ORIGIN)
+        s->total_steps = s->p.steps;   // each step draws its own count
+    else
+        s->total_steps = dl_plan_timesteps(s->plan_count, s->p.gen_length, s->p.steps,
+                                           s->p.eps);
+    s->steps_done = 0;
+    dl_rng_seed(&s->rng, p->seed);
+    s->begun = 1;
+    prepare_step(s);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- accessors */
+
+const int32_t *dl_sched_canvas(const dl_sched *s) { return s->canvas; }
+int32_t dl_sched_canvas_len(const dl_sched *s) { return s->begun ? s->len : 0; }
+int32_t dl_sched_prompt_len(const dl_sched *s) { return s->begun ? s->n_prompt : 0; }
+int32_t dl_sched_n_masked(const dl_sched *s) { return s->begun ? s->n_masked : 0; }
+int32_t dl_sched_total_steps(const dl_sched *s) { return s->begun ? s->total_steps : 0; }
+int32_t dl_sched_steps_done(const dl_sched *s) { return s->begun ? s->steps_done : 0; }
+
+int dl_sched_done(const dl_sched *s) {
+    return !s->begun || s->n_masked == 0 || s->steps_done >= s->total_steps;
+}
+
+int32_t dl_sched_positions(const dl_sched *s, int32_t *pos) {
+    if (dl_sched_done(s))
+        return 0;
+    memcpy(pos, s->cand, (size_t)s->n_cand * sizeof *pos);
+    return s->n_cand;
+}
+
+/* ---------------------------------------------------------------- predict */
+
+static int uses_position_draw(int32_t remasking) {
+    return remasking == DIFFLM_REMASK_RANDOM || remasking == DIFFLM_REMASK_ORIGIN;
+}
+
+/* One candidate: doc/sampling.md "Per candidate position", steps 1-6. l: [n_vocab] in/out. */
+static void predict_row(dl_sched *s, int32_t i, float *l) {
+    const dl_sched_params *p = &s->p;
+    const int32_t V = s->n_vocab;
+    float *z = s->z;
+
+    dl_row_clean(l, V);
+    l[s->mask_id] = -INFINITY;
+    if ((p->flags & DIFFLM_GEN_LOGITS_EOS_INF) && s->eos_id >= 0)
+        l[s->eos_id] = -INFINITY;
+
+    dl_row_temperature(z, l, p->temperature, V);
+    if (p->top_p > 0.0f && p->top_p < 1.0f)
+        dl_row_top_p(z, s->sorted, p->top_p, V);
+    if (p->top_k > 0)
+        dl_row_top_k(z, s->kth, p->top_k, V);
+
+    int32_t x0 = p->temperature > 0.0f ? dl_row_sample_gumbel(z, &s->rng, V)
+                                       : dl_row_argmax(z, V);
+    if (z[x0] == -INFINITY)
+        x0 = s->fallback_id;   // nothing finite to choose from (all logits -inf or NaN)
+
+    double r = uses_position_draw(p->remasking) ? dl_rng_uniform(&s->rng) : 0.0;
+
+    if (p->flags & DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF) {
+        if (s->eos_id >= 0)
+            l[s->eos_id] = z[s->eos_id] = -INFINITY;
+        if (s->eot_id >= 0)
+            l[s->eot_id] = z[s->eot_id] = -INFINITY;
+    }
+
+    double c;
+    switch (p->remasking) {
+    case DIFFLM_REMASK_LOW_CONFIDENCE: c = dl_row_softmax_at(l, x0, V); break;
+    case DIFFLM_REMASK_MASKGIT_PLUS: c = dl_row_softmax_at(z, x0, V); break;
+    case DIFFLM_REMASK_TOPK_MARGIN: c = dl_row_top2_margin(z, V); break;
+    case DIFFLM_REMASK_ENTROPY: c = dl_row_neg_entropy(z, V); break;
+    default: c = r; break;   // RANDOM, ORIGIN
+    }
+    s->x0[i] = x0;
+    s->conf[i] = isnan(c) ? -INFINITY : c;
+}
+
+void dl_sched_predict(dl_sched *s, int32_t first, int32_t n, float *logits) {
+    if (dl_sched_done(s))
+        return;
+    if (first == 0) {
+        // A fresh pass over the list (e.g. after a cancelled step) replays the same draws.
+        s->rng = s->rng_step;
+        s->n_pred = 0;
+        s->pred_broken = 0;
+    }
+    if (first != s->n_pred || n < 0 || n > s->n_cand - first || (n > 0 && !logits)) {
+        s->pred_broken = 1;
+        return;
+    }
+    for (int32_t i = 0; i < n; i++)
+        predict_row(s, first + i, logits + (size_t)i * (size_t)s->n_vocab);
+    s->n_pred += n;
+}
+
+/* ---------------------------------------------------------------- commit */
+
+static int32_t write_winner(dl_sched *s, int32_t i) {
+    s->canvas[s->cand[i]] = s->x0[i];
+    return 1;
+}
+
+int dl_sched_commit(dl_sched *s, int32_t *n_committed) {
+    int32_t written = 0;
+    if (n_committed)
+        *n_committed = 0;
+    if (!s->begun)
+        return DIFFLM_E_STATE;
+    if (dl_sched_done(s))
+        return DIFFLM_DONE;
+    if (s->pred_broken || s->n_pred != s->n_cand)
+        return DIFFLM_E_STATE;
+
+    const dl_sched_params *p = &s->p;
+    const int32_t c = s->n_cand;
+    if (p->schedule == DIFFLM_SCHEDULE_TIMESTEPS && p->remasking == DIFFLM_REMASK_ORIGIN) {
+        int32_t i_step = s->steps_done;
+        int last = i_step == p->steps - 1;
+        double ratio = last ? 0.0 : (double)dl_dream_ratio(i_step, p->steps, p->eps);
+        for (int32_t i = 0; i < c; i++)
+            if (last || s->conf[i] < ratio)
+                written += write_winner(s, i);
+    } else {
+        int32_t k = DL_MIN(s->plan_count[s->steps_done], c);
+        const double *key = s->conf;
+        if (p->schedule == DIFFLM_SCHEDULE_TIMESTEPS && p->alg_temp > 0.0f) {
+            dl_gumbel_keys(s->key, s->conf, p->alg_temp, &s->rng, c);
+            key = s->key;
+        }
+        dl_rank_candidates(s->ranked, key, c);
+        for (int32_t j = 0; j < k; j++)
+            written += write_winner(s, s->ranked[j].idx);
+    }
+    s->n_masked -= written;
+    s->steps_done++;
+    if (n_committed)
+        *n_committed = written;
+    if (dl_sched_done(s))
+        return DIFFLM_DONE;
+    prepare_step(s);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- CFG */
+
+void dl_cfg_combine(float *cond, const float *un, float scale, size_t n) {
+    const float w = scale + 1.0f;
+    for (size_t i = 0; i < n; i++)
+        cond[i] = un[i] + w * (cond[i] - un[i]);
+}

@@ -1,0 +1,113 @@
+/* tok_chat.c - chat prompts in the two formats the supported models were tuned on
+ * (reference models-and-samplers.md §7). The output is text with the special tokens
+ * spelled out; the caller tokenizes it with DIFFLM_TOKENIZE_PARSE_SPECIAL. */
+#include <string.h>
+
+#include "tok/tok_internal.h"
+
+typedef struct text_sink {
+    char *out;
+    size_t cap;
+    size_t n;
+} text_sink;
+
+static void put(text_sink *w, const char *s, size_t n) {
+    if (w->n < w->cap) memcpy(w->out + w->n, s, DL_MIN(n, w->cap - w->n));
+    w->n += n;
+}
+
+static void puts_(text_sink *w, const char *s) { put(w, s, strlen(s)); }
+
+/* What Python's str.isspace() accepts, which is what the Jinja `trim` filter strips. */
+static int is_py_space(uint32_t cp) {
+    return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
+           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+static void put_trimmed(text_sink *w, const char *text) {
+    const uint8_t *s = (const uint8_t *)text;
+    size_t n = strlen(text), begin = n, end = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int len = dl_utf8_next(s + i, n - i, &cp);
+        size_t k = len > 0 ? (size_t)len : 1;
+        if (len <= 0 || !is_py_space(cp)) {   /* a stray invalid byte is content */
+            if (begin == n) begin = i;
+            end = i + k;
+        }
+        i += k;
+    }
+    if (begin < end) put(w, text + begin, end - begin);
+}
+
+static void render_llama3(text_sink *w, const dl_tok *t, const difflm_chat_message *msgs, size_t n,
+                          int add_assistant) {
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 && t->sp.bos >= 0) {   /* BOS opens the conversation, not each turn */
+            size_t len;
+            const char *bos = dl_tok_text(t, t->sp.bos, &len);
+            put(w, bos, len);
+        }
+        puts_(w, "<|start_header_id|>");
+        puts_(w, msgs[i].role);
+        puts_(w, "<|end_header_id|>\n\n");
+        put_trimmed(w, msgs[i].content);
+        puts_(w, "<|eot_id|>");
+    }
+    if (add_assistant) puts_(w, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
+static int is_role(const difflm_chat_message *m, const char *role) { return strcmp(m->role, role) == 0; }
+
+static void render_chatml(text_sink *w, const difflm_chat_message *msgs, size_t n, int add_assistant) {
+    size_t first = 0;
+    if (n > 0 && is_role(&msgs[0], "system")) {
+        puts_(w, "<|im_start|>system\n");
+        puts_(w, msgs[0].content);
+        puts_(w, "<|im_end|>\n");
+        first = 1;
+    } else {
+        puts_(w, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n");
+    }
+    for (size_t i = first; i < n; i++) {
+        if (is_role(&msgs[i], "tool")) {
+            /* consecutive tool results share one user turn, as in Qwen2.5's template */
+            if (i == 0 || !is_role(&msgs[i - 1], "tool")) puts_(w, "<|im_start|>user");
+            puts_(w, "\n<tool_response>\n");
+            puts_(w, msgs[i].content);
+            puts_(w, "\n</tool_response>");
+            if (i + 1 == n || !is_role(&msgs[i + 1], "tool")) puts_(w, "<|im_end|>\n");
+            continue;
+        }
+        puts_(w, "<|im_start|>");
+        puts_(w, msgs[i].role);
+        puts_(w, "\n");
+        puts_(w, msgs[i].content);
+        puts_(w, "<|im_end|>\n");
+    }
+    if (add_assistant) puts_(w, "<|im_start|>assistant\n");
+}
+
+int dl_tok_chat(const dl_tok *t, const difflm_chat_message *msgs, size_t n, int add_assistant,
+                char *out, size_t cap, size_t *n_out, dl_err *err) {
+    if (!t || !n_out || (!msgs && n) || (!out && cap))
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "dl_tok_chat: NULL argument");
+    for (size_t i = 0; i < n; i++) {
+        if (!msgs[i].role) return dl_fail(err, DIFFLM_E_INVALID_ARG, "chat message %zu: role is NULL", i);
+        if (!msgs[i].content) return dl_fail(err, DIFFLM_E_INVALID_ARG, "chat message %zu: content is NULL", i);
+    }
+    text_sink w = {.out = out, .cap = cap, .n = 0};
+    switch (t->chat_style) {
+    case DL_CHAT_LLAMA3: render_llama3(&w, t, msgs, n, add_assistant); break;
+    case DL_CHAT_CHATML: render_chatml(&w, msgs, n, add_assistant); break;
+    default:
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED,
+                       "tokenizer: no chat format (vocabulary has neither <|start_header_id|> nor <|im_start|>)");
+    }
+    *n_out = w.n;
+    if (w.n >= cap)   /* room for the NUL too */
+        return dl_fail(err, DIFFLM_E_BUFFER_TOO_SMALL, "chat: %zu bytes (+NUL) do not fit in %zu", w.n, cap);
+    out[w.n] = '\0';
+    return 0;
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""Command line of the reference program.
+
+    refcli.py logits MODEL --ids 1,2,3 -o FILE
+        writes little-endian float32 [n_ids][n_vocab]: unshifted logits, one row per input
+        position (the same layout difflm-logits writes).
+
+    refcli.py generate MODEL --prompt-ids 1,2,3 --gen-length N --steps S --block-length B
+        [--schedule auto|blocks|timesteps] [--remasking NAME] [--temp F] [--top-k K]
+        [--top-p P] [--cfg F] [--eps E] [--alg-temp A] [--seed S] [--flags F,...]
+        [--logits-eos-inf] [--conf-eos-eot-inf]
+        [--mask-id M] [--eos-id E] [--eot-id E] [--n-vocab-tok N]
+        prints the final canvas (prompt included) as comma-separated ids on one line.
+
+Exit status 0 on success, 1 on a bad model or bad ids, 2 on bad usage (argparse);
+messages go to stderr.
+"""
+
+import argparse
+import os
+import sys
+
+sys.dont_write_bytecode = True   # keep the source tree clean when meson runs us
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+import sampler  # noqa: E402
+from gguf import GGUFError  # noqa: E402
+from model import Model  # noqa: E402
+
+
+def parse_ids(text, what):
+    try:
+        ids = [int(x) for x in text.split(",") if x.strip() != ""]
+    except ValueError:
+        raise SystemExit("refcli: %s: not a comma-separated list of integers: %r" % (what, text))
+    return ids
+
+
+def parse_flags(text):
+    flags = 0
+    for part in text.split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        if part in sampler.FLAG_NAMES:
+            flags |= sampler.FLAG_NAMES[part]
+        else:
+            try:
+                flags |= int(part, 0)
+            except ValueError:
+                raise SystemExit("refcli: unknown flag %r (known: %s)"
+                                 % (part, ", ".join(sampler.FLAG_NAMES)))
+    return flags
+
+
+def cmd_logits(a):
+    m = Model(a.model)
+    ids = parse_ids(a.ids, "--ids")
+    if not ids:
+        raise SystemExit("refcli: --ids is empty")
+    bad = [x for x in ids if not 0 <= x < m.n_vocab]
+    if bad:
+        raise SystemExit("refcli: id %d out of range [0, %d)" % (bad[0], m.n_vocab))
+    y = m.logits(ids).astype("<f4")
+    with open(a.output, "wb") as f:
+        f.write(y.tobytes())
+    return 0
+
+
+def cmd_generate(a):
+    m = Model(a.model)
+    prompt = parse_ids(a.prompt_ids, "--prompt-ids")
+    mask, eos, eot, n_tok = m.special_ids()
+    if a.mask_id is not None:
+        mask = a.mask_id
+    if a.eos_id is not None:
+        eos = a.eos_id
+    if a.eot_id is not None:
+        eot = a.eot_id
+    if a.n_vocab_tok is not None:
+        n_tok = a.n_vocab_tok
+    if not 0 <= mask < m.n_vocab:
+        raise SystemExit("refcli: mask id %d out of range (the file has none? pass --mask-id)" % mask)
+    bad = [x for x in prompt if not 0 <= x < m.n_vocab]
+    if bad:
+        raise SystemExit("refcli: prompt id %d out of range [0, %d)" % (bad[0], m.n_vocab))
+    flags = parse_flags(a.flags)
+    if a.logits_eos_inf:
+        flags |= sampler.FLAG_LOGITS_EOS_INF
+    if a.conf_eos_eot_inf:
+        flags |= sampler.FLAG_CONFIDENCE_EOS_EOT_INF
+    schedule = a.schedule
+    if schedule == "auto":
+        schedule = "timesteps" if m.arch == "dream" else "blocks"
+    remasking = a.remasking
+    if remasking == "auto":
+        remasking = "low_confidence" if schedule == "blocks" else "entropy"
+    p = sampler.Params(gen_length=a.gen_length, steps=a.steps, block_length=a.block_length,
+                       schedule=schedule, remasking=remasking, temperature=a.temp,
+                       top_k=a.top_k, top_p=a.top_p, cfg=a.cfg, eps=a.eps,
+                       alg_temp=a.alg_temp, seed=a.seed, flags=flags)
+    sp = sampler.Specials(mask, eos, eot, n_tok)
+    canvas = sampler.generate(lambda c: m.logits(c), prompt, p, sp, shift=m.shift_logits)
+    print(",".join(str(x) for x in canvas))
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="refcli.py", description="difflm's numpy reference")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    lg = sub.add_parser("logits", help="unshifted logits for a sequence of ids")
+    lg.add_argument("model")
+    lg.add_argument("--ids", required=True)
+    lg.add_argument("-o", "--output", required=True)
+
+    ge = sub.add_parser("generate", help="run the sampler to completion")
+    ge.add_argument("model")
+    ge.add_argument("--prompt-ids", required=True)
+    ge.add_argument("--gen-length", type=int, default=128)
+    ge.add_argument("--steps", type=int, default=128)
+    ge.add_argument("--block-length", type=int, default=32)
+    ge.add_argument("--schedule", default="auto", choices=("auto",) + sampler.SCHEDULES)
+    ge.add_argument("--remasking", default="auto", choices=("auto",) + sampler.REMASKINGS)
+    ge.add_argument("--temp", type=float, default=0.0)
+    ge.add_argument("--top-k", type=int, default=0)
+    ge.add_argument("--top-p", type=float, default=1.0)
+    ge.add_argument("--cfg", type=float, default=0.0)
+    ge.add_argument("--eps", type=float, default=1e-3)
+    ge.add_argument("--alg-temp", type=float, default=0.0)
+    ge.add_argument("--seed", type=int, default=0)
+    ge.add_argument("--flags", default="",
+                    help="comma-separated: logits_eos_inf, confidence_eos_eot_inf, or numbers")
+    ge.add_argument("--logits-eos-inf", action="store_true", help="same as --flags logits_eos_inf")
+    ge.add_argument("--conf-eos-eot-inf", "--confidence-eos-eot-inf", action="store_true",
+                    help="same as --flags confidence_eos_eot_inf")
+    ge.add_argument("--mask-id", type=int, default=None)
+    ge.add_argument("--eos-id", type=int, default=None)
+    ge.add_argument("--eot-id", type=int, default=None)
+    ge.add_argument("--n-vocab-tok", type=int, default=None)
+
+    a = ap.parse_args(argv)
+    try:
+        return cmd_logits(a) if a.cmd == "logits" else cmd_generate(a)
+    except (GGUFError, sampler.SamplerError, ValueError, OSError) as e:
+        print("refcli: %s" % e, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""Reference denoising sampler: the contract of doc/sampling.md, in plain Python + numpy.
+
+Written from doc/sampling.md and models-and-samplers.md (sections 8 and 11), not from
+lib/sched. It takes a logits function (canvas ids -> [len(canvas)][n_vocab] unshifted
+logits) so it is tested with synthetic logits and run with the reference model.
+
+Precision follows the contract: logits rows are float32; temperature, top_p, eps, cfg
+and alg_temp are float32 parameters; the BLOCKS counts are integer arithmetic; the
+TIMESTEPS times and ratios are float32; everything probabilistic (softmax, Gumbel keys,
+confidences) is double.
+"""
+
+import math
+
+import numpy as np
+
+MASK64 = (1 << 64) - 1
+
+SCHEDULES = ("blocks", "timesteps")
+REMASKINGS = ("low_confidence", "random", "origin", "maskgit_plus", "topk_margin", "entropy")
+CONFIDENCE_RULES = ("low_confidence", "random", "maskgit_plus", "topk_margin", "entropy")
+
+FLAG_LOGITS_EOS_INF = 1
+FLAG_CONFIDENCE_EOS_EOT_INF = 2
+FLAG_NAMES = {"logits_eos_inf": FLAG_LOGITS_EOS_INF,
+              "confidence_eos_eot_inf": FLAG_CONFIDENCE_EOS_EOT_INF}
+
+f32 = np.float32
+
+
+class SamplerError(ValueError):
+    pass
+
+
+# ---------------------------------------------------------------- random stream
+
+def _rotl(x, k):
+    return ((x << k) | (x >> (64 - k))) & MASK64
+
+
+class Rng:
+    """xoshiro256** seeded with the first four outputs of splitmix64 started at `seed`."""
+
+    def __init__(self, seed):
+        sm = seed & MASK64
+        s = []
+        for _ in range(4):
+            sm = (sm + 0x9E3779B97F4A7C15) & MASK64
+            z = sm
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+            s.append(z ^ (z >> 31))
+        self.s = s
+        self.n_draws = 0
+
+    def next_u64(self):
+        s0, s1, s2, s3 = self.s
+        result = (_rotl((s1 * 5) & MASK64, 7) * 9) & MASK64
+        t = (s1 << 17) & MASK64
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = _rotl(s3, 45)
+        self.s = [s0, s1, s2, s3]
+        return result
+
+    def uniform(self):
+        """Strictly inside (0, 1): ((x >> 11) + 0.5) * 2^-53."""
+        self.n_draws += 1
+        return ((self.next_u64() >> 11) + 0.5) * (2.0 ** -53)
+
+    def uniforms(self, n):
+        return np.array([self.uniform() for _ in range(n)], dtype=np.float64)
+
+
+# ---------------------------------------------------------------- parameters
+
+class Params:
+    """The generation settings, with AUTO already resolved by the caller."""
+
+    def __init__(self, gen_length=128, steps=128, block_length=32, schedule="blocks",
+                 remasking="low_confidence", temperature=0.0, top_k=0, top_p=1.0,
+                 cfg=0.0, eps=1e-3, alg_temp=0.0, seed=0, flags=0):
+        self.gen_length = int(gen_length)
+        self.steps = int(steps)
+        self.block_length = int(block_length)
+        self.schedule = schedule
+        self.remasking = remasking
+        self.temperature = f32(temperature)
+        self.top_k = int(top_k)
+        self.top_p = f32(top_p)
+        self.cfg = f32(cfg)
+        self.eps = f32(eps)
+        self.alg_temp = f32(alg_temp)
+        self.seed = int(seed)
+        self.flags = int(flags)
+
+    def check(self):
+        if self.schedule not in SCHEDULES:
+            raise SamplerError("schedule %r is not one of %s" % (self.schedule, SCHEDULES))
+        if self.remasking not in REMASKINGS:
+            raise SamplerError("remasking %r is not one of %s" % (self.remasking, REMASKINGS))
+        if self.gen_length < 1:
+            raise SamplerError("gen_length must be >= 1")
+        if self.steps < 1:
+            raise SamplerError("steps must be >= 1")
+        if self.block_length < 0:
+            raise SamplerError("block_length must be >= 0")
+        if self.top_k < 0:
+            raise SamplerError("top_k must be >= 0")
+        if not self.temperature >= 0:
+            raise SamplerError("temperature must be >= 0")
+        if self.schedule == "timesteps" and not (0 <= self.eps < 1):
+            raise SamplerError("eps must be in [0, 1)")
+        if self.flags & ~(FLAG_LOGITS_EOS_INF | FLAG_CONFIDENCE_EOS_EOT_INF):
+            raise SamplerError("unknown flags 0x%x" % self.flags)
+
+
+class Specials:
+    """Token ids the sampler must know: -1 where the model has none. n_vocab_tok is the
+    tokenizer's vocabulary size; logits columns at or past it are never chosen."""
+
+    def __init__(self, mask_id, eos_id=-1, eot_id=-1, n_vocab_tok=None):
+        self.mask_id = int(mask_id)
+        self.eos_id = int(eos_id)
+        self.eot_id = int(eot_id)
+        self.n_vocab_tok = n_vocab_tok
+
+
+# ---------------------------------------------------------------- schedules
+
+def block_counts(n, s):
+    """BLOCKS: step j of s commits n div s, plus one for j < n mod s."""
+    return [n // s + (1 if j < n % s else 0) for j in range(s)]
+
+
+def block_steps(steps, nb):
+    """BLOCKS: steps spread over nb blocks; block b gets steps/nb, plus one for b < steps mod nb."""
+    if steps < nb:
+        raise SamplerError("steps (%d) < number of blocks (%d)" % (steps, nb))
+    return [steps // nb + (1 if b < steps % nb else 0) for b in range(nb)]
+
+
+def timesteps(steps, eps):
+    """t = linspace(1, eps, steps + 1) in float32, computed as PyTorch's CPU kernel does."""
+    eps = f32(eps)
+    step = f32(f32(eps - f32(1)) / f32(steps))
+    t = np.empty(steps + 1, dtype=np.float32)
+    half = (steps + 1) // 2
+    for i in range(steps + 1):
+        if i < half:
+            t[i] = f32(f32(1) + f32(step * f32(i)))
+        else:
+            t[i] = f32(eps - f32(step * f32(steps - i)))
+    return t
+
+
+def timestep_ratio(t, i):
+    return f32(f32(1) - f32(t[i + 1] / t[i]))
+
+
+def timestep_counts(gen_length, steps, eps):
+    """TIMESTEPS, confidence rules: the count committed at each step (0 = skipped)."""
+    t = timesteps(steps, eps)
+    m = gen_length
+    out = []
+    for i in range(steps):
+        if i == steps - 1:
+            k = m
+        else:
+            k = min(m, int(f32(f32(m) * timestep_ratio(t, i))))
+        out.append(k)
+        m -= k
+    return out
+
+
+# ---------------------------------------------------------------- one prediction
+
+def _softmax(z):
+    """softmax in double; z may contain -inf (at least one entry finite)."""
+    z = np.asarray(z, dtype=np.float64)
+    m = np.max(z)
+    e = np.exp(z - m)
+    return e / np.sum(e)
+
+
+def filter_logits(l, temperature, top_p, top_k):
+    """Step 2: z = l / T (T > 0), then top-p, then top-k; dropped entries are -inf. Double."""
+    z = np.asarray(l, dtype=np.float64).copy()
+    if temperature > 0:
+        z = z / float(temperature)
+    n = z.size
+    if 0 < top_p < 1:
+        order = np.lexsort((np.arange(n), -z))          # descending, ties by id
+        p = _softmax(z[order])
+        run = np.cumsum(p)
+        drop = np.zeros(n, dtype=bool)
+        drop[1:] = run[:-1] > float(top_p)
+        z[order[drop]] = -np.inf
+    if 0 < top_k < n:
+        kth = np.sort(z)[::-1][top_k - 1]
+        z[z < kth] = -np.inf
+    return z
+
+
+def predict(l, p, sp, rng):
+    """Steps 1-6 for one candidate position. l: float32 logits row (copied).
+    Returns (x0, confidence)."""
+    l = np.array(l, dtype=np.float32)
+    n = l.size
+    # 1. columns that can never be chosen
+    l[sp.mask_id] = -np.inf
+    if sp.n_vocab_tok is not None and sp.n_vocab_tok < n:
+        l[sp.n_vocab_tok:] = -np.inf
+    if (p.flags & FLAG_LOGITS_EOS_INF) and sp.eos_id >= 0:
+        l[sp.eos_id] = -np.inf
+    # 2. the filtered distribution
+    z = filter_logits(l, p.temperature, p.top_p, p.top_k)
+    # 3. the token
+    if p.temperature > 0:
+        u = rng.uniforms(n)
+        x0 = int(np.argmax(z + (-np.log(-np.log(u)))))
+    else:
+        x0 = int(np.argmax(z))
+    # 4. the position's own draw
+    r = rng.uniform() if p.remasking in ("random", "origin") else None
+    # 5. predicted EOS/EoT commit last
+    ld = l.astype(np.float64)
+    if p.flags & FLAG_CONFIDENCE_EOS_EOT_INF:
+        for t in (sp.eos_id, sp.eot_id):
+            if t >= 0:
+                ld[t] = -np.inf
+                z[t] = -np.inf
+    # 6. the confidence
+    rule = p.remasking
+    if rule == "low_confidence":
+        c = float(_softmax(ld)[x0])
+    elif rule in ("random", "origin"):
+        c = r
+    else:
+        q = _softmax(z)
+        if rule == "maskgit_plus":
+            c = float(q[x0])
+        elif rule == "topk_margin":
+            top = np.sort(q)[::-1]
+            c = float(top[0] - (top[1] if top.size > 1 else 0.0))
+        elif rule == "entropy":
+            c = float(np.sum(q * np.log(q + 1e-10)))
+        else:
+            raise SamplerError("unknown remasking %r" % rule)
+    return x0, c
+
+
+def choose_top(cands, conf, k):
+    """The k candidates with the largest confidence; ties go to the lower position."""
+    order = sorted(range(len(cands)), key=lambda i: (-conf[i], cands[i]))
+    return [cands[i] for i in order[:k]]
+
+
+# ---------------------------------------------------------------- the whole generation
+
+class Generation:
+    """Holds the canvas and runs steps; `run()` goes to completion.
+
+    logits_fn(canvas) -> array [len(canvas)][n_vocab] of unshifted logits.
+    shift: the logits of position p come from row p - 1 (row 0 for p = 0)."""
+
+    def __init__(self, logits_fn, prompt, params, specials, shift=False):
+        params.check()
+        prompt = [int(x) for x in prompt]
+        if specials.mask_id in prompt:
+            raise SamplerError("the prompt contains the MASK id %d" % specials.mask_id)
+        self.logits_fn = logits_fn
+        self.p = params
+        self.sp = specials
+        self.shift = shift
+        self.P = len(prompt)
+        self.canvas = prompt + [specials.mask_id] * params.gen_length
+        self.rng = Rng(params.seed)
+        self.steps_run = 0
+        self.committed = []          # per step run: count committed
+        self._plan = list(self._plan_steps())
+
+    def _plan_steps(self):
+        """Yields (candidate region (lo, hi), count or None for ORIGIN, is_last, ratio)."""
+        p, P, G = self.p, self.P, self.p.gen_length
+        if p.schedule == "blocks":
+            bl = p.block_length if p.block_length > 0 else G
+            nb = -(-G // bl)
+            per_block = block_steps(p.steps, nb)
+            for b in range(nb):
+                lo, hi = P + b * bl, min(P + (b + 1) * bl, P + G)
+                for k in block_counts(hi - lo, per_block[b]):
+                    if k > 0:
+                        yield (lo, hi), k, None
+        else:
+            t = timesteps(p.steps, p.eps)
+            if p.remasking == "origin":
+                for i in range(p.steps):
+                    last = i == p.steps - 1
+                    yield (P, P + G), None, (None if last else timestep_ratio(t, i))
+            else:
+                for k in timestep_counts(G, p.steps, p.eps):
+                    if k > 0:
+                        yield (P, P + G), k, None
+
+    def _logits(self):
+        cond = np.asarray(self.logits_fn(self.canvas), dtype=np.float32)
+        if self.p.cfg > 0:
+            un_canvas = [self.sp.mask_id] * self.P + self.canvas[self.P:]
+            un = np.asarray(self.logits_fn(un_canvas), dtype=np.float32)
+            cond = (un + (self.p.cfg + f32(1)) * (cond - un)).astype(np.float32)
+        return cond
+
+    def n_masked(self):
+        return sum(1 for x in self.canvas if x == self.sp.mask_id)
+
+    def done(self):
+        return self.steps_run >= len(self._plan) or self.n_masked() == 0
+
+    def step(self):
+        """Runs the next step; returns the number committed."""
+        (lo, hi), k, ratio = self._plan[self.steps_run]
+        mask = self.sp.mask_id
+        cands = [i for i in range(lo, hi) if self.canvas[i] == mask]
+        logits = self._logits()
+        x0s, confs = [], []
+        for pos in cands:
+            row = max(pos - 1, 0) if self.shift else pos
+            x0, c = predict(logits[row], self.p, self.sp, self.rng)
+            x0s.append(x0)
+            confs.append(c)
+        if k is None:
+            # ORIGIN on TIMESTEPS: each candidate commits with probability ratio.
+            win = [cands[i] for i in range(len(cands))
+                   if ratio is None or confs[i] < float(ratio)]
+        else:
+            k = min(k, len(cands))
+            if self.p.schedule == "timesteps" and self.p.alg_temp > 0:
+                at = float(self.p.alg_temp)
+                keys = [confs[i] / at - math.log(-math.log(self.rng.uniform()))
+                        for i in range(len(cands))]
+                win = choose_top(cands, keys, k)
+            else:
+                win = choose_top(cands, confs, k)
+        pick = dict(zip(cands, x0s))
+        for pos in win:
+            self.canvas[pos] = pick[pos]
+        self.steps_run += 1
+        self.committed.append(len(win))
+        return len(win)
+
+    def run(self):
+        while not self.done():
+            self.step()
+        return self.canvas
+
+
+def generate(logits_fn, prompt, params, specials, shift=False):
+    return Generation(logits_fn, prompt, params, specials, shift).run()
