@@ -2,15 +2,41 @@
  * time, and the rounding f32 -> f16 / bf16 conversions writers need.
  *
  * The vector paths are compiled with target attributes so the library still runs on
- * any x86-64 (and builds elsewhere); __builtin_cpu_supports picks them per call, which
- * costs one load of a flag libgcc initialised at start-up. */
+ * any x86-64 (and builds elsewhere). CPU features come from CPUID once (clang 14's
+ * __builtin_cpu_supports does not know "f16c"). */
 #include <string.h>
 
 #include "kernels/kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define DL_X86_DISPATCH 1
+#include <cpuid.h>
 #include <immintrin.h>
+#include <stdatomic.h>
+
+enum { CPU_F16C = 1, CPU_AVX2 = 2, CPU_KNOWN = 4 };
+
+/* AVX state must also be enabled by the OS (XCR0 bits 1 and 2), not just present. */
+static int cpu_features(void) {
+    static atomic_int cached = 0;
+    int f = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (f)
+        return f;
+    f = CPU_KNOWN;
+    unsigned a, b, c, d;
+    if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 27)) && (c & (1u << 28))) {
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if ((lo & 6u) == 6u) {
+            if (c & (1u << 29))
+                f |= CPU_F16C;
+            if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 5)))
+                f |= CPU_AVX2;
+        }
+    }
+    atomic_store_explicit(&cached, f, memory_order_relaxed);   /* same value in any race */
+    return f;
+}
 #endif
 
 /* Scalar f16 -> f32 by bit manipulation; the same result as F16C's vcvtph2ps, which
@@ -73,7 +99,7 @@ static void bf16_row_avx2(float *out, const uint16_t *in, size_t n) {
 
 void dl_f16_to_f32_row(float *out, const uint16_t *in, size_t n) {
 #ifdef DL_X86_DISPATCH
-    if (__builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx")) {
+    if (cpu_features() & CPU_F16C) {
         f16_row_f16c(out, in, n);
         return;
     }
@@ -83,7 +109,7 @@ void dl_f16_to_f32_row(float *out, const uint16_t *in, size_t n) {
 
 void dl_bf16_to_f32_row(float *out, const uint16_t *in, size_t n) {
 #ifdef DL_X86_DISPATCH
-    if (__builtin_cpu_supports("avx2")) {
+    if (cpu_features() & CPU_AVX2) {
         bf16_row_avx2(out, in, n);
         return;
     }

@@ -8,13 +8,18 @@
 #include "model/model.h"
 #include "model/model_weights.h"
 
+/* Attention runs as tasks of (head, block of ATTN_QB queries); each running thread
+ * needs one score block, and at most ATTN_SLOTS threads take part. */
+#define ATTN_QB 32
+#define ATTN_SLOTS 32
+
 typedef struct fwd_bufs {
     float *x;        /* [T][E] residual stream */
     float *xn;       /* [T][E] normed input of a sub-layer */
     float *q;        /* [T][n_head][hd] */
     float *k, *v;    /* [T][n_head_kv][hd] */
     float *att;      /* [T][n_head][hd] attention output */
-    float *scores;   /* [T][T] one head's scores */
+    float *scores;   /* [ATTN_SLOTS][ATTN_QB][T] one query block's scores per thread */
     float *gate;     /* [T][F] (shares memory with q..scores: never live together) */
     float *up;       /* [T][F] */
     float *rope_cs;  /* [T][hd/2][2] */
@@ -63,7 +68,7 @@ static size_t fwd_layout(const dl_model *m, int32_t T, void *base, fwd_bufs *b) 
     b->k = dl_arena_alloc(&a, floats(t, Dkv));
     b->v = dl_arena_alloc(&a, floats(t, Dkv));
     b->att = dl_arena_alloc(&a, floats(t, Dq));
-    b->scores = dl_arena_alloc(&a, floats(t, t));
+    b->scores = dl_arena_alloc(&a, floats((size_t)ATTN_SLOTS * ATTN_QB, t));
     size_t attn_end = a.used;
     a.used = attn_end == SIZE_MAX ? SIZE_MAX : phase;
     b->gate = dl_arena_alloc(&a, floats(t, (size_t)hp->n_ff));
@@ -78,6 +83,40 @@ size_t dl_model_scratch_size(const dl_model *m, int32_t max_tokens) {
     return fwd_layout(m, max_tokens, NULL, &b);
 }
 
+/* --- parallel pieces of a layer */
+
+typedef struct attn_job {
+    float *out, *scores;
+    const float *q, *k, *v;
+    int T, n_head, group, hd, n_blocks;
+} attn_job;
+
+static void attn_task(void *ctx, int task, int worker) {
+    attn_job *j = ctx;
+    int h = task / j->n_blocks, q0 = (task % j->n_blocks) * ATTN_QB;
+    int nq = j->T - q0 < ATTN_QB ? j->T - q0 : ATTN_QB;
+    int ldq = j->n_head * j->hd, ldkv = j->n_head / j->group * j->hd;
+    size_t qoff = (size_t)q0 * ldq + (size_t)h * j->hd;
+    size_t kvoff = (size_t)(h / j->group) * j->hd;
+    dl_attention_head(j->out + qoff, j->scores + (size_t)worker * ATTN_QB * j->T, j->q + qoff,
+                      j->k + kvoff, j->v + kvoff, nq, j->T, j->hd, ldq, ldkv);
+}
+
+typedef struct silu_job {
+    float *gate;
+    const float *up;
+    int T, F;
+} silu_job;
+
+#define SILU_ROWS 8
+static void silu_task(void *ctx, int task, int worker) {
+    (void)worker;
+    silu_job *j = ctx;
+    int r0 = task * SILU_ROWS, nr = j->T - r0 < SILU_ROWS ? j->T - r0 : SILU_ROWS;
+    size_t off = (size_t)r0 * j->F;
+    dl_silu_mul(j->gate + off, j->gate + off, j->up + off, (size_t)nr * j->F);
+}
+
 int dl_model_forward(const dl_model *m, void *scratch, const int32_t *tokens, int32_t n_tokens,
                      float *hidden, const volatile int *cancel, dl_err *err) {
     const dl_hparams *hp = &m->hp;
@@ -87,7 +126,8 @@ int dl_model_forward(const dl_model *m, void *scratch, const int32_t *tokens, in
         if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
             return dl_fail(err, DIFFLM_E_INVALID_ARG, "token %d at position %d is outside the "
                            "vocabulary [0, %d)", tokens[t], t, hp->n_vocab);
-    dl_blas_set_threads(m->n_threads);
+    dl_blas_set_threads(1);
+    const int nt = m->n_threads < 1 ? 1 : m->n_threads;
 
     fwd_bufs b;
     fwd_layout(m, n_tokens, scratch, &b);
@@ -95,6 +135,8 @@ int dl_model_forward(const dl_model *m, void *scratch, const int32_t *tokens, in
     const int nh = hp->n_head, nkv = hp->n_head_kv;
     const int Dq = nh * hd, Dkv = nkv * hd;
     const int pairing = hp->rope_layout == DL_ROPE_HALF ? DL_ROPE_PAIR_HALF : DL_ROPE_PAIR_ADJACENT;
+    attn_job aj = { b.att, b.scores, b.q, b.k, b.v, T, nh, nh / nkv, hd, (T + ATTN_QB - 1) / ATTN_QB };
+    silu_job sj = { b.gate, b.up, T, F };
 
     for (int t = 0; t < T; t++) {
         dl_weight_rows_f32(b.x + (size_t)t * E, &m->tok_embd, tokens[t], 1);
@@ -109,22 +151,22 @@ int dl_model_forward(const dl_model *m, void *scratch, const int32_t *tokens, in
 
         dl_rmsnorm(b.xn, b.x, dl_weight_vec_f32(&L->attn_norm, b.vec), hp->rms_eps, T, E);
         /* each bias is widened into b.vec just before its product uses it */
-        dl_weight_matmul(b.q, b.xn, &L->wq, dl_weight_vec_f32(&L->bq, b.vec), 0, T, Dq,
-                         b.conv, b.conv_cap);
-        dl_weight_matmul(b.k, b.xn, &L->wk, dl_weight_vec_f32(&L->bk, b.vec), 0, T, Dkv,
-                         b.conv, b.conv_cap);
-        dl_weight_matmul(b.v, b.xn, &L->wv, dl_weight_vec_f32(&L->bv, b.vec), 0, T, Dkv,
-                         b.conv, b.conv_cap);
+        dl_weight_matmul(b.q, b.xn, &L->wq, dl_weight_vec_f32(&L->bq, b.vec), 0, T, Dq, 0,
+                         b.conv, b.conv_cap, nt);
+        dl_weight_matmul(b.k, b.xn, &L->wk, dl_weight_vec_f32(&L->bk, b.vec), 0, T, Dkv, 0,
+                         b.conv, b.conv_cap, nt);
+        dl_weight_matmul(b.v, b.xn, &L->wv, dl_weight_vec_f32(&L->bv, b.vec), 0, T, Dkv, 0,
+                         b.conv, b.conv_cap, nt);
         dl_rope(b.q, b.rope_cs, pairing, T, nh, hd);
         dl_rope(b.k, b.rope_cs, pairing, T, nkv, hd);
-        dl_attention(b.att, b.scores, b.q, b.k, b.v, T, T, nh, nkv, hd);
-        dl_weight_matmul(b.x, b.att, &L->wo, NULL, 1, T, E, b.conv, b.conv_cap);
+        dl_parallel_for(DL_MIN(nt, ATTN_SLOTS), nh * aj.n_blocks, attn_task, &aj);
+        dl_weight_matmul(b.x, b.att, &L->wo, NULL, 1, T, E, 0, b.conv, b.conv_cap, nt);
 
         dl_rmsnorm(b.xn, b.x, dl_weight_vec_f32(&L->ffn_norm, b.vec), hp->rms_eps, T, E);
-        dl_weight_matmul(b.gate, b.xn, &L->w_gate, NULL, 0, T, F, b.conv, b.conv_cap);
-        dl_weight_matmul(b.up, b.xn, &L->w_up, NULL, 0, T, F, b.conv, b.conv_cap);
-        dl_silu_mul(b.gate, b.gate, b.up, (size_t)T * F);
-        dl_weight_matmul(b.x, b.gate, &L->w_down, NULL, 1, T, E, b.conv, b.conv_cap);
+        dl_weight_matmul(b.gate, b.xn, &L->w_gate, NULL, 0, T, F, 0, b.conv, b.conv_cap, nt);
+        dl_weight_matmul(b.up, b.xn, &L->w_up, NULL, 0, T, F, 0, b.conv, b.conv_cap, nt);
+        dl_parallel_for(nt, (T + SILU_ROWS - 1) / SILU_ROWS, silu_task, &sj);
+        dl_weight_matmul(b.x, b.gate, &L->w_down, NULL, 1, T, E, 0, b.conv, b.conv_cap, nt);
     }
     if (cancel && *cancel)
         return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before the final norm");
@@ -135,7 +177,7 @@ int dl_model_forward(const dl_model *m, void *scratch, const int32_t *tokens, in
 /* --- output head */
 
 typedef struct head_bufs {
-    float *rows;     /* [n_rows][E] gathered hidden rows */
+    float *rows;     /* [roundup(n_rows, DL_ROW_GROUP)][E] gathered hidden rows, zero padded */
     float *conv;     /* [conv_cap] head rows widened to f32 */
     float *bias;     /* [n_vocab] output.bias widened, when it is not F32 */
     size_t conv_cap;
@@ -148,7 +190,8 @@ static const dl_weight *head_weight(const dl_model *m) {
 static size_t head_layout(const dl_model *m, int32_t n_rows, void *base, head_bufs *b) {
     dl_arena a = { base, SIZE_MAX, 0 };
     b->conv_cap = dl_weight_conv_floats(head_weight(m));
-    b->rows = dl_arena_alloc(&a, floats((size_t)n_rows, (size_t)m->hp.n_embd));
+    size_t padded = ((size_t)n_rows + DL_ROW_GROUP - 1) / DL_ROW_GROUP * DL_ROW_GROUP;
+    b->rows = dl_arena_alloc(&a, floats(padded, (size_t)m->hp.n_embd));
     b->conv = dl_arena_alloc(&a, floats(b->conv_cap, 1));
     int wide_bias = m->output_bias.data && m->output_bias.type != DL_TYPE_F32;
     b->bias = dl_arena_alloc(&a, wide_bias ? floats((size_t)m->hp.n_vocab, 1) : 0);
@@ -167,11 +210,14 @@ void dl_model_logits(const dl_model *m, void *scratch, const float *hidden, cons
     if (n_rows < 1)
         return;
     const int E = m->hp.n_embd, V = m->hp.n_vocab;
-    dl_blas_set_threads(m->n_threads);
+    dl_blas_set_threads(1);
     head_bufs b;
     head_layout(m, n_rows, scratch, &b);
+    int padded = (n_rows + DL_ROW_GROUP - 1) / DL_ROW_GROUP * DL_ROW_GROUP;
     for (int32_t i = 0; i < n_rows; i++)
         memcpy(b.rows + (size_t)i * E, hidden + (size_t)rows[i] * E, (size_t)E * sizeof(float));
+    memset(b.rows + (size_t)n_rows * E, 0, (size_t)(padded - n_rows) * E * sizeof(float));
+    /* fixed groups of rows: a row's logits do not depend on which rows come with it */
     dl_weight_matmul(logits, b.rows, head_weight(m), dl_weight_vec_f32(&m->output_bias, b.bias),
-                     0, n_rows, V, b.conv, b.conv_cap);
+                     0, n_rows, V, 1, b.conv, b.conv_cap, m->n_threads < 1 ? 1 : m->n_threads);
 }

@@ -328,6 +328,37 @@ START_TEST(test_round_to_half) {
 }
 END_TEST
 
+/* --- parallel for */
+
+typedef struct par_probe {
+    int hits[1000];
+    int max_worker;
+    int n_threads;
+} par_probe;
+
+static void probe_task(void *ctx, int task, int worker) {
+    par_probe *p = ctx;
+    __atomic_fetch_add(&p->hits[task], 1, __ATOMIC_RELAXED);
+    if (worker < 0 || worker >= p->n_threads)
+        __atomic_store_n(&p->max_worker, 1000000, __ATOMIC_RELAXED);
+}
+
+START_TEST(test_parallel_for) {
+    const int threads[] = { 1, 2, 3, 8 };
+    const int tasks[] = { 0, 1, 2, 7, 1000 };
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 5; b++) {
+            par_probe p;
+            memset(&p, 0, sizeof p);
+            p.n_threads = threads[a];
+            dl_parallel_for(threads[a], tasks[b], probe_task, &p);
+            for (int i = 0; i < 1000; i++)
+                ck_assert_int_eq(p.hits[i], i < tasks[b] ? 1 : 0);
+            ck_assert_int_eq(p.max_worker, 0);
+        }
+}
+END_TEST
+
 static Suite *kernels_suite(void) {
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("core");
@@ -343,6 +374,7 @@ static Suite *kernels_suite(void) {
     tcase_add_test(tc, test_f16_all);
     tcase_add_test(tc, test_bf16_all);
     tcase_add_test(tc, test_round_to_half);
+    tcase_add_test(tc, test_parallel_for);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,34 @@
+"""difflm: masked diffusion language models (LLaDA, Dream) on CPUs, through ctypes.
+
+    import difflm
+    with difflm.Context("model.gguf") as ctx:
+        print(ctx.generate("The Lord said", gen_length=64, steps=64))
+        for step in ctx.steps("Once upon", gen_length=32, steps=8):
+            print(step.index, step.n_masked, ctx.detokenize(step.generated))
+
+The library is found through DIFFLM_LIBRARY (a path), then pkg-config, then the system's
+search path. Importing checks its ABI version and the mirrored struct sizes.
+"""
+from . import lowlevel
+from ._context import GEN_PARAMS, Context, ModelInfo, Step
+from ._errors import Cancelled, Error
+from ._native import lib as _lib
+
+__all__ = ["Context", "Error", "Cancelled", "ModelInfo", "Step", "GEN_PARAMS", "lowlevel",
+           "version", "abi_version", "status_str"]
+__version__ = "0.1.0"
+
+
+def version():
+    """The loaded library's version string, e.g. "0.1.0"."""
+    return _lib.difflm_version().decode()
+
+
+def abi_version():
+    """The loaded library's ABI number (the binding mirrors lowlevel.ABI_VERSION)."""
+    return _lib.difflm_abi_version()
+
+
+def status_str(code):
+    """The library's description of a status code."""
+    return _lib.difflm_status_str(code).decode("utf-8", "replace")

@@ -1,0 +1,361 @@
+"""The Pythonic layer: Context, its results (ModelInfo, Step) and parameter handling."""
+import ctypes
+import dataclasses
+import os
+from ctypes import byref, c_int, c_size_t
+
+from . import lowlevel as ll
+from ._errors import Error, make_error
+from ._native import lib
+
+# Bytes reserved per generated token for difflm_sample's output; when a token is longer,
+# generate() rebuilds the text from the finished canvas instead of generating again.
+_SAMPLE_BYTES_PER_TOKEN = 32
+
+_SCHEDULES = {"auto": ll.SCHEDULE_AUTO, "blocks": ll.SCHEDULE_BLOCKS,
+              "timesteps": ll.SCHEDULE_TIMESTEPS}
+_REMASKING = {"auto": ll.REMASK_AUTO, "low_confidence": ll.REMASK_LOW_CONFIDENCE,
+              "random": ll.REMASK_RANDOM, "origin": ll.REMASK_ORIGIN,
+              "maskgit_plus": ll.REMASK_MASKGIT_PLUS, "topk_margin": ll.REMASK_TOPK_MARGIN,
+              "entropy": ll.REMASK_ENTROPY}
+# The difflm_gen_params fields a caller may set by keyword.
+GEN_PARAMS = ("gen_length", "steps", "block_length", "schedule", "remasking", "temperature",
+              "top_k", "top_p", "cfg_scale", "eps", "alg_temp", "seed", "flags")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """difflm_model_info without struct_size; ids are -1 where the model has none."""
+    arch: int
+    n_vocab: int
+    n_ctx_train: int
+    max_canvas: int
+    n_layer: int
+    n_embd: int
+    n_head: int
+    n_head_kv: int
+    n_ff: int
+    shift_logits: bool
+    mask_id: int
+    bos_id: int
+    eos_id: int
+    eot_id: int
+    add_bos: bool
+    n_params: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """The canvas after one denoising step (a copy: it stays valid)."""
+    index: int            # 1-based step just run
+    total_steps: int      # steps the schedule plans
+    n_committed: int      # tokens this step committed
+    n_masked: int         # MASK tokens left in the generated region
+    prompt_length: int    # canvas[:prompt_length] is the prompt
+    canvas: tuple         # token ids, MASK where still masked
+
+    @property
+    def generated(self):
+        return self.canvas[self.prompt_length:]
+
+    @property
+    def done(self):
+        return self.n_masked == 0
+
+
+def _step_from_info(info):
+    n = info.canvas_length
+    canvas = tuple(info.canvas[:n]) if n else ()
+    return Step(info.step, info.total_steps, info.n_committed, info.n_masked,
+                info.prompt_length, canvas)
+
+
+def _check_ids(ids):
+    ids = list(ids)
+    for t in ids:
+        if not isinstance(t, int) or not -2**31 <= t < 2**31:
+            raise ValueError("token ids must be 32-bit integers, got %r" % (t,))
+    return (ll.difflm_token * len(ids))(*ids), len(ids)
+
+
+def _text_bytes(text, what):
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    if b"\0" in data and what:
+        raise ValueError("%s must not contain NUL characters" % what)
+    return data
+
+
+class _LogSink:
+    """Receives the library's log lines: keeps the last error (difflm_create has no
+    context to hold it) and forwards everything to the caller's function, if any. Kept
+    apart from Context so the C callback does not hold the Context alive."""
+
+    def __init__(self, user_fn):
+        self.user_fn = user_fn
+        self.last_error = ""
+        self.c_fn = ll.difflm_log_fn(self._receive)
+
+    def _receive(self, level, message, _user):
+        text = message.decode("utf-8", "replace") if message else ""
+        if level == ll.LOG_ERROR:
+            self.last_error = text
+        if self.user_fn is not None:
+            try:
+                self.user_fn(level, text)
+            except Exception:  # an exception cannot cross the C frame; drop it
+                pass
+
+
+class Context:
+    """A loaded model plus everything one generation needs (a difflm_ctx).
+
+    Use it from one thread at a time; cancel() is the exception and is safe from any
+    thread. Close it with close() or a `with` block; __del__ is only a fallback.
+    """
+
+    def __init__(self, model_path, *, n_threads=0, max_canvas=0, mask_token_id=-1,
+                 log=None, log_level=ll.LOG_WARN):
+        self._ctx = None
+        self._keepalive = None      # the step callback the library may still call
+        self._generation = 0        # bumped by every generate_begin, to spot stale steps()
+        self._sink = _LogSink(log)
+        p = ll.difflm_params()
+        lib.difflm_params_init(byref(p))
+        p.model_path = os.fsencode(model_path)
+        p.n_threads = n_threads
+        p.max_canvas = max_canvas
+        p.mask_token_id = mask_token_id
+        p.log_level = log_level
+        p.log_fn = self._sink.c_fn
+        status = c_int(0)
+        ctx = lib.difflm_create(byref(p), byref(status))
+        if not ctx:
+            raise make_error(status.value, self._sink.last_error)
+        self._ctx = ctx
+        self._info = self.model_info()
+
+    # ------------------------------------------------------------ lifetime
+
+    def close(self):
+        """Frees the context; further calls raise Error(E_STATE). Idempotent."""
+        ctx, self._ctx = self._ctx, None
+        if ctx:
+            lib.difflm_free(ctx)
+        self._keepalive = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    @property
+    def closed(self):
+        return not self._ctx
+
+    def _handle(self):
+        if not self._ctx:
+            raise Error(ll.E_STATE, "the context is closed")
+        return self._ctx
+
+    def _check(self, status):
+        if status < 0:
+            raise make_error(status, lib.difflm_last_error(self._ctx).decode("utf-8", "replace"))
+        return status
+
+    # ------------------------------------------------------------ model and tokens
+
+    def model_info(self):
+        out = ll.difflm_model_info()
+        out.struct_size = ctypes.sizeof(out)
+        self._check(lib.difflm_model_info_get(self._handle(), byref(out)))
+        if out.struct_size != ctypes.sizeof(out):
+            raise Error(ll.E_INTERNAL, "the library fills %d bytes of difflm_model_info, the "
+                        "binding mirrors %d" % (out.struct_size, ctypes.sizeof(out)))
+        values = {f.name: getattr(out, f.name) for f in dataclasses.fields(ModelInfo)}
+        values["shift_logits"] = bool(values["shift_logits"])
+        values["add_bos"] = bool(values["add_bos"])
+        return ModelInfo(**values)
+
+    def tokenize(self, text, *, add_bos=False, parse_special=False):
+        """str or bytes -> list of token ids."""
+        data = _text_bytes(text, None)
+        flags = (ll.TOKENIZE_ADD_BOS if add_bos else 0) | (
+            ll.TOKENIZE_PARSE_SPECIAL if parse_special else 0)
+        cap = len(data) + 2
+        while True:
+            out = (ll.difflm_token * cap)()
+            n = c_size_t(0)
+            st = lib.difflm_tokenize(self._handle(), data, len(data), flags, out, cap, byref(n))
+            if st == ll.E_BUFFER_TOO_SMALL and n.value > cap:
+                cap = n.value
+                continue
+            self._check(st)
+            return list(out[:n.value])
+
+    def detokenize_bytes(self, ids, *, special=False):
+        """Token ids -> the exact bytes (a token may end inside a UTF-8 character)."""
+        arr, n_ids = _check_ids(ids)
+        flags = ll.DETOKENIZE_SPECIAL if special else 0
+        cap = 8 * n_ids + 16
+        while True:
+            out = ctypes.create_string_buffer(cap)
+            n = c_size_t(0)
+            st = lib.difflm_detokenize(self._handle(), arr, n_ids, flags, out, cap, byref(n))
+            if st == ll.E_BUFFER_TOO_SMALL and n.value > cap:
+                cap = n.value
+                continue
+            self._check(st)
+            return out.raw[:n.value]
+
+    def detokenize(self, ids, *, special=False, errors="replace"):
+        """Token ids -> str (bytes that are not valid UTF-8 follow `errors`)."""
+        return self.detokenize_bytes(ids, special=special).decode("utf-8", errors)
+
+    def chat_format(self, messages, *, add_assistant=True):
+        """[(role, content)] or [{"role": .., "content": ..}] -> the model's chat text."""
+        pairs = [(m["role"], m["content"]) if isinstance(m, dict) else tuple(m)
+                 for m in messages]
+        msgs = (ll.difflm_chat_message * len(pairs))()
+        for i, (role, content) in enumerate(pairs):
+            msgs[i].role = _text_bytes(role, "role")
+            msgs[i].content = _text_bytes(content, "content")
+        cap = 256 + sum(len(m.content) + 64 for m in msgs)
+        while True:
+            out = ctypes.create_string_buffer(cap)
+            n = c_size_t(0)
+            st = lib.difflm_chat_format(self._handle(), msgs, len(pairs),
+                                        1 if add_assistant else 0, out, cap, byref(n))
+            if st == ll.E_BUFFER_TOO_SMALL and n.value + 1 > cap:
+                cap = n.value + 1
+                continue
+            self._check(st)
+            return out.raw[:n.value].decode("utf-8", "replace")
+
+    # ------------------------------------------------------------ generation
+
+    @staticmethod
+    def _gen_params(params):
+        g = ll.difflm_gen_params()
+        lib.difflm_gen_params_init(byref(g))
+        for key, value in params.items():
+            if key not in GEN_PARAMS:
+                raise TypeError("unknown generation parameter %r (known: %s)"
+                                % (key, ", ".join(GEN_PARAMS)))
+            names = {"schedule": _SCHEDULES, "remasking": _REMASKING}.get(key)
+            if names is not None and isinstance(value, str):
+                if value not in names:
+                    raise ValueError("%s must be one of %s" % (key, ", ".join(names)))
+                value = names[value]
+            if key == "seed" and not 0 <= value < 2**64:
+                raise ValueError("seed must be in [0, 2**64)")
+            setattr(g, key, value)
+        return g
+
+    def _begin(self, ids, g):
+        arr, n = _check_ids(ids)
+        self._generation += 1
+        self._check(lib.difflm_generate_begin(self._handle(), arr, n, byref(g)))
+
+    def generate(self, prompt, *, on_step=None, **params):
+        """Generates from prompt text (BOS and special tokens as difflm_sample does) and
+        returns the generated text up to the first end-of-text or end-of-turn.
+
+        on_step(step: Step), if given, runs after every step; a true return value stops
+        generation with Cancelled, and an exception it raises propagates from here."""
+        data = _text_bytes(prompt, "prompt")
+        g = self._gen_params(params)
+        raised = []
+        if on_step is not None:
+            def trampoline(info_p, _user):
+                try:
+                    return 1 if on_step(_step_from_info(info_p.contents)) else 0
+                except BaseException as e:  # re-raised below, once C has unwound
+                    raised.append(e)
+                    return 1
+            g.step_fn = ll.difflm_step_fn(trampoline)
+        self._keepalive = g.step_fn
+        self._generation += 1
+        cap = max(g.gen_length, 0) * _SAMPLE_BYTES_PER_TOKEN + 64
+        out = ctypes.create_string_buffer(cap)
+        n = c_size_t(0)
+        st = lib.difflm_sample(self._handle(), data, byref(g), out, cap, byref(n))
+        if raised:
+            raise raised[0]
+        if st == ll.E_BUFFER_TOO_SMALL:
+            return self._generated_text(g.gen_length)
+        self._check(st)
+        return out.raw[:n.value].decode("utf-8", "replace")
+
+    def _generated_text(self, gen_length):
+        """The finished canvas's generated text, cut as difflm_sample cuts it."""
+        canvas = self.canvas()
+        gen = canvas[len(canvas) - gen_length:]
+        for i, t in enumerate(gen):
+            if t >= 0 and t in (self._info.eos_id, self._info.eot_id):
+                gen = gen[:i]
+                break
+        return self.detokenize(gen)
+
+    def steps(self, prompt, *, add_bos=None, parse_special=True, **params):
+        """Yields a Step after every denoising step until the canvas is complete.
+
+        prompt is text (tokenized like generate(): BOS if the model adds one, special
+        tokens parsed, unless add_bos / parse_special say otherwise) or a list of ids.
+        Stepping stops with Cancelled after cancel(), and with Error(E_STATE) when another
+        generation has started on this context since."""
+        if isinstance(prompt, (str, bytes)):
+            if add_bos is None:
+                add_bos = self._info.add_bos
+            ids = self.tokenize(prompt, add_bos=add_bos, parse_special=parse_special)
+        else:
+            ids = list(prompt)
+        g = self._gen_params(params)
+        seen = []
+
+        def record(info_p, _user):
+            seen.append(_step_from_info(info_p.contents))
+            return 0
+        g.step_fn = ll.difflm_step_fn(record)
+        self._keepalive = g.step_fn
+        self._begin(ids, g)
+        return self._step_iter(self._generation, seen)
+
+    def _step_iter(self, generation, seen):
+        while True:
+            if generation != self._generation:
+                raise Error(ll.E_STATE, "another generation started on this context; "
+                            "this steps() iterator is stale")
+            del seen[:]
+            st = self._check(lib.difflm_generate_step(self._handle()))
+            if seen:  # the callback's copy of the canvas is the snapshot after this step
+                yield seen[-1]
+            if st == ll.DONE:
+                return
+
+    def canvas(self):
+        """The current canvas (prompt + generated, MASK where still masked)."""
+        cap = self._info.max_canvas
+        out = (ll.difflm_token * cap)()
+        n = c_size_t(0)
+        self._check(lib.difflm_canvas(self._handle(), out, cap, byref(n)))
+        return list(out[:n.value])
+
+    def cancel(self):
+        """Stops the running (or next) step with Cancelled. Safe from any thread while the
+        context is open; a later generate()/steps() clears it."""
+        ctx = self._ctx
+        if ctx:
+            lib.difflm_cancel(ctx)
+
+    @property
+    def info(self):
+        """The ModelInfo read when the context was created."""
+        return self._info

@@ -1,0 +1,212 @@
+"""The 1:1 layer over include/difflm.h: constants, mirrored structs and prototypes.
+
+Every declaration carries the C prototype it mirrors. Nothing here checks statuses or
+converts types; difflm.Context does that.
+"""
+import ctypes
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_float, c_int,
+                    c_int32, c_size_t, c_uint32, c_uint64, c_void_p)
+
+ABI_VERSION = 0  # DIFFLM_ABI_VERSION this module mirrors
+
+# ------------------------------------------------------------------ status codes
+OK = 0
+DONE = 1
+E_INVALID_ARG = -1
+E_NOMEM = -2
+E_IO = -3
+E_FORMAT = -4
+E_UNSUPPORTED = -5
+E_BUFFER_TOO_SMALL = -6
+E_STATE = -7
+E_CANCELLED = -8
+E_TOO_LONG = -9
+E_INTERNAL = -10
+
+STATUS_NAMES = {
+    OK: "OK", DONE: "DONE", E_INVALID_ARG: "E_INVALID_ARG", E_NOMEM: "E_NOMEM",
+    E_IO: "E_IO", E_FORMAT: "E_FORMAT", E_UNSUPPORTED: "E_UNSUPPORTED",
+    E_BUFFER_TOO_SMALL: "E_BUFFER_TOO_SMALL", E_STATE: "E_STATE",
+    E_CANCELLED: "E_CANCELLED", E_TOO_LONG: "E_TOO_LONG", E_INTERNAL: "E_INTERNAL",
+}
+
+LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = 0, 1, 2, 3
+
+ARCH_LLADA = 1
+ARCH_DREAM = 2
+
+TOKENIZE_ADD_BOS = 1
+TOKENIZE_PARSE_SPECIAL = 2
+DETOKENIZE_SPECIAL = 1
+
+SCHEDULE_AUTO, SCHEDULE_BLOCKS, SCHEDULE_TIMESTEPS = 0, 1, 2
+
+REMASK_AUTO = 0
+REMASK_LOW_CONFIDENCE = 1
+REMASK_RANDOM = 2
+REMASK_ORIGIN = 3
+REMASK_MASKGIT_PLUS = 4
+REMASK_TOPK_MARGIN = 5
+REMASK_ENTROPY = 6
+
+GEN_LOGITS_EOS_INF = 1
+GEN_CONFIDENCE_EOS_EOT_INF = 2
+
+difflm_token = c_int32
+
+# ------------------------------------------------------------------ callbacks and structs
+
+# typedef void (*difflm_log_fn)(int32_t level, const char *message, void *user);
+difflm_log_fn = CFUNCTYPE(None, c_int32, c_char_p, c_void_p)
+
+
+class difflm_step_info(Structure):
+    """typedef struct difflm_step_info { uint32_t struct_size; int32_t step, total_steps,
+    n_committed, n_masked, prompt_length; const difflm_token *canvas;
+    size_t canvas_length; } difflm_step_info;"""
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("step", c_int32),
+        ("total_steps", c_int32),
+        ("n_committed", c_int32),
+        ("n_masked", c_int32),
+        ("prompt_length", c_int32),
+        ("canvas", POINTER(difflm_token)),
+        ("canvas_length", c_size_t),
+    ]
+
+
+# typedef int (*difflm_step_fn)(const difflm_step_info *info, void *user);
+difflm_step_fn = CFUNCTYPE(c_int, POINTER(difflm_step_info), c_void_p)
+
+
+class difflm_params(Structure):
+    """typedef struct difflm_params { uint32_t struct_size; const char *model_path;
+    int32_t n_threads, max_canvas, mask_token_id, log_level; difflm_log_fn log_fn;
+    void *log_user; } difflm_params;"""
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("model_path", c_char_p),
+        ("n_threads", c_int32),
+        ("max_canvas", c_int32),
+        ("mask_token_id", c_int32),
+        ("log_level", c_int32),
+        ("log_fn", difflm_log_fn),
+        ("log_user", c_void_p),
+    ]
+
+
+class difflm_model_info(Structure):
+    """typedef struct difflm_model_info { uint32_t struct_size; int32_t arch, n_vocab,
+    n_ctx_train, max_canvas, n_layer, n_embd, n_head, n_head_kv, n_ff, shift_logits,
+    mask_id, bos_id, eos_id, eot_id, add_bos; uint64_t n_params; } difflm_model_info;"""
+    _fields_ = [("struct_size", c_uint32)] + [
+        (name, c_int32) for name in (
+            "arch", "n_vocab", "n_ctx_train", "max_canvas", "n_layer", "n_embd", "n_head",
+            "n_head_kv", "n_ff", "shift_logits", "mask_id", "bos_id", "eos_id", "eot_id",
+            "add_bos")
+    ] + [("n_params", c_uint64)]
+
+
+class difflm_chat_message(Structure):
+    """typedef struct difflm_chat_message { const char *role; const char *content; }"""
+    _fields_ = [("role", c_char_p), ("content", c_char_p)]
+
+
+class difflm_gen_params(Structure):
+    """typedef struct difflm_gen_params { uint32_t struct_size; int32_t gen_length, steps,
+    block_length, schedule, remasking; float temperature; int32_t top_k; float top_p,
+    cfg_scale, eps, alg_temp; uint64_t seed; uint32_t flags; difflm_step_fn step_fn;
+    void *step_user; } difflm_gen_params;"""
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("gen_length", c_int32),
+        ("steps", c_int32),
+        ("block_length", c_int32),
+        ("schedule", c_int32),
+        ("remasking", c_int32),
+        ("temperature", c_float),
+        ("top_k", c_int32),
+        ("top_p", c_float),
+        ("cfg_scale", c_float),
+        ("eps", c_float),
+        ("alg_temp", c_float),
+        ("seed", c_uint64),
+        ("flags", c_uint32),
+        ("step_fn", difflm_step_fn),
+        ("step_user", c_void_p),
+    ]
+
+
+# ------------------------------------------------------------------ prototypes
+
+_ctx_p = c_void_p  # difflm_ctx * (opaque)
+
+# name: (restype, argtypes, C prototype)
+PROTOTYPES = {
+    "difflm_status_str": (c_char_p, [c_int],
+        "const char *difflm_status_str(int status);"),
+    "difflm_version": (c_char_p, [],
+        "const char *difflm_version(void);"),
+    "difflm_version_number": (c_uint32, [],
+        "uint32_t difflm_version_number(void);"),
+    "difflm_abi_version": (c_uint32, [],
+        "uint32_t difflm_abi_version(void);"),
+    "difflm_params_init": (None, [POINTER(difflm_params)],
+        "void difflm_params_init(difflm_params *p);"),
+    "difflm_create": (_ctx_p, [POINTER(difflm_params), POINTER(c_int)],
+        "difflm_ctx *difflm_create(const difflm_params *p, int *status);"),
+    "difflm_free": (None, [_ctx_p],
+        "void difflm_free(difflm_ctx *ctx);"),
+    "difflm_last_error": (c_char_p, [_ctx_p],
+        "const char *difflm_last_error(const difflm_ctx *ctx);"),
+    "difflm_model_info_get": (c_int, [_ctx_p, POINTER(difflm_model_info)],
+        "int difflm_model_info_get(const difflm_ctx *ctx, difflm_model_info *out);"),
+    "difflm_tokenize": (c_int, [_ctx_p, c_char_p, c_size_t, c_uint32, POINTER(difflm_token),
+                                c_size_t, POINTER(c_size_t)],
+        "int difflm_tokenize(difflm_ctx *ctx, const char *text, size_t len, uint32_t flags, "
+        "difflm_token *out, size_t cap, size_t *n_out);"),
+    "difflm_detokenize": (c_int, [_ctx_p, POINTER(difflm_token), c_size_t, c_uint32,
+                                  POINTER(c_char), c_size_t, POINTER(c_size_t)],
+        "int difflm_detokenize(difflm_ctx *ctx, const difflm_token *ids, size_t n, "
+        "uint32_t flags, char *out, size_t cap, size_t *n_out);"),
+    "difflm_chat_format": (c_int, [_ctx_p, POINTER(difflm_chat_message), c_size_t, c_int32,
+                                   POINTER(c_char), c_size_t, POINTER(c_size_t)],
+        "int difflm_chat_format(difflm_ctx *ctx, const difflm_chat_message *msgs, size_t n, "
+        "int32_t add_assistant, char *out, size_t cap, size_t *n_out);"),
+    "difflm_gen_params_init": (None, [POINTER(difflm_gen_params)],
+        "void difflm_gen_params_init(difflm_gen_params *g);"),
+    "difflm_generate_begin": (c_int, [_ctx_p, POINTER(difflm_token), c_size_t,
+                                      POINTER(difflm_gen_params)],
+        "int difflm_generate_begin(difflm_ctx *ctx, const difflm_token *prompt, size_t n, "
+        "const difflm_gen_params *g);"),
+    "difflm_generate_step": (c_int, [_ctx_p],
+        "int difflm_generate_step(difflm_ctx *ctx);"),
+    "difflm_canvas": (c_int, [_ctx_p, POINTER(difflm_token), c_size_t, POINTER(c_size_t)],
+        "int difflm_canvas(const difflm_ctx *ctx, difflm_token *out, size_t cap, "
+        "size_t *n_out);"),
+    "difflm_sample": (c_int, [_ctx_p, c_char_p, POINTER(difflm_gen_params), POINTER(c_char),
+                              c_size_t, POINTER(c_size_t)],
+        "int difflm_sample(difflm_ctx *ctx, const char *prompt, const difflm_gen_params *g, "
+        "char *out, size_t cap, size_t *n_out);"),
+    "difflm_cancel": (None, [_ctx_p],
+        "void difflm_cancel(difflm_ctx *ctx);"),
+}
+
+
+def bind(lib):
+    """Sets restype and argtypes on every function of the opened library; returns it."""
+    for name, (restype, argtypes, _proto) in PROTOTYPES.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return lib
+
+
+def library_struct_size(init_fn):
+    """The size the library gives a parameter struct: its *_params_init writes sizeof into
+    struct_size. A generous zeroed buffer stands in for the struct, so a library whose
+    struct grew cannot write past what Python allocated."""
+    buf = ctypes.create_string_buffer(4096)
+    init_fn(ctypes.cast(buf, init_fn.argtypes[0]))
+    return c_uint32.from_buffer(buf).value

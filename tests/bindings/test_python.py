@@ -1,0 +1,291 @@
+"""Tests of the Python binding (bindings/python) against the built library.
+
+usage: test_python.py MODEL.gguf [unittest args]; DIFFLM_LIBRARY names the library and
+PYTHONPATH holds bindings/python (meson sets both)."""
+import ctypes
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+import difflm
+from difflm import lowlevel as ll
+
+MODEL = None
+SMALL = dict(gen_length=16, steps=8, block_length=8)
+
+
+class ImportChecks(unittest.TestCase):
+    def test_abi_and_versions(self):
+        self.assertEqual(difflm.abi_version(), ll.ABI_VERSION)
+        self.assertRegex(difflm.version(), r"^\d+\.\d+\.\d+$")
+        self.assertEqual(difflm.status_str(ll.E_IO), "cannot read or write a file")
+
+    def test_mirrored_struct_sizes(self):
+        lib = difflm._lib
+        self.assertEqual(ll.library_struct_size(lib.difflm_params_init),
+                         ctypes.sizeof(ll.difflm_params))
+        self.assertEqual(ll.library_struct_size(lib.difflm_gen_params_init),
+                         ctypes.sizeof(ll.difflm_gen_params))
+        if ctypes.sizeof(ctypes.c_void_p) == 8:  # the LP64 layouts of difflm.h
+            self.assertEqual(ctypes.sizeof(ll.difflm_params), 48)
+            self.assertEqual(ctypes.sizeof(ll.difflm_gen_params), 80)
+            self.assertEqual(ctypes.sizeof(ll.difflm_step_info), 40)
+            self.assertEqual(ctypes.sizeof(ll.difflm_model_info), 72)
+
+    def test_every_prototype_is_bound(self):
+        for name, (restype, argtypes, proto) in ll.PROTOTYPES.items():
+            self.assertIn(name + "(", proto)
+            self.assertEqual(getattr(difflm._lib, name).argtypes, argtypes)
+
+    def test_loader_honours_difflm_library(self):
+        self.assertEqual(difflm._loader.candidates(), [os.environ["DIFFLM_LIBRARY"]])
+        env = dict(os.environ, DIFFLM_LIBRARY="/nonexistent/libdifflm.so.0")
+        r = subprocess.run([sys.executable, "-c", "import difflm"], env=env,
+                           capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("/nonexistent/libdifflm.so.0", r.stderr)
+        self.assertIn("OSError", r.stderr)
+
+
+class Errors(unittest.TestCase):
+    def test_missing_model_is_e_io_with_message(self):
+        logged = []
+        with self.assertRaises(difflm.Error) as cm:
+            difflm.Context("/nonexistent/model.gguf", log=lambda lvl, msg: logged.append(msg))
+        e = cm.exception
+        self.assertEqual(e.code, ll.E_IO)
+        self.assertEqual(e.name, "E_IO")
+        self.assertIn("/nonexistent/model.gguf", e.message)
+        self.assertIn("/nonexistent/model.gguf", str(e))
+        self.assertTrue(any("/nonexistent/model.gguf" in m for m in logged))
+
+    def test_malformed_model_is_e_format(self):
+        with tempfile.NamedTemporaryFile(suffix=".gguf") as f:
+            f.write(b"GGUF" + b"\xff" * 60)
+            f.flush()
+            with self.assertRaises(difflm.Error) as cm:
+                difflm.Context(f.name)
+        self.assertEqual(cm.exception.code, ll.E_FORMAT)
+        self.assertTrue(cm.exception.message)
+
+    def test_bad_create_arguments(self):
+        with self.assertRaises(difflm.Error) as cm:
+            difflm.Context(MODEL, n_threads=-1)
+        self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+        self.assertIn("n_threads", cm.exception.message)
+
+
+class WithContext(unittest.TestCase):
+    def setUp(self):
+        self.ctx = difflm.Context(MODEL, n_threads=1)
+
+    def tearDown(self):
+        self.ctx.close()
+
+
+class Tokens(WithContext):
+    def test_round_trip(self):
+        for text in ["Hello world", "héllo wörld, ünïcode ✓", "  spaces\n\ttabs", ""]:
+            ids = self.ctx.tokenize(text)
+            self.assertTrue(all(isinstance(t, int) for t in ids))
+            self.assertEqual(self.ctx.detokenize(ids), text)
+
+    def test_bytes_round_trip(self):
+        data = bytes(range(1, 256))
+        self.assertEqual(self.ctx.detokenize_bytes(self.ctx.tokenize(data)), data)
+
+    def test_bos(self):
+        info = self.ctx.info
+        self.assertGreaterEqual(info.bos_id, 0)
+        ids = self.ctx.tokenize("hi", add_bos=True)
+        self.assertEqual(ids[0], info.bos_id)
+        self.assertEqual(ids[1:], self.ctx.tokenize("hi"))
+        self.assertEqual(self.ctx.detokenize(ids), "hi")  # control tokens skipped
+
+    def test_bad_id_is_e_invalid_arg(self):
+        with self.assertRaises(difflm.Error) as cm:
+            self.ctx.detokenize([1, self.ctx.info.n_vocab + 5])
+        self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+        self.assertNotEqual(cm.exception.message, "")
+        with self.assertRaises(ValueError):
+            self.ctx.detokenize([2**40])
+
+    def test_chat_format(self):
+        text = self.ctx.chat_format([("user", "What is 2+2?")])
+        self.assertIn("What is 2+2?", text)
+        self.assertEqual(text, self.ctx.chat_format([{"role": "user",
+                                                      "content": "What is 2+2?"}]))
+
+
+class Generation(WithContext):
+    def test_generate_text_deterministic(self):
+        a = self.ctx.generate("The Lord said", **SMALL)
+        b = self.ctx.generate("The Lord said", **SMALL)
+        self.assertIsInstance(a, str)
+        self.assertEqual(a, b)
+
+    def test_generate_matches_steps(self):
+        text = self.ctx.generate("Once upon", **SMALL)
+        steps = list(self.ctx.steps("Once upon", **SMALL))
+        info = self.ctx.info
+        gen = list(steps[-1].generated)
+        for i, t in enumerate(gen):
+            if t in (info.eos_id, info.eot_id):
+                gen = gen[:i]
+                break
+        self.assertEqual(self.ctx.detokenize(gen), text)
+
+    def test_generate_long_token_fallback(self):
+        want = self.ctx.generate("abc", **SMALL)
+        ctxmod = sys.modules["difflm._context"]
+        saved = ctxmod._SAMPLE_BYTES_PER_TOKEN
+        ctxmod._SAMPLE_BYTES_PER_TOKEN = 0  # forces E_BUFFER_TOO_SMALL from difflm_sample
+        try:
+            self.assertEqual(self.ctx.generate("abc", **SMALL), want)
+        finally:
+            ctxmod._SAMPLE_BYTES_PER_TOKEN = saved
+
+    def test_steps_snapshots(self):
+        prompt = self.ctx.tokenize("Hello", add_bos=True)
+        steps = list(self.ctx.steps(prompt, **SMALL))
+        self.assertEqual(len(steps), SMALL["steps"])
+        mask = self.ctx.info.mask_id
+        for k, s in enumerate(steps, 1):
+            self.assertEqual(s.index, k)
+            self.assertEqual(s.total_steps, SMALL["steps"])
+            self.assertEqual(s.prompt_length, len(prompt))
+            self.assertEqual(list(s.canvas[:len(prompt)]), prompt)
+            self.assertEqual(len(s.canvas), len(prompt) + SMALL["gen_length"])
+            self.assertEqual(s.n_masked, sum(t == mask for t in s.generated))
+        self.assertGreater(steps[0].n_masked, 0)
+        self.assertEqual([s.n_masked for s in steps], sorted((s.n_masked for s in steps),
+                                                              reverse=True))
+        self.assertTrue(steps[-1].done)
+        self.assertEqual(self.ctx.canvas(), list(steps[-1].canvas))
+
+    def test_on_step(self):
+        seen = []
+        self.ctx.generate("x", on_step=lambda s: seen.append(s.index), **SMALL)
+        self.assertEqual(seen, list(range(1, SMALL["steps"] + 1)))
+
+    def test_bad_parameters(self):
+        with self.assertRaises(TypeError):
+            self.ctx.generate("x", gen_lenght=4)
+        with self.assertRaises(ValueError):
+            self.ctx.generate("x", remasking="sideways")
+        with self.assertRaises(difflm.Error) as cm:
+            self.ctx.generate("x", gen_length=-3)
+        self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+        self.assertNotEqual(cm.exception.message, "")
+        with self.assertRaises(difflm.Error) as cm:
+            self.ctx.generate("x", gen_length=self.ctx.info.max_canvas + 1, steps=1,
+                              block_length=0)
+        self.assertEqual(cm.exception.code, ll.E_TOO_LONG)
+        with self.assertRaises(ValueError):
+            self.ctx.generate("a\0b")
+
+    def test_named_schedule_and_remasking(self):
+        a = self.ctx.generate("x", schedule="blocks", remasking="random", seed=3, **SMALL)
+        b = self.ctx.generate("x", schedule=ll.SCHEDULE_BLOCKS, remasking=ll.REMASK_RANDOM,
+                              seed=3, **SMALL)
+        self.assertEqual(a, b)
+
+
+class Cancellation(WithContext):
+    def test_cancel_same_thread(self):
+        it = self.ctx.steps("Hello", **SMALL)
+        first = next(it)
+        self.assertEqual(first.index, 1)
+        self.ctx.cancel()
+        with self.assertRaises(difflm.Cancelled) as cm:
+            next(it)
+        self.assertEqual(cm.exception.code, ll.E_CANCELLED)
+        # A new generation clears the request.
+        self.assertEqual(len(list(self.ctx.steps("Hello", **SMALL))), SMALL["steps"])
+
+    def test_cancel_from_another_thread(self):
+        started, cancelled = threading.Event(), threading.Event()
+
+        def canceller():
+            started.wait(30)
+            self.ctx.cancel()
+            cancelled.set()
+
+        t = threading.Thread(target=canceller)
+        t.start()
+        n = 0
+        with self.assertRaises(difflm.Cancelled):
+            for _ in self.ctx.steps("Hello", **SMALL):
+                n += 1
+                started.set()
+                self.assertTrue(cancelled.wait(30))
+        t.join()
+        self.assertEqual(n, 1)
+
+    def test_on_step_stops_and_raises(self):
+        with self.assertRaises(difflm.Cancelled):
+            self.ctx.generate("x", on_step=lambda s: s.index == 2, **SMALL)
+
+        def boom(step):
+            raise KeyError("from the callback")
+        with self.assertRaises(KeyError):
+            self.ctx.generate("x", on_step=boom, **SMALL)
+
+    def test_stale_steps_iterator(self):
+        it = self.ctx.steps("Hello", **SMALL)
+        next(it)
+        self.ctx.generate("other", **SMALL)
+        with self.assertRaises(difflm.Error) as cm:
+            next(it)
+        self.assertEqual(cm.exception.code, ll.E_STATE)
+
+
+class Lifetime(unittest.TestCase):
+    def test_with_and_close(self):
+        with difflm.Context(MODEL) as ctx:
+            self.assertFalse(ctx.closed)
+        self.assertTrue(ctx.closed)
+        ctx.close()  # idempotent
+        ctx.cancel()  # harmless once closed
+        with self.assertRaises(difflm.Error) as cm:
+            ctx.tokenize("x")
+        self.assertEqual(cm.exception.code, ll.E_STATE)
+
+    def test_canvas_before_generation_is_e_state(self):
+        with difflm.Context(MODEL) as ctx:
+            with self.assertRaises(difflm.Error) as cm:
+                ctx.canvas()
+            self.assertEqual(cm.exception.code, ll.E_STATE)
+
+
+class Install(unittest.TestCase):
+    """`pip install` of the source tree without an index (skipped where pip is missing)."""
+
+    def test_pip_install_offline(self):
+        if subprocess.run([sys.executable, "-m", "pip", "--version"],
+                          capture_output=True).returncode != 0:
+            self.skipTest("pip is not available")
+        src = os.path.join(os.environ["DIFFLM_SRCDIR"], "bindings", "python")
+        with tempfile.TemporaryDirectory() as tmp:
+            target = os.path.join(tmp, "site")
+            r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-index",
+                                "--no-deps", "--no-cache-dir", "--disable-pip-version-check",
+                                "--target", target, src], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            env = dict(os.environ, PYTHONPATH=target,
+                       DIFFLM_LIBRARY=os.path.abspath(os.environ["DIFFLM_LIBRARY"]))
+            r = subprocess.run([sys.executable, "-c",
+                                "import difflm; print(difflm.__file__, difflm.abi_version())"],
+                               env=env, capture_output=True, text=True, cwd=tmp)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(r.stdout.startswith(target), r.stdout)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: test_python.py MODEL.gguf [unittest args]")
+    MODEL = sys.argv.pop(1)
+    unittest.main()

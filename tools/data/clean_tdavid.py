@@ -1,0 +1,40 @@
+#!/usr/bin/python3
+"""Cleans diatheke's plain export of Spurgeon's Treasury of David into paragraphs.
+
+stdin: `diatheke -b TDavid -f plain -k Ps 1:1-150:6`; stdout: one paragraph per line.
+Steps (shared/reference/machine.md section 8.1): strip the "Psalms n:n: " entry prefix,
+drop the "(TDavid)" module marker line, drop standalone "*" emphasis marks, then
+collapse whitespace runs, trim, and skip lines left empty (most entry prefixes introduce
+nothing: the commentary on a psalm sits under its first verse). With --refs each line is
+prefixed by "Psalms N<TAB>", N being the psalm the paragraph comments on.
+"""
+import re
+import sys
+
+PREFIX = re.compile(r"^Psalms (\d+):\d+: ?")
+
+
+def main():
+    refs = "--refs" in sys.argv[1:]
+    data = sys.stdin.buffer.read().decode("utf-8")
+    psalm = None
+    out = []
+    for line in data.split("\n"):
+        if line.strip() == "(TDavid)":
+            continue
+        m = PREFIX.match(line)
+        if m:
+            psalm = int(m.group(1))
+            line = line[m.end():]
+        words = [w for w in line.split() if w != "*"]
+        if not words:
+            continue
+        if psalm is None:
+            sys.exit("clean_tdavid.py: text before the first 'Psalms n:n:' entry")
+        text = " ".join(words)
+        out.append(f"Psalms {psalm}\t{text}" if refs else text)
+    sys.stdout.buffer.write(("\n".join(out) + "\n").encode("utf-8"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+/* params.c - the model's shape, its tensor table in GGUF order, initialisation, and the
+ * random number generator every other piece draws from. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "train.h"
+
+void tr_config_default(tr_config *c) {
+    *c = (tr_config){ .n_vocab = 4096, .n_embd = 256, .n_layer = 8, .n_head = 8,
+                      .n_head_kv = 2, .head_dim = 32, .n_ff = 768, .n_ctx = 256,
+                      .rope_theta = 10000.0f, .rms_eps = 1e-5f };
+}
+
+void tr_hyper_default(tr_hyper *h) {
+    *h = (tr_hyper){ .batch = 16, .steps = 2000, .warmup = 100, .lr = 1.5e-3f,
+                     .min_lr_frac = 0.1f, .wd = 0.1f, .beta1 = 0.9f, .beta2 = 0.95f,
+                     .adam_eps = 1e-8f, .clip = 1.0f, .cut_frac = 0.01f, .seed = 1,
+                     .ckpt_every = 100, .eval_every = 100, .log_every = 10,
+                     .eval_windows = 64, .threads = 2 };
+}
+
+int tr_config_check(const tr_config *c, dl_err *err) {
+    const int32_t d[] = { c->n_vocab, c->n_embd, c->n_layer, c->n_head, c->n_head_kv,
+                          c->head_dim, c->n_ff, c->n_ctx };
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
+        if (d[i] < 1 || d[i] > 65536)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG, "model dimension %d out of [1, 65536]", d[i]);
+    if (c->n_layer > TR_MAX_LAYERS)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "n_layer %d > %d", c->n_layer, TR_MAX_LAYERS);
+    if (c->head_dim % 2)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "head_dim %d is odd", c->head_dim);
+    if (c->n_head % c->n_head_kv)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "n_head %d is not a multiple of n_head_kv %d",
+                       c->n_head, c->n_head_kv);
+    if (c->n_ctx < 2)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "n_ctx %d < 2", c->n_ctx);
+    if (c->n_vocab > 65535)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "vocab %d does not fit the uint16 token cache",
+                       c->n_vocab);
+    if (!(c->rope_theta > 1.0f) || !(c->rms_eps > 0.0f))
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "rope theta %g / rms eps %g",
+                       (double)c->rope_theta, (double)c->rms_eps);
+    return 0;
+}
+
+/* --- tensor table */
+
+static void put(tr_tensor *t, int *i, size_t *off, const char *name, int64_t ne0, int64_t ne1) {
+    tr_tensor *e = &t[(*i)++];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->offset = *off;
+    e->ne0 = ne0;
+    e->ne1 = ne1;
+    e->is_matrix = ne1 > 1;
+    /* every tensor starts on a 16-float boundary so rows of any kernel stay aligned */
+    *off += ((size_t)(ne0 * ne1) + 15) / 16 * 16;
+}
+
+static int table(const tr_config *c, tr_tensor *t, size_t *total) {
+    int64_t E = c->n_embd, Dq = (int64_t)c->head_dim * c->n_head;
+    int64_t Dkv = (int64_t)c->head_dim * c->n_head_kv, F = c->n_ff;
+    int i = 0;
+    size_t off = 0;
+    char nm[48];
+    put(t, &i, &off, "token_embd.weight", E, c->n_vocab);
+    put(t, &i, &off, "output_norm.weight", E, 1);
+    for (int l = 0; l < c->n_layer; l++) {
+#define N(s) (snprintf(nm, sizeof nm, "blk.%d.%s", l, s), nm)
+        put(t, &i, &off, N("attn_norm.weight"), E, 1);
+        put(t, &i, &off, N("attn_q.weight"), E, Dq);
+        put(t, &i, &off, N("attn_k.weight"), E, Dkv);
+        put(t, &i, &off, N("attn_v.weight"), E, Dkv);
+        put(t, &i, &off, N("attn_output.weight"), Dq, E);
+        put(t, &i, &off, N("ffn_norm.weight"), E, 1);
+        put(t, &i, &off, N("ffn_gate.weight"), E, F);
+        put(t, &i, &off, N("ffn_up.weight"), E, F);
+        put(t, &i, &off, N("ffn_down.weight"), F, E);
+#undef N
+    }
+    *total = off;
+    return i;
+}
+
+int tr_tensor_table(const tr_config *c, tr_tensor *out) {
+    size_t total;
+    return table(c, out, &total);
+}
+
+size_t tr_n_params(const tr_config *c) {
+    tr_tensor t[TR_N_TENSORS(TR_MAX_LAYERS)];
+    size_t total;
+    table(c, t, &total);
+    return total;
+}
+
+void tr_bind(tr_weights *w, float *base, const tr_config *c) {
+    tr_tensor t[TR_N_TENSORS(TR_MAX_LAYERS)];
+    size_t total;
+    table(c, t, &total);
+    memset(w, 0, sizeof *w);
+    w->tok_embd = base + t[0].offset;
+    w->output_norm = base + t[1].offset;
+    for (int l = 0; l < c->n_layer; l++) {
+        const tr_tensor *e = &t[2 + 9 * l];
+        tr_layer *L = &w->layer[l];
+        float **slots[9] = { &L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_norm,
+                             &L->w_gate, &L->w_up, &L->w_down };
+        for (int j = 0; j < 9; j++)
+            *slots[j] = base + e[j].offset;
+    }
+}
+
+/* --- random numbers */
+
+uint64_t tr_rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+double tr_rng_uniform(uint64_t *s) {
+    return (double)(tr_rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+uint64_t tr_rng_below(uint64_t *s, uint64_t n) {
+    /* rejection keeps it exactly uniform; the loop almost never repeats */
+    uint64_t lim = UINT64_MAX - UINT64_MAX % n;
+    for (;;) {
+        uint64_t r = tr_rng_next(s);
+        if (r < lim)
+            return r % n;
+    }
+}
+
+static double normal(uint64_t *s) {
+    double u1 = tr_rng_uniform(s), u2 = tr_rng_uniform(s);
+    return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);
+}
+
+void tr_init_params(float *params, const tr_config *c, uint64_t seed) {
+    tr_tensor t[TR_N_TENSORS(TR_MAX_LAYERS)];
+    size_t total;
+    int n = table(c, t, &total);
+    memset(params, 0, total * sizeof(float));
+    uint64_t s = seed ^ 0x5eed5eed5eedull;
+    /* residual branches end in attn_output / ffn_down: scaling them by 1/sqrt(2L) keeps
+     * the residual stream's size independent of depth at init (GPT-2's rule) */
+    double resid_scale = 1.0 / sqrt(2.0 * c->n_layer);
+    for (int i = 0; i < n; i++) {
+        float *p = params + t[i].offset;
+        size_t cnt = (size_t)(t[i].ne0 * t[i].ne1);
+        if (!t[i].is_matrix) {
+            for (size_t j = 0; j < cnt; j++)
+                p[j] = 1.0f;
+            continue;
+        }
+        int is_out = strstr(t[i].name, "attn_output") || strstr(t[i].name, "ffn_down");
+        double std = 0.02 * (is_out ? resid_scale : 1.0);
+        for (size_t j = 0; j < cnt; j++)
+            p[j] = (float)(std * normal(&s));
+    }
+}

@@ -1,0 +1,186 @@
+/* train.h - difflm-train internals: a LLaDA-architecture masked diffusion LM trained in
+ * the GGUF layout (adjacent-pair RoPE, tied embeddings, GQA, SwiGLU, RMSNorm, no
+ * biases), so the export writes the parameters as they are.
+ *
+ * Pieces, one file each: params.c (shapes, the tensor table, init), data.c (the token
+ * stream cached next to the corpus, window sampling), objective.c (LLaDA masking and
+ * loss weights), model_train.c (forward with saved activations, backward), adamw.c
+ * (schedule, clipping, update), checkpoint.c, export.c, train_loop.c (the run),
+ * train_main.c (the command line). */
+#ifndef DL_TRAIN_H
+#define DL_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+#define TR_MAX_LAYERS 64
+#define TR_PATH_MAX 1024
+
+/* --- model shape */
+typedef struct tr_config {
+    int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
+    int32_t n_ctx;              /* canvas length: BOS + n_ctx - 1 corpus tokens */
+    float rope_theta, rms_eps;
+} tr_config;
+
+/* --- optimisation and run settings */
+typedef struct tr_hyper {
+    int32_t batch;              /* sequences per step */
+    int64_t steps;              /* total steps (the schedule's length) */
+    int64_t warmup;             /* linear warmup steps */
+    float lr, min_lr_frac;      /* peak lr; cosine decays to min_lr_frac * lr */
+    float wd, beta1, beta2, adam_eps, clip;
+    float cut_frac;             /* share of sequences cut to a random shorter length */
+    uint64_t seed;
+    int64_t ckpt_every, eval_every, log_every;
+    int32_t eval_windows;       /* fixed validation windows */
+    int32_t threads;
+} tr_hyper;
+
+void tr_config_default(tr_config *c);
+void tr_hyper_default(tr_hyper *h);
+int tr_config_check(const tr_config *c, dl_err *err);
+
+/* --- parameters: one float buffer in GGUF tensor order */
+typedef struct tr_layer {
+    float *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *w_gate, *w_up, *w_down;
+} tr_layer;
+
+typedef struct tr_weights {
+    float *tok_embd, *output_norm;
+    tr_layer layer[TR_MAX_LAYERS];
+} tr_weights;
+
+typedef struct tr_tensor {
+    char name[48];              /* GGUF name */
+    size_t offset;              /* floats from the start of the buffer */
+    int64_t ne0, ne1;           /* ne0 = row length; ne1 = rows (1 for a vector) */
+    int is_matrix;              /* gets weight decay and F16 on export */
+} tr_tensor;
+
+#define TR_N_TENSORS(L) (2 + 9 * (L))
+
+size_t tr_n_params(const tr_config *c);
+/* Fills out[0 .. TR_N_TENSORS(n_layer)) and returns the count. */
+int tr_tensor_table(const tr_config *c, tr_tensor *out);
+void tr_bind(tr_weights *w, float *base, const tr_config *c);
+/* Deterministic init from seed: matrices N(0, 0.02) (output projections scaled by
+ * 1/sqrt(2 n_layer)), norms 1. */
+void tr_init_params(float *params, const tr_config *c, uint64_t seed);
+
+/* --- random numbers: splitmix64, a single u64 of state (trivial to checkpoint) */
+uint64_t tr_rng_next(uint64_t *s);
+double tr_rng_uniform(uint64_t *s);           /* [0, 1) with 53 bits */
+uint64_t tr_rng_below(uint64_t *s, uint64_t n); /* [0, n), n >= 1 */
+
+/* --- a step's sequences, stacked row after row */
+typedef struct tr_batch {
+    int32_t max_seq, max_len;
+    int32_t n_seq, n_rows;
+    int32_t *seq_start, *seq_len;   /* [max_seq] */
+    int32_t *clean;                 /* [max_seq * max_len] the true tokens */
+    int32_t *input;                 /* [max_seq * max_len] with masks applied */
+    int32_t *pos;                   /* [max_seq * max_len] position within its sequence */
+    int32_t n_masked;
+    int32_t *mask_rows, *targets;   /* [max_seq * max_len] */
+    float *weights;                 /* [max_seq * max_len] loss weight of each masked row */
+} tr_batch;
+
+int tr_batch_init(tr_batch *b, int32_t max_seq, int32_t max_len, dl_err *err);
+void tr_batch_free(tr_batch *b);
+
+/* --- data: the corpus as one token stream, documents separated by EOS */
+typedef struct tr_data {
+    uint16_t *tok;
+    size_t n;
+} tr_data;
+
+/* Tokenizes text_path (documents separated by blank lines) with the tokenizer in
+ * tok_path, or reads the cache text_path + ".tok" when it matches the text and the
+ * tokenizer. Logs progress to stderr when verbose. */
+int tr_data_load(tr_data *d, const char *text_path, const char *tok_path, int verbose,
+                 dl_err *err);
+void tr_data_free(tr_data *d);
+
+/* n_seq sequences [BOS] + a random window; with probability cut_frac a sequence is
+ * cut to a length uniform in [2, max_len]. Sets clean, pos, seq_*; input = clean. */
+void tr_sample_batch(tr_batch *b, const tr_data *d, int32_t n_seq, float cut_frac, int32_t bos,
+                     uint64_t *rng);
+/* Windows first .. first+n_seq-1 of n_total evenly spaced full-length windows. */
+void tr_val_batch(tr_batch *b, const tr_data *d, int32_t first, int32_t n_seq, int32_t n_total,
+                  int32_t bos);
+
+/* --- objective (LLaDA): per sequence t ~ U(0,1), p = (1 - 1e-3) t + 1e-3; every
+ * position but the BOS at 0 is masked with probability p. A masked row's weight is
+ * 1 / (p * (len - 1) * n_norm): the sum over rows of weight * CE is the batch mean of
+ * each sequence's 1/p-weighted masked cross-entropy per maskable token. */
+#define TR_MASK_EPS 1e-3
+void tr_apply_mask(tr_batch *b, int32_t mask_id, int32_t n_norm, uint64_t *rng);
+
+/* --- the trainable model and its activations */
+typedef struct tr_model tr_model;
+
+int tr_model_new(tr_model **out, const tr_config *c, int32_t max_seq, int32_t n_threads,
+                 dl_err *err);
+void tr_model_free(tr_model *m);
+float *tr_model_params(tr_model *m);
+float *tr_model_grads(tr_model *m);
+size_t tr_model_n_params(const tr_model *m);
+
+/* Forward over the batch (and backward into the gradients, zeroed first, when
+ * `backward`). Returns sum over masked rows of weight * cross-entropy. */
+double tr_forward_backward(tr_model *m, const tr_batch *b, int backward);
+/* Logits of every position of one sequence (positions 0..T-1).
+ *   logits: [T][n_vocab] out.  T <= n_ctx and T <= max_seq * n_ctx. */
+void tr_forward_logits(tr_model *m, const int32_t *tokens, int32_t T, float *logits);
+
+/* --- optimiser */
+float tr_lr_at(const tr_hyper *h, int64_t step);
+double tr_grad_norm(const float *g, size_t n);
+/* One AdamW update (t = 1-based step count for bias correction) of every tensor;
+ * gradients are multiplied by grad_scale (clipping) first. */
+void tr_adamw_update(float *params, float *m, float *v, const float *grads,
+                     const tr_config *c, const tr_hyper *h, float lr, float grad_scale,
+                     int64_t t);
+
+/* --- checkpoint: everything a run needs to continue exactly */
+typedef struct tr_state {
+    tr_config cfg;
+    tr_hyper hp;
+    int64_t step;               /* steps completed */
+    int64_t tokens_seen;
+    uint64_t data_rng, mask_rng;
+    double elapsed;             /* seconds of training so far */
+    char tokenizer[TR_PATH_MAX], train[TR_PATH_MAX], val[TR_PATH_MAX];
+} tr_state;
+
+/* Writes path atomically (path.tmp, fsync, rename). p, m, v: [n] each. */
+int tr_ckpt_save(const char *path, const tr_state *st, const float *p, const float *m,
+                 const float *v, size_t n, dl_err *err);
+/* Reads a checkpoint; p, m, v are malloc'd [n] (any of them may be NULL: skipped). */
+int tr_ckpt_load(const char *path, tr_state *st, float **p, float **m, float **v, size_t *n,
+                 dl_err *err);
+
+/* --- export: a llada GGUF with the tokenizer's tokenizer.* keys. wtype: DL_TYPE_F16 or
+ * DL_TYPE_F32 for the matrices; vectors are F32. */
+int tr_export_gguf(const char *path, const tr_config *c, const float *params,
+                   const char *tokenizer_path, uint32_t wtype, dl_err *err);
+
+/* --- a run */
+typedef struct tr_opts {
+    tr_config cfg;
+    tr_hyper hp;
+    const char *tokenizer, *train, *val;
+    const char *ckpt_dir;       /* checkpoint: ckpt_dir/ckpt.bin */
+    const char *log_csv;        /* NULL: ckpt_dir/log.csv */
+    int resume;                 /* continue from ckpt_dir/ckpt.bin */
+    int64_t stop_after;         /* > 0: stop (with a checkpoint) once this step is done */
+    int64_t bench;              /* > 0: time this many steps, write nothing */
+    int verbose;
+} tr_opts;
+
+int tr_train(const tr_opts *o, dl_err *err);
+
+#endif
