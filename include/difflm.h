@@ -127,8 +127,11 @@ typedef void (*difflm_log_fn)(int32_t level, const char *message, void *user);
 typedef struct difflm_step_info {
     uint32_t struct_size;
     int32_t step;                /* 1-based index of the step just run */
-    int32_t total_steps;         /* steps the schedule plans in all */
-    int32_t n_committed;         /* tokens this step committed */
+    int32_t total_steps;         /* steps the schedule plans in all (with parallel
+                                    decoding or early stop: an upper bound that shrinks,
+                                    equal to step on the last step) */
+    int32_t n_committed;         /* tokens this step committed (early stop's EOS fill
+                                    included) */
     int32_t n_masked;            /* MASK tokens left in the generated region */
     int32_t prompt_length;       /* canvas[0 .. prompt_length) is the prompt */
     const difflm_token *canvas;  /* the whole canvas, prompt included */
@@ -238,6 +241,34 @@ DIFFLM_API int difflm_chat_format(difflm_ctx *ctx, const difflm_chat_message *ms
 /* gen flags */
 #define DIFFLM_GEN_LOGITS_EOS_INF 1u         /* never predict EOS */
 #define DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF 2u /* predicted EOS/EoT commit last */
+#define DIFFLM_GEN_EARLY_STOP 4u             /* end once EOS/EoT is committed with every
+                                                position before it decoded: the MASKs after
+                                                it become EOS and no further forward pass
+                                                runs (default off; the text up to the first
+                                                EOS/EoT is the same either way) */
+#define DIFFLM_GEN_ALL_LOGITS 8u             /* run the output head over every canvas row,
+                                                not only the step's candidates (for
+                                                measuring; the tokens are the same) */
+
+/* Parallel decoding (difflm_gen_params.parallel): how many of a step's candidates commit.
+ * With THRESHOLD or FACTOR, `steps` no longer bounds the loop: each block (BLOCKS) or
+ * the whole canvas (TIMESTEPS) runs until it has no MASK left, and every step commits
+ * at least one token. Needs a confidence rule (not ORIGIN). doc/sampling.md. */
+#define DIFFLM_PARALLEL_NONE 0       /* the schedule's fixed counts (default) */
+#define DIFFLM_PARALLEL_THRESHOLD 1  /* the most confident candidate, plus every other
+                                        whose confidence is >= threshold (Fast-dLLM) */
+#define DIFFLM_PARALLEL_FACTOR 2     /* the most confident n with (n+1)(1 - c_n) < factor,
+                                        Fast-dLLM's scan and its edge case */
+
+/* Approximate KV caches (difflm_gen_params.cache), Fast-dLLM's. The first step of every
+ * block runs the whole canvas and stores each layer's K and V; the block's later steps
+ * run only some rows through the layers and read the other rows' K/V from that store.
+ * Needs the BLOCKS schedule (AUTO resolves to it) and cfg_scale 0. For models with
+ * shifted logits (Dream) the block's first position commits at the block's first step.
+ * doc/sampling.md "KV caches". */
+#define DIFFLM_CACHE_NONE 0          /* every step runs the whole canvas (default) */
+#define DIFFLM_CACHE_PREFIX 1        /* later steps run the block and everything after it */
+#define DIFFLM_CACHE_DUAL 2          /* later steps run only the block */
 
 typedef struct difflm_gen_params {
     uint32_t struct_size;
@@ -256,9 +287,14 @@ typedef struct difflm_gen_params {
     uint32_t flags;              /* DIFFLM_GEN_* */
     difflm_step_fn step_fn;      /* NULL = none */
     void *step_user;
+    int32_t parallel;            /* DIFFLM_PARALLEL_* (default NONE) */
+    float threshold;             /* PARALLEL_THRESHOLD: in (0, 1] (default 0.9) */
+    float factor;                /* PARALLEL_FACTOR: > 0 (default 1.0) */
+    int32_t cache;               /* DIFFLM_CACHE_* (default NONE) */
 } difflm_gen_params;
 
-/* Fills *g with defaults (gen 128, steps 128, block 32, greedy, AUTO schedule/remasking). */
+/* Fills *g with defaults (gen 128, steps 128, block 32, greedy, AUTO schedule/remasking,
+ * no parallel decoding (threshold 0.9, factor 1.0 when chosen), no cache, no early stop). */
 DIFFLM_API void difflm_gen_params_init(difflm_gen_params *g);
 
 /* Sets the canvas to [prompt | MASK x gen_length] and prepares the schedule. The prompt

@@ -55,6 +55,10 @@ API void difflm_gen_params_init(difflm_gen_params *g) {
     g->remasking = DIFFLM_REMASK_AUTO;
     g->top_p = 1.0f;
     g->eps = 1e-3f;
+    g->parallel = DIFFLM_PARALLEL_NONE;
+    g->threshold = 0.9f;
+    g->factor = 1.0f;
+    g->cache = DIFFLM_CACHE_NONE;
 }
 
 /* --------------------------------------------------------------- version */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "difflm.h"
@@ -18,7 +19,7 @@
 
 typedef struct cli {
     const char *model, *prompt, *prompt_ids;
-    int chat, print_ids, live, verbose;
+    int chat, print_ids, live, verbose, stats;
     int32_t n_threads, max_canvas, mask_id;
     difflm_gen_params g;
 } cli;
@@ -44,6 +45,15 @@ static void usage(FILE *f) {
         "      --alg-temp F        timesteps schedule: randomness of position choice\n"
         "      --logits-eos-inf    never predict end of text\n"
         "      --conf-eos-eot-inf  commit end-of-text / end-of-turn predictions last\n"
+        "      --threshold F       parallel decoding: commit the most confident position and\n"
+        "                          every other with confidence >= F (Fast-dLLM; e.g. 0.9)\n"
+        "      --factor F          parallel decoding: commit the top n with (n+1)(1-c_n) < F\n"
+        "      --cache NAME        none | prefix | dual: approximate KV cache (default none)\n"
+        "      --early-stop        stop once end-of-text is committed with nothing masked\n"
+        "                          before it (the MASKs after it become EOS)\n"
+        "      --no-early-stop     decode every position (default)\n"
+        "      --all-logits        compute logits for every canvas row (for measuring)\n"
+        "      --stats             print steps, tokens per step and time on stderr\n"
         "      --seed N            random seed (default 0)\n"
         "  -t, --threads N         threads (default: all cores)\n"
         "      --max-canvas N      longest canvas the context serves\n"
@@ -86,6 +96,7 @@ static int lookup(const char *s, const char *const *names, int n, int32_t *out) 
 static const char *const schedule_names[] = {"auto", "blocks", "timesteps"};
 static const char *const remask_names[] = {"auto", "low_confidence", "random", "origin",
                                            "maskgit_plus", "topk_margin", "entropy"};
+static const char *const cache_names[] = {"none", "prefix", "dual"};
 
 /* Returns 0 to run, 1 to exit successfully (help), 2 on a usage error. */
 static int parse_args(cli *c, int argc, char **argv) {
@@ -165,6 +176,26 @@ static int parse_args(cli *c, int argc, char **argv) {
             c->g.flags |= DIFFLM_GEN_LOGITS_EOS_INF;
         } else if (!strcmp(a, "--conf-eos-eot-inf")) {
             c->g.flags |= DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF;
+        } else if (!strcmp(a, "--threshold")) {
+            FLOAT_OPT(c->g.threshold);
+            c->g.parallel = DIFFLM_PARALLEL_THRESHOLD;
+        } else if (!strcmp(a, "--factor")) {
+            FLOAT_OPT(c->g.factor);
+            c->g.parallel = DIFFLM_PARALLEL_FACTOR;
+        } else if (!strcmp(a, "--cache")) {
+            NEED_VALUE;
+            if (lookup(v, cache_names, 3, &c->g.cache)) {
+                fprintf(stderr, "difflm: --cache: unknown name '%s' (none, prefix, dual)\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--early-stop")) {
+            c->g.flags |= DIFFLM_GEN_EARLY_STOP;
+        } else if (!strcmp(a, "--no-early-stop")) {
+            c->g.flags &= ~DIFFLM_GEN_EARLY_STOP;
+        } else if (!strcmp(a, "--all-logits")) {
+            c->g.flags |= DIFFLM_GEN_ALL_LOGITS;
+        } else if (!strcmp(a, "--stats")) {
+            c->stats = 1;
         } else if (!strcmp(a, "--seed")) {
             NEED_VALUE;
             char *end;
@@ -351,9 +382,21 @@ int main(int argc, char **argv) {
         c.g.step_fn = draw_step;
         c.g.step_user = &lv;
     }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int n_steps = 0;
     rc = difflm_generate_begin(ctx, prompt, n_prompt, &c.g);
-    while (rc == DIFFLM_OK)
+    while (rc == DIFFLM_OK) {
         rc = difflm_generate_step(ctx);
+        n_steps += rc == DIFFLM_OK || rc == DIFFLM_DONE;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (c.stats) {
+        double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        fprintf(stderr, "difflm: %d steps, %.2f tokens per step, %.3f s, %.1f tokens/s\n",
+                n_steps, n_steps ? (double)c.g.gen_length / n_steps : 0.0, s,
+                s > 0 ? c.g.gen_length / s : 0.0);
+    }
     if (rc != DIFFLM_DONE) {
         fprintf(stderr, "difflm: %s: %s\n", difflm_status_str(rc), difflm_last_error(ctx));
         goto done;

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "ctx/ctx.h"
+#include "kernels/cpu.h"
+#include "model/model_weights.h"
 
 #if DL_HAVE_BLAS
 #include <cblas.h>
@@ -23,6 +25,7 @@ static void ctx_layout(struct difflm_ctx *c, dl_arena *a) {
     c->pos = dl_arena_alloc(a, canvas * sizeof(int32_t));
     c->rows = dl_arena_alloc(a, rows * sizeof(int32_t));
     c->canvas_un = dl_arena_alloc(a, canvas * sizeof(int32_t));
+    c->kv_mem = dl_arena_alloc(a, dl_kv_cache_size(c->model, c->max_canvas));
 }
 
 /* Which f32 GEMM the matrix products use; OpenBLAS names the kernel set it picked, which
@@ -69,6 +72,9 @@ int dl_ctx_create(struct difflm_ctx **out, const difflm_params *p, dl_err *err) 
                 c->max_canvas, hp->n_ctx_train);
     c->n_threads = p->n_threads > 0 ? p->n_threads : dl_cpu_count();
     c->model->n_threads = c->n_threads;
+    if ((rc = dl_pool_create(&c->pool, c->n_threads, err)) != 0)
+        goto fail;
+    c->model->pool = c->pool;
     c->logit_rows = DL_MIN(c->max_canvas, 32);
 
     rc = dl_sched_create(&c->sched, c->max_canvas, hp->n_vocab, c->mask_id, sp->eos, sp->eot, err);
@@ -89,6 +95,7 @@ int dl_ctx_create(struct difflm_ctx **out, const difflm_params *p, dl_err *err) 
     }
     a = (dl_arena){.base = c->arena, .size = a.used};
     ctx_layout(c, &a);
+    dl_kv_cache_bind(&c->kv, c->model, c->kv_mem, c->max_canvas);
 
     dl_logf(&c->log, DIFFLM_LOG_INFO,
             "%s model: %d layers, d=%d, heads %d/%d, ff %d, vocab %d, %llu parameters; "
@@ -96,6 +103,9 @@ int dl_ctx_create(struct difflm_ctx **out, const difflm_params *p, dl_err *err) 
             hp->arch == DIFFLM_ARCH_DREAM ? "dream" : "llada", hp->n_layer, hp->n_embd,
             hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_vocab, (unsigned long long)hp->n_params,
             c->mask_id, c->max_canvas, (double)a.size / (1 << 20), c->n_threads, blas_name());
+    char feat[192], paths[192];
+    dl_logf(&c->log, DIFFLM_LOG_INFO, "CPU features: %s; %s", dl_cpu_features_str(feat, sizeof feat),
+            dl_weight_paths_str(paths, sizeof paths));
     *out = c;
     return 0;
 fail:
@@ -109,6 +119,7 @@ void dl_ctx_free(struct difflm_ctx *c) {
     dl_sched_free(c->sched);
     dl_tok_free(c->tok);
     dl_model_free(c->model);
+    dl_pool_free(c->pool);
     dl_gguf_close(c->gguf);
     dl_aligned_free(c->arena);
     free(c);
@@ -122,8 +133,10 @@ static void resolve_params(const struct difflm_ctx *c, const difflm_gen_params *
     sp->block_length = g->block_length;
     sp->schedule = g->schedule;
     if (sp->schedule == DIFFLM_SCHEDULE_AUTO)
-        sp->schedule = c->model->hp.arch == DIFFLM_ARCH_DREAM ? DIFFLM_SCHEDULE_TIMESTEPS
-                                                              : DIFFLM_SCHEDULE_BLOCKS;
+        // the caches refresh per block, so with one even Dream runs in blocks
+        sp->schedule = c->model->hp.arch == DIFFLM_ARCH_DREAM && g->cache == DIFFLM_CACHE_NONE
+                           ? DIFFLM_SCHEDULE_TIMESTEPS
+                           : DIFFLM_SCHEDULE_BLOCKS;
     sp->remasking = g->remasking;
     if (sp->remasking == DIFFLM_REMASK_AUTO)
         sp->remasking = sp->schedule == DIFFLM_SCHEDULE_TIMESTEPS ? DIFFLM_REMASK_ENTROPY
@@ -135,6 +148,12 @@ static void resolve_params(const struct difflm_ctx *c, const difflm_gen_params *
     sp->alg_temp = g->alg_temp;
     sp->flags = g->flags;
     sp->seed = g->seed;
+    sp->parallel = g->parallel;
+    sp->threshold = g->threshold;
+    sp->factor = g->factor;
+    // Under a cache a step after the block's first computes no row before the block,
+    // so shifted logits cannot predict the block's first position then (§10.4).
+    sp->force_block_first = c->model->hp.shift_logits && g->cache != DIFFLM_CACHE_NONE;
 }
 
 int dl_ctx_begin(struct difflm_ctx *c, const int32_t *prompt, int32_t n,
@@ -144,26 +163,34 @@ int dl_ctx_begin(struct difflm_ctx *c, const int32_t *prompt, int32_t n,
     if (!(g->cfg_scale >= 0.0f) || !isfinite(g->cfg_scale))
         return dl_fail(&c->err, DIFFLM_E_INVALID_ARG, "cfg_scale must be a finite value >= 0, got %g",
                        (double)g->cfg_scale);
+    if (g->cache != DIFFLM_CACHE_NONE && g->cache != DIFFLM_CACHE_PREFIX &&
+        g->cache != DIFFLM_CACHE_DUAL)
+        return dl_fail(&c->err, DIFFLM_E_INVALID_ARG,
+                       "cache %d is not NONE (0), PREFIX (1) or DUAL (2)", g->cache);
+    if (g->cache != DIFFLM_CACHE_NONE && g->schedule == DIFFLM_SCHEDULE_TIMESTEPS)
+        return dl_fail(&c->err, DIFFLM_E_INVALID_ARG,
+                       "a KV cache needs the BLOCKS schedule (it is refreshed per block)");
+    if (g->cache != DIFFLM_CACHE_NONE && g->cfg_scale > 0.0f)
+        return dl_fail(&c->err, DIFFLM_E_UNSUPPORTED,
+                       "a KV cache with classifier-free guidance is not supported");
     dl_sched_params sp;
     resolve_params(c, g, &sp);
     int rc = dl_sched_begin(c->sched, &sp, prompt, n, &c->err);
     if (rc != 0)
         return rc;
     c->cfg_scale = g->cfg_scale;
+    c->cache = g->cache;
+    c->gen_flags = g->flags;
     c->step_fn = g->step_fn;
     c->step_user = g->step_user;
     c->have_canvas = 1;
     return DIFFLM_OK;
 }
 
-/* Head logits for candidate positions pos[first .. first+n): map positions to hidden rows
- * (Dream predicts p from row p-1), combine CFG, hide ids past the tokenizer's vocabulary. */
-static void head_chunk(struct difflm_ctx *c, int32_t first, int32_t n) {
+/* Logits for this step's hidden rows c->rows[0 .. n) into c->logits: CFG combined,
+ * ids past the tokenizer's vocabulary hidden. */
+static void head_rows(struct difflm_ctx *c, int32_t n) {
     const dl_hparams *hp = &c->model->hp;
-    for (int32_t i = 0; i < n; i++) {
-        int32_t p = c->pos[first + i];
-        c->rows[i] = hp->shift_logits && p > 0 ? p - 1 : p;
-    }
     size_t V = (size_t)hp->n_vocab;
     dl_model_logits(c->model, c->head_scratch, c->hidden, c->rows, n, c->logits);
     if (c->cfg_scale > 0.0f) {
@@ -174,6 +201,97 @@ static void head_chunk(struct difflm_ctx *c, int32_t first, int32_t n) {
         for (int32_t i = 0; i < n; i++)
             for (size_t v = (size_t)c->n_tok_vocab; v < V; v++)
                 c->logits[(size_t)i * V + v] = -INFINITY;
+}
+
+/* The hidden row (of this step's) that predicts canvas position p: p itself, or p - 1
+ * for shifted logits (row 0 for p = 0); -1 when this step did not compute it. */
+static int32_t source_row(const struct difflm_ctx *c, int32_t p) {
+    int32_t r = (c->model->hp.shift_logits && p > 0 ? p - 1 : p) - c->hidden_row0;
+    return r >= 0 && r < c->hidden_rows ? r : -1;
+}
+
+/* Predictions for the n_cand candidates in c->pos, the head run only over their rows,
+ * in chunks of logit_rows. */
+static int predict_candidates(struct difflm_ctx *c, int32_t n_cand) {
+    for (int32_t first = 0; first < n_cand; first += c->logit_rows) {
+        int32_t n = DL_MIN(c->logit_rows, n_cand - first);
+        for (int32_t i = 0; i < n; i++)
+            if ((c->rows[i] = source_row(c, c->pos[first + i])) < 0)
+                return dl_fail(&c->err, DIFFLM_E_INTERNAL,
+                               "position %d has no hidden row in this step's rows [%d, %d)",
+                               c->pos[first + i], c->hidden_row0,
+                               c->hidden_row0 + c->hidden_rows);
+        head_rows(c, n);
+        dl_sched_predict(c->sched, first, n, c->logits);
+    }
+    return 0;
+}
+
+/* DIFFLM_GEN_ALL_LOGITS: the head runs over every hidden row of the step (what a
+ * runtime without candidate selection pays); the candidates are predicted from those
+ * rows one at a time. A row that predicts two positions (p = 0 and 1 when shifted) is
+ * recomputed for the second, since prediction edits its row in place. */
+static int predict_from_all_rows(struct difflm_ctx *c, int32_t n_cand) {
+    const size_t V = (size_t)c->model->hp.n_vocab;
+    int32_t next = 0, prev_row = -1;
+    for (int32_t r0 = 0; r0 < c->hidden_rows; r0 += c->logit_rows) {
+        int32_t n = DL_MIN(c->logit_rows, c->hidden_rows - r0);
+        for (int32_t i = 0; i < n; i++)
+            c->rows[i] = r0 + i;
+        head_rows(c, n);
+        for (; next < n_cand; next++) {
+            int32_t r = source_row(c, c->pos[next]);
+            if (r < 0)
+                return dl_fail(&c->err, DIFFLM_E_INTERNAL,
+                               "position %d has no hidden row in this step", c->pos[next]);
+            if (r >= r0 + n)
+                break;
+            if (r == prev_row) {
+                int32_t keep = c->rows[0];
+                c->rows[0] = r;
+                head_rows(c, 1);
+                dl_sched_predict(c->sched, next, 1, c->logits);
+                c->rows[0] = keep;
+                for (int32_t i = 0; i < n; i++)
+                    c->rows[i] = r0 + i;
+                head_rows(c, n);   // the chunk again: its rows were overwritten
+            } else {
+                dl_sched_predict(c->sched, next, 1, c->logits + (size_t)(r - r0) * V);
+            }
+            prev_row = r;
+        }
+    }
+    return next == n_cand ? 0
+                          : dl_fail(&c->err, DIFFLM_E_INTERNAL, "candidates past the hidden rows");
+}
+
+/* This step's forward pass(es): the whole canvas, or under a cache the whole canvas at
+ * a block's first step (refreshing the cache) and the block (dual) or the block and
+ * everything after it (prefix) at its later steps. */
+static int step_forward(struct difflm_ctx *c, const int32_t *canvas, int32_t L) {
+    int32_t lo, hi;
+    int block_first = dl_sched_region(c->sched, &lo, &hi);
+    c->hidden_row0 = 0;
+    c->hidden_rows = L;
+    if (c->cache == DIFFLM_CACHE_NONE) {
+        int rc = dl_model_forward(c->model, c->fwd_scratch, canvas, L, c->hidden, &c->cancel,
+                                  &c->err);
+        if (rc == 0 && c->cfg_scale > 0.0f) {
+            int32_t P = dl_sched_prompt_len(c->sched);
+            for (int32_t i = 0; i < L; i++)
+                c->canvas_un[i] = i < P ? c->mask_id : canvas[i];
+            rc = dl_model_forward(c->model, c->fwd_scratch, c->canvas_un, L, c->hidden_un,
+                                  &c->cancel, &c->err);
+        }
+        return rc;
+    }
+    if (block_first)
+        return dl_model_forward_fill(c->model, c->fwd_scratch, canvas, L, c->hidden, &c->kv,
+                                     &c->cancel, &c->err);
+    c->hidden_row0 = lo;
+    c->hidden_rows = (c->cache == DIFFLM_CACHE_DUAL ? hi : L) - lo;
+    return dl_model_forward_cached(c->model, c->fwd_scratch, canvas, L, lo, c->hidden_rows,
+                                   c->hidden, &c->kv, &c->cancel, &c->err);
 }
 
 int dl_ctx_step(struct difflm_ctx *c) {
@@ -187,22 +305,13 @@ int dl_ctx_step(struct difflm_ctx *c) {
     const int32_t *canvas = dl_sched_canvas(c->sched);
     int32_t L = dl_sched_canvas_len(c->sched);
     int32_t n_cand = dl_sched_positions(c->sched, c->pos);
-    int rc = dl_model_forward(c->model, c->fwd_scratch, canvas, L, c->hidden, &c->cancel, &c->err);
-    if (rc == 0 && c->cfg_scale > 0.0f) {
-        int32_t P = dl_sched_prompt_len(c->sched);
-        for (int32_t i = 0; i < L; i++)
-            c->canvas_un[i] = i < P ? c->mask_id : canvas[i];
-        rc = dl_model_forward(c->model, c->fwd_scratch, c->canvas_un, L, c->hidden_un, &c->cancel,
-                              &c->err);
-    }
+    int rc = step_forward(c, canvas, L);
+    if (rc == 0)
+        rc = (c->gen_flags & DIFFLM_GEN_ALL_LOGITS) ? predict_from_all_rows(c, n_cand)
+                                                    : predict_candidates(c, n_cand);
     if (rc != 0)
         return rc;
 
-    for (int32_t first = 0; first < n_cand; first += c->logit_rows) {
-        int32_t n = DL_MIN(c->logit_rows, n_cand - first);
-        head_chunk(c, first, n);
-        dl_sched_predict(c->sched, first, n, c->logits);
-    }
     int32_t n_committed = 0;
     rc = dl_sched_commit(c->sched, &n_committed);
     if (rc < 0)

@@ -4,6 +4,7 @@
 #define DL_CTX_H
 
 #include "core/core.h"
+#include "core/pool.h"
 #include "fmt/gguf.h"
 #include "model/model.h"
 #include "sched/sched.h"
@@ -19,6 +20,8 @@ struct difflm_ctx {
 
     int32_t max_canvas;
     int32_t n_threads;
+    dl_pool *pool;              /* n_threads threads (the caller's included), kept for
+                                   the context's life; the model's products run on it */
     int32_t mask_id;
     int32_t n_tok_vocab;        /* ids >= this are never predicted (Dream's wider head) */
     int32_t logit_rows;         /* rows per head chunk */
@@ -34,10 +37,17 @@ struct difflm_ctx {
     int32_t *pos;               /* [max_canvas] candidate positions of a step */
     int32_t *rows;              /* [logit_rows] hidden rows for one head chunk */
     int32_t *canvas_un;         /* [max_canvas] CFG's unconditional canvas */
+    void *kv_mem;               /* dl_kv_cache_size(max_canvas): untouched (so not resident)
+                                   until a generation uses a cache */
+    dl_kv_cache kv;
 
     /* Generation state. */
     int have_canvas;
     float cfg_scale;
+    int32_t cache;              /* DIFFLM_CACHE_* of this generation */
+    uint32_t gen_flags;         /* DIFFLM_GEN_* of this generation */
+    int32_t hidden_row0;        /* this step's hidden[i] is canvas row hidden_row0 + i */
+    int32_t hidden_rows;
     difflm_step_fn step_fn;
     void *step_user;
     int cancel;                 /* written with __atomic_store_n from any thread */

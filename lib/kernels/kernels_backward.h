@@ -21,6 +21,12 @@
  *   dout: [N][M];  x: [N][K];  w: [M][K] */
 void dl_matmul_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                         int N, int K, int M);
+/* The weight half alone over strided views, so that callers can cut dw into tiles
+ * (each tile's sum over n is then one fixed-shape product).
+ *   dw: [M][ldw] in/out, columns 0..K, += dout^T x;
+ *   dout: [N][ldd] (columns 0..M);  x: [N][ldx] (columns 0..K) */
+void dl_matmul_backward_w(float *dw, const float *dout, const float *x, int N, int K, int M,
+                          int ldd, int ldx, int ldw);
 void dl_matmul_backward_ref(float *dx, float *dw, const float *dout, const float *x,
                             const float *w, int N, int K, int M);
 

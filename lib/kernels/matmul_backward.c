@@ -22,20 +22,33 @@ static void dx_portable(float *dx, const float *dout, const float *w, int N, int
     }
 }
 
-/* dw[m] += sum_n dout[n][m] x[n].  dw: [M][K] in/out;  dout: [N][M];  x: [N][K] */
-static void dw_portable(float *dw, const float *dout, const float *x, int N, int K, int M) {
+/* dw[m] += sum_n dout[n][m] x[n].  dw: [M][ldw] in/out;  dout: [N][ldd];  x: [N][ldx] */
+static void dw_portable(float *dw, const float *dout, const float *x, int N, int K, int M,
+                        int ldd, int ldx, int ldw) {
     for (int n = 0; n < N; n++) {
-        const float *xr = x + (size_t)n * K;
-        const float *dr = dout + (size_t)n * M;
+        const float *xr = x + (size_t)n * ldx;
+        const float *dr = dout + (size_t)n * ldd;
         for (int m = 0; m < M; m++) {
             float g = dr[m];
-            float *dwr = dw + (size_t)m * K;
+            float *dwr = dw + (size_t)m * ldw;
             for (int k = 0; k < K; k++)
                 dwr[k] += g * xr[k];
         }
     }
 }
 #endif
+
+void dl_matmul_backward_w(float *dw, const float *dout, const float *x, int N, int K, int M,
+                          int ldd, int ldx, int ldw) {
+    if (N <= 0 || K <= 0 || M <= 0)
+        return;
+#ifdef DL_HAVE_BLAS
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, K, N, 1.0f, dout, ldd, x, ldx, 1.0f,
+                dw, ldw);
+#else
+    dw_portable(dw, dout, x, N, K, M, ldd, ldx, ldw);
+#endif
+}
 
 void dl_matmul_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                         int N, int K, int M) {
@@ -45,15 +58,12 @@ void dl_matmul_backward(float *dx, float *dw, const float *dout, const float *x,
     if (dx)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, M, 1.0f, dout, M, w, K,
                     1.0f, dx, K);
-    if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, K, N, 1.0f, dout, M, x, K,
-                    1.0f, dw, K);
 #else
     if (dx)
         dx_portable(dx, dout, w, N, K, M);
-    if (dw)
-        dw_portable(dw, dout, x, N, K, M);
 #endif
+    if (dw)
+        dl_matmul_backward_w(dw, dout, x, N, K, M, M, K, K);
 }
 
 void dl_matmul_backward_ref(float *dx, float *dw, const float *dout, const float *x,

@@ -53,10 +53,12 @@ typedef struct dl_model {
     dl_weight tok_embd, output_norm, output, output_bias;
     dl_layer *layers;           /* hp.n_layer entries, heap */
     int32_t n_threads;          /* used by forward; set by the owner */
+    struct dl_pool *pool;       /* the owner's thread pool (NULL: n_threads threads started
+                                   per parallel region); set by the owner */
 } dl_model;
 
 /* Reads hyperparameters and binds every tensor of the `llada` or `dream` architecture,
- * checking names, shapes and types. Unsupported tensor types (quantized, for now) give
+ * checking names, shapes and types. Types the kernels lack (IQ*, Q2_K, Q3_K, ...) give
  * DIFFLM_E_UNSUPPORTED naming the tensor and its type. g must outlive the model. */
 int dl_model_load(dl_model **out, const dl_gguf *g, dl_log *log, dl_err *err);
 void dl_model_free(dl_model *m);   /* NULL is fine */
@@ -80,5 +82,58 @@ int dl_model_forward(const dl_model *m, void *scratch, const int32_t *tokens, in
  *   included);  scratch: dl_model_logits_scratch_size(m, n_rows) bytes. */
 void dl_model_logits(const dl_model *m, void *scratch, const float *hidden, const int32_t *rows,
                      int32_t n_rows, float *logits);
+
+/* ---------------------------------------------------------------- KV caches
+ * Fast-dLLM's approximate caches (models-and-samplers.md §10.1-10.2). A full pass at a
+ * block's first step stores every layer's K (after RoPE) and V for the whole canvas;
+ * the block's later steps run only some rows through the layers, and those rows attend
+ * over the stored K/V, their own fresh K/V written over it first. */
+
+typedef struct dl_kv_cache {
+    float *k, *v;               /* [n_layer][max_tokens][dkv] each */
+    int32_t max_tokens;
+    int32_t dkv;                /* n_head_kv * head_dim */
+} dl_kv_cache;
+
+/* Bytes of a cache for canvases up to max_tokens (keys and values of every layer);
+ * SIZE_MAX on overflow. */
+size_t dl_kv_cache_size(const dl_model *m, int32_t max_tokens);
+
+/* Lays a cache over mem (dl_kv_cache_size bytes, float-aligned). */
+void dl_kv_cache_bind(dl_kv_cache *kv, const dl_model *m, void *mem, int32_t max_tokens);
+
+/* One pass, in general: rows [row0, row0 + n_rows) of tokens[0 .. n_tokens) go through
+ * the layers at their absolute positions. Without a cache (kv NULL) every row must go
+ * (row0 0, n_rows n_tokens) and attention is over those rows. With a cache, the fresh
+ * K/V of rows [fresh0, fresh0 + n_fresh) (inside the computed rows) overwrite the
+ * cache at every layer, and attention is over the cache's rows 0 .. n_tokens-1: rows
+ * outside the fresh range are seen as the cache holds them (frozen). */
+typedef struct dl_pass {
+    const int32_t *tokens;      /* [n_tokens] the canvas */
+    int32_t n_tokens;
+    int32_t row0, n_rows;
+    dl_kv_cache *kv;            /* NULL: a plain pass */
+    int32_t fresh0, n_fresh;
+} dl_pass;
+
+/* Runs a pass. hidden: [n_rows][n_embd] out, the final-normed states of the computed
+ * rows (row row0 first). scratch: dl_model_scratch_size(m, n_tokens) bytes. Returns 0
+ * or E_INVALID_ARG (ranges, ids) / E_CANCELLED. Allocates nothing. */
+int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hidden,
+                  const volatile int *cancel, dl_err *err);
+
+/* The full pass that refreshes a cache: exactly dl_model_forward (same arithmetic, same
+ * hidden states, bitwise) and, as a side effect, every row's K/V stored in kv. */
+int dl_model_forward_fill(const dl_model *m, void *scratch, const int32_t *tokens,
+                          int32_t n_tokens, float *hidden, dl_kv_cache *kv,
+                          const volatile int *cancel, dl_err *err);
+
+/* A cached step: rows [row0, row0 + n_rows) go through the layers and refresh their own
+ * K/V in the cache; every other row is represented by its cached K/V.
+ * Dual cache: the block. Prefix cache: the block and everything after it.
+ * hidden: [n_rows][n_embd] out. */
+int dl_model_forward_cached(const dl_model *m, void *scratch, const int32_t *tokens,
+                            int32_t n_tokens, int32_t row0, int32_t n_rows, float *hidden,
+                            dl_kv_cache *kv, const volatile int *cancel, dl_err *err);
 
 #endif

@@ -72,7 +72,8 @@ static int bind(dl_weight *w, const dl_gguf *g, const char *name, int64_t ne0, i
     if (!dl_weight_type_supported(t->type)) {
         char buf[32];
         return dl_fail(err, DIFFLM_E_UNSUPPORTED,
-                       "tensor '%s' has type %s; supported types are F32, F16 and BF16", name,
+                       "tensor '%s' has type %s; supported types are F32, F16, BF16, Q8_0, "
+                       "Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K", name,
                        dl_type_name(t->type, buf, sizeof buf));
     }
     if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1)
@@ -80,14 +81,19 @@ static int bind(dl_weight *w, const dl_gguf *g, const char *name, int64_t ne0, i
                        "tensor '%s' has shape {%lld, %lld, %lld, %lld}, expected {%lld, %lld}",
                        name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
                        (long long)t->ne[3], (long long)ne0, (long long)ne1);
-    size_t esize = t->type == DL_TYPE_F32 ? 4 : 2;
+    /* quantized blocks are read byte by byte and need no alignment */
+    size_t esize = t->type == DL_TYPE_F32 ? 4 : t->type == DL_TYPE_F16 || t->type == DL_TYPE_BF16 ? 2 : 1;
     if ((uintptr_t)t->data % esize != 0)
         return dl_fail(err, DIFFLM_E_UNSUPPORTED,
                        "tensor '%s' data is not aligned to its %zu-byte elements", name, esize);
-    if (t->size < (uint64_t)ne0 * (uint64_t)ne1 * esize)
+    const dl_type_info *ti = dl_type_get(t->type);
+    if (ne0 % ti->block_size != 0)
+        return dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s': row length %lld is not a multiple of "
+                       "the %s block size %u", name, (long long)ne0, ti->name, ti->block_size);
+    uint64_t need = (uint64_t)(ne0 / ti->block_size) * ti->type_size * (uint64_t)ne1;
+    if (t->size < need)
         return dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s' holds %llu bytes, expected %llu", name,
-                       (unsigned long long)t->size,
-                       (unsigned long long)((uint64_t)ne0 * (uint64_t)ne1 * esize));
+                       (unsigned long long)t->size, (unsigned long long)need);
     w->data = t->data;
     w->type = t->type;
     w->ne0 = ne0;

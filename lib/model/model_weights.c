@@ -1,17 +1,26 @@
-/* model_weights.c - weight products over F32 / F16 / BF16 storage.
+/* model_weights.c - weight products over every supported storage type.
  *
- * Half-precision weights are widened chunk by chunk into caller scratch and multiplied
- * with the f32 sgemm, because Debian's OpenBLAS exports no bf16/f16 GEMM (machine.md
- * §3.5). BLAS itself runs single-threaded; the threads here split every product into
- * fixed tasks of DL_COL_TASK output columns (see model_weights.h for why). */
+ * Each product is cut into tasks of DL_COL_TASK output columns from column 0 (see
+ * model_weights.h for why), run on the context's pool. Quantized weights first have
+ * their activations quantized to int8 blocks, rows split over the threads, into the
+ * caller's scratch; the integer kernels then read them from every task.
+ *
+ * The OpenBLAS path remains for F32/F16/BF16 when chosen (kernels/gemm.h): BLAS itself
+ * runs single-threaded and half-precision weights are widened chunk by chunk into the
+ * scratch, because Debian's OpenBLAS exports no bf16/f16 GEMM (machine.md §3.5). */
+#include <stdio.h>
 #include <string.h>
 
 #include "fmt/ggml_types.h"
+#include "kernels/cpu.h"
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
+#include "kernels/quant.h"
 #include "model/model_weights.h"
 
 int dl_weight_type_supported(uint32_t type) {
-    return type == DL_TYPE_F32 || type == DL_TYPE_F16 || type == DL_TYPE_BF16;
+    return type == DL_TYPE_F32 || type == DL_TYPE_F16 || type == DL_TYPE_BF16 ||
+           dl_quant_type_supported(type);
 }
 
 /* Rows per conversion chunk for rows of k floats: a multiple of both column task sizes. */
@@ -20,29 +29,33 @@ static int64_t chunk_rows(int64_t k) {
     return r < DL_HEAD_COL_TASK ? DL_HEAD_COL_TASK : r;
 }
 
-size_t dl_weight_conv_floats(const dl_weight *w) {
-    if (!w->data || w->type == DL_TYPE_F32 || w->ne0 <= 0 || w->ne1 <= 0)
+static size_t blas_conv_floats(const dl_weight *w) {
+    if (dl_gemm_backend() != DL_GEMM_OPENBLAS || (w->type != DL_TYPE_F16 && w->type != DL_TYPE_BF16))
         return 0;
     int64_t rows = w->ne1 < chunk_rows(w->ne0) ? w->ne1 : chunk_rows(w->ne0);
     return (size_t)rows * (size_t)w->ne0;
 }
 
-void dl_weight_rows_f32(float *out, const dl_weight *w, int64_t row0, int64_t n_rows) {
-    size_t n = (size_t)n_rows * (size_t)w->ne0;
-    size_t off = (size_t)row0 * (size_t)w->ne0;
-    switch (w->type) {
-    case DL_TYPE_F32:
-        memcpy(out, (const float *)w->data + off, n * sizeof(float));
-        break;
-    case DL_TYPE_F16:
-        dl_f16_to_f32_row(out, (const uint16_t *)w->data + off, n);
-        break;
-    case DL_TYPE_BF16:
-        dl_bf16_to_f32_row(out, (const uint16_t *)w->data + off, n);
-        break;
-    default:
-        break;   /* the loader admits no other type */
+size_t dl_weight_scratch_floats(const dl_weight *w, int32_t max_rows) {
+    if (!w->data || w->ne0 <= 0 || w->ne1 <= 0)
+        return 0;
+    if (dl_quant_type_supported(w->type)) {
+        size_t rows = (size_t)(max_rows < 1 ? 1 : max_rows);
+        size_t bytes = rows * (size_t)(w->ne0 / DL_QK) * sizeof(dl_qact);
+        return (bytes + sizeof(float) - 1) / sizeof(float);
     }
+    return blas_conv_floats(w);
+}
+
+size_t dl_weight_conv_floats(const dl_weight *w) {
+    return dl_weight_scratch_floats(w, DL_ROW_GROUP);
+}
+
+void dl_weight_rows_f32(float *out, const dl_weight *w, int64_t row0, int64_t n_rows) {
+    size_t rb = dl_row_bytes(w->type, w->ne0);
+    for (int64_t r = 0; r < n_rows; r++)
+        dl_dequant_row(w->type, out + (size_t)r * (size_t)w->ne0,
+                       (const uint8_t *)w->data + (size_t)(row0 + r) * rb, w->ne0);
 }
 
 const float *dl_weight_vec_f32(const dl_weight *w, float *tmp) {
@@ -54,7 +67,55 @@ const float *dl_weight_vec_f32(const dl_weight *w, float *tmp) {
     return tmp;
 }
 
-/* One chunk of a product: weight rows [m0, m0 + mc) as f32 at wf. */
+const char *dl_weight_paths_str(char *buf, size_t cap) {
+    int b = dl_gemm_backend();
+    snprintf(buf, cap, "f32/f16/bf16 products: %s%s%s; quantized products: int8 %s",
+             dl_gemm_backend_name(b), b == DL_GEMM_OWN ? " " : "",
+             b == DL_GEMM_OWN ? dl_fpath_name(dl_fpath_best()) : "",
+             dl_qpath_name(dl_qpath_best()));
+    return buf;
+}
+
+/* --- own kernels: f32 and quantized */
+
+typedef struct own_job {
+    float *out;
+    const float *x, *bias;
+    const dl_weight *w;
+    dl_qact *xa;
+    int accumulate, N, K, ldo, path;
+} own_job;
+
+#define QACT_ROWS 8
+
+static void qact_task(void *ctx, int task, int worker) {
+    (void)worker;
+    own_job *j = ctx;
+    int kb = j->K / DL_QK;
+    for (int n = task * QACT_ROWS; n < j->N && n < (task + 1) * QACT_ROWS; n++)
+        dl_qact_row(j->xa + (size_t)n * kb, j->x + (size_t)n * j->K, j->w->type, j->K);
+}
+
+static void qgemm_task(void *ctx, int task, int worker) {
+    (void)worker;
+    own_job *j = ctx;
+    int64_t m0 = (int64_t)task * DL_COL_TASK;
+    int mc = (int)(j->w->ne1 - m0 < DL_COL_TASK ? j->w->ne1 - m0 : DL_COL_TASK);
+    dl_qgemm_cols(j->path, j->out, j->ldo, j->xa, j->N, j->w->data, j->w->type, j->K, m0, mc,
+                  j->bias, j->accumulate);
+}
+
+static void fgemm_task(void *ctx, int task, int worker) {
+    (void)worker;
+    own_job *j = ctx;
+    int64_t m0 = (int64_t)task * DL_COL_TASK;
+    int mc = (int)(j->w->ne1 - m0 < DL_COL_TASK ? j->w->ne1 - m0 : DL_COL_TASK);
+    dl_fgemm_cols(j->path, j->out, j->ldo, j->x, j->K, j->N, j->w->data, j->w->type, j->K, m0,
+                  mc, j->bias, j->accumulate);
+}
+
+/* --- OpenBLAS path: one chunk of a product, weight rows [m0, m0 + mc) as f32 at wf */
+
 typedef struct mm_job {
     float *out;
     const float *x, *wf, *bias;
@@ -103,11 +164,9 @@ static void product_task(void *ctx, int task, int worker) {
         }
 }
 
-void dl_weight_matmul(float *out, const float *x, const dl_weight *w, const float *bias,
-                      int accumulate, int N, int ldo, int row_groups, float *conv,
-                      size_t conv_cap, int n_threads) {
-    if (N <= 0)
-        return;
+static void blas_matmul(float *out, const float *x, const dl_weight *w, const float *bias,
+                        int accumulate, int N, int ldo, int row_groups, float *conv,
+                        size_t conv_cap, dl_pool *pool, int n_threads) {
     mm_job j = { .out = out, .x = x, .bias = bias, .w = w, .conv = conv,
                  .accumulate = accumulate, .N = N, .K = (int)w->ne0, .ldo = ldo,
                  .row_groups = row_groups,
@@ -119,7 +178,7 @@ void dl_weight_matmul(float *out, const float *x, const dl_weight *w, const floa
         if (step < M)
             step = step / DL_HEAD_COL_TASK * DL_HEAD_COL_TASK;
         if (step < 1)
-            return;   /* scratch sized by dl_weight_conv_floats always holds a chunk */
+            return;   /* scratch sized by dl_weight_scratch_floats always holds a chunk */
     }
     for (int64_t m0 = 0; m0 < M; m0 += step) {
         j.m0 = m0;
@@ -129,9 +188,33 @@ void dl_weight_matmul(float *out, const float *x, const dl_weight *w, const floa
         if (w->type == DL_TYPE_F32) {
             j.wf = (const float *)w->data + (size_t)m0 * j.K;
         } else {
-            dl_parallel_for(n_threads, j.n_cols, convert_task, &j);
+            dl_pool_for(pool, n_threads, j.n_cols, convert_task, &j);
             j.wf = conv;
         }
-        dl_parallel_for(n_threads, j.n_cols * j.n_groups, product_task, &j);
+        dl_pool_for(pool, n_threads, j.n_cols * j.n_groups, product_task, &j);
     }
+}
+
+void dl_weight_matmul(float *out, const float *x, const dl_weight *w, const float *bias,
+                      int accumulate, int N, int ldo, int row_groups, float *scratch,
+                      size_t cap, dl_pool *pool, int n_threads) {
+    if (N <= 0)
+        return;
+    int n_cols = (int)((w->ne1 + DL_COL_TASK - 1) / DL_COL_TASK);
+    own_job j = { out, x, bias, w, NULL, accumulate, N, (int)w->ne0, ldo, 0 };
+    if (dl_quant_type_supported(w->type)) {
+        if (cap < dl_weight_scratch_floats(w, N))
+            return;   /* the forward's scratch is sized by dl_weight_scratch_floats */
+        j.xa = (dl_qact *)scratch;
+        j.path = dl_qpath_best();
+        dl_pool_for(pool, n_threads, (N + QACT_ROWS - 1) / QACT_ROWS, qact_task, &j);
+        dl_pool_for(pool, n_threads, n_cols, qgemm_task, &j);
+        return;
+    }
+    if (dl_gemm_backend() == DL_GEMM_OWN) {
+        j.path = dl_fpath_best();
+        dl_pool_for(pool, n_threads, n_cols, fgemm_task, &j);
+        return;
+    }
+    blas_matmul(out, x, w, bias, accumulate, N, ldo, row_groups, scratch, cap, pool, n_threads);
 }

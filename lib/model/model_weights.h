@@ -1,48 +1,66 @@
-/* model_weights.h - products and row reads over a weight of any supported element type
- * (F32 used in place; F16 and BF16 widened to f32 in bounded row chunks), split into
- * fixed-shape tasks over threads. */
+/* model_weights.h - products and row reads over a weight of any supported element type,
+ * split into fixed-shape tasks over threads.
+ *
+ * F32, F16, BF16: the library's own f32 kernels (kernels/gemm.h; half types widened
+ * while packing), or OpenBLAS sgemm when that backend is chosen (half types then
+ * widened in bounded row chunks). Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K: the
+ * activations are quantized to int8 blocks once per product, then integer kernels
+ * (kernels/quant.h) run over tasks of weight rows. */
 #ifndef DL_MODEL_WEIGHTS_H
 #define DL_MODEL_WEIGHTS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/pool.h"
 #include "model/model.h"
 
 /* The largest conversion chunk, in floats (16 MiB): big enough that sgemm runs on long
  * panels, small enough that an 8B model's head needs no second copy of itself. */
 #define DL_WEIGHT_CHUNK_FLOATS ((size_t)1 << 22)
-/* Weight rows (output columns) per sgemm task. Every product is cut into tasks at
- * multiples of this from column 0, whatever the thread count or chunk size, so each
- * output element is always computed by the same sgemm shape: that is what makes
- * results bitwise independent of n_threads. A multiple of every OpenBLAS unroll. */
+/* Weight rows (output columns) per task. Every product is cut into tasks at multiples
+ * of this from column 0, whatever the thread count or chunk size, so each output
+ * element is always computed by the same kernel shape: that is what makes results
+ * bitwise independent of n_threads. A multiple of every OpenBLAS unroll, and the
+ * column count of the own kernels (DL_FGEMM_COLS, DL_QGEMM_COLS). */
 #define DL_COL_TASK 64
-/* Output columns per task in the row-group mode: its calls have only DL_ROW_GROUP rows,
- * so wider panels keep the call count (and per-call overhead) down. */
+/* Output columns per task in the row-group mode of the OpenBLAS path: its calls have
+ * only DL_ROW_GROUP rows, so wider panels keep the call count (and overhead) down. */
 #define DL_HEAD_COL_TASK 256
 /* Activation rows per sgemm call when results must not depend on which other rows are
- * in the batch (the output head): every call then has exactly this many rows. */
+ * in the batch (the output head): every call then has exactly this many rows. (The own
+ * kernels compute each row independently and need no grouping.) */
 #define DL_ROW_GROUP 16
 
 /* 1 if the forward pass can use weights of this ggml type. */
 int dl_weight_type_supported(uint32_t type);
 
-/* Floats of conversion scratch dl_weight_matmul needs for w (0 for F32 weights). */
+/* Floats of scratch dl_weight_matmul needs for w and up to max_rows activation rows:
+ * the quantized activations for quantized weights, the widened chunk for F16/BF16
+ * weights on the OpenBLAS path, 0 otherwise. */
+size_t dl_weight_scratch_floats(const dl_weight *w, int32_t max_rows);
+/* The same for one row-group's worth of rows (kept for callers sized before
+ * quantized weights existed: max_rows = DL_ROW_GROUP). */
 size_t dl_weight_conv_floats(const dl_weight *w);
 
-/* out[n][m] (+)= x[n] . w[m] + bias[m] for all ne1 rows m of w, on n_threads threads.
+/* out[n][m] (+)= x[n] . w[m] + bias[m] for all ne1 rows m of w, on the pool (or, when
+ * pool is NULL, on n_threads threads started for the call).
  *   out: [N][ldo] out;  x: [N][w->ne0], or with row_groups != 0 [roundup(N, DL_ROW_GROUP)]
  *   rows whose padding rows are readable (their results are dropped);
- *   bias: [w->ne1] f32 or NULL;  conv: conv_cap >= dl_weight_conv_floats(w) floats. */
+ *   bias: [w->ne1] f32 or NULL;  scratch: cap >= dl_weight_scratch_floats(w, N) floats. */
 void dl_weight_matmul(float *out, const float *x, const dl_weight *w, const float *bias,
-                      int accumulate, int N, int ldo, int row_groups, float *conv,
-                      size_t conv_cap, int n_threads);
+                      int accumulate, int N, int ldo, int row_groups, float *scratch,
+                      size_t cap, dl_pool *pool, int n_threads);
 
-/* Rows row0 .. row0+n_rows of w as f32.  out: [n_rows][w->ne0] out */
+/* Rows row0 .. row0+n_rows of w as f32 (dequantized).  out: [n_rows][w->ne0] out */
 void dl_weight_rows_f32(float *out, const dl_weight *w, int64_t row0, int64_t n_rows);
 
 /* A vector weight (ne1 == 1) as f32: its own data when F32, else converted into tmp
  * ([w->ne0] floats). NULL when the weight is absent. */
 const float *dl_weight_vec_f32(const dl_weight *w, float *tmp);
+
+/* The kernel paths products use now, for the create-time log: "f32 own avx512,
+ * int8 avx512-vnni" style, into buf. */
+const char *dl_weight_paths_str(char *buf, size_t cap);
 
 #endif

@@ -56,4 +56,27 @@ void dl_rank_candidates(dl_keyed *ranked, const double *key, int32_t c);
  * key: [c] out; conf: [c] in. alg_temp > 0. */
 void dl_gumbel_keys(double *key, const double *conf, float alg_temp, dl_rng *rng, int32_t c);
 
+/* ---------------------------------------------------------------- parallel decoding */
+
+/* Threshold rule: how many of the ranked candidates commit. ranked: [c] by key
+ * descending (dl_rank_candidates). The first always commits; every other commits when
+ * its key is >= threshold. Since ranked is sorted, that is max(1, #{key >= threshold})
+ * (0 when c is 0). */
+int32_t dl_threshold_count(const dl_keyed *ranked, int32_t c, double threshold);
+
+/* Factor rule (Fast-dLLM get_transfer_index_dynamic): scan ranks r = 1..c of ranked
+ * ([c] by key descending); rank 1 always passes, rank r >= 2 fails when its key is below
+ * 1 - factor / (r + 1). Returns r - 1 for the first failing r < c, and c when the scan
+ * reaches the last rank (failing there or never failing: the code's edge case). */
+int32_t dl_factor_count(const dl_keyed *ranked, int32_t c, double factor);
+
+/* ---------------------------------------------------------------- early stop */
+
+/* Where the text ends, if it has ended: the first position e in [lo, hi) of canvas
+ * holding eos or eot, provided every position in [lo, e) is decoded (not mask);
+ * -1 otherwise (a MASK comes first, or no end token). eos / eot may be -1 (absent).
+ * canvas: [hi] */
+int32_t dl_text_end(const int32_t *canvas, int32_t lo, int32_t hi, int32_t mask, int32_t eos,
+                    int32_t eot);
+
 #endif

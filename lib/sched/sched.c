@@ -20,6 +20,12 @@ struct dl_sched {
     int32_t *plan_block;        /* [max_canvas] BLOCKS: the block of each planned step */
     int32_t total_steps, steps_done;
     dl_rng rng;
+    int stopped;                /* ended by DIFFLM_GEN_EARLY_STOP */
+
+    /* the region the current step chooses from */
+    int32_t region_lo, region_hi;
+    int region_first;           /* this step is the region's first */
+    int32_t block;              /* BLOCKS: the current block (-1 before the first step) */
 
     /* the current step */
     int32_t *cand;              /* [max_canvas] candidate positions, ascending */
@@ -126,7 +132,8 @@ static int is_known_remasking(int32_t r) {
 }
 
 static int check_params(const dl_sched *s, const dl_sched_params *p, dl_err *err) {
-    const uint32_t known_flags = DIFFLM_GEN_LOGITS_EOS_INF | DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF;
+    const uint32_t known_flags = DIFFLM_GEN_LOGITS_EOS_INF | DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF |
+                                 DIFFLM_GEN_EARLY_STOP | DIFFLM_GEN_ALL_LOGITS;
     if (p->gen_length < 1)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "gen_length must be >= 1, got %d",
                        p->gen_length);
@@ -163,7 +170,23 @@ static int check_params(const dl_sched *s, const dl_sched_params *p, dl_err *err
     if (p->flags & ~known_flags)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "flags 0x%x has unknown bits 0x%x",
                        (unsigned)p->flags, (unsigned)(p->flags & ~known_flags));
-    if (p->schedule == DIFFLM_SCHEDULE_BLOCKS) {
+    if (p->parallel != DIFFLM_PARALLEL_NONE && p->parallel != DIFFLM_PARALLEL_THRESHOLD &&
+        p->parallel != DIFFLM_PARALLEL_FACTOR)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                       "parallel %d is not NONE (0), THRESHOLD (1) or FACTOR (2)", p->parallel);
+    if (p->parallel == DIFFLM_PARALLEL_THRESHOLD && !(p->threshold > 0.0f && p->threshold <= 1.0f))
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "threshold must be inside (0, 1], got %g",
+                       (double)p->threshold);
+    if (p->parallel == DIFFLM_PARALLEL_FACTOR && !(p->factor > 0.0f && isfinite(p->factor)))
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "factor must be a finite value > 0, got %g",
+                       (double)p->factor);
+    if (p->parallel != DIFFLM_PARALLEL_NONE && p->remasking == DIFFLM_REMASK_ORIGIN)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                       "parallel decoding needs a confidence rule; ORIGIN has none");
+    if (p->force_block_first && p->schedule != DIFFLM_SCHEDULE_BLOCKS)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                       "committing a block's first position needs the BLOCKS schedule");
+    if (p->schedule == DIFFLM_SCHEDULE_BLOCKS && p->parallel == DIFFLM_PARALLEL_NONE) {
         int32_t nb = dl_block_count(p->gen_length, p->block_length);
         if (p->steps < nb)
             return dl_fail(err, DIFFLM_E_INVALID_ARG,
@@ -186,14 +209,37 @@ static int32_t first_predictable_id(const dl_sched *s, uint32_t flags) {
     return -1;
 }
 
+static int32_t block_masks(const dl_sched *s, int32_t b) {
+    int32_t lo = s->n_prompt + b * s->p.block_length, hi = DL_MIN(lo + s->p.block_length, s->len);
+    int32_t n = 0;
+    for (int32_t i = lo; i < hi; i++)
+        n += s->canvas[i] == s->mask_id;
+    return n;
+}
+
 /* Fills the candidate list of the next step and marks where its random draws start. */
 static void prepare_step(dl_sched *s) {
     int32_t lo = s->n_prompt, hi = s->len;
+    int first = s->steps_done == 0;
     if (s->p.schedule == DIFFLM_SCHEDULE_BLOCKS) {
-        int32_t b = s->plan_block[s->steps_done];
+        int32_t b;
+        if (s->p.parallel == DIFFLM_PARALLEL_NONE) {
+            b = s->plan_block[s->steps_done];
+        } else {
+            // A rule's block runs until it has no MASK left; n_masked > 0 here, so some
+            // block at or after the current one still has one.
+            b = s->block < 0 ? 0 : s->block;
+            while (block_masks(s, b) == 0)
+                b++;
+        }
+        first = b != s->block;
+        s->block = b;
         lo = s->n_prompt + b * s->p.block_length;
         hi = DL_MIN(lo + s->p.block_length, s->len);
     }
+    s->region_lo = lo;
+    s->region_hi = hi;
+    s->region_first = first;
     s->n_cand = 0;
     for (int32_t i = lo; i < hi; i++)
         if (s->canvas[i] == s->mask_id)
@@ -253,7 +299,11 @@ int dl_sched_begin(dl_sched *s, const dl_sched_params *p, const int32_t *prompt,
     else
         s->total_steps = dl_plan_timesteps(s->plan_count, s->p.gen_length, s->p.steps,
                                            s->p.eps);
+    if (s->p.parallel != DIFFLM_PARALLEL_NONE)
+        s->total_steps = s->p.gen_length;   // an upper bound: every step commits one at least
     s->steps_done = 0;
+    s->stopped = 0;
+    s->block = -1;
     dl_rng_seed(&s->rng, p->seed);
     s->begun = 1;
     prepare_step(s);
@@ -272,6 +322,18 @@ int32_t dl_sched_steps_done(const dl_sched *s) { return s->begun ? s->steps_done
 int dl_sched_done(const dl_sched *s) {
     return !s->begun || s->n_masked == 0 || s->steps_done >= s->total_steps;
 }
+
+int dl_sched_region(const dl_sched *s, int32_t *lo, int32_t *hi) {
+    if (dl_sched_done(s)) {
+        *lo = *hi = 0;
+        return 0;
+    }
+    *lo = s->region_lo;
+    *hi = s->region_hi;
+    return s->region_first;
+}
+
+int dl_sched_stopped_early(const dl_sched *s) { return s->begun && s->stopped; }
 
 int32_t dl_sched_positions(const dl_sched *s, int32_t *pos) {
     if (dl_sched_done(s))
@@ -354,6 +416,32 @@ static int32_t write_winner(dl_sched *s, int32_t i) {
     return 1;
 }
 
+/* How many of the ranked candidates this step commits. */
+static int32_t commit_count(const dl_sched *s, int32_t c) {
+    switch (s->p.parallel) {
+    case DIFFLM_PARALLEL_THRESHOLD: return dl_threshold_count(s->ranked, c, (double)s->p.threshold);
+    case DIFFLM_PARALLEL_FACTOR: return dl_factor_count(s->ranked, c, (double)s->p.factor);
+    default: return DL_MIN(s->plan_count[s->steps_done], c);
+    }
+}
+
+/* DIFFLM_GEN_EARLY_STOP: once the text has ended, the MASKs after its end become EOS
+ * (EoT when the model has no EOS). Returns the positions filled. */
+static int32_t early_stop(dl_sched *s) {
+    int32_t fill = s->eos_id >= 0 ? s->eos_id : s->eot_id;
+    int32_t end = dl_text_end(s->canvas, s->n_prompt, s->len, s->mask_id, s->eos_id, s->eot_id);
+    if (end < 0 || fill < 0)
+        return 0;
+    int32_t n = 0;
+    for (int32_t i = end + 1; i < s->len; i++)
+        if (s->canvas[i] == s->mask_id) {
+            s->canvas[i] = fill;
+            n++;
+        }
+    s->stopped = 1;
+    return n;
+}
+
 int dl_sched_commit(dl_sched *s, int32_t *n_committed) {
     int32_t written = 0;
     if (n_committed)
@@ -375,18 +463,33 @@ int dl_sched_commit(dl_sched *s, int32_t *n_committed) {
             if (last || s->conf[i] < ratio)
                 written += write_winner(s, i);
     } else {
-        int32_t k = DL_MIN(s->plan_count[s->steps_done], c);
         const double *key = s->conf;
-        if (p->schedule == DIFFLM_SCHEDULE_TIMESTEPS && p->alg_temp > 0.0f) {
+        if (p->schedule == DIFFLM_SCHEDULE_TIMESTEPS && p->alg_temp > 0.0f &&
+            p->parallel == DIFFLM_PARALLEL_NONE) {
+            // (the parallel rules compare confidences, so they rank by confidence too)
             dl_gumbel_keys(s->key, s->conf, p->alg_temp, &s->rng, c);
+            key = s->key;
+        } else if (p->force_block_first && s->region_first && c > 0 &&
+                   s->cand[0] == s->region_lo) {
+            memcpy(s->key, s->conf, (size_t)c * sizeof *s->key);
+            s->key[0] = INFINITY;   // ranks first: committed by every rule
             key = s->key;
         }
         dl_rank_candidates(s->ranked, key, c);
+        int32_t k = commit_count(s, c);
         for (int32_t j = 0; j < k; j++)
             written += write_winner(s, s->ranked[j].idx);
     }
     s->n_masked -= written;
+    if ((p->flags & DIFFLM_GEN_EARLY_STOP) && s->n_masked > 0) {
+        int32_t filled = early_stop(s);
+        s->n_masked -= filled;
+        written += filled;
+    }
     s->steps_done++;
+    if (p->parallel != DIFFLM_PARALLEL_NONE || s->stopped)
+        // Each later step commits one token at least: the bound shrinks as steps commit more.
+        s->total_steps = s->steps_done + s->n_masked;
     if (n_committed)
         *n_committed = written;
     if (dl_sched_done(s))

@@ -29,6 +29,12 @@ typedef struct dl_sched_params {
     float alg_temp;
     uint32_t flags;             /* DIFFLM_GEN_* */
     uint64_t seed;
+    int32_t parallel;           /* DIFFLM_PARALLEL_*: counts from the rule, not the plan */
+    float threshold;            /* PARALLEL_THRESHOLD: in (0, 1] */
+    float factor;               /* PARALLEL_FACTOR: > 0 */
+    int32_t force_block_first;  /* BLOCKS: at a block's first step its first position
+                                   commits whatever its confidence (shifted logits under
+                                   a KV cache: later steps cannot predict it) */
 } dl_sched_params;
 
 typedef struct dl_sched dl_sched;
@@ -52,6 +58,14 @@ int32_t dl_sched_total_steps(const dl_sched *s);    /* steps planned in all */
 int32_t dl_sched_steps_done(const dl_sched *s);
 int dl_sched_done(const dl_sched *s);               /* 1 when nothing is left to do */
 
+/* The region the next step chooses from: [*lo, *hi) of the canvas (BLOCKS: the block;
+ * TIMESTEPS: the generated region). Returns 1 when the next step is the region's first
+ * (where a KV cache is refreshed), 0 otherwise or when done. */
+int dl_sched_region(const dl_sched *s, int32_t *lo, int32_t *hi);
+
+/* 1 if the generation ended early (DIFFLM_GEN_EARLY_STOP). */
+int dl_sched_stopped_early(const dl_sched *s);
+
 /* Positions (ascending) that need predictions this step; returns how many (0 when done).
  * pos must hold max_canvas entries. */
 int32_t dl_sched_positions(const dl_sched *s, int32_t *pos);
@@ -62,7 +76,7 @@ int32_t dl_sched_positions(const dl_sched *s, int32_t *pos);
 void dl_sched_predict(dl_sched *s, int32_t first, int32_t n, float *logits);
 
 /* Chooses which predictions to keep, writes them into the canvas, advances the schedule.
- * *n_committed = tokens written. Returns 0, or DIFFLM_DONE when the canvas is complete
+ * *n_committed = tokens written (with an early stop, the EOS fill included). Returns 0, or DIFFLM_DONE when the canvas is complete
  * (also when called after that), or DIFFLM_E_STATE (nothing changed) when no begin
  * succeeded or the predict calls of this step did not cover the list in order.
  * Calling predict again from first = 0 restarts the step with the same random draws. */

@@ -31,7 +31,7 @@ class ImportChecks(unittest.TestCase):
                          ctypes.sizeof(ll.difflm_gen_params))
         if ctypes.sizeof(ctypes.c_void_p) == 8:  # the LP64 layouts of difflm.h
             self.assertEqual(ctypes.sizeof(ll.difflm_params), 48)
-            self.assertEqual(ctypes.sizeof(ll.difflm_gen_params), 80)
+            self.assertEqual(ctypes.sizeof(ll.difflm_gen_params), 96)
             self.assertEqual(ctypes.sizeof(ll.difflm_step_info), 40)
             self.assertEqual(ctypes.sizeof(ll.difflm_model_info), 72)
 
@@ -72,6 +72,8 @@ class Errors(unittest.TestCase):
         self.assertTrue(cm.exception.message)
 
     def test_bad_create_arguments(self):
+        with self.assertRaises(ValueError):
+            difflm.Context(MODEL + "\0junk")
         with self.assertRaises(difflm.Error) as cm:
             difflm.Context(MODEL, n_threads=-1)
         self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
@@ -192,6 +194,12 @@ class Generation(WithContext):
         b = self.ctx.generate("x", schedule=ll.SCHEDULE_BLOCKS, remasking=ll.REMASK_RANDOM,
                               seed=3, **SMALL)
         self.assertEqual(a, b)
+        c = self.ctx.generate("x", parallel="threshold", threshold=0.5, cache="prefix", **SMALL)
+        d = self.ctx.generate("x", parallel=ll.PARALLEL_THRESHOLD, threshold=0.5,
+                              cache=ll.CACHE_PREFIX, **SMALL)
+        self.assertEqual(c, d)
+        with self.assertRaises(ValueError):
+            self.ctx.generate("x", cache="triple")
 
 
 class Cancellation(WithContext):

@@ -16,7 +16,8 @@ REFCLI = os.path.join(HERE, "..", "ref", "refcli.py")
 
 PROMPT = "0,300,301,302,303,304"
 
-# name -> (schedule, remasking, gen_length, steps, block_length, extra CLI flags)
+# name -> (schedule, remasking, gen_length, steps, block_length, extra CLI flags
+#          [, the reference's flags when they differ from the CLI's])
 CONFIGS = {
     "blocks-16-16-8": ("blocks", "low_confidence", 16, 16, 8, []),
     "blocks-16-8-16": ("blocks", "low_confidence", 16, 8, 16, []),
@@ -33,6 +34,21 @@ CONFIGS = {
     "timesteps-topp": ("timesteps", "maskgit_plus", 16, 8, 0, ["--top-p", "0.9", "--top-k", "20"]),
     "timesteps-origin": ("timesteps", "origin", 16, 8, 0, ["--seed", "5"]),
     "timesteps-algtemp": ("timesteps", "entropy", 16, 8, 0, ["--alg-temp", "0.5", "--seed", "9"]),
+    # parallel decoding (doc/sampling.md "Parallel decoding"): the same rule on both sides
+    "blocks-threshold": ("blocks", "low_confidence", 32, 32, 8, ["--threshold", "0.1"]),
+    "blocks-factor": ("blocks", "low_confidence", 32, 32, 8, ["--factor", "3"]),
+    "blocks-threshold-temp": ("blocks", "low_confidence", 32, 32, 8,
+                              ["--threshold", "0.1", "--temp", "0.5", "--seed", "4"]),
+    "timesteps-factor": ("timesteps", "topk_margin", 32, 32, 0, ["--factor", "3"]),
+    "timesteps-threshold": ("timesteps", "maskgit_plus", 32, 32, 0, ["--threshold", "0.2"]),
+    # threshold 1.0 commits one token per step: the reference schedule with steps = gen_length
+    "blocks-threshold1-is-reference": ("blocks", "low_confidence", 32, 32, 8,
+                                       ["--threshold", "1.0"], []),
+    # early stop (a model whose EOS id is a token it predicts often: golden-*-eos.gguf)
+    "blocks-early-stop": ("blocks", "low_confidence", 32, 32, 8, ["--early-stop"]),
+    "blocks-early-stop-factor": ("blocks", "low_confidence", 32, 32, 8,
+                                 ["--early-stop", "--factor", "3"]),
+    "blocks-all-logits": ("blocks", "low_confidence", 16, 16, 8, ["--all-logits"]),
 }
 
 
@@ -48,11 +64,14 @@ def main():
     cli, model, names = sys.argv[1], sys.argv[2], sys.argv[3:]
     failed = 0
     for name in names:
-        schedule, remasking, gen, steps, block, extra = CONFIGS[name]
+        schedule, remasking, gen, steps, block, extra = CONFIGS[name][:6]
+        ref_extra = CONFIGS[name][6] if len(CONFIGS[name]) > 6 else extra
         common = ["--gen-length", str(gen), "--steps", str(steps), "--block-length", str(block),
-                  "--schedule", schedule, "--remasking", remasking] + extra
-        ours = run([cli, "-m", model, "--prompt-ids", PROMPT, "--print-ids", "-t", "2"] + common)
-        ref = run([sys.executable, REFCLI, "generate", model, "--prompt-ids", PROMPT] + common)
+                  "--schedule", schedule, "--remasking", remasking]
+        ours = run([cli, "-m", model, "--prompt-ids", PROMPT, "--print-ids", "-t", "2"] + common
+                   + extra)
+        ref = run([sys.executable, REFCLI, "generate", model, "--prompt-ids", PROMPT] + common
+                  + ref_extra)
         same = ours == ref
         failed += not same
         print("%-20s %s" % (name, "identical" if same else "DIFFERENT"))

@@ -4,7 +4,8 @@ Written from the container description in shared/reference/gguf.md (sections 1 a
 not from difflm's C reader, so that the two can check each other. It reads versions 2
 and 3 (they share one little-endian layout; version 1 used 32-bit lengths and is
 refused), every metadata value type, and tensors of type F32, F16 and BF16 as numpy
-arrays in numpy order (the reverse of GGUF's fastest-first dimension list).
+arrays in numpy order (the reverse of GGUF's fastest-first dimension list); quantized
+tensors are dequantized by quants.py.
 
 Everything is checked against the file size before use; a malformed file raises
 GGUFError naming what is wrong.
@@ -13,6 +14,8 @@ GGUFError naming what is wrong.
 import struct
 
 import numpy as np
+
+import quants
 
 GGUF_MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32
@@ -252,6 +255,8 @@ class GGUFReader:
             # bf16 is the top half of an f32: widen by shifting into the high bits.
             u = np.frombuffer(raw, dtype="<u2", count=count).astype(np.uint32) << 16
             a = u.view(np.float32)
+        elif t.type in quants.DEQUANT:
+            a = quants.dequantize(t.type, raw)   # float32, gguf.md section 10
         else:
             raise GGUFError("tensor '%s': type %s is not supported by the reference"
                             % (t.name, t.type_name))

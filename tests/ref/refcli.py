@@ -8,7 +8,8 @@
     refcli.py generate MODEL --prompt-ids 1,2,3 --gen-length N --steps S --block-length B
         [--schedule auto|blocks|timesteps] [--remasking NAME] [--temp F] [--top-k K]
         [--top-p P] [--cfg F] [--eps E] [--alg-temp A] [--seed S] [--flags F,...]
-        [--logits-eos-inf] [--conf-eos-eot-inf]
+        [--logits-eos-inf] [--conf-eos-eot-inf] [--threshold F | --factor F]
+        [--early-stop] [--all-logits]
         [--mask-id M] [--eos-id E] [--eot-id E] [--n-vocab-tok N]
         prints the final canvas (prompt included) as comma-separated ids on one line.
 
@@ -91,6 +92,15 @@ def cmd_generate(a):
         flags |= sampler.FLAG_LOGITS_EOS_INF
     if a.conf_eos_eot_inf:
         flags |= sampler.FLAG_CONFIDENCE_EOS_EOT_INF
+    if a.early_stop:
+        flags |= sampler.FLAG_EARLY_STOP
+    if a.all_logits:
+        flags |= sampler.FLAG_ALL_LOGITS
+    parallel, threshold, factor = "none", 0.9, 1.0
+    if a.threshold is not None:
+        parallel, threshold = "threshold", a.threshold
+    if a.factor is not None:
+        parallel, factor = "factor", a.factor
     schedule = a.schedule
     if schedule == "auto":
         schedule = "timesteps" if m.arch == "dream" else "blocks"
@@ -100,7 +110,8 @@ def cmd_generate(a):
     p = sampler.Params(gen_length=a.gen_length, steps=a.steps, block_length=a.block_length,
                        schedule=schedule, remasking=remasking, temperature=a.temp,
                        top_k=a.top_k, top_p=a.top_p, cfg=a.cfg, eps=a.eps,
-                       alg_temp=a.alg_temp, seed=a.seed, flags=flags)
+                       alg_temp=a.alg_temp, seed=a.seed, flags=flags, parallel=parallel,
+                       threshold=threshold, factor=factor)
     sp = sampler.Specials(mask, eos, eot, n_tok)
     canvas = sampler.generate(lambda c: m.logits(c), prompt, p, sp, shift=m.shift_logits)
     print(",".join(str(x) for x in canvas))
@@ -136,6 +147,14 @@ def main(argv=None):
     ge.add_argument("--logits-eos-inf", action="store_true", help="same as --flags logits_eos_inf")
     ge.add_argument("--conf-eos-eot-inf", "--confidence-eos-eot-inf", action="store_true",
                     help="same as --flags confidence_eos_eot_inf")
+    par = ge.add_mutually_exclusive_group()
+    par.add_argument("--threshold", type=float, default=None,
+                     help="parallel decoding: the most confident plus every other >= F")
+    par.add_argument("--factor", type=float, default=None,
+                     help="parallel decoding: Fast-dLLM's factor rule")
+    ge.add_argument("--early-stop", action="store_true",
+                    help="end once EOS/EoT is committed with everything before it decoded")
+    ge.add_argument("--all-logits", action="store_true", help="accepted; changes nothing")
     ge.add_argument("--mask-id", type=int, default=None)
     ge.add_argument("--eos-id", type=int, default=None)
     ge.add_argument("--eot-id", type=int, default=None)

@@ -20,10 +20,17 @@ SCHEDULES = ("blocks", "timesteps")
 REMASKINGS = ("low_confidence", "random", "origin", "maskgit_plus", "topk_margin", "entropy")
 CONFIDENCE_RULES = ("low_confidence", "random", "maskgit_plus", "topk_margin", "entropy")
 
+PARALLELS = ("none", "threshold", "factor")
+
 FLAG_LOGITS_EOS_INF = 1
 FLAG_CONFIDENCE_EOS_EOT_INF = 2
+FLAG_EARLY_STOP = 4
+FLAG_ALL_LOGITS = 8          # which head rows are computed: no effect on the tokens
 FLAG_NAMES = {"logits_eos_inf": FLAG_LOGITS_EOS_INF,
-              "confidence_eos_eot_inf": FLAG_CONFIDENCE_EOS_EOT_INF}
+              "confidence_eos_eot_inf": FLAG_CONFIDENCE_EOS_EOT_INF,
+              "early_stop": FLAG_EARLY_STOP,
+              "all_logits": FLAG_ALL_LOGITS}
+KNOWN_FLAGS = FLAG_LOGITS_EOS_INF | FLAG_CONFIDENCE_EOS_EOT_INF | FLAG_EARLY_STOP | FLAG_ALL_LOGITS
 
 f32 = np.float32
 
@@ -82,7 +89,8 @@ class Params:
 
     def __init__(self, gen_length=128, steps=128, block_length=32, schedule="blocks",
                  remasking="low_confidence", temperature=0.0, top_k=0, top_p=1.0,
-                 cfg=0.0, eps=1e-3, alg_temp=0.0, seed=0, flags=0):
+                 cfg=0.0, eps=1e-3, alg_temp=0.0, seed=0, flags=0, parallel="none",
+                 threshold=0.9, factor=1.0):
         self.gen_length = int(gen_length)
         self.steps = int(steps)
         self.block_length = int(block_length)
@@ -96,6 +104,9 @@ class Params:
         self.alg_temp = f32(alg_temp)
         self.seed = int(seed)
         self.flags = int(flags)
+        self.parallel = parallel
+        self.threshold = f32(threshold)
+        self.factor = f32(factor)
 
     def check(self):
         if self.schedule not in SCHEDULES:
@@ -114,8 +125,16 @@ class Params:
             raise SamplerError("temperature must be >= 0")
         if self.schedule == "timesteps" and not (0 <= self.eps < 1):
             raise SamplerError("eps must be in [0, 1)")
-        if self.flags & ~(FLAG_LOGITS_EOS_INF | FLAG_CONFIDENCE_EOS_EOT_INF):
+        if self.flags & ~KNOWN_FLAGS:
             raise SamplerError("unknown flags 0x%x" % self.flags)
+        if self.parallel not in PARALLELS:
+            raise SamplerError("parallel %r is not one of %s" % (self.parallel, PARALLELS))
+        if self.parallel == "threshold" and not 0 < self.threshold <= 1:
+            raise SamplerError("threshold must be in (0, 1]")
+        if self.parallel == "factor" and not (self.factor > 0 and math.isfinite(self.factor)):
+            raise SamplerError("factor must be > 0")
+        if self.parallel != "none" and self.remasking == "origin":
+            raise SamplerError("parallel decoding needs a confidence rule, not origin")
 
 
 class Specials:
@@ -253,6 +272,40 @@ def predict(l, p, sp, rng):
     return x0, c
 
 
+def threshold_count(sorted_conf, threshold):
+    """Threshold rule on confidences sorted descending: the first always, then every
+    other >= threshold (a prefix, since they are sorted)."""
+    if not sorted_conf:
+        return 0
+    n = 1
+    while n < len(sorted_conf) and sorted_conf[n] >= float(threshold):
+        n += 1
+    return n
+
+
+def factor_count(sorted_conf, factor):
+    """Factor rule: scan ranks r = 1..N; rank 1 passes; rank r fails when c_r is below
+    1 - factor/(r+1). The first failure at r < N commits r - 1; reaching the last rank
+    (failing there or not at all) commits all N."""
+    n = len(sorted_conf)
+    for r in range(2, n + 1):
+        if sorted_conf[r - 1] < 1.0 - float(factor) / (r + 1):
+            return n if r == n else r - 1
+    return n
+
+
+def text_end(canvas, lo, sp):
+    """Early stop: the first EOS/EoT at or after lo if every position before it is
+    decoded, else None."""
+    for i in range(lo, len(canvas)):
+        t = canvas[i]
+        if t == sp.mask_id:
+            return None
+        if t in (sp.eos_id, sp.eot_id) and t >= 0:
+            return i
+    return None
+
+
 def choose_top(cands, conf, k):
     """The k candidates with the largest confidence; ties go to the lower position."""
     order = sorted(range(len(cands)), key=lambda i: (-conf[i], cands[i]))
@@ -281,7 +334,9 @@ class Generation:
         self.rng = Rng(params.seed)
         self.steps_run = 0
         self.committed = []          # per step run: count committed
-        self._plan = list(self._plan_steps())
+        self.stopped = False
+        self._block = 0              # parallel rules on BLOCKS: the current block
+        self._plan = [] if params.parallel != "none" else list(self._plan_steps())
 
     def _plan_steps(self):
         """Yields (candidate region (lo, hi), count or None for ORIGIN, is_last, ratio)."""
@@ -318,11 +373,29 @@ class Generation:
         return sum(1 for x in self.canvas if x == self.sp.mask_id)
 
     def done(self):
-        return self.steps_run >= len(self._plan) or self.n_masked() == 0
+        if self.n_masked() == 0:
+            return True
+        return self.p.parallel == "none" and self.steps_run >= len(self._plan)
+
+    def _rule_region(self):
+        """Parallel rules: BLOCKS run each block until it has no MASK; TIMESTEPS choose
+        from the whole generated region."""
+        p, P, G = self.p, self.P, self.p.gen_length
+        if p.schedule != "blocks":
+            return P, P + G
+        bl = p.block_length if p.block_length > 0 else G
+        while True:
+            lo, hi = P + self._block * bl, min(P + (self._block + 1) * bl, P + G)
+            if any(self.canvas[i] == self.sp.mask_id for i in range(lo, hi)):
+                return lo, hi
+            self._block += 1
 
     def step(self):
         """Runs the next step; returns the number committed."""
-        (lo, hi), k, ratio = self._plan[self.steps_run]
+        if self.p.parallel != "none":
+            (lo, hi), k, ratio = self._rule_region(), "rule", None
+        else:
+            (lo, hi), k, ratio = self._plan[self.steps_run]
         mask = self.sp.mask_id
         cands = [i for i in range(lo, hi) if self.canvas[i] == mask]
         logits = self._logits()
@@ -332,7 +405,15 @@ class Generation:
             x0, c = predict(logits[row], self.p, self.sp, self.rng)
             x0s.append(x0)
             confs.append(c)
-        if k is None:
+        if k == "rule":
+            order = sorted(range(len(cands)), key=lambda i: (-confs[i], cands[i]))
+            ranked = [confs[i] for i in order]
+            if self.p.parallel == "threshold":
+                n = threshold_count(ranked, self.p.threshold)
+            else:
+                n = factor_count(ranked, self.p.factor)
+            win = [cands[i] for i in order[:n]]
+        elif k is None:
             # ORIGIN on TIMESTEPS: each candidate commits with probability ratio.
             win = [cands[i] for i in range(len(cands))
                    if ratio is None or confs[i] < float(ratio)]
@@ -348,9 +429,19 @@ class Generation:
         pick = dict(zip(cands, x0s))
         for pos in win:
             self.canvas[pos] = pick[pos]
+        n = len(win)
+        if (self.p.flags & FLAG_EARLY_STOP) and self.n_masked() > 0:
+            end = text_end(self.canvas, self.P, self.sp)
+            fill = self.sp.eos_id if self.sp.eos_id >= 0 else self.sp.eot_id
+            if end is not None and fill >= 0:
+                for i in range(end + 1, len(self.canvas)):
+                    if self.canvas[i] == mask:
+                        self.canvas[i] = fill
+                        n += 1
+                self.stopped = True
         self.steps_run += 1
-        self.committed.append(len(win))
-        return len(win)
+        self.committed.append(n)
+        return n
 
     def run(self):
         while not self.done():

@@ -110,22 +110,27 @@ double score_bigram_prob(const score_bigram *b, int32_t x, int32_t y) {
 }
 
 int score_bigram_nll(const score_bigram *b, const int32_t *ids, const score_windows *w,
-                     int32_t ctx_id, double *nll, dl_err *err) {
+                     int32_t ctx_id, size_t take, double *nll, size_t *n_tokens, dl_err *err) {
     int rc = check_ids(ids, w, b->n_vocab, err);
     if (rc != 0)
         return rc;
     if (ctx_id >= b->n_vocab)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "bigram: context %d is outside the "
                        "vocabulary of %d", (int)ctx_id, (int)b->n_vocab);
+    if (take == 0 || take > w->count)
+        take = w->count;
     double sum = 0.0;
-    for (size_t j = 0; j < w->count; j++) {
+    size_t n = 0;
+    for (size_t j = 0; j < take; j++) {
         size_t start, len;
-        score_window_at(w, j, &start, &len);
+        score_window_at(w, score_window_pick(w, j, take), &start, &len);
         for (size_t i = start; i < start + len; i++) {
             const int32_t x = i == start ? window_context(ids, w, start, ctx_id) : ids[i - 1];
             sum -= log(score_bigram_prob(b, x, ids[i]));
         }
+        n += len;
     }
     *nll = sum;
+    *n_tokens = n;
     return 0;
 }

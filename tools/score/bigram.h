@@ -40,8 +40,10 @@ void score_bigram_free(score_bigram *b);   /* leaves *b empty; an empty one is f
 double score_bigram_prob(const score_bigram *b, int32_t x, int32_t y);
 
 /* Sum over the windows' tokens of -ln p(token | previous), contexts as in training.
- * ids outside 0..n_vocab-1 make it fail. */
+ * take: score only `take` windows spread evenly (score_window_pick, the scorer's choice
+ * for --max-windows); 0 or >= w->count: all. *n_tokens: tokens scored. ids outside
+ * 0..n_vocab-1 make it fail. */
 int score_bigram_nll(const score_bigram *b, const int32_t *ids, const score_windows *w,
-                     int32_t ctx_id, double *nll, dl_err *err);
+                     int32_t ctx_id, size_t take, double *nll, size_t *n_tokens, dl_err *err);
 
 #endif

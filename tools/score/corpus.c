@@ -91,9 +91,10 @@ static int stream_append_text(score_stream *s, size_t *cap, const dl_tok *t, con
     return dl_fail(err, DIFFLM_E_INTERNAL, "tokenizer asked for more room twice");
 }
 
+/* Empty, or carriage returns only (a CRLF file's empty line). */
 static int is_blank_line(const char *p, const char *end) {
     for (; p < end; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\r')
+        if (*p != '\r')
             return 0;
     return 1;
 }
@@ -120,18 +121,17 @@ int score_stream_build(score_stream *s, const dl_tok *t, const char *text, size_
                 doc = p;
             doc_end = line_end;
         } else if (doc) {
-            if (s->n_docs > 0) {
-                if (eos < 0) {
-                    rc = dl_fail(err, DIFFLM_E_FORMAT, "the tokenizer has no EOS token to put "
-                                 "between documents (tokenizer.ggml.eos_token_id)");
-                    goto done;
-                }
-                if ((rc = stream_reserve(s, &cap, 1, err)) != 0)
-                    goto done;
-                s->ids[s->n++] = eos;
-            }
-            if ((rc = stream_append_text(s, &cap, t, doc, (size_t)(doc_end - doc), err)) != 0)
+            if (eos < 0) {
+                rc = dl_fail(err, DIFFLM_E_FORMAT, "the tokenizer has no EOS token to end "
+                             "documents with (tokenizer.ggml.eos_token_id)");
                 goto done;
+            }
+            while (doc_end > doc && doc_end[-1] == '\r')
+                doc_end--;
+            if ((rc = stream_append_text(s, &cap, t, doc, (size_t)(doc_end - doc), err)) != 0 ||
+                (rc = stream_reserve(s, &cap, 1, err)) != 0)
+                goto done;
+            s->ids[s->n++] = eos;
             s->n_docs++;
             doc = NULL;
         }

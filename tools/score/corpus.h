@@ -2,10 +2,11 @@
  * that stream into model-sized windows.
  *
  * Documents (split_docs): a document is a maximal run of non-blank lines (a blank line
- * holds nothing but spaces, tabs and CRs), taken without its final newline. Each is
- * tokenized on its own and EOS joins consecutive documents: the separator (newline +
- * blank lines) becomes one EOS, as in the trainer's token stream. Without split_docs
- * the whole text is tokenized as one piece. Text is never parsed for special tokens. */
+ * is empty or holds only CRs), taken without its final newline and trailing CRs. Each
+ * is tokenized on its own and followed by EOS, as in the trainer's token stream
+ * (tools/train/data.c): the separator (newline + blank lines), or the end of the file,
+ * becomes one EOS. Without split_docs the whole text is tokenized as one piece and no
+ * EOS is added. Text is never parsed for special tokens. */
 #ifndef SCORE_CORPUS_H
 #define SCORE_CORPUS_H
 

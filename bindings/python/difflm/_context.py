@@ -2,6 +2,7 @@
 import ctypes
 import dataclasses
 import os
+import threading
 from ctypes import byref, c_int, c_size_t
 
 from . import lowlevel as ll
@@ -18,9 +19,15 @@ _REMASKING = {"auto": ll.REMASK_AUTO, "low_confidence": ll.REMASK_LOW_CONFIDENCE
               "random": ll.REMASK_RANDOM, "origin": ll.REMASK_ORIGIN,
               "maskgit_plus": ll.REMASK_MASKGIT_PLUS, "topk_margin": ll.REMASK_TOPK_MARGIN,
               "entropy": ll.REMASK_ENTROPY}
+_PARALLEL = {"none": ll.PARALLEL_NONE, "threshold": ll.PARALLEL_THRESHOLD,
+             "factor": ll.PARALLEL_FACTOR}
+_CACHE = {"none": ll.CACHE_NONE, "prefix": ll.CACHE_PREFIX, "dual": ll.CACHE_DUAL}
+_NAMED = {"schedule": _SCHEDULES, "remasking": _REMASKING, "parallel": _PARALLEL,
+          "cache": _CACHE}
 # The difflm_gen_params fields a caller may set by keyword.
 GEN_PARAMS = ("gen_length", "steps", "block_length", "schedule", "remasking", "temperature",
-              "top_k", "top_p", "cfg_scale", "eps", "alg_temp", "seed", "flags")
+              "top_k", "top_p", "cfg_scale", "eps", "alg_temp", "seed", "flags", "parallel",
+              "threshold", "factor", "cache")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,12 +123,13 @@ class Context:
     def __init__(self, model_path, *, n_threads=0, max_canvas=0, mask_token_id=-1,
                  log=None, log_level=ll.LOG_WARN):
         self._ctx = None
+        self._lock = threading.RLock()  # close() vs cancel() from another thread
         self._keepalive = None      # the step callback the library may still call
         self._generation = 0        # bumped by every generate_begin, to spot stale steps()
         self._sink = _LogSink(log)
         p = ll.difflm_params()
         lib.difflm_params_init(byref(p))
-        p.model_path = os.fsencode(model_path)
+        p.model_path = _text_bytes(os.fsencode(model_path), "model_path")
         p.n_threads = n_threads
         p.max_canvas = max_canvas
         p.mask_token_id = mask_token_id
@@ -138,9 +146,10 @@ class Context:
 
     def close(self):
         """Frees the context; further calls raise Error(E_STATE). Idempotent."""
-        ctx, self._ctx = self._ctx, None
-        if ctx:
-            lib.difflm_free(ctx)
+        with self._lock:
+            ctx, self._ctx = self._ctx, None
+            if ctx:
+                lib.difflm_free(ctx)
         self._keepalive = None
 
     def __enter__(self):
@@ -249,7 +258,7 @@ class Context:
             if key not in GEN_PARAMS:
                 raise TypeError("unknown generation parameter %r (known: %s)"
                                 % (key, ", ".join(GEN_PARAMS)))
-            names = {"schedule": _SCHEDULES, "remasking": _REMASKING}.get(key)
+            names = _NAMED.get(key)
             if names is not None and isinstance(value, str):
                 if value not in names:
                     raise ValueError("%s must be one of %s" % (key, ", ".join(names)))
@@ -349,11 +358,11 @@ class Context:
         return list(out[:n.value])
 
     def cancel(self):
-        """Stops the running (or next) step with Cancelled. Safe from any thread while the
-        context is open; a later generate()/steps() clears it."""
-        ctx = self._ctx
-        if ctx:
-            lib.difflm_cancel(ctx)
+        """Stops the running (or next) step with Cancelled. Safe from any thread, even
+        racing close() (then it does nothing); a later generate()/steps() clears it."""
+        with self._lock:
+            if self._ctx:
+                lib.difflm_cancel(self._ctx)
 
     @property
     def info(self):

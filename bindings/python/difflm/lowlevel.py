@@ -51,6 +51,12 @@ REMASK_ENTROPY = 6
 
 GEN_LOGITS_EOS_INF = 1
 GEN_CONFIDENCE_EOS_EOT_INF = 2
+GEN_EARLY_STOP = 4
+GEN_ALL_LOGITS = 8
+
+PARALLEL_NONE, PARALLEL_THRESHOLD, PARALLEL_FACTOR = 0, 1, 2
+
+CACHE_NONE, CACHE_PREFIX, CACHE_DUAL = 0, 1, 2
 
 difflm_token = c_int32
 
@@ -117,7 +123,8 @@ class difflm_gen_params(Structure):
     """typedef struct difflm_gen_params { uint32_t struct_size; int32_t gen_length, steps,
     block_length, schedule, remasking; float temperature; int32_t top_k; float top_p,
     cfg_scale, eps, alg_temp; uint64_t seed; uint32_t flags; difflm_step_fn step_fn;
-    void *step_user; } difflm_gen_params;"""
+    void *step_user; int32_t parallel; float threshold, factor; int32_t cache;
+    } difflm_gen_params;"""
     _fields_ = [
         ("struct_size", c_uint32),
         ("gen_length", c_int32),
@@ -135,6 +142,10 @@ class difflm_gen_params(Structure):
         ("flags", c_uint32),
         ("step_fn", difflm_step_fn),
         ("step_user", c_void_p),
+        ("parallel", c_int32),
+        ("threshold", c_float),
+        ("factor", c_float),
+        ("cache", c_int32),
     ]
 
 

@@ -1,0 +1,355 @@
+// difflm.hpp - header-only C++17 RAII wrapper over difflm.h.
+//
+//     difflm::context ctx("model.gguf");                 // throws difflm::error
+//     difflm::gen_params g;                              // difflm_gen_params_init defaults
+//     g.gen_length = 64; g.steps = 64;
+//     std::string text = ctx.generate("The Lord said", g);
+//
+//     ctx.begin(ctx.prompt_ids("Once upon"), g);         // or step by step
+//     while (ctx.step()) show(ctx.canvas());             // false once DONE
+//
+// Every throwing call has a twin taking `std::error_code &ec` that does not throw: ec is
+// set to the status (category difflm::category()) and ctx.last_error() holds the message.
+// Thread safety is the C API's: one thread per context at a time; cancel() from anywhere
+// while the context exists. A context is move-only.
+#ifndef DIFFLM_HPP
+#define DIFFLM_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "difflm.h"
+
+namespace difflm {
+
+using token = difflm_token;
+
+// ---------------------------------------------------------------- errors
+
+class status_category : public std::error_category {
+  public:
+    const char *name() const noexcept override { return "difflm"; }
+    std::string message(int status) const override { return difflm_status_str(status); }
+};
+
+inline const std::error_category &category() noexcept {
+    static const status_category c;
+    return c;
+}
+
+inline std::error_code make_error_code(int status) noexcept { return {status, category()}; }
+
+// A failed call: the DIFFLM_E_* code and the library's message.
+class error : public std::runtime_error {
+  public:
+    error(int code, const std::string &message)
+        : std::runtime_error(std::string(difflm_status_str(code)) + ": " + message),
+          code_(code), message_(message) {}
+    int code() const noexcept { return code_; }
+    const std::string &message() const noexcept { return message_; }
+    std::error_code error_code() const noexcept { return make_error_code(code_); }
+
+  private:
+    int code_;
+    std::string message_;
+};
+
+// DIFFLM_E_CANCELLED: cancel() or a step callback stopped generation.
+class cancelled : public error {
+  public:
+    using error::error;
+};
+
+[[noreturn]] inline void throw_status(int code, const std::string &message) {
+    const std::string &text = message.empty() ? std::string(difflm_status_str(code)) : message;
+    if (code == DIFFLM_E_CANCELLED) throw cancelled(code, text);
+    throw error(code, text);
+}
+
+// ---------------------------------------------------------------- parameters
+
+// difflm_gen_params with the library's defaults.
+struct gen_params : difflm_gen_params {
+    gen_params() noexcept : difflm_gen_params() { difflm_gen_params_init(this); }
+};
+
+// How to create a context. log receives (level, message) on the calling thread.
+struct context_params {
+    std::string model_path;
+    int32_t n_threads = 0;
+    int32_t max_canvas = 0;
+    int32_t mask_token_id = -1;
+    int32_t log_level = DIFFLM_LOG_WARN;
+    std::function<void(int32_t, std::string_view)> log;
+};
+
+// The canvas after one step (a copy).
+struct step {
+    int32_t index = 0, total_steps = 0, n_committed = 0, n_masked = 0;
+    std::size_t prompt_length = 0;
+    std::vector<token> canvas;
+};
+
+inline std::string version() { return difflm_version(); }
+
+// ---------------------------------------------------------------- context
+
+class context {
+  public:
+    context() noexcept = default;  // empty: operator bool is false
+    explicit context(const std::string &model_path) {
+        context_params p;
+        p.model_path = model_path;
+        open(p);
+    }
+    explicit context(const context_params &p) { open(p); }
+    // Non-throwing construction; on failure the context is empty and message (if given)
+    // holds the library's text.
+    context(const context_params &p, std::error_code &ec, std::string *message = nullptr) {
+        ec = create(p);
+        if (ec && message) *message = state_->create_error;
+    }
+
+    context(const context &) = delete;
+    context &operator=(const context &) = delete;
+    context(context &&o) noexcept : ctx_(std::exchange(o.ctx_, nullptr)), state_(std::move(o.state_)) {}
+    context &operator=(context &&o) noexcept {
+        if (this != &o) {
+            reset();
+            ctx_ = std::exchange(o.ctx_, nullptr);
+            state_ = std::move(o.state_);
+        }
+        return *this;
+    }
+    ~context() { reset(); }
+
+    explicit operator bool() const noexcept { return ctx_ != nullptr; }
+    difflm_ctx *get() const noexcept { return ctx_; }
+    std::string last_error() const { return ctx_ ? difflm_last_error(ctx_) : ""; }
+
+    difflm_model_info info() const {
+        difflm_model_info m{};
+        m.struct_size = sizeof m;
+        check(difflm_model_info_get(ctx_, &m));
+        return m;
+    }
+
+    // -------------------------------------------------------- tokens
+
+    std::vector<token> tokenize(std::string_view text, uint32_t flags = 0) {
+        std::error_code ec;
+        auto out = tokenize(text, flags, ec);
+        rethrow(ec);
+        return out;
+    }
+    std::vector<token> tokenize(std::string_view text, uint32_t flags, std::error_code &ec) {
+        std::vector<token> out(text.size() + 2);
+        grow(out, ec, [&](std::size_t &n) {
+            return difflm_tokenize(ctx_, text.data(), text.size(), flags, out.data(), out.size(), &n);
+        });
+        return out;
+    }
+
+    // Ids to bytes; control tokens are skipped unless flags has DIFFLM_DETOKENIZE_SPECIAL.
+    std::string detokenize(const std::vector<token> &ids, uint32_t flags = 0) {
+        std::error_code ec;
+        auto out = detokenize(ids, flags, ec);
+        rethrow(ec);
+        return out;
+    }
+    std::string detokenize(const std::vector<token> &ids, uint32_t flags, std::error_code &ec) {
+        std::string out(ids.size() * 8 + 16, '\0');
+        grow(out, ec, [&](std::size_t &n) {
+            return difflm_detokenize(ctx_, ids.data(), ids.size(), flags, out.data(), out.size(), &n);
+        });
+        return out;
+    }
+
+    // Ids for a prompt, tokenized as generate() does (BOS as the model says, specials parsed).
+    std::vector<token> prompt_ids(std::string_view text) {
+        uint32_t flags = DIFFLM_TOKENIZE_PARSE_SPECIAL;
+        if (info().add_bos) flags |= DIFFLM_TOKENIZE_ADD_BOS;
+        return tokenize(text, flags);
+    }
+
+    // -------------------------------------------------------- generation
+
+    // Text in, generated text out (difflm_sample). on_step, if set, runs after every step;
+    // returning true stops generation (throws cancelled); an exception it throws is
+    // rethrown here.
+    std::string generate(const std::string &prompt, const gen_params &g,
+                         std::function<bool(const difflm::step &)> on_step = {}) {
+        std::error_code ec;
+        auto out = generate(prompt, g, ec, std::move(on_step));
+        rethrow(ec);
+        return out;
+    }
+    std::string generate(const std::string &prompt, const gen_params &g, std::error_code &ec,
+                         std::function<bool(const difflm::step &)> on_step = {}) {
+        hook h{std::move(on_step), nullptr};
+        difflm_gen_params gp = g;
+        if (h.fn) {
+            gp.step_fn = &hook::call;
+            gp.step_user = &h;
+        }
+        std::string out(static_cast<std::size_t>(g.gen_length > 0 ? g.gen_length : 0) * 32 + 64, '\0');
+        std::size_t n = 0;
+        int st = difflm_sample(ctx_, prompt.c_str(), &gp, out.data(), out.size(), &n);
+        if (h.failure) std::rethrow_exception(h.failure);
+        if (st == DIFFLM_E_BUFFER_TOO_SMALL) {  // rare: rebuild from the finished canvas
+            out.assign(n + 1, '\0');
+            st = generated_text(g, out, n);
+        }
+        ec = st < 0 ? make_error_code(st) : std::error_code();
+        out.resize(st < 0 ? 0 : n);
+        return out;
+    }
+
+    // Step by step: begin, then step() until it returns false.
+    void begin(const std::vector<token> &prompt, const gen_params &g) {
+        check(difflm_generate_begin(ctx_, prompt.data(), prompt.size(), &g));
+    }
+    // true: more steps to go; false: the canvas is complete. Throws (cancelled, ...) on error.
+    bool step() { return check(difflm_generate_step(ctx_)) == DIFFLM_OK; }
+    // The raw status (OK, DONE or an error); never throws.
+    int step(std::error_code &ec) noexcept {
+        int st = difflm_generate_step(ctx_);
+        ec = st < 0 ? make_error_code(st) : std::error_code();
+        return st;
+    }
+
+    std::vector<token> canvas() const {
+        std::vector<token> out(static_cast<std::size_t>(info().max_canvas));
+        std::size_t n = 0;
+        int st = difflm_canvas(ctx_, out.data(), out.size(), &n);
+        if (st < 0) throw_status(st, difflm_status_str(st));
+        out.resize(n);
+        return out;
+    }
+
+    // Safe from any thread while the context exists.
+    void cancel() const noexcept { difflm_cancel(ctx_); }
+
+  private:
+    // Heap state whose address the library keeps (log_user) across moves of the context.
+    struct state {
+        std::function<void(int32_t, std::string_view)> log;
+        std::string create_error;
+        static void on_log(int32_t level, const char *msg, void *user) {
+            auto *s = static_cast<state *>(user);
+            try {
+                if (level == DIFFLM_LOG_ERROR) s->create_error = msg ? msg : "";
+                if (s->log) s->log(level, msg ? msg : "");
+            } catch (...) {  // cannot cross the C frame
+            }
+        }
+    };
+
+    struct hook {
+        std::function<bool(const difflm::step &)> fn;
+        std::exception_ptr failure;
+        static int call(const difflm_step_info *info, void *user) {
+            auto *h = static_cast<hook *>(user);
+            try {
+                difflm::step s;
+                s.index = info->step;
+                s.total_steps = info->total_steps;
+                s.n_committed = info->n_committed;
+                s.n_masked = info->n_masked;
+                s.prompt_length = static_cast<std::size_t>(info->prompt_length);
+                s.canvas.assign(info->canvas, info->canvas + info->canvas_length);
+                return h->fn(s) ? 1 : 0;
+            } catch (...) {
+                h->failure = std::current_exception();
+                return 1;
+            }
+        }
+    };
+
+    void open(const context_params &p) {
+        if (auto ec = create(p)) throw_status(ec.value(), state_->create_error);
+    }
+
+    std::error_code create(const context_params &p) {
+        state_ = std::make_unique<state>();
+        state_->log = p.log;
+        difflm_params cp;
+        difflm_params_init(&cp);
+        cp.model_path = p.model_path.c_str();
+        cp.n_threads = p.n_threads;
+        cp.max_canvas = p.max_canvas;
+        cp.mask_token_id = p.mask_token_id;
+        cp.log_level = p.log_level;
+        cp.log_fn = &state::on_log;
+        cp.log_user = state_.get();
+        int st = DIFFLM_OK;
+        ctx_ = difflm_create(&cp, &st);
+        return ctx_ ? std::error_code() : make_error_code(st);
+    }
+
+    void reset() noexcept {
+        difflm_free(ctx_);
+        ctx_ = nullptr;
+        state_.reset();
+    }
+
+    int check(int st) const {
+        if (st < 0) throw_status(st, last_error());
+        return st;
+    }
+
+    void rethrow(const std::error_code &ec) const {
+        if (ec) throw_status(ec.value(), last_error());
+    }
+
+    // Calls fill(n) with `out` as the buffer; grows it once to the needed size.
+    template <class Buf, class Fill>
+    void grow(Buf &out, std::error_code &ec, Fill fill) {
+        std::size_t n = 0;
+        int st = fill(n);
+        if (st == DIFFLM_E_BUFFER_TOO_SMALL && n > out.size()) {
+            out.resize(n);
+            st = fill(n);
+        }
+        ec = st < 0 ? make_error_code(st) : std::error_code();
+        out.resize(st < 0 ? 0 : n);
+    }
+
+    // The finished canvas's generated text, cut before EOS / end-of-turn as
+    // difflm_sample does, into out (n = its length).
+    int generated_text(const gen_params &g, std::string &out, std::size_t &n) noexcept try {
+        difflm_model_info m{};
+        m.struct_size = sizeof m;
+        int st = difflm_model_info_get(ctx_, &m);
+        std::vector<token> c(static_cast<std::size_t>(m.max_canvas));
+        std::size_t len = 0;
+        if (st == DIFFLM_OK) st = difflm_canvas(ctx_, c.data(), c.size(), &len);
+        if (st != DIFFLM_OK) return st;
+        c.resize(len);
+        std::size_t start = c.size() - static_cast<std::size_t>(g.gen_length);
+        std::size_t end = start;
+        while (end < c.size() && !(c[end] >= 0 && (c[end] == m.eos_id || c[end] == m.eot_id))) end++;
+        std::vector<token> gen(c.begin() + static_cast<std::ptrdiff_t>(start),
+                               c.begin() + static_cast<std::ptrdiff_t>(end));
+        return difflm_detokenize(ctx_, gen.data(), gen.size(), 0, out.data(), out.size(), &n);
+    } catch (const std::bad_alloc &) {
+        return DIFFLM_E_NOMEM;
+    }
+
+    difflm_ctx *ctx_ = nullptr;
+    std::unique_ptr<state> state_;
+};
+
+}  // namespace difflm
+
+#endif  // DIFFLM_HPP

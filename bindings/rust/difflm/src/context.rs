@@ -1,0 +1,529 @@
+//! Context: one loaded model and its generation state (a `difflm_ctx`).
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int, c_void};
+use std::path::Path;
+use std::ptr::{self, NonNull};
+use std::sync::{Arc, Mutex};
+
+use difflm_sys as sys;
+
+use crate::callbacks::{
+    hook_trampoline, log_trampoline, record_trampoline, Hook, LogSink, StepRecord,
+};
+use crate::error::{Error, Result};
+use crate::params::{raw_params, ContextParams, GenParams};
+
+pub type Token = sys::difflm_token;
+
+/// Bytes reserved per generated token for `difflm_sample`'s output; a longer result is
+/// rebuilt from the finished canvas instead of generating again.
+const SAMPLE_BYTES_PER_TOKEN: usize = 32;
+
+/// What the model file says (`difflm_model_info`); ids are -1 where the model has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelInfo {
+    pub arch: i32,
+    pub n_vocab: i32,
+    pub n_ctx_train: i32,
+    pub max_canvas: i32,
+    pub n_layer: i32,
+    pub n_embd: i32,
+    pub n_head: i32,
+    pub n_head_kv: i32,
+    pub n_ff: i32,
+    pub shift_logits: bool,
+    pub mask_id: Token,
+    pub bos_id: Token,
+    pub eos_id: Token,
+    pub eot_id: Token,
+    pub add_bos: bool,
+    pub n_params: u64,
+}
+
+/// The canvas after one denoising step (an owned copy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// 1-based index of the step just run.
+    pub index: i32,
+    pub total_steps: i32,
+    /// Tokens this step committed.
+    pub n_committed: i32,
+    /// MASK tokens left in the generated region.
+    pub n_masked: i32,
+    /// `canvas[..prompt_length]` is the prompt.
+    pub prompt_length: usize,
+    /// Prompt and generated ids, MASK where still masked.
+    pub canvas: Vec<Token>,
+}
+
+impl Step {
+    pub fn generated(&self) -> &[Token] {
+        &self.canvas[self.prompt_length.min(self.canvas.len())..]
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.n_masked == 0
+    }
+}
+
+/// The context pointer, for the cancel slot. Sending it is sound: the only call made
+/// through it from another thread is difflm_cancel, which the C API allows from any
+/// thread while the context exists (the slot's mutex guarantees that).
+struct RawCtx(*mut sys::difflm_ctx);
+unsafe impl Send for RawCtx {}
+
+type CancelSlot = Mutex<Option<RawCtx>>;
+
+/// Cancels the context it came from, from any thread (Send + Sync + Clone). After the
+/// context is dropped, `cancel` does nothing and returns false.
+#[derive(Clone)]
+pub struct CancelHandle(Arc<CancelSlot>);
+
+impl CancelHandle {
+    pub fn cancel(&self) -> bool {
+        let slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.as_ref() {
+            Some(raw) => {
+                // SAFETY: the context is alive while it sits in the slot.
+                unsafe { sys::difflm_cancel(raw.0) };
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A loaded model plus everything one generation needs.
+///
+/// `Send` but not `Sync`: move it to another thread, but use it from one thread at a
+/// time (the C contract). Cancel from elsewhere through [`Context::cancel_handle`].
+///
+/// ```compile_fail
+/// fn needs_sync<T: Sync>() {}
+/// needs_sync::<difflm::Context>();
+/// ```
+pub struct Context {
+    raw: NonNull<sys::difflm_ctx>,
+    cancel: Arc<CancelSlot>,
+    log: *mut LogSink,
+    record: *mut StepRecord,
+    info: ModelInfo,
+}
+
+// SAFETY: the library allows a context to be used from any thread, one at a time; the
+// callbacks' state (log sink, step record) is owned by the context and only touched by
+// calls on it. The raw pointers keep the type !Sync.
+unsafe impl Send for Context {}
+
+fn cstring(bytes: Vec<u8>, what: &str) -> Result<CString> {
+    CString::new(bytes)
+        .map_err(|_| Error::new(sys::DIFFLM_E_INVALID_ARG, format!("{what} contains a NUL byte")))
+}
+
+#[cfg(unix)]
+fn path_bytes(p: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    p.as_os_str().as_bytes().to_vec()
+}
+
+#[cfg(not(unix))]
+fn path_bytes(p: &Path) -> Vec<u8> {
+    p.to_string_lossy().into_owned().into_bytes()
+}
+
+impl Context {
+    /// Loads a model with default parameters.
+    pub fn new(model_path: impl AsRef<Path>) -> Result<Context> {
+        Context::with_params(model_path, ContextParams::default())
+    }
+
+    pub fn with_params(model_path: impl AsRef<Path>, params: ContextParams) -> Result<Context> {
+        crate::check_abi()?;
+        let path = cstring(path_bytes(model_path.as_ref()), "the model path")?;
+        let log = Box::into_raw(Box::new(LogSink { user: params.log, last_error: String::new() }));
+        let mut p = raw_params();
+        p.model_path = path.as_ptr();
+        p.n_threads = params.n_threads;
+        p.max_canvas = params.max_canvas;
+        p.mask_token_id = params.mask_token_id;
+        p.log_level = params.log_level;
+        p.log_fn = Some(log_trampoline);
+        p.log_user = log as *mut c_void;
+        let mut status: c_int = 0;
+        // SAFETY: p is a complete difflm_params; the strings outlive the call.
+        let raw = unsafe { sys::difflm_create(&p, &mut status) };
+        let Some(raw) = NonNull::new(raw) else {
+            // SAFETY: log came from Box::into_raw above and the library is done with it.
+            let sink = unsafe { Box::from_raw(log) };
+            return Err(Error::new(status, sink.last_error));
+        };
+        let mut ctx = Context {
+            raw,
+            cancel: Arc::new(Mutex::new(Some(RawCtx(raw.as_ptr())))),
+            log,
+            record: Box::into_raw(Box::default()),
+            info: ModelInfo {
+                arch: 0,
+                n_vocab: 0,
+                n_ctx_train: 0,
+                max_canvas: 0,
+                n_layer: 0,
+                n_embd: 0,
+                n_head: 0,
+                n_head_kv: 0,
+                n_ff: 0,
+                shift_logits: false,
+                mask_id: -1,
+                bos_id: -1,
+                eos_id: -1,
+                eot_id: -1,
+                add_bos: false,
+                n_params: 0,
+            },
+        };
+        ctx.info = ctx.read_model_info()?;
+        Ok(ctx)
+    }
+
+    fn ptr(&self) -> *mut sys::difflm_ctx {
+        self.raw.as_ptr()
+    }
+
+    /// Turns a status into Ok(status) or the context's error.
+    fn check(&self, status: c_int) -> Result<c_int> {
+        if status >= 0 {
+            return Ok(status);
+        }
+        // SAFETY: the context is alive; the message is copied before the next call.
+        let msg = unsafe { CStr::from_ptr(sys::difflm_last_error(self.ptr())) };
+        Err(Error::new(status, msg.to_string_lossy()))
+    }
+
+    fn read_model_info(&self) -> Result<ModelInfo> {
+        let mut m = sys::difflm_model_info {
+            struct_size: std::mem::size_of::<sys::difflm_model_info>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: m is a complete struct with struct_size set.
+        self.check(unsafe { sys::difflm_model_info_get(self.ptr(), &mut m) })?;
+        if m.struct_size as usize != std::mem::size_of::<sys::difflm_model_info>() {
+            return Err(Error::new(
+                sys::DIFFLM_E_INTERNAL,
+                format!(
+                    "the library fills {} bytes of difflm_model_info, the binding mirrors {}",
+                    m.struct_size,
+                    std::mem::size_of::<sys::difflm_model_info>()
+                ),
+            ));
+        }
+        Ok(ModelInfo {
+            arch: m.arch,
+            n_vocab: m.n_vocab,
+            n_ctx_train: m.n_ctx_train,
+            max_canvas: m.max_canvas,
+            n_layer: m.n_layer,
+            n_embd: m.n_embd,
+            n_head: m.n_head,
+            n_head_kv: m.n_head_kv,
+            n_ff: m.n_ff,
+            shift_logits: m.shift_logits != 0,
+            mask_id: m.mask_id,
+            bos_id: m.bos_id,
+            eos_id: m.eos_id,
+            eot_id: m.eot_id,
+            add_bos: m.add_bos != 0,
+            n_params: m.n_params,
+        })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    // ------------------------------------------------------------ tokens
+
+    /// Text (any bytes) to ids; `flags` are `TOKENIZE_ADD_BOS | TOKENIZE_PARSE_SPECIAL`.
+    pub fn tokenize(&mut self, text: impl AsRef<[u8]>, flags: u32) -> Result<Vec<Token>> {
+        let text = text.as_ref();
+        let mut out: Vec<Token> = vec![0; text.len() + 2];
+        loop {
+            let mut n = 0usize;
+            // SAFETY: text and out are valid for the lengths passed.
+            let st = unsafe {
+                sys::difflm_tokenize(
+                    self.ptr(),
+                    text.as_ptr() as *const c_char,
+                    text.len(),
+                    flags,
+                    out.as_mut_ptr(),
+                    out.len(),
+                    &mut n,
+                )
+            };
+            if st == sys::DIFFLM_E_BUFFER_TOO_SMALL && n > out.len() {
+                out.resize(n, 0);
+                continue;
+            }
+            self.check(st)?;
+            out.truncate(n);
+            return Ok(out);
+        }
+    }
+
+    /// Ids to the exact bytes (a token may end inside a UTF-8 character). Control tokens
+    /// are skipped unless `flags` has `DETOKENIZE_SPECIAL`.
+    pub fn detokenize(&mut self, ids: &[Token], flags: u32) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; ids.len() * 8 + 16];
+        loop {
+            let mut n = 0usize;
+            // SAFETY: ids and out are valid for the lengths passed.
+            let st = unsafe {
+                sys::difflm_detokenize(
+                    self.ptr(),
+                    ids.as_ptr(),
+                    ids.len(),
+                    flags,
+                    out.as_mut_ptr() as *mut c_char,
+                    out.len(),
+                    &mut n,
+                )
+            };
+            if st == sys::DIFFLM_E_BUFFER_TOO_SMALL && n > out.len() {
+                out.resize(n, 0);
+                continue;
+            }
+            self.check(st)?;
+            out.truncate(n);
+            return Ok(out);
+        }
+    }
+
+    /// `detokenize` as a String (invalid UTF-8 becomes U+FFFD).
+    pub fn detokenize_lossy(&mut self, ids: &[Token], flags: u32) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.detokenize(ids, flags)?).into_owned())
+    }
+
+    /// Ids for a prompt, tokenized as `generate` does (BOS if the model adds one, special
+    /// tokens parsed).
+    pub fn prompt_ids(&mut self, text: &str) -> Result<Vec<Token>> {
+        let mut flags = crate::TOKENIZE_PARSE_SPECIAL;
+        if self.info.add_bos {
+            flags |= crate::TOKENIZE_ADD_BOS;
+        }
+        self.tokenize(text, flags)
+    }
+
+    /// Renders (role, content) messages in the model's chat format.
+    pub fn chat_format(
+        &mut self,
+        messages: &[(&str, &str)],
+        add_assistant: bool,
+    ) -> Result<String> {
+        let mut owned = Vec::with_capacity(messages.len());
+        for (role, content) in messages {
+            owned.push((
+                cstring(role.as_bytes().to_vec(), "a role")?,
+                cstring(content.as_bytes().to_vec(), "a message")?,
+            ));
+        }
+        let msgs: Vec<sys::difflm_chat_message> = owned
+            .iter()
+            .map(|(r, c)| sys::difflm_chat_message { role: r.as_ptr(), content: c.as_ptr() })
+            .collect();
+        let mut out = vec![0u8; 256 + messages.iter().map(|m| m.1.len() + 64).sum::<usize>()];
+        loop {
+            let mut n = 0usize;
+            // SAFETY: msgs points at CStrings alive for the call; out is valid for its length.
+            let st = unsafe {
+                sys::difflm_chat_format(
+                    self.ptr(),
+                    msgs.as_ptr(),
+                    msgs.len(),
+                    add_assistant as i32,
+                    out.as_mut_ptr() as *mut c_char,
+                    out.len(),
+                    &mut n,
+                )
+            };
+            if st == sys::DIFFLM_E_BUFFER_TOO_SMALL && n + 1 > out.len() {
+                out.resize(n + 1, 0);
+                continue;
+            }
+            self.check(st)?;
+            out.truncate(n);
+            return Ok(String::from_utf8_lossy(&out).into_owned());
+        }
+    }
+
+    // ------------------------------------------------------------ generation
+
+    /// Generates from prompt text and returns the generated text up to the first
+    /// end-of-text or end-of-turn (`difflm_sample`).
+    pub fn generate(&mut self, prompt: &str, params: &GenParams) -> Result<String> {
+        self.generate_with(prompt, params, |_| false)
+    }
+
+    /// `generate`, calling `on_step` after every step; returning true stops generation
+    /// with a Cancelled error. A panic in `on_step` stops generation and resumes here.
+    pub fn generate_with<F: FnMut(&Step) -> bool>(
+        &mut self,
+        prompt: &str,
+        params: &GenParams,
+        on_step: F,
+    ) -> Result<String> {
+        self.generate_inner(prompt, params, on_step, SAMPLE_BYTES_PER_TOKEN)
+    }
+
+    fn generate_inner<F: FnMut(&Step) -> bool>(
+        &mut self,
+        prompt: &str,
+        params: &GenParams,
+        on_step: F,
+        bytes_per_token: usize,
+    ) -> Result<String> {
+        let prompt = cstring(prompt.as_bytes().to_vec(), "the prompt")?;
+        let mut hook = Hook { f: on_step, panic: None };
+        let mut g = params.to_raw();
+        g.step_fn = Some(hook_trampoline::<F>);
+        g.step_user = &mut hook as *mut Hook<F> as *mut c_void;
+        let mut out = vec![0u8; params.gen_length.max(0) as usize * bytes_per_token + 64];
+        let mut n = 0usize;
+        // SAFETY: hook outlives the call, and the library calls step_fn only inside steps
+        // of this generation, all of which run inside this call.
+        let st = unsafe {
+            sys::difflm_sample(
+                self.ptr(),
+                prompt.as_ptr(),
+                &g,
+                out.as_mut_ptr() as *mut c_char,
+                out.len(),
+                &mut n,
+            )
+        };
+        if let Some(payload) = hook.panic.take() {
+            std::panic::resume_unwind(payload);
+        }
+        if st == sys::DIFFLM_E_BUFFER_TOO_SMALL {
+            return self.generated_text(params.gen_length.max(0) as usize);
+        }
+        self.check(st)?;
+        out.truncate(n);
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// The finished canvas's generated text, cut as difflm_sample cuts it.
+    fn generated_text(&mut self, gen_length: usize) -> Result<String> {
+        let canvas = self.canvas()?;
+        let gen = &canvas[canvas.len().saturating_sub(gen_length)..];
+        let (eos, eot) = (self.info.eos_id, self.info.eot_id);
+        let end = gen.iter().position(|&t| t >= 0 && (t == eos || t == eot)).unwrap_or(gen.len());
+        self.detokenize_lossy(&gen[..end], 0)
+    }
+
+    /// Starts a generation from prompt ids and returns an iterator that runs one step per
+    /// `next()` and yields the canvas after it.
+    pub fn steps(&mut self, prompt: &[Token], params: &GenParams) -> Result<Steps<'_>> {
+        let mut g = params.to_raw();
+        g.step_fn = Some(record_trampoline);
+        g.step_user = self.record as *mut c_void;
+        // SAFETY: the record lives as long as the context.
+        self.check(unsafe {
+            sys::difflm_generate_begin(self.ptr(), prompt.as_ptr(), prompt.len(), &g)
+        })?;
+        Ok(Steps { ctx: self, finished: false })
+    }
+
+    /// The current canvas (prompt + generated, MASK where still masked).
+    pub fn canvas(&self) -> Result<Vec<Token>> {
+        let mut out: Vec<Token> = vec![0; self.info.max_canvas.max(0) as usize];
+        let mut n = 0usize;
+        // SAFETY: out is valid for its length.
+        let st = unsafe { sys::difflm_canvas(self.ptr(), out.as_mut_ptr(), out.len(), &mut n) };
+        if st < 0 {
+            return Err(Error::new(st, ""));
+        }
+        out.truncate(n);
+        Ok(out)
+    }
+
+    /// Stops the running or next step of this context.
+    pub fn cancel(&self) {
+        // SAFETY: difflm_cancel is safe at any time while the context exists.
+        unsafe { sys::difflm_cancel(self.ptr()) }
+    }
+
+    /// A handle that cancels this context from any thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle(Arc::clone(&self.cancel))
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // Empty the slot first: a CancelHandle must never see a freed context.
+        self.cancel.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // SAFETY: the context and both boxes are ours; nothing uses them after this.
+        unsafe {
+            sys::difflm_free(self.ptr());
+            drop(Box::from_raw(self.log));
+            drop(Box::from_raw(self.record));
+        }
+        self.log = ptr::null_mut();
+        self.record = ptr::null_mut();
+    }
+}
+
+/// One denoising step per `next()`; ends after the step that completes the canvas, or
+/// after the first error (a Cancelled error after a cancel).
+pub struct Steps<'a> {
+    ctx: &'a mut Context,
+    finished: bool,
+}
+
+impl Steps<'_> {
+    /// Cancels this generation from the iterating thread (see `CancelHandle` for others).
+    pub fn cancel(&self) {
+        self.ctx.cancel()
+    }
+}
+
+impl Iterator for Steps<'_> {
+    type Item = Result<Step>;
+
+    fn next(&mut self) -> Option<Result<Step>> {
+        if self.finished {
+            return None;
+        }
+        // SAFETY: the record is ours; the callback writes it only during the step call.
+        unsafe { (*self.ctx.record).last = None };
+        let st = unsafe { sys::difflm_generate_step(self.ctx.ptr()) };
+        let st = match self.ctx.check(st) {
+            Ok(st) => st,
+            Err(e) => {
+                self.finished = true;
+                return Some(Err(e));
+            }
+        };
+        if st == sys::DIFFLM_DONE {
+            self.finished = true;
+        }
+        unsafe { (*self.ctx.record).last.take() }.map(Ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_token_fallback_matches_sample() {
+        let path =
+            std::env::var("DIFFLM_TEST_MODEL").expect("set DIFFLM_TEST_MODEL to a model file");
+        let mut ctx = Context::new(path).unwrap();
+        let g = GenParams { gen_length: 16, steps: 8, block_length: 8, ..Default::default() };
+        let want = ctx.generate("abc", &g).unwrap();
+        // No room at all: difflm_sample says BUFFER_TOO_SMALL, the canvas gives the text.
+        let got = ctx.generate_inner("abc", &g, |_| false, 0).unwrap();
+        assert_eq!(got, want);
+    }
+}

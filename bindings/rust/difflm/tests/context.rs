@@ -1,0 +1,205 @@
+//! Tests of the safe wrapper against the built library. DIFFLM_TEST_MODEL names a model
+//! (meson sets it; the tests fail loudly without it).
+use std::sync::mpsc;
+use std::thread;
+
+use difflm::{Context, ContextParams, ErrorKind, GenParams, Step};
+
+fn model() -> String {
+    std::env::var("DIFFLM_TEST_MODEL").expect("set DIFFLM_TEST_MODEL to a model file")
+}
+
+fn small() -> GenParams {
+    GenParams { gen_length: 16, steps: 8, block_length: 8, ..Default::default() }
+}
+
+fn open() -> Context {
+    Context::with_params(model(), ContextParams { n_threads: 1, ..Default::default() }).unwrap()
+}
+
+#[test]
+fn abi_and_version() {
+    difflm::check_abi().unwrap();
+    assert_eq!(difflm::abi_version(), 0);
+    assert!(difflm::version().split('.').count() == 3);
+}
+
+#[test]
+fn missing_model_is_io_error_with_message() {
+    let mut logged = Vec::new();
+    let (tx, rx) = mpsc::channel();
+    let params = ContextParams {
+        log: Some(Box::new(move |_lvl, msg: &str| tx.send(msg.to_string()).unwrap())),
+        ..Default::default()
+    };
+    let err = Context::with_params("/nonexistent/model.gguf", params).err().expect("must fail");
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert_eq!(err.code(), -3);
+    assert!(err.message().contains("/nonexistent/model.gguf"), "{}", err.message());
+    assert!(err.to_string().contains("cannot read or write a file"), "{err}");
+    logged.extend(rx.try_iter());
+    assert!(logged.iter().any(|m| m.contains("/nonexistent/model.gguf")));
+}
+
+#[test]
+fn malformed_model_is_format_error() {
+    let path = std::env::temp_dir().join(format!("difflm-rs-bad-{}.gguf", std::process::id()));
+    std::fs::write(&path, b"GGUF\xff\xff\xff\xff garbage that is not a model").unwrap();
+    let err = Context::new(&path).err().expect("must fail");
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(err.kind(), ErrorKind::Format);
+    assert!(!err.message().is_empty());
+}
+
+#[test]
+fn bad_arguments() {
+    let err = Context::with_params(model(), ContextParams { n_threads: -1, ..Default::default() })
+        .err()
+        .expect("must fail");
+    assert_eq!(err.kind(), ErrorKind::InvalidArg);
+    assert!(err.message().contains("n_threads"), "{}", err.message());
+    let mut ctx = open();
+    let err = ctx.generate("x", &GenParams { gen_length: -3, ..small() }).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArg);
+    assert!(!err.message().is_empty());
+    let too_long =
+        GenParams { gen_length: ctx.info().max_canvas + 1, steps: 1, block_length: 0, ..small() };
+    assert_eq!(ctx.generate("x", &too_long).unwrap_err().kind(), ErrorKind::TooLong);
+    assert_eq!(ctx.generate("a\0b", &small()).unwrap_err().kind(), ErrorKind::InvalidArg);
+    let n_vocab = ctx.info().n_vocab;
+    let err = ctx.detokenize(&[1, n_vocab + 5], 0).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArg);
+    assert!(!err.message().is_empty());
+    assert_eq!(ctx.canvas().unwrap_err().kind(), ErrorKind::State);
+}
+
+#[test]
+fn tokenize_round_trip() {
+    let mut ctx = open();
+    for text in ["Hello world", "héllo wörld ✓", "  spaces\n\ttabs", ""] {
+        let ids = ctx.tokenize(text, 0).unwrap();
+        assert_eq!(ctx.detokenize(&ids, 0).unwrap(), text.as_bytes());
+    }
+    let bytes: Vec<u8> = (1..=255).collect();
+    let ids = ctx.tokenize(&bytes, 0).unwrap();
+    assert_eq!(ctx.detokenize(&ids, 0).unwrap(), bytes);
+    let with_bos = ctx.tokenize("hi", difflm::TOKENIZE_ADD_BOS).unwrap();
+    assert_eq!(with_bos[0], ctx.info().bos_id);
+    assert_eq!(ctx.detokenize_lossy(&with_bos, 0).unwrap(), "hi");
+    let chat = ctx.chat_format(&[("user", "What is 2+2?")], true).unwrap();
+    assert!(chat.contains("What is 2+2?"));
+}
+
+#[test]
+fn generate_is_deterministic_and_matches_steps() {
+    let mut ctx = open();
+    let a = ctx.generate("Once upon", &small()).unwrap();
+    let b = ctx.generate("Once upon", &small()).unwrap();
+    assert_eq!(a, b);
+    let prompt = ctx.prompt_ids("Once upon").unwrap();
+    let steps: Vec<Step> = ctx.steps(&prompt, &small()).unwrap().map(|s| s.unwrap()).collect();
+    assert_eq!(steps.len(), 8);
+    let info = ctx.info().clone();
+    let mut masked = i32::MAX;
+    for (k, s) in steps.iter().enumerate() {
+        assert_eq!(s.index as usize, k + 1);
+        assert_eq!(s.total_steps, 8);
+        assert_eq!(s.prompt_length, prompt.len());
+        assert_eq!(&s.canvas[..prompt.len()], &prompt[..]);
+        assert_eq!(s.generated().len(), 16);
+        assert_eq!(
+            s.n_masked as usize,
+            s.generated().iter().filter(|&&t| t == info.mask_id).count()
+        );
+        assert!(s.n_masked <= masked);
+        masked = s.n_masked;
+    }
+    assert!(steps[0].n_masked > 0);
+    assert!(steps.last().unwrap().is_done());
+    assert_eq!(ctx.canvas().unwrap(), steps.last().unwrap().canvas);
+    let gen = steps.last().unwrap().generated();
+    let end = gen.iter().position(|&t| t == info.eos_id || t == info.eot_id).unwrap_or(gen.len());
+    assert_eq!(ctx.detokenize_lossy(&gen[..end], 0).unwrap(), a);
+}
+
+#[test]
+fn generate_with_sees_every_step_and_can_stop() {
+    let mut ctx = open();
+    let mut seen = Vec::new();
+    ctx.generate_with("x", &small(), |s| {
+        seen.push(s.index);
+        false
+    })
+    .unwrap();
+    assert_eq!(seen, (1..=8).collect::<Vec<_>>());
+    let err = ctx.generate_with("x", &small(), |s| s.index == 2).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+}
+
+#[test]
+fn panic_in_step_hook_resumes_in_caller() {
+    let mut ctx = open();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = ctx.generate_with("x", &small(), |_| panic!("from the hook"));
+    }));
+    assert!(r.is_err());
+    assert_eq!(ctx.generate("x", &small()).unwrap(), ctx.generate("x", &small()).unwrap());
+}
+
+#[test]
+fn cancel_from_the_iterating_thread() {
+    let mut ctx = open();
+    let prompt = ctx.prompt_ids("Hello").unwrap();
+    let mut it = ctx.steps(&prompt, &small()).unwrap();
+    assert_eq!(it.next().unwrap().unwrap().index, 1);
+    it.cancel();
+    assert_eq!(it.next().unwrap().unwrap_err().kind(), ErrorKind::Cancelled);
+    assert!(it.next().is_none());
+    assert_eq!(ctx.steps(&prompt, &small()).unwrap().count(), 8);
+}
+
+#[test]
+fn cancel_handle_from_another_thread() {
+    let mut ctx = open();
+    let handle = ctx.cancel_handle();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (done_tx, done_rx) = mpsc::channel::<bool>();
+    let canceller = thread::spawn(move || {
+        go_rx.recv().unwrap();
+        done_tx.send(handle.cancel()).unwrap();
+        handle
+    });
+    let prompt = ctx.prompt_ids("Hello").unwrap();
+    let mut results = Vec::new();
+    for step in ctx.steps(&prompt, &small()).unwrap() {
+        let failed = step.is_err();
+        results.push(step);
+        if failed {
+            break;
+        }
+        go_tx.send(()).unwrap();
+        assert!(done_rx.recv().unwrap(), "the context was alive");
+    }
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[1].as_ref().unwrap_err().kind(), ErrorKind::Cancelled);
+    let handle = canceller.join().unwrap();
+    drop(ctx);
+    assert!(!handle.cancel(), "a dropped context cannot be cancelled");
+}
+
+#[test]
+fn context_moves_between_threads() {
+    fn is_send<T: Send>() {}
+    fn is_send_sync<T: Send + Sync>() {}
+    is_send::<Context>();
+    is_send_sync::<difflm::CancelHandle>();
+    let ctx = open();
+    let text = thread::spawn(move || {
+        let mut ctx = ctx;
+        ctx.generate("moved", &small()).unwrap()
+    })
+    .join()
+    .unwrap();
+    let mut here = open();
+    assert_eq!(text, here.generate("moved", &small()).unwrap());
+}

@@ -1,0 +1,55 @@
+/* cpu.h - what the CPU can run, read once from CPUID (and XGETBV: a feature counts only
+ * when the OS also saves its registers), and the kernel paths built on it.
+ *
+ * One binary runs everywhere: the fast kernels are compiled with per-function target
+ * attributes and chosen at run time from these bits. DIFFLM_CPU_MASK (environment, hex
+ * or decimal) clears features, so the slower paths can be exercised on a fast machine. */
+#ifndef DL_CPU_H
+#define DL_CPU_H
+
+#include <stddef.h>
+
+enum dl_cpu_feature {
+    DL_CPU_AVX2 = 1u << 0,
+    DL_CPU_FMA = 1u << 1,
+    DL_CPU_F16C = 1u << 2,
+    DL_CPU_AVX512F = 1u << 3,
+    DL_CPU_AVX512BW = 1u << 4,
+    DL_CPU_AVX512VL = 1u << 5,
+    DL_CPU_AVX512DQ = 1u << 6,
+    DL_CPU_AVX512_VNNI = 1u << 7,
+    DL_CPU_AVX_VNNI = 1u << 8,
+    DL_CPU_AVX512_BF16 = 1u << 9,
+    DL_CPU_AVX512_FP16 = 1u << 10,
+    DL_CPU_AMX_INT8 = 1u << 11,   /* reported only: no AMX path (machine.md §4) */
+};
+
+/* The feature bits (enum dl_cpu_feature), cached after the first call. */
+unsigned dl_cpu_features(void);
+/* "avx2 fma f16c avx512f ..." for logs; returns buf. */
+const char *dl_cpu_features_str(char *buf, size_t cap);
+
+/* Kernel paths of the integer (quantized-weight) products, slowest first. */
+enum dl_qpath {
+    DL_QPATH_SCALAR = 0,
+    DL_QPATH_AVX2 = 1,          /* vpmaddubsw + vpmaddwd, 8 lanes */
+    DL_QPATH_AVX_VNNI = 2,      /* VEX vpdpbusd, 8 lanes */
+    DL_QPATH_AVX512_VNNI = 3,   /* EVEX vpdpbusd, 16 lanes */
+    DL_QPATH_COUNT
+};
+/* Kernel paths of the f32 products (weights F32, F16, BF16). */
+enum dl_fpath {
+    DL_FPATH_SCALAR = 0,
+    DL_FPATH_AVX2 = 1,          /* AVX2 + FMA, 6 x 16 micro-tile */
+    DL_FPATH_AVX512 = 2,        /* AVX-512F, 12 x 32 micro-tile */
+    DL_FPATH_COUNT
+};
+
+int dl_qpath_available(int path);
+int dl_fpath_available(int path);
+int dl_qpath_best(void);
+int dl_fpath_best(void);
+const char *dl_qpath_name(int path);
+const char *dl_fpath_name(int path);
+
+#endif

@@ -1,0 +1,54 @@
+/* gemm.h - the library's own f32 matrix product over weights stored as F32, F16 or
+ * BF16 (widened while packing, so half-precision weights run at f32 speed with no
+ * second copy of the model).
+ *
+ * Debian 12's OpenBLAS 0.3.21 misdetects recent CPUs and falls back to slow kernels
+ * (machine.md §3); these micro-kernels (AVX-512: 12 rows x 32 columns, AVX2+FMA:
+ * 6 x 16) make the speed independent of what OpenBLAS detects. */
+#ifndef DL_GEMM_H
+#define DL_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Which f32 product the model uses for F32/F16/BF16 weights. Process-wide, fixed at
+ * the first call: the library's own kernels whenever the CPU has a vector path (they
+ * beat OpenBLAS 0.3.21 on every machine measured, doc/performance.md), else OpenBLAS
+ * when built with it. DIFFLM_GEMM=openblas|own in the environment overrides; so does
+ * dl_gemm_backend_set (benchmarks), which must run before any context is created,
+ * because scratch sizes depend on the choice. The choice never depends on timing, so
+ * results are reproducible from run to run. */
+enum dl_gemm_backend { DL_GEMM_OWN = 0, DL_GEMM_OPENBLAS = 1 };
+int dl_gemm_backend(void);
+void dl_gemm_backend_set(int backend);   /* OPENBLAS without BLAS falls back to OWN */
+const char *dl_gemm_backend_name(int backend);
+
+/* Columns per call: one task of the model's products (model_weights.h DL_COL_TASK). */
+#define DL_FGEMM_COLS 64
+/* Elements of K per packed panel: 64 columns x 128 x 4 bytes = 32 KiB of stack. */
+#define DL_FGEMM_KC 128
+
+/* out[n][m] = (accumulate ? out[n][m] : 0), then s = fma(x[n][k], w[m][k], s) for
+ * k = 0..K-1 in order, then + bias[m]; for m in [m0, m0 + mc), mc <= DL_FGEMM_COLS.
+ * That fixed sequence of f32 operations per output is the definition: every path, tile
+ * and thread count gives the same bits, and a row's result never depends on the
+ * other rows of the batch.
+ *   out: [N][ldo] out;  x: [N][ldx];  w: [M][K] of type wtype (F32, F16, BF16);
+ *   bias: [M] or NULL.  path: an available enum dl_fpath (kernels/cpu.h). */
+void dl_fgemm_cols(int path, float *out, int ldo, const float *x, int ldx, int N,
+                   const void *w, uint32_t wtype, int K, int64_t m0, int mc,
+                   const float *bias, int accumulate);
+
+/* Micro-kernels: out[r][c] (+)= sum over k < kc of x[r][k] * bp[k][c] for r < R rows and
+ * c < cols (<= 64) columns, fma in k order, starting from out.
+ *   out: [R][ldo] in/out;  x: [R][ldx];  bp: [kc][64] packed weight columns */
+void dl_fkernel_scalar(float *out, int ldo, const float *x, int ldx, int N, const float *bp,
+                       int kc, int cols);
+#if defined(__x86_64__) && defined(__GNUC__)
+void dl_fkernel_avx2(float *out, int ldo, const float *x, int ldx, int N, const float *bp,
+                     int kc, int cols);
+void dl_fkernel_avx512(float *out, int ldo, const float *x, int ldx, int N, const float *bp,
+                       int kc, int cols);
+#endif
+
+#endif

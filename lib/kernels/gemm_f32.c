@@ -1,0 +1,113 @@
+/* gemm_f32.c - driver of the own f32 product: panel packing (with F16/BF16 widening)
+ * and the portable kernel. See gemm.h for the definition every path reproduces. */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmt/ggml_types.h"
+#include "kernels/cpu.h"
+#include "kernels/gemm.h"
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+
+static atomic_int backend_choice = -1;
+
+int dl_gemm_backend(void) {
+    int b = atomic_load_explicit(&backend_choice, memory_order_relaxed);
+    if (b >= 0)
+        return b;
+    b = dl_fpath_best() != DL_FPATH_SCALAR ? DL_GEMM_OWN : DL_GEMM_OPENBLAS;
+    const char *env = getenv("DIFFLM_GEMM");
+    if (env && !strcmp(env, "openblas"))
+        b = DL_GEMM_OPENBLAS;
+    else if (env && !strcmp(env, "own"))
+        b = DL_GEMM_OWN;
+#ifndef DL_HAVE_BLAS
+    b = DL_GEMM_OWN;
+#endif
+    atomic_store_explicit(&backend_choice, b, memory_order_relaxed);
+    return b;
+}
+
+void dl_gemm_backend_set(int backend) {
+#ifndef DL_HAVE_BLAS
+    backend = DL_GEMM_OWN;
+#endif
+    atomic_store_explicit(&backend_choice, backend == DL_GEMM_OPENBLAS ? DL_GEMM_OPENBLAS
+                                                                       : DL_GEMM_OWN,
+                          memory_order_relaxed);
+}
+
+const char *dl_gemm_backend_name(int backend) {
+    return backend == DL_GEMM_OPENBLAS ? "openblas" : "own";
+}
+
+void dl_fkernel_scalar(float *out, int ldo, const float *x, int ldx, int N, const float *bp,
+                       int kc, int cols) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < cols; c++) {
+            float s = out[(size_t)n * ldo + c];
+            for (int k = 0; k < kc; k++)
+                s = fmaf(x[(size_t)n * ldx + k], bp[(size_t)k * DL_FGEMM_COLS + c], s);
+            out[(size_t)n * ldo + c] = s;
+        }
+}
+
+typedef void (*fkernel_fn)(float *, int, const float *, int, int, const float *, int, int);
+
+static fkernel_fn kernel_for(int path) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (path == DL_FPATH_AVX512)
+        return dl_fkernel_avx512;
+    if (path == DL_FPATH_AVX2)
+        return dl_fkernel_avx2;
+#else
+    (void)path;
+#endif
+    return dl_fkernel_scalar;
+}
+
+/* bp[k][c] = w[m0 + c][k0 + k] as f32; columns past mc are zero. */
+static void pack(float *bp, const void *w, uint32_t wtype, int K, int64_t m0, int mc, int k0,
+                 int kc) {
+    float row[DL_FGEMM_KC];
+    size_t esize = wtype == DL_TYPE_F32 ? 4 : 2;
+    for (int c = 0; c < DL_FGEMM_COLS; c++) {
+        if (c < mc) {
+            const uint8_t *src = (const uint8_t *)w + ((size_t)(m0 + c) * K + k0) * esize;
+            dl_dequant_row(wtype, row, src, kc);
+            for (int k = 0; k < kc; k++)
+                bp[(size_t)k * DL_FGEMM_COLS + c] = row[k];
+        } else {
+            for (int k = 0; k < kc; k++)
+                bp[(size_t)k * DL_FGEMM_COLS + c] = 0.0f;
+        }
+    }
+}
+
+void dl_fgemm_cols(int path, float *out, int ldo, const float *x, int ldx, int N,
+                   const void *w, uint32_t wtype, int K, int64_t m0, int mc,
+                   const float *bias, int accumulate) {
+    if (N <= 0 || mc <= 0)
+        return;
+    if (mc > DL_FGEMM_COLS)
+        mc = DL_FGEMM_COLS;
+    if (!dl_fpath_available(path))
+        path = DL_FPATH_SCALAR;
+    fkernel_fn kern = kernel_for(path);
+    float *o = out + m0;
+    if (!accumulate)
+        for (int n = 0; n < N; n++)
+            memset(o + (size_t)n * ldo, 0, (size_t)mc * sizeof(float));
+    float bp[DL_FGEMM_KC * DL_FGEMM_COLS] __attribute__((aligned(64)));
+    for (int k0 = 0; k0 < K; k0 += DL_FGEMM_KC) {
+        int kc = K - k0 < DL_FGEMM_KC ? K - k0 : DL_FGEMM_KC;
+        pack(bp, w, wtype, K, m0, mc, k0, kc);
+        kern(o, ldo, x + k0, ldx, N, bp, kc, mc);
+    }
+    if (bias)
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < mc; c++)
+                o[(size_t)n * ldo + c] += bias[m0 + c];
+}

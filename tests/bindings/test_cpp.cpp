@@ -1,0 +1,202 @@
+// Tests of bindings/cpp/difflm.hpp against the shared library. usage: test_cpp MODEL.gguf
+#include "difflm.hpp"
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+static_assert(!std::is_copy_constructible<difflm::context>::value, "move-only");
+static_assert(!std::is_copy_assignable<difflm::context>::value, "move-only");
+static_assert(std::is_nothrow_move_constructible<difflm::context>::value, "cheap moves");
+static_assert(std::is_nothrow_move_assignable<difflm::context>::value, "cheap moves");
+
+static int failures = 0;
+#define CHECK(cond)                                                                 \
+    do {                                                                            \
+        if (!(cond)) {                                                              \
+            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                             \
+        }                                                                           \
+    } while (0)
+
+// Runs f, which must throw E with the given code; returns the exception's message.
+template <class E, class F>
+static std::string expect_throw(int code, F f) {
+    try {
+        f();
+    } catch (const E &e) {
+        CHECK(e.code() == code);
+        CHECK(!e.message().empty());
+        return e.message();
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "unexpected exception: %s\n", e.what());
+    }
+    failures++;
+    std::fprintf(stderr, "expected an exception with code %d\n", code);
+    return "";
+}
+
+static difflm::gen_params small() {
+    difflm::gen_params g;
+    g.gen_length = 16;
+    g.steps = 8;
+    g.block_length = 8;
+    return g;
+}
+
+static difflm::context open(const char *model) {
+    difflm::context_params p;
+    p.model_path = model;
+    p.n_threads = 1;
+    return difflm::context(p);
+}
+
+static void test_errors(const char *model) {
+    std::string msg = expect_throw<difflm::error>(DIFFLM_E_IO, [] { difflm::context c("/nonexistent/m.gguf"); });
+    CHECK(msg.find("/nonexistent/m.gguf") != std::string::npos);
+
+    difflm::context_params p;
+    p.model_path = "/nonexistent/m.gguf";
+    std::vector<std::string> logged;
+    p.log = [&](int32_t, std::string_view m) { logged.emplace_back(m); };
+    std::error_code ec;
+    std::string message;
+    difflm::context c(p, ec, &message);
+    CHECK(!c);
+    CHECK(ec.value() == DIFFLM_E_IO);
+    CHECK(ec.category() == difflm::category());
+    CHECK(std::string(ec.category().name()) == "difflm");
+    CHECK(ec.message() == "cannot read or write a file");
+    CHECK(message.find("/nonexistent/m.gguf") != std::string::npos);
+    CHECK(!logged.empty());
+
+    difflm::context ctx = open(model);
+    int32_t n_vocab = ctx.info().n_vocab;
+    expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { ctx.detokenize({1, n_vocab + 5}); });
+    ctx.detokenize({1, n_vocab + 5}, 0, ec);
+    CHECK(ec.value() == DIFFLM_E_INVALID_ARG);
+    CHECK(!ctx.last_error().empty());
+    difflm::gen_params bad = small();
+    bad.gen_length = -3;
+    expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { ctx.generate("x", bad); });
+    expect_throw<difflm::error>(DIFFLM_E_STATE, [&] { ctx.canvas(); });
+}
+
+static void test_tokens(const char *model) {
+    difflm::context ctx = open(model);
+    for (std::string text : {"Hello world", "h\xc3\xa9llo w\xc3\xb6rld", "  spaces\n\ttabs", ""}) {
+        CHECK(ctx.detokenize(ctx.tokenize(text)) == text);
+    }
+    std::vector<difflm::token> ids = ctx.tokenize("hi", DIFFLM_TOKENIZE_ADD_BOS);
+    CHECK(!ids.empty() && ids[0] == ctx.info().bos_id);
+    CHECK(ctx.detokenize(ids) == "hi");
+}
+
+static void test_generate_and_steps(const char *model) {
+    difflm::context ctx = open(model);
+    std::string a = ctx.generate("Once upon", small());
+    CHECK(a == ctx.generate("Once upon", small()));
+
+    std::vector<difflm::token> prompt = ctx.prompt_ids("Once upon");
+    ctx.begin(prompt, small());
+    difflm_model_info info = ctx.info();
+    int steps = 0;
+    long prev_masked = 1L << 30;
+    bool more = true;
+    while (more) {
+        more = ctx.step();
+        steps++;
+        std::vector<difflm::token> c = ctx.canvas();
+        CHECK(c.size() == prompt.size() + 16);
+        CHECK(std::vector<difflm::token>(c.begin(), c.begin() + (long)prompt.size()) == prompt);
+        long masked = 0;
+        for (size_t i = prompt.size(); i < c.size(); i++) masked += c[i] == info.mask_id;
+        CHECK(masked <= prev_masked);
+        prev_masked = masked;
+    }
+    CHECK(steps == 8);
+    CHECK(prev_masked == 0);
+    std::error_code ec;
+    CHECK(ctx.step(ec) == DIFFLM_DONE && !ec);
+
+    // The step loop and difflm_sample agree on the text.
+    std::vector<difflm::token> c = ctx.canvas();
+    std::vector<difflm::token> gen(c.begin() + (long)prompt.size(), c.end());
+    for (size_t i = 0; i < gen.size(); i++)
+        if (gen[i] == info.eos_id || gen[i] == info.eot_id) {
+            gen.resize(i);
+            break;
+        }
+    CHECK(ctx.detokenize(gen) == a);
+
+    std::vector<int> seen;
+    ctx.generate("x", small(), [&](const difflm::step &s) {
+        seen.push_back(s.index);
+        CHECK(s.total_steps == 8);
+        return false;
+    });
+    CHECK(seen.size() == 8 && seen.front() == 1 && seen.back() == 8);
+}
+
+struct hook_error : std::runtime_error {
+    hook_error() : std::runtime_error("from the hook") {}
+};
+
+static void test_cancel(const char *model) {
+    difflm::context ctx = open(model);
+    ctx.begin(ctx.prompt_ids("Hello"), small());
+    CHECK(ctx.step());
+    std::thread([&ctx] { ctx.cancel(); }).join();  // another thread, while the context lives
+    expect_throw<difflm::cancelled>(DIFFLM_E_CANCELLED, [&] { ctx.step(); });
+    ctx.begin(ctx.prompt_ids("Hello"), small());
+    ctx.cancel();
+    std::error_code ec;
+    CHECK(ctx.step(ec) == DIFFLM_E_CANCELLED && ec.value() == DIFFLM_E_CANCELLED);
+    difflm::gen_params bad = small();
+    bad.gen_length = -1;
+    CHECK(ctx.generate("x", bad, ec).empty() && ec.value() == DIFFLM_E_INVALID_ARG);
+    CHECK(!ctx.generate("x", small(), ec).empty() || !ec);
+    CHECK(!ec);
+
+    expect_throw<difflm::cancelled>(DIFFLM_E_CANCELLED, [&] {
+        ctx.generate("x", small(), [](const difflm::step &s) { return s.index == 2; });
+    });
+    bool caught = false;
+    try {
+        ctx.generate("x", small(), [](const difflm::step &) -> bool { throw hook_error(); });
+    } catch (const hook_error &) {
+        caught = true;
+    }
+    CHECK(caught);
+    CHECK(ctx.generate("x", small()) == ctx.generate("x", small()));  // still usable
+}
+
+static void test_moves(const char *model) {
+    difflm::context a = open(model);
+    std::string want = a.generate("move", small());
+    difflm::context b(std::move(a));
+    CHECK(!a && b);
+    CHECK(b.generate("move", small()) == want);
+    difflm::context c;
+    CHECK(!c);
+    c = std::move(b);
+    CHECK(!b && c);
+    CHECK(c.generate("move", small()) == want);
+    c = difflm::context();  // frees
+    CHECK(!c);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return std::fprintf(stderr, "usage: %s MODEL.gguf\n", argv[0]), 2;
+    test_errors(argv[1]);
+    test_tokens(argv[1]);
+    test_generate_and_steps(argv[1]);
+    test_cancel(argv[1]);
+    test_moves(argv[1]);
+    if (failures) std::fprintf(stderr, "%d check(s) failed\n", failures);
+    else std::printf("all C++ binding checks passed\n");
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,545 @@
+/* test_train.c - the trainer end to end on tiny shapes:
+ *  - the whole model's gradient (tr_forward_backward) against central differences of a
+ *    double-precision re-implementation of the model and objective (grad_ref.h);
+ *  - LLaDA masking and its weights; the schedule; document splitting and the cache;
+ *  - determinism: N steps straight == N/2, stop, resume, N/2 (bitwise: parameters, Adam
+ *    moments, RNG states), and the same weights with 1 and 2 threads;
+ *  - export: the GGUF loads with lib/model and its logits match the trainer's forward
+ *    (F32 exactly up to summation order, F16 against f16-rounded parameters). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_compat.h"
+#include "fmt/ggml_types.h"
+#include "fmt/gguf.h"
+#include "grad_ref.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "model/model_tiny.h"
+#include "tok/tok.h"
+#include "train.h"
+
+static void tiny_config(tr_config *c) {
+    tr_config_default(c);
+    *c = (tr_config){ .n_vocab = 37, .n_embd = 16, .n_layer = 2, .n_head = 4, .n_head_kv = 2,
+                      .head_dim = 4, .n_ff = 24, .n_ctx = 7, .rope_theta = 10000.0f,
+                      .rms_eps = 1e-5f };
+}
+
+/* --- the double model */
+
+/* Loss of batch b under parameters p (double, tr_tensor_table layout). */
+static double model_loss_d(const tr_config *c, const double *p, const tr_batch *b) {
+    tr_tensor t[TR_N_TENSORS(TR_MAX_LAYERS)];
+    tr_tensor_table(c, t);
+    const int E = c->n_embd, F = c->n_ff, hd = c->head_dim, nh = c->n_head, nkv = c->n_head_kv;
+    const int Dq = nh * hd, Dkv = nkv * hd, V = c->n_vocab;
+    const double *emb = p + t[0].offset;
+    double loss = 0;
+    for (int s = 0; s < b->n_seq; s++) {
+        int T = b->seq_len[s], r0 = b->seq_start[s];
+        double *x = malloc((size_t)T * E * sizeof *x), *xn = malloc((size_t)T * E * sizeof *x);
+        double *q = malloc((size_t)T * Dq * sizeof *x), *k = malloc((size_t)T * Dkv * sizeof *x);
+        double *v = malloc((size_t)T * Dkv * sizeof *x), *att = malloc((size_t)T * Dq * sizeof *x);
+        double *o = malloc((size_t)T * E * sizeof *x), *g = malloc((size_t)T * F * sizeof *x);
+        double *u = malloc((size_t)T * F * sizeof *x);
+        for (int i = 0; i < T; i++)
+            memcpy(x + i * E, emb + (size_t)b->input[r0 + i] * E, (size_t)E * sizeof *x);
+        for (int l = 0; l < c->n_layer; l++) {
+            const tr_tensor *L = &t[2 + 9 * l];
+            gd_rmsnorm(xn, x, p + L[0].offset, c->rms_eps, T, E);
+            gd_matmul(q, xn, p + L[1].offset, T, E, Dq);
+            gd_matmul(k, xn, p + L[2].offset, T, E, Dkv);
+            gd_matmul(v, xn, p + L[3].offset, T, E, Dkv);
+            gd_rope(q, b->pos + r0, c->rope_theta, 0, T, nh, hd);
+            gd_rope(k, b->pos + r0, c->rope_theta, 0, T, nkv, hd);
+            gd_attention(att, q, k, v, T, nh, nkv, hd);
+            gd_matmul(o, att, p + L[4].offset, T, Dq, E);
+            for (int i = 0; i < T * E; i++)
+                x[i] += o[i];
+            gd_rmsnorm(xn, x, p + L[5].offset, c->rms_eps, T, E);
+            gd_matmul(g, xn, p + L[6].offset, T, E, F);
+            gd_matmul(u, xn, p + L[7].offset, T, E, F);
+            gd_silu_mul(g, g, u, T * F);
+            gd_matmul(o, g, p + L[8].offset, T, F, E);
+            for (int i = 0; i < T * E; i++)
+                x[i] += o[i];
+        }
+        gd_rmsnorm(xn, x, p + t[1].offset, c->rms_eps, T, E);
+        double *logits = malloc((size_t)V * sizeof *logits);
+        for (int i = 0; i < b->n_masked; i++) {
+            int r = b->mask_rows[i];
+            if (r < r0 || r >= r0 + T)
+                continue;
+            gd_matmul(logits, xn + (size_t)(r - r0) * E, emb, 1, E, V);
+            loss += b->weights[i] * gd_xent(logits, b->targets[i], V);
+        }
+        free(logits); free(x); free(xn); free(q); free(k); free(v); free(att); free(o);
+        free(g); free(u);
+    }
+    return loss;
+}
+
+/* A batch of two sequences (lengths 7 and 5) over a made-up token stream. */
+static void make_batch(tr_batch *b, const tr_config *c, uint64_t seed) {
+    dl_err err;
+    ck_assert_int_eq(tr_batch_init(b, 2, c->n_ctx, &err), 0);
+    uint16_t stream[64];
+    uint64_t s = seed;
+    for (int i = 0; i < 64; i++)
+        stream[i] = (uint16_t)(6 + tr_rng_below(&s, (uint64_t)c->n_vocab - 6));
+    tr_data d = { stream, 64 };
+    tr_sample_batch(b, &d, 2, 0.0f, 0, &s);
+    b->seq_len[1] = 5;      /* a cut sequence: shorter rows stacked after a full one */
+    b->n_rows = b->seq_len[0] + 5;
+    /* mask with a high level so most rows are scored */
+    do {
+        tr_apply_mask(b, 5, 2, &s);
+    } while (b->n_masked < 6);
+}
+
+START_TEST(model_gradient) {
+    tr_config c;
+    tiny_config(&c);
+    for (int threads = 1; threads <= 2; threads++) {
+        tr_model *m;
+        dl_err err;
+        ck_assert_int_eq(tr_model_new(&m, &c, 2, threads, &err), 0);
+        size_t n = tr_model_n_params(m);
+        float *p = tr_model_params(m);
+        tr_init_params(p, &c, 7);
+        /* larger weights than the init so that every path carries gradient */
+        uint64_t s = 99;
+        tr_tensor t[TR_N_TENSORS(TR_MAX_LAYERS)];
+        int nt = tr_tensor_table(&c, t);
+        for (int i = 0; i < nt; i++)
+            for (int64_t j = 0; j < t[i].ne0 * t[i].ne1; j++)
+                p[t[i].offset + j] = t[i].is_matrix ? gd_rand(&s) * 0.5f : 1.0f + gd_rand(&s) * 0.3f;
+        tr_batch b;
+        make_batch(&b, &c, 5);
+        double loss = tr_forward_backward(m, &b, 1);
+        double *pd = malloc(n * sizeof *pd), *num = malloc(n * sizeof *num);
+        for (size_t i = 0; i < n; i++)
+            pd[i] = p[i];
+        ck_assert_double_eq_tol(loss, model_loss_d(&c, pd, &b), 1e-4 * fabs(loss));
+        const double h = 1e-5;
+        for (size_t i = 0; i < n; i++) {
+            double keep = pd[i];
+            pd[i] = keep + h;
+            double lp = model_loss_d(&c, pd, &b);
+            pd[i] = keep - h;
+            double lm = model_loss_d(&c, pd, &b);
+            pd[i] = keep;
+            num[i] = (lp - lm) / (2 * h);
+        }
+        /* per tensor, so a failure names the layer */
+        for (int i = 0; i < nt; i++) {
+            size_t o = t[i].offset, cnt = (size_t)(t[i].ne0 * t[i].ne1);
+            double worst;
+            long bad = gd_compare(tr_model_grads(m) + o, num + o, cnt, 1e-3, 1e-4, &worst);
+            ck_assert_msg(bad < 0, "%s[%ld]: analytic %.8g numeric %.8g (worst %.3g, threads %d)",
+                          t[i].name, bad, bad >= 0 ? (double)tr_model_grads(m)[o + bad] : 0.0,
+                          bad >= 0 ? num[o + bad] : 0.0, worst, threads);
+        }
+        free(pd);
+        free(num);
+        tr_batch_free(&b);
+        tr_model_free(m);
+    }
+}
+END_TEST
+
+START_TEST(masking) {
+    dl_err err;
+    tr_batch b;
+    ck_assert_int_eq(tr_batch_init(&b, 64, 32, &err), 0);
+    uint16_t stream[1000];
+    for (int i = 0; i < 1000; i++)
+        stream[i] = (uint16_t)(10 + i % 50);
+    tr_data d = { stream, 1000 };
+    uint64_t s = 3;
+    int cut = 0;
+    size_t masked_total = 0;
+    for (int rep = 0; rep < 50; rep++) {
+        tr_sample_batch(&b, &d, 64, 0.05f, 0, &s);
+        tr_apply_mask(&b, 5, 64, &s);
+        masked_total += (size_t)b.n_masked;
+        for (int q = 0; q < b.n_seq; q++) {
+            int len = b.seq_len[q];
+            ck_assert(len >= 2 && len <= 32);
+            cut += len < 32;
+            ck_assert_int_eq(b.input[b.seq_start[q]], 0);   /* BOS, never masked */
+        }
+        for (int i = 0; i < b.n_masked; i++) {
+            int r = b.mask_rows[i];
+            ck_assert_int_eq(b.input[r], 5);
+            ck_assert_int_eq(b.targets[i], b.clean[r]);
+            ck_assert_int_gt(b.pos[r], 0);
+            /* weight = 1 / (p * (len - 1) * 64) with p in [1e-3, 1] */
+            int q = 0;
+            while (q + 1 < b.n_seq && b.seq_start[q + 1] <= r)
+                q++;
+            double p = 1.0 / (b.weights[i] * (b.seq_len[q] - 1) * 64.0);
+            ck_assert(p >= TR_MASK_EPS * 0.999 && p <= 1.0 + 1e-6);
+        }
+    }
+    /* E[p] = 0.5: about half the maskable positions are masked; ~5% of sequences cut */
+    double frac = (double)masked_total / (50.0 * 64 * 31);
+    ck_assert_msg(frac > 0.4 && frac < 0.6, "mask fraction %g", frac);
+    ck_assert_msg(cut > 60 && cut < 260, "cut sequences %d of 3200", cut);
+    tr_batch_free(&b);
+}
+END_TEST
+
+START_TEST(schedule) {
+    tr_hyper h;
+    tr_hyper_default(&h);
+    h.steps = 1000;
+    h.warmup = 100;
+    h.lr = 1e-3f;
+    h.min_lr_frac = 0.1f;
+    ck_assert_float_eq_tol(tr_lr_at(&h, 0), 1e-5f, 1e-9f);
+    ck_assert_float_eq_tol(tr_lr_at(&h, 49), 5e-4f, 1e-8f);
+    ck_assert_float_eq_tol(tr_lr_at(&h, 100), 1e-3f, 1e-8f);
+    ck_assert_float_eq_tol(tr_lr_at(&h, 550), 5.5e-4f, 1e-8f);   /* half way: (1 + 0.1) / 2 */
+    ck_assert_float_eq_tol(tr_lr_at(&h, 1000), 1e-4f, 1e-9f);
+    for (int64_t s = 101; s < 1000; s++)
+        ck_assert(tr_lr_at(&h, s) <= tr_lr_at(&h, s - 1));
+    float g[3] = { 3, 4, 12 };
+    ck_assert_double_eq_tol(tr_grad_norm(g, 3), 13.0, 1e-12);
+}
+END_TEST
+
+/* --- files for the runs: a tiny tokenizer (lib/model's test vocabulary) and text */
+
+static char g_dir[128];
+
+static void path_in(char *out, size_t n, const char *name) {
+    snprintf(out, n, "%s/%s", g_dir, name);
+}
+
+static void write_text(const char *path, int n_docs, uint64_t seed) {
+    static const char *const words[] = { "the", "lord", "said", "unto", "him", "and", "they",
+                                         "went", "into", "house", "of", "david", "praise", "ye" };
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    uint64_t s = seed;
+    for (int d = 0; d < n_docs; d++) {
+        int nw = 5 + (int)tr_rng_below(&s, 40);
+        for (int w = 0; w < nw; w++)
+            fprintf(f, "%s%s", w ? (tr_rng_below(&s, 9) ? " " : "\n") : "",
+                    words[tr_rng_below(&s, 14)]);
+        fputs(".\n\n", f);
+    }
+    fclose(f);
+}
+
+static void setup_files(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/difflm_test_train_%d", (int)getpid());
+    char cmd[512], p[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", g_dir, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    dl_tiny_spec spec;
+    dl_tiny_spec_init(&spec, DIFFLM_ARCH_LLADA);
+    spec.n_vocab = 400;
+    dl_err err;
+    path_in(p, sizeof p, "tok.gguf");
+    ck_assert_int_eq(dl_tiny_write(&spec, p, &err), 0);
+    path_in(p, sizeof p, "train.txt");
+    write_text(p, 300, 1);
+    path_in(p, sizeof p, "val.txt");
+    write_text(p, 40, 2);
+}
+
+static void teardown_files(void) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", g_dir);
+}
+
+static void run_opts(tr_opts *o, const char *sub, char *bufs) {
+    /* bufs: 4 x 512 bytes owned by the caller */
+    memset(o, 0, sizeof *o);
+    tr_config_default(&o->cfg);
+    o->cfg = (tr_config){ .n_vocab = 400, .n_embd = 32, .n_layer = 2, .n_head = 4,
+                          .n_head_kv = 2, .head_dim = 8, .n_ff = 48, .n_ctx = 24,
+                          .rope_theta = 10000.0f, .rms_eps = 1e-5f };
+    tr_hyper_default(&o->hp);
+    o->hp.batch = 4;
+    o->hp.steps = 12;
+    o->hp.warmup = 3;
+    o->hp.lr = 3e-3f;
+    o->hp.cut_frac = 0.2f;
+    o->hp.ckpt_every = 5;
+    o->hp.eval_every = 4;
+    o->hp.log_every = 2;
+    o->hp.eval_windows = 6;
+    o->hp.threads = 2;
+    path_in(bufs, 512, "tok.gguf");
+    path_in(bufs + 512, 512, "train.txt");
+    path_in(bufs + 1024, 512, "val.txt");
+    path_in(bufs + 1536, 512, sub);
+    o->tokenizer = bufs;
+    o->train = bufs + 512;
+    o->val = bufs + 1024;
+    o->ckpt_dir = bufs + 1536;
+}
+
+typedef struct ck {
+    tr_state st;
+    float *p, *m, *v;
+    size_t n;
+} ck;
+
+static void load_ck(ck *c, const char *sub) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s/ckpt.bin", g_dir, sub);
+    dl_err err;
+    ck_assert_msg(tr_ckpt_load(p, &c->st, &c->p, &c->m, &c->v, &c->n, &err) == 0, "%s", err.msg);
+}
+
+static void free_ck(ck *c) {
+    free(c->p);
+    free(c->m);
+    free(c->v);
+}
+
+static void train_ok(const tr_opts *o) {
+    dl_err err = { 0 };
+    int rc = tr_train(o, &err);
+    ck_assert_msg(rc == 0, "tr_train: %s", err.msg);
+}
+
+START_TEST(data_documents) {
+    char text[512], tokp[512];
+    path_in(text, sizeof text, "docs.txt");
+    path_in(tokp, sizeof tokp, "tok.gguf");
+    FILE *f = fopen(text, "w");
+    fputs("\n\nthe lord\nsaid\n\n\n\nunto him\r\n\r\nand they", f);
+    fclose(f);
+    tr_data d;
+    dl_err err;
+    ck_assert_int_eq(tr_data_load(&d, text, tokp, 0, &err), 0);
+    /* decode: three documents, each followed by EOS (1) */
+    dl_gguf *g;
+    dl_tok *t;
+    ck_assert_int_eq(dl_gguf_open(&g, tokp, &err), 0);
+    ck_assert_int_eq(dl_tok_load(&t, g, &err), 0);
+    int32_t ids[256];
+    ck_assert_uint_lt(d.n, 256);
+    int eos = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        ids[i] = d.tok[i];
+        eos += ids[i] == 1;
+    }
+    ck_assert_int_eq(eos, 3);
+    ck_assert_int_eq(ids[d.n - 1], 1);
+    char out[256];
+    size_t n_out;
+    ck_assert_int_eq(dl_tok_decode(t, ids, d.n, DIFFLM_DETOKENIZE_SPECIAL, out, sizeof out, &n_out,
+                                   &err), 0);
+    out[n_out] = 0;
+    ck_assert_str_eq(out, "the lord\nsaid<|endoftext|>unto him<|endoftext|>and they<|endoftext|>");
+    /* the cache is used when it matches and rebuilt when the text changes */
+    tr_data d2;
+    ck_assert_int_eq(tr_data_load(&d2, text, tokp, 0, &err), 0);
+    ck_assert_uint_eq(d2.n, d.n);
+    ck_assert_int_eq(memcmp(d2.tok, d.tok, d.n * sizeof *d.tok), 0);
+    tr_data_free(&d2);
+    f = fopen(text, "w");
+    fputs("praise ye", f);
+    fclose(f);
+    ck_assert_int_eq(tr_data_load(&d2, text, tokp, 0, &err), 0);
+    ck_assert_int_eq(d2.tok[d2.n - 1], 1);
+    ck_assert_uint_lt(d2.n, d.n);
+    tr_data_free(&d2);
+    tr_data_free(&d);
+    dl_tok_free(t);
+    dl_gguf_close(g);
+}
+END_TEST
+
+START_TEST(resume_is_exact) {
+    char bufs[3][2048];
+    tr_opts a, b1, c;
+    run_opts(&a, "straight", bufs[0]);
+    a.verbose = 0;
+    train_ok(&a);
+    run_opts(&b1, "split", bufs[1]);
+    b1.stop_after = 6;
+    train_ok(&b1);
+    ck mid;
+    load_ck(&mid, "split");
+    ck_assert_int_eq(mid.st.step, 6);
+    free_ck(&mid);
+    tr_opts b2;
+    run_opts(&b2, "split", bufs[1]);
+    memset(&b2.cfg, 0, sizeof b2.cfg);   /* everything must come from the checkpoint */
+    b2.tokenizer = b2.train = b2.val = NULL;
+    b2.resume = 1;
+    train_ok(&b2);
+    /* one thread instead of two: the same numbers */
+    run_opts(&c, "one_thread", bufs[2]);
+    c.hp.threads = 1;
+    train_ok(&c);
+
+    ck A, B, C;
+    load_ck(&A, "straight");
+    load_ck(&B, "split");
+    load_ck(&C, "one_thread");
+    ck_assert_int_eq(A.st.step, 12);
+    ck_assert_int_eq(B.st.step, 12);
+    ck_assert_uint_eq(A.n, B.n);
+    ck_assert_int_eq(memcmp(A.p, B.p, A.n * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(A.m, B.m, A.n * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(A.v, B.v, A.n * sizeof(float)), 0);
+    ck_assert_uint_eq(A.st.data_rng, B.st.data_rng);
+    ck_assert_uint_eq(A.st.mask_rng, B.st.mask_rng);
+    ck_assert_int_eq(A.st.tokens_seen, B.st.tokens_seen);
+    ck_assert_int_eq(memcmp(A.p, C.p, A.n * sizeof(float)), 0);
+    /* training moved the weights away from the init */
+    float *init = malloc(A.n * sizeof *init);
+    tr_init_params(init, &A.st.cfg, A.st.hp.seed);
+    ck_assert_int_ne(memcmp(A.p, init, A.n * sizeof(float)), 0);
+    free(init);
+
+    /* the logs agree row for row (the elapsed column aside) and include val rows */
+    char pa[600], pb[600], la[256], lb[256];
+    snprintf(pa, sizeof pa, "%s/straight/log.csv", g_dir);
+    snprintf(pb, sizeof pb, "%s/split/log.csv", g_dir);
+    FILE *fa = fopen(pa, "r"), *fb = fopen(pb, "r");
+    ck_assert_ptr_nonnull(fa);
+    ck_assert_ptr_nonnull(fb);
+    int rows = 0, val_rows = 0;
+    while (fgets(la, sizeof la, fa)) {
+        ck_assert_ptr_nonnull(fgets(lb, sizeof lb, fb));
+        *strrchr(la, ',') = 0;
+        *strrchr(lb, ',') = 0;
+        ck_assert_str_eq(la, lb);
+        long long st;
+        char lr[32], tl[32], vl[32];
+        if (sscanf(la, "%lld,%31[^,],%31[^,],%31[^,]", &st, lr, tl, vl) == 4)
+            val_rows++;
+        rows++;
+    }
+    ck_assert_ptr_null(fgets(lb, sizeof lb, fb));
+    fclose(fa);
+    fclose(fb);
+    ck_assert_int_ge(rows, 8);
+    ck_assert_int_ge(val_rows, 3);
+    free_ck(&A);
+    free_ck(&B);
+    free_ck(&C);
+}
+END_TEST
+
+/* The exported file's logits (lib/model) against the trainer's own forward. */
+static void check_export(const ck *A, uint32_t wtype, const char *name, float tol) {
+    char out[600], tokp[512];
+    snprintf(out, sizeof out, "%s/%s", g_dir, name);
+    path_in(tokp, sizeof tokp, "tok.gguf");
+    dl_err err;
+    ck_assert_msg(tr_export_gguf(out, &A->st.cfg, A->p, tokp, wtype, &err) == 0, "%s", err.msg);
+    const tr_config *c = &A->st.cfg;
+
+    tr_model *tm;
+    ck_assert_int_eq(tr_model_new(&tm, c, 1, 2, &err), 0);
+    memcpy(tr_model_params(tm), A->p, A->n * sizeof(float));
+    if (wtype == DL_TYPE_F16) {
+        tr_tensor t[TR_N_TENSORS(TR_MAX_LAYERS)];
+        int nt = tr_tensor_table(c, t);
+        for (int i = 0; i < nt; i++)
+            if (t[i].is_matrix)
+                for (int64_t j = 0; j < t[i].ne0 * t[i].ne1; j++) {
+                    float *v = tr_model_params(tm) + t[i].offset + j;
+                    *v = dl_f16_to_f32(dl_f32_to_f16(*v));
+                }
+    }
+    const int T = 20, V = c->n_vocab;
+    int32_t toks[20];
+    uint64_t s = 4;
+    for (int i = 0; i < T; i++)
+        toks[i] = i == 0 ? 0 : (int32_t)tr_rng_below(&s, (uint64_t)V);
+    toks[5] = toks[9] = 5;   /* masks */
+    float *mine = malloc((size_t)T * V * sizeof *mine), *lib = malloc((size_t)T * V * sizeof *lib);
+    tr_forward_logits(tm, toks, T, mine);
+
+    dl_gguf *g;
+    dl_model *m;
+    ck_assert_int_eq(dl_gguf_open(&g, out, &err), 0);
+    ck_assert_msg(dl_model_load(&m, g, NULL, &err) == 0, "%s", err.msg);
+    m->n_threads = 1;
+    ck_assert_int_eq(m->hp.tied_output, 1);
+    ck_assert_int_eq(m->hp.shift_logits, 0);
+    ck_assert_int_eq(m->hp.n_head_kv, c->n_head_kv);
+    void *scr = dl_aligned_alloc(dl_model_scratch_size(m, T));
+    void *hscr = dl_aligned_alloc(dl_model_logits_scratch_size(m, T));
+    float *hidden = malloc((size_t)T * c->n_embd * sizeof *hidden);
+    int32_t rows[20];
+    for (int i = 0; i < T; i++)
+        rows[i] = i;
+    ck_assert_int_eq(dl_model_forward(m, scr, toks, T, hidden, NULL, &err), 0);
+    dl_model_logits(m, hscr, hidden, rows, T, lib);
+    double worst = 0;
+    for (int i = 0; i < T * V; i++) {
+        double e = fabs((double)mine[i] - lib[i]) / (1.0 + fabs((double)lib[i]));
+        worst = e > worst ? e : worst;
+    }
+    ck_assert_msg(worst < tol, "%s: logits differ by %g", name, worst);
+    /* the tokenizer came along: it loads and knows the mask */
+    dl_tok *tk;
+    ck_assert_int_eq(dl_tok_load(&tk, g, &err), 0);
+    ck_assert_int_eq(dl_tok_specials(tk)->mask, 5);
+    ck_assert_int_eq(dl_tok_n_vocab(tk), V);
+    uint32_t ft;
+    ck_assert_int_eq(dl_gguf_get_u32(g, "general.file_type", &ft, &err), 0);
+    ck_assert_uint_eq(ft, wtype == DL_TYPE_F16 ? 1u : 0u);
+    dl_tok_free(tk);
+    dl_aligned_free(scr);
+    dl_aligned_free(hscr);
+    free(hidden);
+    free(mine);
+    free(lib);
+    dl_model_free(m);
+    dl_gguf_close(g);
+    tr_model_free(tm);
+}
+
+START_TEST(export_matches) {
+    char bufs[2048];
+    tr_opts a;
+    run_opts(&a, "exp", bufs);
+    a.hp.steps = 4;
+    train_ok(&a);
+    ck A;
+    load_ck(&A, "exp");
+    check_export(&A, DL_TYPE_F32, "model_f32.gguf", 2e-5f);
+    check_export(&A, DL_TYPE_F16, "model_f16.gguf", 2e-5f);
+    free_ck(&A);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("units");
+    tcase_add_test(tc, model_gradient);
+    tcase_add_test(tc, masking);
+    tcase_add_test(tc, schedule);
+    suite_add_tcase(s, tc);
+    TCase *tr = tcase_create("runs");
+    tcase_add_unchecked_fixture(tr, setup_files, teardown_files);
+    tcase_set_timeout(tr, 600);
+    tcase_add_test(tr, data_documents);
+    tcase_add_test(tr, resume_is_exact);
+    tcase_add_test(tr, export_matches);
+    suite_add_tcase(s, tr);
+    return s;
+}
+
+int main(void) {
+    return dl_run_suite(suite());
+}

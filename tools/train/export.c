@@ -1,0 +1,205 @@
+/* export.c - the trained parameters as a llada GGUF (gguf.md §3, §4, §6, §8): the
+ * architecture keys llama.cpp requires, diffusion.shift_logits = false, every
+ * tokenizer.* key of the tokenizer file copied with its type, and the tensors as the
+ * trainer holds them (it trains in the GGUF layout: adjacent-pair RoPE on the stored
+ * q/k rows, tied head), matrices F16 or F32, vectors F32. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmt/gguf.h"
+#include "kernels/kernels.h"
+#include "train.h"
+
+static size_t elem_size(uint32_t t) {
+    switch (t) {
+    case DL_GGUF_U8: case DL_GGUF_I8: case DL_GGUF_BOOL: return 1;
+    case DL_GGUF_U16: case DL_GGUF_I16: return 2;
+    case DL_GGUF_U32: case DL_GGUF_I32: case DL_GGUF_F32: return 4;
+    case DL_GGUF_U64: case DL_GGUF_I64: case DL_GGUF_F64: return 8;
+    default: return 0;
+    }
+}
+
+/* A numeric value of type t from its integer / double reading, in t's C layout. */
+static void pack(void *dst, uint32_t t, int64_t iv, double dv) {
+    switch (t) {
+    case DL_GGUF_U8: case DL_GGUF_BOOL: { uint8_t x = (uint8_t)iv; memcpy(dst, &x, 1); break; }
+    case DL_GGUF_I8: { int8_t x = (int8_t)iv; memcpy(dst, &x, 1); break; }
+    case DL_GGUF_U16: { uint16_t x = (uint16_t)iv; memcpy(dst, &x, 2); break; }
+    case DL_GGUF_I16: { int16_t x = (int16_t)iv; memcpy(dst, &x, 2); break; }
+    case DL_GGUF_U32: { uint32_t x = (uint32_t)iv; memcpy(dst, &x, 4); break; }
+    case DL_GGUF_I32: { int32_t x = (int32_t)iv; memcpy(dst, &x, 4); break; }
+    case DL_GGUF_U64: { uint64_t x = (uint64_t)iv; memcpy(dst, &x, 8); break; }
+    case DL_GGUF_I64: memcpy(dst, &iv, 8); break;
+    case DL_GGUF_F32: { float x = (float)dv; memcpy(dst, &x, 4); break; }
+    case DL_GGUF_F64: memcpy(dst, &dv, 8); break;
+    default: break;
+    }
+}
+
+static int is_float(uint32_t t) { return t == DL_GGUF_F32 || t == DL_GGUF_F64; }
+
+static int copy_array(dl_gguf_writer *w, const dl_gguf *g, const char *key, dl_err *err) {
+    uint32_t et;
+    uint64_t n;
+    int rc = dl_gguf_get_arr(g, key, &et, &n, err);
+    if (rc)
+        return rc;
+    size_t es = et == DL_GGUF_STRING ? sizeof(dl_str) : elem_size(et);
+    if (!es)
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "key '%s': array element type %u", key, et);
+    void *buf = malloc(n ? (size_t)n * es : 1);
+    if (!buf)
+        return dl_fail(err, DIFFLM_E_NOMEM, "copying '%s'", key);
+    for (uint64_t i = 0; i < n && !rc; i++) {
+        char *dst = (char *)buf + i * es;
+        if (et == DL_GGUF_STRING) {
+            rc = dl_gguf_arr_str(g, key, i, (dl_str *)dst, err);
+        } else if (is_float(et)) {
+            double d;
+            if (!(rc = dl_gguf_arr_f64(g, key, i, &d, err)))
+                pack(dst, et, 0, d);
+        } else {
+            int64_t v;
+            if (!(rc = dl_gguf_arr_i64(g, key, i, &v, err)))
+                pack(dst, et, v, 0.0);
+        }
+    }
+    if (!rc && dl_gguf_w_arr(w, key, et, buf, n))
+        rc = dl_fail(err, DIFFLM_E_NOMEM, "writing '%s'", key);
+    free(buf);
+    return rc;
+}
+
+static int copy_scalar(dl_gguf_writer *w, const dl_gguf *g, const char *key, uint32_t t,
+                       dl_err *err) {
+    int rc = 0;
+    uint8_t val[8];
+    if (t == DL_GGUF_STRING) {
+        dl_str s;
+        if ((rc = dl_gguf_get_str(g, key, &s, err)))
+            return rc;
+        rc = dl_gguf_w_kv(w, key, t, &s);
+    } else if (t == DL_GGUF_BOOL) {
+        int b;
+        if ((rc = dl_gguf_get_bool_opt(g, key, 0, &b, err)))
+            return rc;
+        rc = dl_gguf_w_bool(w, key, b);
+    } else if (t == DL_GGUF_F32) {
+        float f;
+        if ((rc = dl_gguf_get_f32(g, key, &f, err)))
+            return rc;
+        rc = dl_gguf_w_f32(w, key, f);
+    } else if (elem_size(t) && !is_float(t)) {
+        int64_t v;
+        if ((rc = dl_gguf_get_i64_opt(g, key, 0, &v, err)))
+            return rc;
+        pack(val, t, v, 0.0);
+        rc = dl_gguf_w_kv(w, key, t, val);
+    } else {
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "key '%s': value type %u", key, t);
+    }
+    return rc ? dl_fail(err, rc, "writing '%s'", key) : 0;
+}
+
+/* Every tokenizer.* key of g, in file order, with its own type. */
+static int copy_tokenizer(dl_gguf_writer *w, const dl_gguf *g, dl_err *err) {
+    for (size_t i = 0; i < dl_gguf_n_kv(g); i++) {
+        const char *key = dl_gguf_key_at(g, i);
+        if (strncmp(key, "tokenizer.", 10) != 0)
+            continue;
+        uint32_t t = dl_gguf_type_at(g, i);
+        int rc = t == DL_GGUF_ARRAY ? copy_array(w, g, key, err) : copy_scalar(w, g, key, t, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int write_meta(dl_gguf_writer *w, const tr_config *c, uint32_t wtype) {
+    int rc = 0;
+    uint32_t hd = (uint32_t)c->head_dim;
+    rc |= dl_gguf_w_str(w, "general.architecture", "llada");
+    rc |= dl_gguf_w_str(w, "general.name", "difflm-default");
+    rc |= dl_gguf_w_u32(w, "general.file_type", wtype == DL_TYPE_F16 ? 1u : 0u);
+    rc |= dl_gguf_w_u32(w, "llada.context_length", (uint32_t)c->n_ctx);
+    rc |= dl_gguf_w_u32(w, "llada.embedding_length", (uint32_t)c->n_embd);
+    rc |= dl_gguf_w_u32(w, "llada.block_count", (uint32_t)c->n_layer);
+    rc |= dl_gguf_w_u32(w, "llada.feed_forward_length", (uint32_t)c->n_ff);
+    rc |= dl_gguf_w_u32(w, "llada.attention.head_count", (uint32_t)c->n_head);
+    rc |= dl_gguf_w_u32(w, "llada.attention.head_count_kv", (uint32_t)c->n_head_kv);
+    rc |= dl_gguf_w_f32(w, "llada.attention.layer_norm_rms_epsilon", c->rms_eps);
+    rc |= dl_gguf_w_f32(w, "llada.rope.freq_base", c->rope_theta);
+    rc |= dl_gguf_w_u32(w, "llada.rope.dimension_count", hd);
+    rc |= dl_gguf_w_u32(w, "llada.attention.key_length", hd);
+    rc |= dl_gguf_w_u32(w, "llada.attention.value_length", hd);
+    rc |= dl_gguf_w_u32(w, "llada.vocab_size", (uint32_t)c->n_vocab);
+    rc |= dl_gguf_w_bool(w, "llada.attention.causal", 0);
+    rc |= dl_gguf_w_bool(w, "diffusion.shift_logits", 0);
+    return rc;
+}
+
+int tr_export_gguf(const char *path, const tr_config *c, const float *params,
+                   const char *tokenizer_path, uint32_t wtype, dl_err *err) {
+    if (wtype != DL_TYPE_F16 && wtype != DL_TYPE_F32)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "export type %u is not F16 or F32", wtype);
+    dl_gguf *g = NULL;
+    int rc = dl_gguf_open(&g, tokenizer_path, err);
+    if (rc)
+        return rc;
+    uint64_t n_tok = 0;
+    uint32_t et;
+    if ((rc = dl_gguf_get_arr(g, "tokenizer.ggml.tokens", &et, &n_tok, err)))
+        goto out_g;
+    if (n_tok != (uint64_t)c->n_vocab) {
+        rc = dl_fail(err, DIFFLM_E_INVALID_ARG, "tokenizer '%s' has %llu tokens, the model %d",
+                     tokenizer_path, (unsigned long long)n_tok, c->n_vocab);
+        goto out_g;
+    }
+    dl_gguf_writer *w = dl_gguf_writer_new();
+    tr_tensor tab[TR_N_TENSORS(TR_MAX_LAYERS)];
+    int n = tr_tensor_table(c, tab);
+    uint16_t *half[TR_N_TENSORS(TR_MAX_LAYERS)] = { NULL };
+    if (!w) {
+        rc = dl_fail(err, DIFFLM_E_NOMEM, "gguf writer");
+        goto out_g;
+    }
+    if (write_meta(w, c, wtype)) {
+        rc = dl_fail(err, DIFFLM_E_NOMEM, "writing metadata");
+        goto out_w;
+    }
+    if ((rc = copy_tokenizer(w, g, err)))
+        goto out_w;
+    for (int i = 0; i < n; i++) {
+        const float *src = params + tab[i].offset;
+        size_t cnt = (size_t)(tab[i].ne0 * tab[i].ne1);
+        int64_t ne[2] = { tab[i].ne0, tab[i].ne1 };
+        uint32_t nd = tab[i].is_matrix ? 2 : 1;
+        const void *data = src;
+        uint32_t t = DL_TYPE_F32;
+        if (tab[i].is_matrix && wtype == DL_TYPE_F16) {
+            half[i] = malloc(cnt * sizeof(uint16_t));
+            if (!half[i]) {
+                rc = dl_fail(err, DIFFLM_E_NOMEM, "converting '%s'", tab[i].name);
+                goto out_w;
+            }
+            for (size_t j = 0; j < cnt; j++)
+                half[i][j] = dl_f32_to_f16(src[j]);
+            data = half[i];
+            t = DL_TYPE_F16;
+        }
+        if (dl_gguf_w_tensor(w, tab[i].name, t, nd, ne, data)) {
+            rc = dl_fail(err, DIFFLM_E_INTERNAL, "adding tensor '%s'", tab[i].name);
+            goto out_w;
+        }
+    }
+    rc = dl_gguf_writer_write(w, path, err);
+out_w:
+    for (int i = 0; i < n; i++)
+        free(half[i]);
+    dl_gguf_writer_free(w);
+out_g:
+    dl_gguf_close(g);
+    return rc;
+}

@@ -1,0 +1,441 @@
+/* model_train.c - the trainable model: forward over a stacked batch with every
+ * activation the backward needs kept, the output head on masked rows only, and the
+ * backward pass through every layer, built from lib/kernels' forward kernels and their
+ * backward twins (kernels_backward.h).
+ *
+ * Threads: BLAS stays at one thread; the products are cut into fixed tiles (gemm_par.c)
+ * and everything else into tasks (attention heads, row chunks), all run on
+ * dl_parallel_for. Every task writes disjoint outputs and fixed-size chunks are reduced
+ * in chunk order, so results do not depend on which thread ran what: a run is bitwise
+ * reproducible for any thread count, given the BLAS core. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/kernels_backward.h"
+#include "gemm_par.h"
+#include "train.h"
+
+#define ROW_CHUNK 64            /* rows per elementwise task and per norm-gradient partial */
+
+typedef struct tr_acts {
+    float *resid;               /* [L+1][N][E] residual stream entering each layer, and the last */
+    float *xn1, *xmid, *xn2;    /* [L][N][E] attn-normed input, after attention, ffn-normed */
+    float *q, *att;             /* [L][N][Dq] q after RoPE, attention output */
+    float *k, *v;               /* [L][N][Dkv] k after RoPE, v */
+    float *p;                   /* [L][max_seq][n_head][T][T] attention probabilities */
+    float *gate, *up, *h;       /* [L][N][F] pre-activation gate, up, silu(gate)*up */
+    float *hidden;              /* [N][E] final-normed */
+    float *cs;                  /* [N][hd] RoPE table per row */
+    float *hid_m, *dhid_m;      /* [N][E] masked rows gathered, and their gradient */
+    float *logits;              /* [N][V] logits of masked rows, then their gradient */
+    float *row_loss;            /* [N] */
+    float *dres, *dxn, *dhidden;/* [N][E] */
+    float *dq, *datt;           /* [N][Dq] */
+    float *dk, *dv;             /* [N][Dkv] */
+    float *dgate, *dup, *dh;    /* [N][F] */
+    float *dp;                  /* [threads][T][T] per-thread softmax-gradient scratch */
+    float *dw_part;             /* [ceil(N / ROW_CHUNK)][E] norm-weight gradient partials */
+} tr_acts;
+
+struct tr_model {
+    tr_config c;
+    size_t n_params;
+    float *params, *grads;
+    tr_weights w, g;
+    int32_t n_threads, max_seq, max_rows;
+    void *mem;
+    tr_acts a;
+};
+
+/* --- layout: one aligned allocation, measured then carved by the same code */
+
+static size_t fl(size_t a, size_t b) {
+    size_t n;
+    if (dl_mul_size(a, b, &n) || dl_mul_size(n, sizeof(float), &n))
+        return SIZE_MAX;
+    return n;
+}
+
+static size_t acts_layout(const tr_config *c, int32_t max_seq, int32_t nt, void *base, tr_acts *a) {
+    size_t L = (size_t)c->n_layer, N = (size_t)max_seq * (size_t)c->n_ctx, T = (size_t)c->n_ctx;
+    size_t E = (size_t)c->n_embd, F = (size_t)c->n_ff, V = (size_t)c->n_vocab;
+    size_t Dq = (size_t)c->head_dim * c->n_head, Dkv = (size_t)c->head_dim * c->n_head_kv;
+    dl_arena ar = { base, SIZE_MAX, 0 };
+    memset(a, 0, sizeof *a);
+    a->resid = dl_arena_alloc(&ar, fl((L + 1) * N, E));
+    a->xn1 = dl_arena_alloc(&ar, fl(L * N, E));
+    a->xmid = dl_arena_alloc(&ar, fl(L * N, E));
+    a->xn2 = dl_arena_alloc(&ar, fl(L * N, E));
+    a->q = dl_arena_alloc(&ar, fl(L * N, Dq));
+    a->att = dl_arena_alloc(&ar, fl(L * N, Dq));
+    a->k = dl_arena_alloc(&ar, fl(L * N, Dkv));
+    a->v = dl_arena_alloc(&ar, fl(L * N, Dkv));
+    a->p = dl_arena_alloc(&ar, fl(L * (size_t)max_seq * (size_t)c->n_head * T, T));
+    a->gate = dl_arena_alloc(&ar, fl(L * N, F));
+    a->up = dl_arena_alloc(&ar, fl(L * N, F));
+    a->h = dl_arena_alloc(&ar, fl(L * N, F));
+    a->hidden = dl_arena_alloc(&ar, fl(N, E));
+    a->cs = dl_arena_alloc(&ar, fl(N, (size_t)c->head_dim));
+    a->hid_m = dl_arena_alloc(&ar, fl(N, E));
+    a->dhid_m = dl_arena_alloc(&ar, fl(N, E));
+    a->logits = dl_arena_alloc(&ar, fl(N, V));
+    a->row_loss = dl_arena_alloc(&ar, fl(N, 1));
+    a->dres = dl_arena_alloc(&ar, fl(N, E));
+    a->dxn = dl_arena_alloc(&ar, fl(N, E));
+    a->dhidden = dl_arena_alloc(&ar, fl(N, E));
+    a->dq = dl_arena_alloc(&ar, fl(N, Dq));
+    a->datt = dl_arena_alloc(&ar, fl(N, Dq));
+    a->dk = dl_arena_alloc(&ar, fl(N, Dkv));
+    a->dv = dl_arena_alloc(&ar, fl(N, Dkv));
+    a->dgate = dl_arena_alloc(&ar, fl(N, F));
+    a->dup = dl_arena_alloc(&ar, fl(N, F));
+    a->dh = dl_arena_alloc(&ar, fl(N, F));
+    a->dp = dl_arena_alloc(&ar, fl((size_t)nt * T, T));
+    a->dw_part = dl_arena_alloc(&ar, fl((N + ROW_CHUNK - 1) / ROW_CHUNK, E));
+    return ar.used;
+}
+
+int tr_model_new(tr_model **out, const tr_config *c, int32_t max_seq, int32_t n_threads,
+                 dl_err *err) {
+    *out = NULL;
+    int rc = tr_config_check(c, err);
+    if (rc)
+        return rc;
+    if (max_seq < 1 || n_threads < 1 || n_threads > 256)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "max_seq %d / threads %d", max_seq, n_threads);
+    tr_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return dl_fail(err, DIFFLM_E_NOMEM, "model");
+    m->c = *c;
+    m->n_threads = n_threads;
+    m->max_seq = max_seq;
+    m->max_rows = max_seq * c->n_ctx;
+    m->n_params = tr_n_params(c);
+    m->params = dl_aligned_alloc(m->n_params * sizeof(float));
+    m->grads = dl_aligned_alloc(m->n_params * sizeof(float));
+    size_t need = acts_layout(c, max_seq, n_threads, NULL, &m->a);
+    m->mem = need == SIZE_MAX ? NULL : dl_aligned_alloc(need);
+    if (!m->params || !m->grads || !m->mem) {
+        tr_model_free(m);
+        return dl_fail(err, DIFFLM_E_NOMEM, "model: %zu parameters, %zu bytes of activations",
+                       tr_n_params(c), need);
+    }
+    memset(m->grads, 0, m->n_params * sizeof(float));
+    acts_layout(c, max_seq, n_threads, m->mem, &m->a);
+    tr_bind(&m->w, m->params, c);
+    tr_bind(&m->g, m->grads, c);
+    *out = m;
+    return 0;
+}
+
+void tr_model_free(tr_model *m) {
+    if (!m)
+        return;
+    dl_aligned_free(m->params);
+    dl_aligned_free(m->grads);
+    dl_aligned_free(m->mem);
+    free(m);
+}
+
+float *tr_model_params(tr_model *m) { return m->params; }
+float *tr_model_grads(tr_model *m) { return m->grads; }
+size_t tr_model_n_params(const tr_model *m) { return m->n_params; }
+
+/* --- parallel pieces */
+
+typedef struct row_job {
+    float *out, *out2, *dw_part;
+    const float *in, *in2, *in3, *w;
+    float eps;
+    int N, C;
+} row_job;
+
+static int chunk_rows(int N, int task, int *r0) {
+    *r0 = task * ROW_CHUNK;
+    return N - *r0 < ROW_CHUNK ? N - *r0 : ROW_CHUNK;
+}
+
+static void rmsnorm_task(void *ctx, int task, int worker) {
+    (void)worker;
+    row_job *j = ctx;
+    int r0, nr = chunk_rows(j->N, task, &r0);
+    size_t o = (size_t)r0 * j->C;
+    dl_rmsnorm(j->out + o, j->in + o, j->w, j->eps, nr, j->C);
+}
+
+/* out = rmsnorm(in) * w.  out, in: [N][C];  w: [C] */
+static void rmsnorm_par(tr_model *m, float *out, const float *in, const float *w, int N, int C) {
+    row_job j = { .out = out, .in = in, .w = w, .eps = m->c.rms_eps, .N = N, .C = C };
+    dl_parallel_for(m->n_threads, (N + ROW_CHUNK - 1) / ROW_CHUNK, rmsnorm_task, &j);
+}
+
+static void rmsnorm_bwd_task(void *ctx, int task, int worker) {
+    (void)worker;
+    row_job *j = ctx;
+    int r0, nr = chunk_rows(j->N, task, &r0);
+    size_t o = (size_t)r0 * j->C;
+    float *part = j->dw_part + (size_t)task * j->C;
+    memset(part, 0, (size_t)j->C * sizeof(float));
+    dl_rmsnorm_backward(j->out + o, part, j->in + o, j->in2 + o, j->w, j->eps, nr, j->C);
+}
+
+/* dx += ..., dw += ... of out = rmsnorm(x) * w. Per-chunk weight partials are added in
+ * chunk order.  dx, dout, x: [N][C];  dw, w: [C] */
+static void rmsnorm_bwd_par(tr_model *m, float *dx, float *dw, const float *dout, const float *x,
+                            const float *w, int N, int C) {
+    int n_chunks = (N + ROW_CHUNK - 1) / ROW_CHUNK;
+    row_job j = { .out = dx, .dw_part = m->a.dw_part, .in = dout, .in2 = x, .w = w,
+                  .eps = m->c.rms_eps, .N = N, .C = C };
+    dl_parallel_for(m->n_threads, n_chunks, rmsnorm_bwd_task, &j);
+    for (int t = 0; t < n_chunks; t++) {
+        const float *part = m->a.dw_part + (size_t)t * C;
+        for (int c = 0; c < C; c++)
+            dw[c] += part[c];
+    }
+}
+
+static void silu_task(void *ctx, int task, int worker) {
+    (void)worker;
+    row_job *j = ctx;
+    int r0, nr = chunk_rows(j->N, task, &r0);
+    size_t o = (size_t)r0 * j->C;
+    dl_silu_mul(j->out + o, j->in + o, j->in2 + o, (size_t)nr * j->C);
+}
+
+static void silu_bwd_task(void *ctx, int task, int worker) {
+    (void)worker;
+    row_job *j = ctx;
+    int r0, nr = chunk_rows(j->N, task, &r0);
+    size_t o = (size_t)r0 * j->C;
+    dl_silu_mul_backward(j->out + o, j->out2 + o, j->in + o, j->in2 + o, j->in3 + o,
+                         (size_t)nr * j->C);
+}
+
+typedef struct xent_job {
+    float *logits, *loss;
+    const int32_t *targets;
+    const float *weights;
+    int N, V;
+} xent_job;
+
+static void xent_task(void *ctx, int task, int worker) {
+    (void)worker;
+    xent_job *j = ctx;
+    int r0 = task * ROW_CHUNK, nr = j->N - r0 < ROW_CHUNK ? j->N - r0 : ROW_CHUNK;
+    float *lg = j->logits + (size_t)r0 * j->V;
+    dl_xent_forward_backward(lg, j->loss + r0, lg, j->targets + r0, j->weights + r0, nr, j->V);
+}
+
+typedef struct attn_job {
+    const tr_batch *b;
+    float *att, *p, *dq, *dk, *dv, *dp;
+    const float *q, *k, *v, *datt;
+    int T, nh, nkv, hd;
+} attn_job;
+
+/* task = (sequence, query head): one head's attention within one sequence */
+static void attn_fwd_task(void *ctx, int task, int worker) {
+    (void)worker;
+    attn_job *j = ctx;
+    int s = task / j->nh, h = task % j->nh, grp = j->nh / j->nkv;
+    int r0 = j->b->seq_start[s], len = j->b->seq_len[s];
+    int ldq = j->nh * j->hd, ldkv = j->nkv * j->hd;
+    size_t qo = (size_t)r0 * ldq + (size_t)h * j->hd, ko = (size_t)r0 * ldkv + (size_t)(h / grp) * j->hd;
+    float *p = j->p + ((size_t)s * j->nh + h) * j->T * j->T;
+    dl_attention_head(j->att + qo, p, j->q + qo, j->k + ko, j->v + ko, len, len, j->hd, ldq, ldkv);
+}
+
+/* task = (sequence, kv head): the query heads sharing a K/V head run in order, so their
+ * dk / dv contributions add up in a fixed order without races */
+static void attn_bwd_task(void *ctx, int task, int worker) {
+    attn_job *j = ctx;
+    int s = task / j->nkv, g = task % j->nkv, grp = j->nh / j->nkv;
+    int r0 = j->b->seq_start[s], len = j->b->seq_len[s];
+    int ldq = j->nh * j->hd, ldkv = j->nkv * j->hd;
+    size_t ko = (size_t)r0 * ldkv + (size_t)g * j->hd;
+    float *dp = j->dp + (size_t)worker * j->T * j->T;
+    for (int h = g * grp; h < (g + 1) * grp; h++) {
+        size_t qo = (size_t)r0 * ldq + (size_t)h * j->hd;
+        const float *p = j->p + ((size_t)s * j->nh + h) * j->T * j->T;
+        dl_attention_head_backward(j->dq + qo, j->dk + ko, j->dv + ko, dp, j->datt + qo, p,
+                                   j->q + qo, j->k + ko, j->v + ko, len, len, j->hd, ldq, ldkv);
+    }
+}
+
+/* --- forward */
+
+typedef struct layer_acts {
+    float *x, *xo, *xn1, *xmid, *xn2, *q, *att, *k, *v, *p, *gate, *up, *h;
+} layer_acts;
+
+static layer_acts layer_view(tr_model *m, int l) {
+    const tr_config *c = &m->c;
+    size_t N = (size_t)m->max_rows, E = (size_t)c->n_embd, F = (size_t)c->n_ff, T = (size_t)c->n_ctx;
+    size_t Dq = (size_t)c->head_dim * c->n_head, Dkv = (size_t)c->head_dim * c->n_head_kv;
+    tr_acts *a = &m->a;
+    layer_acts v = {
+        a->resid + (size_t)l * N * E, a->resid + (size_t)(l + 1) * N * E,
+        a->xn1 + (size_t)l * N * E, a->xmid + (size_t)l * N * E, a->xn2 + (size_t)l * N * E,
+        a->q + (size_t)l * N * Dq, a->att + (size_t)l * N * Dq,
+        a->k + (size_t)l * N * Dkv, a->v + (size_t)l * N * Dkv,
+        a->p + (size_t)l * (size_t)m->max_seq * c->n_head * T * T,
+        a->gate + (size_t)l * N * F, a->up + (size_t)l * N * F, a->h + (size_t)l * N * F,
+    };
+    return v;
+}
+
+
+/* The layers over the batch's rows; leaves hidden = final-normed states. */
+static void forward_layers(tr_model *m, const tr_batch *b) {
+    const tr_config *c = &m->c;
+    const int N = b->n_rows, E = c->n_embd, F = c->n_ff, hd = c->head_dim;
+    const int nh = c->n_head, nkv = c->n_head_kv, Dq = nh * hd, Dkv = nkv * hd;
+    tr_acts *a = &m->a;
+
+    dl_blas_set_threads(1);   /* tasks call sgemm concurrently: one BLAS thread each */
+    for (int r = 0; r < N; r++)
+        memcpy(a->resid + (size_t)r * E, m->w.tok_embd + (size_t)b->input[r] * E,
+               (size_t)E * sizeof(float));
+    dl_rope_table(a->cs, b->pos, c->rope_theta, N, hd);
+
+    for (int l = 0; l < c->n_layer; l++) {
+        const tr_layer *W = &m->w.layer[l];
+        layer_acts A = layer_view(m, l);
+        rmsnorm_par(m, A.xn1, A.x, W->attn_norm, N, E);
+        tr_matmul_par(m->n_threads, A.q, A.xn1, W->wq, 0, N, E, Dq);
+        tr_matmul_par(m->n_threads, A.k, A.xn1, W->wk, 0, N, E, Dkv);
+        tr_matmul_par(m->n_threads, A.v, A.xn1, W->wv, 0, N, E, Dkv);
+        dl_rope(A.q, a->cs, DL_ROPE_PAIR_ADJACENT, N, nh, hd);
+        dl_rope(A.k, a->cs, DL_ROPE_PAIR_ADJACENT, N, nkv, hd);
+        attn_job aj = { .b = b, .att = A.att, .p = A.p, .q = A.q, .k = A.k, .v = A.v,
+                        .T = c->n_ctx, .nh = nh, .nkv = nkv, .hd = hd };
+        dl_parallel_for(m->n_threads, b->n_seq * nh, attn_fwd_task, &aj);
+        memcpy(A.xmid, A.x, (size_t)N * E * sizeof(float));
+        tr_matmul_par(m->n_threads, A.xmid, A.att, W->wo, 1, N, Dq, E);
+        rmsnorm_par(m, A.xn2, A.xmid, W->ffn_norm, N, E);
+        tr_matmul_par(m->n_threads, A.gate, A.xn2, W->w_gate, 0, N, E, F);
+        tr_matmul_par(m->n_threads, A.up, A.xn2, W->w_up, 0, N, E, F);
+        row_job sj = { .out = A.h, .in = A.gate, .in2 = A.up, .N = N, .C = F };
+        dl_parallel_for(m->n_threads, (N + ROW_CHUNK - 1) / ROW_CHUNK, silu_task, &sj);
+        memcpy(A.xo, A.xmid, (size_t)N * E * sizeof(float));
+        tr_matmul_par(m->n_threads, A.xo, A.h, W->w_down, 1, N, F, E);
+    }
+    rmsnorm_par(m, a->hidden, a->resid + (size_t)c->n_layer * m->max_rows * E, m->w.output_norm,
+                N, E);
+}
+
+/* --- backward */
+
+static void backward_layers(tr_model *m, const tr_batch *b) {
+    const tr_config *c = &m->c;
+    const int N = b->n_rows, E = c->n_embd, F = c->n_ff, hd = c->head_dim;
+    const int nh = c->n_head, nkv = c->n_head_kv, Dq = nh * hd, Dkv = nkv * hd;
+    tr_acts *a = &m->a;
+    size_t nE = (size_t)N * E;
+
+    /* dres = d(last residual) through the final norm */
+    memset(a->dres, 0, nE * sizeof(float));
+    rmsnorm_bwd_par(m, a->dres, m->g.output_norm, a->dhidden,
+                    a->resid + (size_t)c->n_layer * m->max_rows * E, m->w.output_norm, N, E);
+
+    for (int l = c->n_layer - 1; l >= 0; l--) {
+        const tr_layer *W = &m->w.layer[l];
+        tr_layer *G = &m->g.layer[l];
+        layer_acts A = layer_view(m, l);
+        /* FFN: xo = xmid + down(silu(gate) * up) */
+        memset(a->dh, 0, (size_t)N * F * sizeof(float));
+        tr_matmul_dx_par(m->n_threads, a->dh, a->dres, W->w_down, N, F, E);
+        tr_matmul_dw_par(m->n_threads, G->w_down, a->dres, A.h, N, F, E);
+        row_job sj = { .out = a->dgate, .out2 = a->dup, .in = a->dh, .in2 = A.gate, .in3 = A.up,
+                       .N = N, .C = F };
+        dl_parallel_for(m->n_threads, (N + ROW_CHUNK - 1) / ROW_CHUNK, silu_bwd_task, &sj);
+        memset(a->dxn, 0, nE * sizeof(float));
+        tr_matmul_dx_par(m->n_threads, a->dxn, a->dgate, W->w_gate, N, E, F);
+        tr_matmul_dw_par(m->n_threads, G->w_gate, a->dgate, A.xn2, N, E, F);
+        tr_matmul_dx_par(m->n_threads, a->dxn, a->dup, W->w_up, N, E, F);
+        tr_matmul_dw_par(m->n_threads, G->w_up, a->dup, A.xn2, N, E, F);
+        rmsnorm_bwd_par(m, a->dres, G->ffn_norm, a->dxn, A.xmid, W->ffn_norm, N, E);
+        /* attention: xmid = x + wo(attn(rope(q), rope(k), v)) */
+        memset(a->datt, 0, (size_t)N * Dq * sizeof(float));
+        tr_matmul_dx_par(m->n_threads, a->datt, a->dres, W->wo, N, Dq, E);
+        tr_matmul_dw_par(m->n_threads, G->wo, a->dres, A.att, N, Dq, E);
+        memset(a->dk, 0, (size_t)N * Dkv * sizeof(float));
+        memset(a->dv, 0, (size_t)N * Dkv * sizeof(float));
+        attn_job aj = { .b = b, .p = A.p, .dq = a->dq, .dk = a->dk, .dv = a->dv, .dp = a->dp,
+                        .q = A.q, .k = A.k, .v = A.v, .datt = a->datt, .T = c->n_ctx,
+                        .nh = nh, .nkv = nkv, .hd = hd };
+        dl_parallel_for(m->n_threads, b->n_seq * nkv, attn_bwd_task, &aj);
+        dl_rope_backward(a->dq, a->cs, DL_ROPE_PAIR_ADJACENT, N, nh, hd);
+        dl_rope_backward(a->dk, a->cs, DL_ROPE_PAIR_ADJACENT, N, nkv, hd);
+        memset(a->dxn, 0, nE * sizeof(float));
+        tr_matmul_dx_par(m->n_threads, a->dxn, a->dq, W->wq, N, E, Dq);
+        tr_matmul_dw_par(m->n_threads, G->wq, a->dq, A.xn1, N, E, Dq);
+        tr_matmul_dx_par(m->n_threads, a->dxn, a->dk, W->wk, N, E, Dkv);
+        tr_matmul_dw_par(m->n_threads, G->wk, a->dk, A.xn1, N, E, Dkv);
+        tr_matmul_dx_par(m->n_threads, a->dxn, a->dv, W->wv, N, E, Dkv);
+        tr_matmul_dw_par(m->n_threads, G->wv, a->dv, A.xn1, N, E, Dkv);
+        rmsnorm_bwd_par(m, a->dres, G->attn_norm, a->dxn, A.x, W->attn_norm, N, E);
+    }
+    dl_embedding_backward(m->g.tok_embd, a->dres, b->input, N, E);
+}
+
+double tr_forward_backward(tr_model *m, const tr_batch *b, int backward) {
+    const tr_config *c = &m->c;
+    const int E = c->n_embd, V = c->n_vocab, M = b->n_masked, N = b->n_rows;
+    tr_acts *a = &m->a;
+    if (backward)
+        memset(m->grads, 0, m->n_params * sizeof(float));
+    if (N < 1 || N > m->max_rows || b->n_seq > m->max_seq)
+        return 0.0;
+    forward_layers(m, b);
+
+    /* tied head on the masked rows only: nothing else is scored */
+    for (int i = 0; i < M; i++)
+        memcpy(a->hid_m + (size_t)i * E, a->hidden + (size_t)b->mask_rows[i] * E,
+               (size_t)E * sizeof(float));
+    tr_matmul_par(m->n_threads, a->logits, a->hid_m, m->w.tok_embd, 0, M, E, V);
+    xent_job xj = { a->logits, a->row_loss, b->targets, b->weights, M, V };
+    dl_parallel_for(m->n_threads, (M + ROW_CHUNK - 1) / ROW_CHUNK, xent_task, &xj);
+    double loss = 0.0;
+    for (int i = 0; i < M; i++)
+        loss += (double)b->weights[i] * a->row_loss[i];
+    if (!backward)
+        return loss;
+
+    memset(a->dhid_m, 0, (size_t)M * E * sizeof(float));
+    tr_matmul_dx_par(m->n_threads, a->dhid_m, a->logits, m->w.tok_embd, M, E, V);
+    tr_matmul_dw_par(m->n_threads, m->g.tok_embd, a->logits, a->hid_m, M, E, V);
+    memset(a->dhidden, 0, (size_t)N * E * sizeof(float));
+    for (int i = 0; i < M; i++)
+        memcpy(a->dhidden + (size_t)b->mask_rows[i] * E, a->dhid_m + (size_t)i * E,
+               (size_t)E * sizeof(float));
+    backward_layers(m, b);
+    return loss;
+}
+
+void tr_forward_logits(tr_model *m, const int32_t *tokens, int32_t T, float *logits) {
+    const tr_config *c = &m->c;
+    if (T < 1 || T > c->n_ctx)
+        return;
+    /* a one-sequence batch on the model's own buffers: positions 0..T-1 */
+    int32_t start = 0, len = T;
+    int32_t *pos = malloc((size_t)T * sizeof *pos);
+    int32_t *input = malloc((size_t)T * sizeof *input);
+    if (!pos || !input) {
+        free(pos);
+        free(input);
+        return;
+    }
+    for (int32_t i = 0; i < T; i++) {
+        pos[i] = i;
+        input[i] = tokens[i];
+    }
+    tr_batch b = { .max_seq = 1, .max_len = c->n_ctx, .n_seq = 1, .n_rows = T,
+                   .seq_start = &start, .seq_len = &len, .clean = input, .input = input,
+                   .pos = pos };
+    forward_layers(m, &b);
+    tr_matmul_par(m->n_threads, logits, m->a.hidden, m->w.tok_embd, 0, T, c->n_embd, c->n_vocab);
+    free(pos);
+    free(input);
+}
