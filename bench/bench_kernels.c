@@ -15,8 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bench_common.h"
+#include "ceiling.h"
 #include "core/pool.h"
 #include "fmt/ggml_types.h"
 #include "kernels/cpu.h"
@@ -27,71 +30,6 @@
 #ifdef DL_HAVE_BLAS
 #include <cblas.h>
 #endif
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define PEAK_ITERS 1000000
-
-/* Independent chains of FMAs held in named registers (an array would live in memory):
- * 24 x 16 lanes covers latency x throughput on every AVX-512 core; 12 x 8 for AVX2. */
-#define CH4(M, a, b, c, d) M(a) M(b) M(c) M(d)
-#define CH24(M) CH4(M, 0, 1, 2, 3) CH4(M, 4, 5, 6, 7) CH4(M, 8, 9, 10, 11) \
-                CH4(M, 12, 13, 14, 15) CH4(M, 16, 17, 18, 19) CH4(M, 20, 21, 22, 23)
-#define CH12(M) CH4(M, 0, 1, 2, 3) CH4(M, 4, 5, 6, 7) CH4(M, 8, 9, 10, 11)
-
-__attribute__((target("avx512f"))) static float peak512(float seed) {
-    __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-#define DECL(i) __m512 a##i = _mm512_set1_ps(seed + (float)i);
-#define STEP(i) a##i = _mm512_fmadd_ps(a##i, m, c);
-#define SUM(i) s += _mm512_reduce_add_ps(a##i);
-    CH24(DECL)
-    for (long it = 0; it < PEAK_ITERS; it++) {
-        CH24(STEP)
-        __asm__ volatile("" ::: "memory");   /* keep the loop a loop */
-    }
-    float s = 0;
-    CH24(SUM)
-#undef DECL
-#undef STEP
-#undef SUM
-    return s;
-}
-
-__attribute__((target("avx2,fma"))) static float peak256(float seed) {
-    __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    float t[8];
-#define DECL(i) __m256 a##i = _mm256_set1_ps(seed + (float)i);
-#define STEP(i) a##i = _mm256_fmadd_ps(a##i, m, c);
-#define SUM(i) _mm256_storeu_ps(t, a##i); for (int j = 0; j < 8; j++) s += t[j];
-    CH12(DECL)
-    for (long it = 0; it < PEAK_ITERS; it++) {
-        CH12(STEP)
-        __asm__ volatile("" ::: "memory");
-    }
-    float s = 0;
-    CH12(SUM)
-#undef DECL
-#undef STEP
-#undef SUM
-    return s;
-}
-#endif
-
-typedef struct peak_job {
-    int wide;
-    volatile float sink[1024];
-} peak_job;
-
-static void peak_task(void *ctx, int task, int worker) {
-    (void)worker;
-    peak_job *j = ctx;
-#if defined(__x86_64__) && defined(__GNUC__)
-    j->sink[task % 1024] = j->wide ? peak512((float)task) : peak256((float)task);
-#else
-    (void)j;
-    (void)task;
-#endif
-}
 
 typedef struct prod {
     dl_pool *pool;
@@ -176,32 +114,14 @@ int main(int argc, char **argv) {
     char feat[256];
     printf("cpu features: %s\nthreads: %d\n", dl_cpu_features_str(feat, sizeof feat), threads);
 #ifdef DL_HAVE_BLAS
-    openblas_set_num_threads(threads);
     printf("openblas: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
 #endif
 
     /* ceiling */
-    double peak = 0;
-#if defined(__x86_64__) && defined(__GNUC__)
-    {
-        peak_job pj;
-        memset(&pj, 0, sizeof pj);
-        pj.wide = dl_fpath_available(DL_FPATH_AVX512);
-        if (pj.wide || dl_fpath_available(DL_FPATH_AVX2)) {
-            double best = 1e30;
-            for (int rep = 0; rep < 30; rep++) {
-                double t0 = bench_now();
-                dl_pool_run(pool, threads, peak_task, &pj);
-                double t = bench_now() - t0;
-                best = t < best ? t : best;
-            }
-            double flop = (double)threads * PEAK_ITERS * (pj.wide ? 24 * 16 : 12 * 8) * 2.0;
-            peak = flop / best / 1e9;
-            printf("peak f32 FMA (%s, register loop): %.1f GFLOP/s\n",
-                   pj.wide ? "avx512" : "avx2", peak);
-        }
-    }
-#endif
+    double peak = bench_peak_fma(pool);
+    if (peak > 0)
+        printf("peak f32 FMA (%s, register loop): %.1f GFLOP/s\n",
+               dl_fpath_available(DL_FPATH_AVX512) ? "avx512" : "avx2", peak);
 
     size_t nx = (size_t)N * K, nw = (size_t)M * K;
     float *x = dl_aligned_alloc(nx * sizeof(float)), *wf = dl_aligned_alloc(nw * sizeof(float));
@@ -225,11 +145,31 @@ int main(int argc, char **argv) {
     double best_f32 = 0;
 #ifdef DL_HAVE_BLAS
     {
-        double t = bench_best(run_blas, &p, secs, 3);
-        printf("%-28s %10.2f %10.1f %7.0f%%\n", "openblas sgemm f32", t * 1e3, flop / t / 1e9,
-               peak > 0 ? 100 * flop / t / 1e9 / peak : 0);
-        best_f32 = flop / t / 1e9;
-        openblas_set_num_threads(1);
+        /* in a forked process: OpenBLAS's helper threads keep spinning after a threaded
+         * call and would steal a core from everything measured after it */
+        double t = 0;
+        int fd[2];
+        if (pipe(fd) == 0) {
+            fflush(stdout);
+            pid_t pid = fork();
+            if (pid == 0) {
+                openblas_set_num_threads(threads);
+                double tc = bench_best(run_blas, &p, secs, 3);
+                _exit(write(fd[1], &tc, sizeof tc) == (ssize_t)sizeof tc ? 0 : 1);
+            }
+            close(fd[1]);
+            if (pid > 0) {
+                if (read(fd[0], &t, sizeof t) != (ssize_t)sizeof t)
+                    t = 0;
+                waitpid(pid, NULL, 0);
+            }
+            close(fd[0]);
+        }
+        if (t > 0) {
+            printf("%-28s %10.2f %10.1f %7.0f%%\n", "openblas sgemm f32", t * 1e3,
+                   flop / t / 1e9, peak > 0 ? 100 * flop / t / 1e9 / peak : 0);
+            best_f32 = flop / t / 1e9;
+        }
     }
 #endif
     for (int path = 0; path < DL_FPATH_COUNT; path++) {

@@ -1,16 +1,30 @@
 /* pool.c - persistent helpers woken per job.
  *
  * A forward pass runs a few hundred jobs per step, some only tens of microseconds
- * long, so helpers spin briefly on the job counter before sleeping on a condition
- * variable: back-to-back jobs then start without a wake-up, while an idle context
- * costs no CPU. The caller also runs tasks, so a pool of one thread has no helpers. */
+ * long, so helpers spin briefly before sleeping on a condition variable: back-to-back
+ * jobs then start without a wake-up, while an idle context costs no CPU.
+ *
+ * The caller waits only for tasks, never for helpers: a helper that was not scheduled
+ * in time (a machine busier than its cores) simply finds no task left. That needs a
+ * claim that cannot leak into the next job: the job's generation and its next task
+ * index share one 64-bit ticket, and a task is claimed by compare-and-swap only while
+ * the generation is the one the helper read the job's description for. Descriptions
+ * alternate between two slots; a slot is rewritten only two jobs later, which cannot
+ * start while a claimed task of this job is unfinished. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/pool.h"
 
 #define SPIN_ROUNDS 20000
+
+typedef struct job_slot {
+    _Atomic(dl_pool_task_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_int n_tasks;
+} job_slot;
 
 struct dl_pool {
     int n_threads;
@@ -18,14 +32,12 @@ struct dl_pool {
     int n_started;
     pthread_mutex_t mu;
     pthread_cond_t wake;        /* helpers wait here for a new generation */
-    pthread_cond_t done;        /* the caller waits here for the last helper */
-    /* the current job */
-    dl_pool_task_fn fn;
-    void *ctx;
-    int n_tasks;
-    atomic_int next;            /* next task to claim */
-    atomic_int generation;      /* bumped per job; helpers compare with what they saw */
-    atomic_int busy;            /* helpers still inside the current job */
+    pthread_cond_t done_cv;     /* the caller waits here for the last task */
+    job_slot slot[2];           /* the job of generation g is in slot[g & 1] */
+    _Atomic uint64_t ticket;    /* generation << 32 | next task index */
+    atomic_uint generation;
+    atomic_int done;            /* tasks finished in the current job */
+    atomic_int waiting;         /* the caller sleeps on done_cv */
     int quit;
 };
 
@@ -34,12 +46,39 @@ typedef struct helper_arg {
     int id;
 } helper_arg;
 
-static void run_tasks(dl_pool *p, int worker) {
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Runs tasks of generation gen until none is left; returns how many it ran. */
+static int run_tasks(dl_pool *p, uint32_t gen, int worker) {
+    const job_slot *sl = &p->slot[gen & 1];
+    int ran = 0;
     for (;;) {
-        int t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-        if (t >= p->n_tasks)
-            return;
-        p->fn(p->ctx, t, worker);
+        uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
+        if ((uint32_t)(t >> 32) != gen)
+            return ran;
+        dl_pool_task_fn fn = atomic_load_explicit(&sl->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&sl->ctx, memory_order_relaxed);
+        int n = atomic_load_explicit(&sl->n_tasks, memory_order_relaxed);
+        uint32_t idx = (uint32_t)t;
+        if ((int64_t)idx >= n)
+            return ran;
+        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        fn(ctx, (int)idx, worker);
+        ran++;
+        /* seq_cst pairs with the caller's store of waiting then load of done: one of
+         * the two sides always sees the other, so the last signal is never lost */
+        if (atomic_fetch_add_explicit(&p->done, 1, memory_order_seq_cst) + 1 == n &&
+            atomic_load_explicit(&p->waiting, memory_order_seq_cst)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done_cv);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
 }
 
@@ -48,13 +87,11 @@ static void *helper_main(void *arg) {
     dl_pool *p = a->p;
     int id = a->id;
     free(a);
-    int seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        int gen = atomic_load_explicit(&p->generation, memory_order_acquire);
+        uint32_t gen = atomic_load_explicit(&p->generation, memory_order_acquire);
         for (int i = 0; gen == seen && i < SPIN_ROUNDS; i++) {
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#endif
+            cpu_relax();
             gen = atomic_load_explicit(&p->generation, memory_order_acquire);
         }
         if (gen == seen) {
@@ -68,12 +105,7 @@ static void *helper_main(void *arg) {
                 return NULL;
         }
         seen = gen;
-        run_tasks(p, id);
-        if (atomic_fetch_sub_explicit(&p->busy, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        run_tasks(p, gen, id);
     }
 }
 
@@ -89,7 +121,7 @@ int dl_pool_create(dl_pool **out, int n_threads, dl_err *err) {
     p->n_threads = n_threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
     if (n_threads > 1) {
         p->th = calloc((size_t)n_threads - 1, sizeof *p->th);
         if (!p->th) {
@@ -130,13 +162,27 @@ void dl_pool_free(dl_pool *p) {
         pthread_join(p->th[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->done_cv);
     free(p->th);
     free(p);
 }
 
 int dl_pool_threads(const dl_pool *p) {
     return p ? p->n_threads : 1;
+}
+
+/* Jobs larger than the ticket's index field are run as several. */
+#define MAX_JOB_TASKS (1 << 30)
+
+typedef struct offset_job {
+    dl_pool_task_fn fn;
+    void *ctx;
+    int base;
+} offset_job;
+
+static void offset_task(void *ctx, int task, int worker) {
+    offset_job *j = ctx;
+    j->fn(j->ctx, j->base + task, worker);
 }
 
 void dl_pool_run(dl_pool *p, int n_tasks, dl_pool_task_fn fn, void *ctx) {
@@ -147,28 +193,38 @@ void dl_pool_run(dl_pool *p, int n_tasks, dl_pool_task_fn fn, void *ctx) {
             fn(ctx, t, 0);
         return;
     }
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n_tasks = n_tasks;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->busy, p->n_started, memory_order_relaxed);
+    if (n_tasks > MAX_JOB_TASKS) {
+        for (int base = 0; base < n_tasks; base += MAX_JOB_TASKS) {
+            offset_job j = { fn, ctx, base };
+            dl_pool_run(p, n_tasks - base < MAX_JOB_TASKS ? n_tasks - base : MAX_JOB_TASKS,
+                        offset_task, &j);
+        }
+        return;
+    }
+    uint32_t gen = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1;
+    job_slot *sl = &p->slot[gen & 1];
+    atomic_store_explicit(&sl->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&sl->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&sl->n_tasks, n_tasks, memory_order_relaxed);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->ticket, (uint64_t)gen << 32, memory_order_release);
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_store_explicit(&p->generation, gen, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    run_tasks(p, 0);
-    /* every helper must leave the job before its fields can be reused */
-    for (int i = 0; i < SPIN_ROUNDS && atomic_load_explicit(&p->busy, memory_order_acquire); i++) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
+    run_tasks(p, gen, 0);
+    /* wait for the tasks other threads claimed, not for the threads themselves */
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if (atomic_load_explicit(&p->done, memory_order_acquire) == n_tasks)
+            return;
+        cpu_relax();
     }
-    if (atomic_load_explicit(&p->busy, memory_order_acquire)) {
-        pthread_mutex_lock(&p->mu);
-        while (atomic_load_explicit(&p->busy, memory_order_acquire))
-            pthread_cond_wait(&p->done, &p->mu);
-        pthread_mutex_unlock(&p->mu);
-    }
+    pthread_mutex_lock(&p->mu);
+    atomic_store_explicit(&p->waiting, 1, memory_order_seq_cst);
+    while (atomic_load_explicit(&p->done, memory_order_seq_cst) != n_tasks)
+        pthread_cond_wait(&p->done_cv, &p->mu);
+    atomic_store_explicit(&p->waiting, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* --- per-call threads, for callers without a pool */

@@ -1,9 +1,16 @@
 /* attention.c - bidirectional grouped-query attention, one head at a time:
- * scores = q_h k_g^T / sqrt(hd) (sgemm), a max-subtracted softmax per row, out_h = p v_g
- * (sgemm). The heads are strided views into [tokens][heads][hd], which sgemm's leading
- * dimensions take directly, so nothing is copied. */
+ * scores = q_h k_g^T / sqrt(hd), a max-subtracted softmax per row, out_h = p v_g, the
+ * products by the own f32 kernels (gemm.h) or OpenBLAS sgemm, as the backend says. The
+ * heads are strided views into [tokens][heads][hd], which both take through their
+ * leading dimensions, so nothing is copied. */
 #include <math.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+#include "kernels/cpu.h"
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 
 #ifdef DL_HAVE_BLAS
@@ -12,7 +19,7 @@
 
 /* Row-wise softmax in place; the sum is kept in double so long rows lose nothing.
  *   s: [rows][cols] in/out */
-static void softmax_rows(float *s, int rows, int cols) {
+static void softmax_rows_scalar(float *s, int rows, int cols) {
     for (int i = 0; i < rows; i++) {
         float *r = s + (size_t)i * cols;
         float mx = r[0];
@@ -27,6 +34,79 @@ static void softmax_rows(float *s, int rows, int cols) {
         for (int j = 0; j < cols; j++)
             r[j] *= inv;
     }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define T512 __attribute__((target("avx512f,avx512dq,fma")))
+
+/* e^x for x <= 0 (a max-subtracted score), 16 lanes: x = n ln2 + r with |r| <= ln2/2
+ * (ln2 split in two constants so r is exact to a float), e^r by its degree-7 Taylor
+ * polynomial (error below 2e-8 relative on that interval), times 2^n by vscalefps,
+ * which flushes to 0 below the float range. Within 2 ulp of expf. */
+static inline T512 __m512 exp512(__m512 x) {
+    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
+    r = _mm512_fnmadd_ps(n, ln2_lo, r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* The same softmax, 16 columns at a time; partial sums per lane, added in double. */
+static T512 void softmax_rows_avx512(float *s, int rows, int cols) {
+    for (int i = 0; i < rows; i++) {
+        float *r = s + (size_t)i * cols;
+        __m512 vmx = _mm512_set1_ps(r[0]);
+        int j = 0;
+        for (; j + 16 <= cols; j += 16)
+            vmx = _mm512_max_ps(vmx, _mm512_loadu_ps(r + j));
+        float mx = _mm512_reduce_max_ps(vmx);
+        for (; j < cols; j++)
+            mx = r[j] > mx ? r[j] : mx;
+        __m512 vm = _mm512_set1_ps(mx), vs = _mm512_setzero_ps();
+        for (j = 0; j + 16 <= cols; j += 16) {
+            __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(r + j), vm));
+            _mm512_storeu_ps(r + j, e);
+            vs = _mm512_add_ps(vs, e);
+        }
+        if (j < cols) {
+            __mmask16 m = (__mmask16)((1u << (cols - j)) - 1u);
+            __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, r + j), vm));
+            e = _mm512_maskz_mov_ps(m, e);
+            _mm512_mask_storeu_ps(r + j, m, e);
+            vs = _mm512_add_ps(vs, e);
+        }
+        float lanes[16];
+        _mm512_storeu_ps(lanes, vs);
+        double sum = 0.0;
+        for (int l = 0; l < 16; l++)
+            sum += lanes[l];
+        __m512 inv = _mm512_set1_ps((float)(1.0 / sum));
+        for (j = 0; j + 16 <= cols; j += 16)
+            _mm512_storeu_ps(r + j, _mm512_mul_ps(_mm512_loadu_ps(r + j), inv));
+        for (; j < cols; j++)
+            r[j] *= (float)(1.0 / sum);
+    }
+}
+#endif
+
+static void softmax_rows(float *s, int rows, int cols) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (dl_cpu_features() & DL_CPU_AVX512DQ && dl_fpath_available(DL_FPATH_AVX512)) {
+        softmax_rows_avx512(s, rows, cols);
+        return;
+    }
+#endif
+    softmax_rows_scalar(s, rows, cols);
 }
 
 /* scores[i][j] = scale * dot(q_i, k_j) over hd, for strided rows.
@@ -61,9 +141,29 @@ static void weighted_sum_portable(float *out, const float *p, const float *v,
     }
 }
 
+/* scores = scale * q k^T, softmax, out = p v with the own f32 kernels (gemm.h), tiles of
+ * 64 keys (scores) and 64 head dimensions (output). */
+static void head_own(float *out, float *scores, const float *q, const float *k, const float *v,
+                     int n_q, int n_kv, int hd, int ldq, int ldkv, float scale) {
+    int path = dl_fpath_best();
+    for (int m0 = 0; m0 < n_kv; m0 += DL_FGEMM_COLS)
+        dl_fgemm_cols_f32(path, scores, n_kv, q, ldq, n_q, k, ldkv, 0, hd, m0,
+                          n_kv - m0 < DL_FGEMM_COLS ? n_kv - m0 : DL_FGEMM_COLS, 0);
+    for (size_t i = 0; i < (size_t)n_q * n_kv; i++)
+        scores[i] *= scale;
+    softmax_rows(scores, n_q, n_kv);
+    for (int m0 = 0; m0 < hd; m0 += DL_FGEMM_COLS)
+        dl_fgemm_cols_f32(path, out, ldq, scores, n_kv, n_q, v, ldkv, 1, n_kv, m0,
+                          hd - m0 < DL_FGEMM_COLS ? hd - m0 : DL_FGEMM_COLS, 0);
+}
+
 static void head_impl(float *out, float *scores, const float *q, const float *k, const float *v,
                       int n_q, int n_kv, int hd, int ldq, int ldkv, int use_blas) {
     float scale = (float)(1.0 / sqrt((double)hd));
+    if (use_blas && dl_gemm_backend() == DL_GEMM_OWN) {
+        head_own(out, scores, q, k, v, n_q, n_kv, hd, ldq, ldkv, scale);
+        return;
+    }
 #ifdef DL_HAVE_BLAS
     if (use_blas) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_q, n_kv, hd, scale, q, ldq, k,

@@ -39,6 +39,14 @@ void dl_fgemm_cols(int path, float *out, int ldo, const float *x, int ldx, int N
                    const void *w, uint32_t wtype, int K, int64_t m0, int mc,
                    const float *bias, int accumulate);
 
+/* The same over a strided or transposed f32 weight (attention's keys and values):
+ * ldw is the row stride of w; trans_w == 0: w is [M][ldw] (row m = output column m, as
+ * above); trans_w != 0: w is [K][ldw] and column m of the product reads w[k][m].
+ * Same definition and guarantees as dl_fgemm_cols. */
+void dl_fgemm_cols_f32(int path, float *out, int ldo, const float *x, int ldx, int N,
+                       const float *w, int ldw, int trans_w, int K, int64_t m0, int mc,
+                       int accumulate);
+
 /* Micro-kernels: out[r][c] (+)= sum over k < kc of x[r][k] * bp[k][c] for r < R rows and
  * c < cols (<= 64) columns, fma in k order, starting from out.
  *   out: [R][ldo] in/out;  x: [R][ldx];  bp: [kc][64] packed weight columns */

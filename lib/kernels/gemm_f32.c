@@ -86,6 +86,51 @@ static void pack(float *bp, const void *w, uint32_t wtype, int K, int64_t m0, in
     }
 }
 
+/* bp[k][c] = w[k0 + k][m0 + c] (a transposed f32 weight with row stride ldw). */
+static void pack_trans(float *bp, const float *w, int ldw, int64_t m0, int mc, int k0, int kc) {
+    for (int k = 0; k < kc; k++) {
+        const float *src = w + (size_t)(k0 + k) * ldw + m0;
+        float *dst = bp + (size_t)k * DL_FGEMM_COLS;
+        memcpy(dst, src, (size_t)mc * sizeof(float));
+        for (int c = mc; c < DL_FGEMM_COLS; c++)
+            dst[c] = 0.0f;
+    }
+}
+
+/* bp[k][c] = w[m0 + c][k0 + k] (an f32 weight with row stride ldw). */
+static void pack_strided(float *bp, const float *w, int ldw, int64_t m0, int mc, int k0, int kc) {
+    for (int c = 0; c < DL_FGEMM_COLS; c++) {
+        const float *src = w + (size_t)(m0 + c) * ldw + k0;
+        for (int k = 0; k < kc; k++)
+            bp[(size_t)k * DL_FGEMM_COLS + c] = c < mc ? src[k] : 0.0f;
+    }
+}
+
+void dl_fgemm_cols_f32(int path, float *out, int ldo, const float *x, int ldx, int N,
+                       const float *w, int ldw, int trans_w, int K, int64_t m0, int mc,
+                       int accumulate) {
+    if (N <= 0 || mc <= 0)
+        return;
+    if (mc > DL_FGEMM_COLS)
+        mc = DL_FGEMM_COLS;
+    if (!dl_fpath_available(path))
+        path = DL_FPATH_SCALAR;
+    fkernel_fn kern = kernel_for(path);
+    float *o = out + m0;
+    if (!accumulate)
+        for (int n = 0; n < N; n++)
+            memset(o + (size_t)n * ldo, 0, (size_t)mc * sizeof(float));
+    float bp[DL_FGEMM_KC * DL_FGEMM_COLS] __attribute__((aligned(64)));
+    for (int k0 = 0; k0 < K; k0 += DL_FGEMM_KC) {
+        int kc = K - k0 < DL_FGEMM_KC ? K - k0 : DL_FGEMM_KC;
+        if (trans_w)
+            pack_trans(bp, w, ldw, m0, mc, k0, kc);
+        else
+            pack_strided(bp, w, ldw, m0, mc, k0, kc);
+        kern(o, ldo, x + k0, ldx, N, bp, kc, mc);
+    }
+}
+
 void dl_fgemm_cols(int path, float *out, int ldo, const float *x, int ldx, int N,
                    const void *w, uint32_t wtype, int K, int64_t m0, int mc,
                    const float *bias, int accumulate) {

@@ -15,6 +15,7 @@
 
 #include "fmt/ggml_types.h"
 #include "kernels/cpu.h"
+#include "kernels/half.h"
 #include "kernels/kernels.h"
 #include "kernels/qgemm_impl.h"
 
@@ -99,7 +100,7 @@ void dl_qact_row(dl_qact *out, const float *x, uint32_t wtype, int K) {
 /* --- weight decoding */
 
 static float f16_at(const uint8_t *p) {
-    return dl_f16_to_f32((uint16_t)(p[0] | (p[1] << 8)));
+    return dl_half_at(p);
 }
 
 static void k_scale_min(const uint8_t *s, int j, int *sc, int *m) {

@@ -4,11 +4,12 @@
 #include <string.h>
 
 #include "fmt/ggml_types.h"
+#include "kernels/half.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 
 static float f16_at(const uint8_t *p) {
-    return dl_f16_to_f32((uint16_t)(p[0] | (p[1] << 8)));
+    return dl_half_at(p);
 }
 
 int dl_quant_type_supported(uint32_t type) {

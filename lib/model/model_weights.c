@@ -47,10 +47,6 @@ size_t dl_weight_scratch_floats(const dl_weight *w, int32_t max_rows) {
     return blas_conv_floats(w);
 }
 
-size_t dl_weight_conv_floats(const dl_weight *w) {
-    return dl_weight_scratch_floats(w, DL_ROW_GROUP);
-}
-
 void dl_weight_rows_f32(float *out, const dl_weight *w, int64_t row0, int64_t n_rows) {
     size_t rb = dl_row_bytes(w->type, w->ne0);
     for (int64_t r = 0; r < n_rows; r++)

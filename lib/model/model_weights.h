@@ -39,9 +39,6 @@ int dl_weight_type_supported(uint32_t type);
  * the quantized activations for quantized weights, the widened chunk for F16/BF16
  * weights on the OpenBLAS path, 0 otherwise. */
 size_t dl_weight_scratch_floats(const dl_weight *w, int32_t max_rows);
-/* The same for one row-group's worth of rows (kept for callers sized before
- * quantized weights existed: max_rows = DL_ROW_GROUP). */
-size_t dl_weight_conv_floats(const dl_weight *w);
 
 /* out[n][m] (+)= x[n] . w[m] + bias[m] for all ne1 rows m of w, on the pool (or, when
  * pool is NULL, on n_threads threads started for the call).

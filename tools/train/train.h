@@ -177,6 +177,7 @@ typedef struct tr_opts {
     const char *log_csv;        /* NULL: ckpt_dir/log.csv */
     int resume;                 /* continue from ckpt_dir/ckpt.bin */
     int64_t stop_after;         /* > 0: stop (with a checkpoint) once this step is done */
+    int64_t end_at;             /* > 0 with --resume: end the run (and its cosine decay) at this step */
     int64_t bench;              /* > 0: time this many steps, write nothing */
     int verbose;
 } tr_opts;

@@ -149,6 +149,14 @@ static int setup(run *r, const tr_opts *o, dl_err *err) {
     if (o->resume) {
         if ((rc = tr_ckpt_load(r->ckpt, &r->st, &p, &r->m, &r->v, &r->n, err)))
             return rc;
+        /* Moving the end of a run (to fit the time a machine has left): the cosine decay
+         * is recomputed for the new end, so the learning rate jumps to the new curve. */
+        if (o->end_at > 0) {
+            if (o->end_at <= r->st.step)
+                return dl_fail(err, DIFFLM_E_INVALID_ARG, "--end-at %lld must be past step %lld",
+                               (long long)o->end_at, (long long)r->st.step);
+            r->st.hp.steps = o->end_at;
+        }
         if (o->verbose)
             fprintf(stderr, "resuming %s at step %lld of %lld\n", r->ckpt,
                     (long long)r->st.step, (long long)r->st.hp.steps);

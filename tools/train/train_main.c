@@ -27,6 +27,8 @@ static void usage(FILE *f) {
     fputs("usage: difflm-train --tokenizer T.gguf --train train.txt --val val.txt --ckpt-dir DIR\n"
           "                    [model] [training] [--log FILE.csv]\n"
           "       difflm-train --ckpt-dir DIR --resume      continue exactly where DIR stopped\n"
+          "         [--end-at N]                          ... but end the run (and its learning-rate\n"
+          "                                               decay) at step N instead\n"
           "       difflm-train --ckpt-dir DIR --export OUT.gguf [--export-f32]\n"
           "       difflm-train ... --bench N                time N steps, write nothing\n"
           "model:    --n-embd 256 --n-layer 8 --n-head 8 --n-head-kv 2 --n-ff 768 --ctx 256\n"
@@ -120,6 +122,7 @@ int main(int argc, char **argv) {
             { "--eval-every", NULL, &o.hp.eval_every, NULL },
             { "--eval-windows", &o.hp.eval_windows, NULL, NULL },
             { "--log-every", NULL, &o.hp.log_every, NULL }, { "--stop-after", NULL, &o.stop_after, NULL },
+            { "--end-at", NULL, &o.end_at, NULL },
             { "--bench", NULL, &o.bench, NULL },
         };
         int found = 0;
