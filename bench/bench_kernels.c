@@ -145,26 +145,7 @@ int main(int argc, char **argv) {
     double best_f32 = 0;
 #ifdef DL_HAVE_BLAS
     {
-        /* in a forked process: OpenBLAS's helper threads keep spinning after a threaded
-         * call and would steal a core from everything measured after it */
-        double t = 0;
-        int fd[2];
-        if (pipe(fd) == 0) {
-            fflush(stdout);
-            pid_t pid = fork();
-            if (pid == 0) {
-                openblas_set_num_threads(threads);
-                double tc = bench_best(run_blas, &p, secs, 3);
-                _exit(write(fd[1], &tc, sizeof tc) == (ssize_t)sizeof tc ? 0 : 1);
-            }
-            close(fd[1]);
-            if (pid > 0) {
-                if (read(fd[0], &t, sizeof t) != (ssize_t)sizeof t)
-                    t = 0;
-                waitpid(pid, NULL, 0);
-            }
-            close(fd[0]);
-        }
+        double t = bench_best_openblas(run_blas, &p, secs, 3, threads);
         if (t > 0) {
             printf("%-28s %10.2f %10.1f %7.0f%%\n", "openblas sgemm f32", t * 1e3,
                    flop / t / 1e9, peak > 0 ? 100 * flop / t / 1e9 / peak : 0);

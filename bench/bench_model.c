@@ -61,31 +61,25 @@
  * a span of secs seconds; measured next to each step so both see the same load. */
 static double gemm_now(dl_pool *pool, int E, int F, double secs);
 
+typedef struct gemm_args {
+    int threads, E, F;
+    double secs;
+} gemm_args;
+
+static double gemm_child(void *p) {
+    const gemm_args *a = p;
+    dl_pool *pool = NULL;
+    dl_err e = { 0 };
+    double g = dl_pool_create(&pool, a->threads, &e) == 0 ? gemm_now(pool, a->E, a->F, a->secs) : 0;
+    dl_pool_free(pool);
+    return g;
+}
+
 /* gemm_now in a forked process with its own pool, so its buffers never count in this
  * process's peak RSS. */
 static double gemm_forked(int threads, int E, int F, double secs) {
-    int fd[2];
-    double r = 0;
-    if (pipe(fd) != 0)
-        return 0;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dl_pool *pool = NULL;
-        dl_err e = { 0 };
-        double g = dl_pool_create(&pool, threads, &e) == 0 ? gemm_now(pool, E, F, secs) : 0;
-        dl_pool_free(pool);
-        ssize_t w = write(fd[1], &g, sizeof g);
-        _exit(w == (ssize_t)sizeof g ? 0 : 1);
-    }
-    close(fd[1]);
-    if (pid > 0) {
-        if (read(fd[0], &r, sizeof r) != (ssize_t)sizeof r)
-            r = 0;
-        waitpid(pid, NULL, 0);
-    }
-    close(fd[0]);
-    return r;
+    gemm_args a = { threads, E, F, secs };
+    return bench_forked(gemm_child, &a);
 }
 
 /* --- child: one model file, all canvas sizes */
@@ -358,25 +352,8 @@ int main(int argc, char **argv) {
         prod p = { pool, N, K, M, dl_fpath_best(), x, w, out };
         double gf = 2.0 * N * K * M / 1e9;
 #ifdef DL_HAVE_BLAS
-        /* in a forked process: OpenBLAS's helper threads keep spinning after a threaded
-         * call and would steal a core from everything measured after it */
-        int fd[2];
-        if (pipe(fd) == 0) {
-            fflush(stdout);
-            pid_t pid = fork();
-            if (pid == 0) {
-                openblas_set_num_threads(threads);
-                double g = gf / bench_best(run_blas, &p, 1.0, 3);
-                _exit(write(fd[1], &g, sizeof g) == (ssize_t)sizeof g ? 0 : 1);
-            }
-            close(fd[1]);
-            if (pid > 0) {
-                if (read(fd[0], &blas, sizeof blas) != (ssize_t)sizeof blas)
-                    blas = 0;
-                waitpid(pid, NULL, 0);
-            }
-            close(fd[0]);
-        }
+        double t = bench_best_openblas(run_blas, &p, 1.0, 3, threads);
+        blas = t > 0 ? gf / t : 0;
         printf("openblas %s core %s\n", openblas_get_config(), openblas_get_corename());
 #endif
         own = gf / bench_best(run_fgemm, &p, 1.0, 3);

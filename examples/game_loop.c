@@ -3,8 +3,8 @@
  * own work has used up its time budget. Every frame draws the canvas ('_' = still
  * masked). A second thread cancels after a timeout or a key press (on a terminal).
  *
- * usage: game_loop MODEL.gguf [options]
- *   --prompt TEXT        prompt (default "Once upon a time")
+ * usage: game_loop [MODEL.gguf] [options]   (no model: the project's default model)
+ *   --prompt TEXT        prompt (default "And God said")
  *   --frames N           stop after N frames (default 600)
  *   --fps F              frame rate (default 60)
  *   --budget-ms B        time a frame may spend before it skips its step (default 8)
@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "default_model.h"
 #include "difflm.h"
 
 #define MAX_CANVAS 1024
@@ -116,10 +117,11 @@ static void draw(difflm_ctx *ctx, int frame, int step, int total, const difflm_t
 }
 
 static int parse(int argc, char **argv, options *o) {
-    *o = (options){NULL, "Once upon a time", NULL, 600, 64, 32, 32, 5, 60, 8, 1, 10000};
-    if (argc < 2) return -1;
-    o->model = argv[1];
-    for (int i = 2; i < argc; i++) {
+    *o = (options){NULL, "And God said", NULL, 600, 64, 32, 32, 5, 60, 8, 1, 10000};
+    /* The model path is optional: without it, the project's default model. */
+    int first = argc > 1 && strncmp(argv[1], "--", 2) != 0 ? 2 : 1;
+    o->model = first == 2 ? argv[1] : difflm_default_model();
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return -1;
         i++;
@@ -145,7 +147,7 @@ static int parse(int argc, char **argv, options *o) {
 int main(int argc, char **argv) {
     options o;
     if (parse(argc, argv, &o) != 0) {
-        fprintf(stderr, "usage: %s MODEL.gguf [--prompt T] [--frames N] [--fps F] [--budget-ms B] "
+        fprintf(stderr, "usage: %s [MODEL.gguf] [--prompt T] [--frames N] [--fps F] [--budget-ms B] "
                         "[--work-ms W] [--heavy-every K] [--cancel-after-ms M] [--gen N] "
                         "[--steps S] [--block L] [--expect done|cancelled]\n", argv[0]);
         return 2;

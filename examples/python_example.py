@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Generates text with the Python binding, then watches a second generation fill in.
 
-usage: python_example.py MODEL.gguf ["prompt"]
+usage: python_example.py [MODEL.gguf ["prompt"]]   (no model: $DIFFLM_MODEL, else the
+project's default model, models/difflm-default.gguf)
 (with bindings/python on PYTHONPATH or the package installed, and libdifflm found through
 DIFFLM_LIBRARY, pkg-config or the system's library path)
 """
+import os
 import sys
 import threading
 
@@ -12,9 +14,10 @@ import difflm
 
 
 def main():
-    if len(sys.argv) < 2:
-        sys.exit(__doc__.strip().splitlines()[2])
-    model = sys.argv[1]
+    here = os.path.dirname(os.path.abspath(__file__))
+    default = os.environ.get("DIFFLM_MODEL") or os.path.join(here, "..", "models",
+                                                              "difflm-default.gguf")
+    model = sys.argv[1] if len(sys.argv) > 1 else default
     prompt = sys.argv[2] if len(sys.argv) > 2 else "The Lord said"
     params = dict(gen_length=32, steps=16, block_length=16)
     try:

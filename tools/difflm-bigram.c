@@ -65,17 +65,12 @@ int main(int argc, char **argv) {
             split_docs = 1;
             continue;
         }
-        if (strcmp(a, "-m") && strcmp(a, "--model") && strcmp(a, "--train") &&
-            strcmp(a, "--eval") && strcmp(a, "--canvas") && strcmp(a, "--max-windows")) {
-            fprintf(stderr, TOOL ": unknown option %s\n", a);
-            usage(stderr);
+        static const char *const with_value[] = { "-m", "--model", "--train", "--eval",
+            "--canvas", "--max-windows" };
+        const char *v;
+        if (score_option_value(TOOL, argc, argv, &i, with_value,
+                               sizeof with_value / sizeof with_value[0], usage, &v))
             return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, TOOL ": %s needs a value\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
         if (!strcmp(a, "--train"))
             train_path = v;
         else if (!strcmp(a, "--eval"))
@@ -131,7 +126,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, TOOL ": out of memory\n");
         goto done;
     }
-    const size_t take = max_windows > 0 ? DL_MIN((size_t)max_windows, we.count) : we.count;
+    const size_t take = score_windows_take(&we, max_windows);
     double nll = 0.0;
     size_t n_scored = 0;
     if (score_token_bytes(tok_bytes, t, &err) != 0 ||
@@ -144,8 +139,7 @@ int main(int argc, char **argv) {
     for (size_t j = 0; j < take; j++) {
         size_t start, len;
         score_window_at(&we, score_window_pick(&we, j, take), &start, &len);
-        for (size_t i = start; i < start + len; i++)
-            bytes += tok_bytes[eval.ids[i]];
+        bytes += score_span_bytes(tok_bytes, eval.ids, start, len);
     }
     printf("smoothing=witten-bell\ncanvas=%lld\ntrain_tokens=%zu\ntrain_docs=%zu\nwindows=%zu\n"
            "windows_total=%zu\nanswer_tokens=%zu\nanswer_bytes=%zu\nnll_nats=%.6f\n"

@@ -13,9 +13,7 @@
 
 #include "difflm.h"
 
-#ifndef DIFFLM_DEFAULT_MODEL
-#define DIFFLM_DEFAULT_MODEL "models/default.gguf"
-#endif
+#include "default_model.h"
 
 typedef struct cli {
     const char *model, *prompt, *prompt_ids;
@@ -27,7 +25,7 @@ typedef struct cli {
 static void usage(FILE *f) {
     fprintf(f,
         "usage: difflm [options]\n"
-        "  -m, --model PATH        GGUF model (default: %s)\n"
+        "  -m, --model PATH        GGUF model (default: $DIFFLM_MODEL, else %s)\n"
         "  -p, --prompt TEXT       prompt text\n"
         "      --prompt-ids LIST   prompt as comma-separated token ids (no BOS, no template)\n"
         "      --chat              wrap the prompt in the model's chat template\n"
@@ -61,7 +59,7 @@ static void usage(FILE *f) {
         "      --print-ids         print the final canvas as comma-separated ids, nothing else\n"
         "      --no-live           plain output even on a terminal\n"
         "  -v, --verbose           print the library's log messages\n"
-        "  -h, --help              this help\n", DIFFLM_DEFAULT_MODEL);
+        "  -h, --help              this help\n", difflm_default_model());
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out) {
@@ -349,7 +347,7 @@ static int print_text(difflm_ctx *ctx, const difflm_token *canvas, size_t n, siz
 }
 
 int main(int argc, char **argv) {
-    cli c = {.model = DIFFLM_DEFAULT_MODEL, .live = isatty(STDOUT_FILENO), .mask_id = -1};
+    cli c = {.model = difflm_default_model(), .live = isatty(STDOUT_FILENO), .mask_id = -1};
     difflm_gen_params_init(&c.g);
     int prc = parse_args(&c, argc, argv);
     if (prc)

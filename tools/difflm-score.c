@@ -82,19 +82,10 @@ static int parse_args(int argc, char **argv, opts *o, int *run) {
         static const char *const with_value[] = { "-m", "--model", "--prompt", "--prompt-file",
             "--text", "--file", "--mc", "--batch", "--seed", "--canvas", "--max-windows", "-t",
             "--threads" };
-        int known = 0;
-        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
-            known |= !strcmp(a, with_value[k]);
-        if (!known) {
-            fprintf(stderr, TOOL ": unknown option %s\n", a);
-            usage(stderr);
+        const char *v;
+        if (score_option_value(TOOL, argc, argv, &i, with_value,
+                               sizeof with_value / sizeof with_value[0], usage, &v))
             return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, TOOL ": %s needs a value\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
         int rc = 0;
         if (!strcmp(a, "-m") || !strcmp(a, "--model"))
             o->model = v;
@@ -189,7 +180,7 @@ static int score_chosen_windows(const opts *o, const dl_model *m, int32_t mask_i
         return dl_fail(err, DIFFLM_E_NOMEM, "out of memory for the canvas");
     }
     memcpy(seq, prompt, n_prompt * sizeof *seq);
-    const size_t take = o->max_windows > 0 ? DL_MIN((size_t)o->max_windows, w->count) : w->count;
+    const size_t take = score_windows_take(w, o->max_windows);
     const clock_t t0 = clock();
     for (size_t j = 0; j < take; j++) {
         const size_t win = score_window_pick(w, j, take);
@@ -204,12 +195,9 @@ static int score_chosen_windows(const opts *o, const dl_model *m, int32_t mask_i
                                  (int32_t)o->mc, (int32_t)o->batch, &rng, &est, err);
         if (rc != 0)
             break;
-        size_t bytes = 0;
-        for (size_t i = start; i < start + len; i++)
-            bytes += tok_bytes[s->ids[i]];
         tot->windows++;
         tot->tokens += len;
-        tot->bytes += bytes;
+        tot->bytes += score_span_bytes(tok_bytes, s->ids, start, len);
         tot->nll += est.nll;
         tot->var += est.var;
         if (o->verbose)

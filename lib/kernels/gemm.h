@@ -12,15 +12,13 @@
 #include <stdint.h>
 
 /* Which f32 product the model uses for F32/F16/BF16 weights. Process-wide, fixed at
- * the first call: the library's own kernels whenever the CPU has a vector path (they
- * beat OpenBLAS 0.3.21 on every machine measured, doc/performance.md), else OpenBLAS
- * when built with it. DIFFLM_GEMM=openblas|own in the environment overrides; so does
- * dl_gemm_backend_set (benchmarks), which must run before any context is created,
- * because scratch sizes depend on the choice. The choice never depends on timing, so
- * results are reproducible from run to run. */
+ * the first call (scratch sizes depend on it): the library's own kernels whenever the
+ * CPU has a vector path (they beat OpenBLAS 0.3.21 on every machine measured,
+ * doc/performance.md), else OpenBLAS when built with it. DIFFLM_GEMM=openblas|own in
+ * the environment overrides. The choice never depends on timing, so results are
+ * reproducible from run to run. */
 enum dl_gemm_backend { DL_GEMM_OWN = 0, DL_GEMM_OPENBLAS = 1 };
 int dl_gemm_backend(void);
-void dl_gemm_backend_set(int backend);   /* OPENBLAS without BLAS falls back to OWN */
 const char *dl_gemm_backend_name(int backend);
 
 /* Columns per call: one task of the model's products (model_weights.h DL_COL_TASK). */

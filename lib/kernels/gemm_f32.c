@@ -30,15 +30,6 @@ int dl_gemm_backend(void) {
     return b;
 }
 
-void dl_gemm_backend_set(int backend) {
-#ifndef DL_HAVE_BLAS
-    backend = DL_GEMM_OWN;
-#endif
-    atomic_store_explicit(&backend_choice, backend == DL_GEMM_OPENBLAS ? DL_GEMM_OPENBLAS
-                                                                       : DL_GEMM_OWN,
-                          memory_order_relaxed);
-}
-
 const char *dl_gemm_backend_name(int backend) {
     return backend == DL_GEMM_OPENBLAS ? "openblas" : "own";
 }
@@ -68,17 +59,22 @@ static fkernel_fn kernel_for(int path) {
     return dl_fkernel_scalar;
 }
 
-/* bp[k][c] = w[m0 + c][k0 + k] as f32; columns past mc are zero. */
-static void pack(float *bp, const void *w, uint32_t wtype, int K, int64_t m0, int mc, int k0,
-                 int kc) {
+/* bp[k][c] = w[m0 + c][k0 + k] as f32, w's rows ldw elements of wtype apart; columns
+ * past mc are zero. */
+static void pack(float *bp, const void *w, uint32_t wtype, size_t ldw, int64_t m0, int mc,
+                 int k0, int kc) {
     float row[DL_FGEMM_KC];
     size_t esize = wtype == DL_TYPE_F32 ? 4 : 2;
     for (int c = 0; c < DL_FGEMM_COLS; c++) {
         if (c < mc) {
-            const uint8_t *src = (const uint8_t *)w + ((size_t)(m0 + c) * K + k0) * esize;
-            dl_dequant_row(wtype, row, src, kc);
+            const uint8_t *src = (const uint8_t *)w + ((size_t)(m0 + c) * ldw + k0) * esize;
+            const float *f = (const float *)src;
+            if (wtype != DL_TYPE_F32) {   /* F32 is read in place */
+                dl_dequant_row(wtype, row, src, kc);
+                f = row;
+            }
             for (int k = 0; k < kc; k++)
-                bp[(size_t)k * DL_FGEMM_COLS + c] = row[k];
+                bp[(size_t)k * DL_FGEMM_COLS + c] = f[k];
         } else {
             for (int k = 0; k < kc; k++)
                 bp[(size_t)k * DL_FGEMM_COLS + c] = 0.0f;
@@ -97,18 +93,11 @@ static void pack_trans(float *bp, const float *w, int ldw, int64_t m0, int mc, i
     }
 }
 
-/* bp[k][c] = w[m0 + c][k0 + k] (an f32 weight with row stride ldw). */
-static void pack_strided(float *bp, const float *w, int ldw, int64_t m0, int mc, int k0, int kc) {
-    for (int c = 0; c < DL_FGEMM_COLS; c++) {
-        const float *src = w + (size_t)(m0 + c) * ldw + k0;
-        for (int k = 0; k < kc; k++)
-            bp[(size_t)k * DL_FGEMM_COLS + c] = c < mc ? src[k] : 0.0f;
-    }
-}
-
-void dl_fgemm_cols_f32(int path, float *out, int ldo, const float *x, int ldx, int N,
-                       const float *w, int ldw, int trans_w, int K, int64_t m0, int mc,
-                       int accumulate) {
+/* Both entry points: panels of w (rows ldw apart, or transposed when trans_w, f32 only)
+ * through the path's micro-kernel, then the bias. */
+static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N, const void *w,
+                  uint32_t wtype, int ldw, int trans_w, int K, int64_t m0, int mc,
+                  const float *bias, int accumulate) {
     if (N <= 0 || mc <= 0)
         return;
     if (mc > DL_FGEMM_COLS)
@@ -126,33 +115,23 @@ void dl_fgemm_cols_f32(int path, float *out, int ldo, const float *x, int ldx, i
         if (trans_w)
             pack_trans(bp, w, ldw, m0, mc, k0, kc);
         else
-            pack_strided(bp, w, ldw, m0, mc, k0, kc);
-        kern(o, ldo, x + k0, ldx, N, bp, kc, mc);
-    }
-}
-
-void dl_fgemm_cols(int path, float *out, int ldo, const float *x, int ldx, int N,
-                   const void *w, uint32_t wtype, int K, int64_t m0, int mc,
-                   const float *bias, int accumulate) {
-    if (N <= 0 || mc <= 0)
-        return;
-    if (mc > DL_FGEMM_COLS)
-        mc = DL_FGEMM_COLS;
-    if (!dl_fpath_available(path))
-        path = DL_FPATH_SCALAR;
-    fkernel_fn kern = kernel_for(path);
-    float *o = out + m0;
-    if (!accumulate)
-        for (int n = 0; n < N; n++)
-            memset(o + (size_t)n * ldo, 0, (size_t)mc * sizeof(float));
-    float bp[DL_FGEMM_KC * DL_FGEMM_COLS] __attribute__((aligned(64)));
-    for (int k0 = 0; k0 < K; k0 += DL_FGEMM_KC) {
-        int kc = K - k0 < DL_FGEMM_KC ? K - k0 : DL_FGEMM_KC;
-        pack(bp, w, wtype, K, m0, mc, k0, kc);
+            pack(bp, w, wtype, (size_t)ldw, m0, mc, k0, kc);
         kern(o, ldo, x + k0, ldx, N, bp, kc, mc);
     }
     if (bias)
         for (int n = 0; n < N; n++)
             for (int c = 0; c < mc; c++)
                 o[(size_t)n * ldo + c] += bias[m0 + c];
+}
+
+void dl_fgemm_cols_f32(int path, float *out, int ldo, const float *x, int ldx, int N,
+                       const float *w, int ldw, int trans_w, int K, int64_t m0, int mc,
+                       int accumulate) {
+    fgemm(path, out, ldo, x, ldx, N, w, DL_TYPE_F32, ldw, trans_w, K, m0, mc, NULL, accumulate);
+}
+
+void dl_fgemm_cols(int path, float *out, int ldo, const float *x, int ldx, int N,
+                   const void *w, uint32_t wtype, int K, int64_t m0, int mc,
+                   const float *bias, int accumulate) {
+    fgemm(path, out, ldo, x, ldx, N, w, wtype, K, 0, K, m0, mc, bias, accumulate);
 }

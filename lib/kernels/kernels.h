@@ -45,14 +45,6 @@ void dl_matmul_portable(float *out, const float *x, const float *w, int accumula
  * summation order with the thread count, and results must not. */
 void dl_blas_set_threads(int n);
 
-/* --- threads */
-
-/* fn(ctx, task, worker) for task = 0 .. n_tasks-1 on up to n_threads threads (the
- * caller's included); worker (0 .. n_threads-1) identifies the running thread so a task
- * can use per-thread scratch. Returns when every task is done. */
-typedef void (*dl_task_fn)(void *ctx, int task, int worker);
-void dl_parallel_for(int n_threads, int n_tasks, dl_task_fn fn, void *ctx);
-
 /* --- rotary position embedding */
 
 enum dl_rope_pairing {

@@ -180,3 +180,25 @@ int dl_pretok_split(const dl_pretok *p, const uint8_t *s, size_t n, dl_piece_fn 
     for (int i = 0; i < p->n_re; i++) pcre2_match_data_free(c.md[i]);
     return rc;
 }
+
+int dl_pretok_split_bytes(const dl_pretok *p, const uint8_t *s, size_t n, dl_piece_fn fn,
+                          dl_piece_fn on_invalid, void *user, dl_err *err) {
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        uint32_t cp;
+        int len;
+        while (run < n && (len = dl_utf8_next(s + run, n - run, &cp)) > 0) run += (size_t)len;
+        if (run > i) {
+            int rc = dl_pretok_split(p, s + i, run - i, fn, user, err);
+            if (rc) return rc;
+        }
+        if (run < n) {
+            int rc = on_invalid ? on_invalid(user, s + run, 1) : 0;
+            if (rc) return rc;
+            run++;
+        }
+        i = run;
+    }
+    return 0;
+}

@@ -60,12 +60,18 @@ static void render_llama3(text_sink *w, const dl_tok *t, const difflm_chat_messa
 
 static int is_role(const difflm_chat_message *m, const char *role) { return strcmp(m->role, role) == 0; }
 
+static void put_chatml_turn(text_sink *w, const char *role, const char *content) {
+    puts_(w, "<|im_start|>");
+    puts_(w, role);
+    puts_(w, "\n");
+    puts_(w, content);
+    puts_(w, "<|im_end|>\n");
+}
+
 static void render_chatml(text_sink *w, const difflm_chat_message *msgs, size_t n, int add_assistant) {
     size_t first = 0;
     if (n > 0 && is_role(&msgs[0], "system")) {
-        puts_(w, "<|im_start|>system\n");
-        puts_(w, msgs[0].content);
-        puts_(w, "<|im_end|>\n");
+        put_chatml_turn(w, "system", msgs[0].content);
         first = 1;
     } else {
         puts_(w, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n");
@@ -80,11 +86,7 @@ static void render_chatml(text_sink *w, const difflm_chat_message *msgs, size_t 
             if (i + 1 == n || !is_role(&msgs[i + 1], "tool")) puts_(w, "<|im_end|>\n");
             continue;
         }
-        puts_(w, "<|im_start|>");
-        puts_(w, msgs[i].role);
-        puts_(w, "\n");
-        puts_(w, msgs[i].content);
-        puts_(w, "<|im_end|>\n");
+        put_chatml_turn(w, msgs[i].role, msgs[i].content);
     }
     if (add_assistant) puts_(w, "<|im_start|>assistant\n");
 }

@@ -20,25 +20,17 @@ static int on_piece(void *user, const uint8_t *p, size_t n) {
     return dl_bpe_piece(&c->sink, c->t, p, n, &c->scratch, c->err);
 }
 
+/* A byte that starts no valid character: its byte token. */
+static int on_invalid_byte(void *user, const uint8_t *p, size_t n) {
+    (void)n;
+    encode_ctx *c = user;
+    dl_idsink_put(&c->sink, c->t->byte_tok[p[0]]);
+    return 0;
+}
+
 /* Plain text (no special tokens inside). */
 static int encode_fragment(encode_ctx *c, const uint8_t *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        size_t run = i;
-        uint32_t cp;
-        int len;
-        while (run < n && (len = dl_utf8_next(s + run, n - run, &cp)) > 0) run += (size_t)len;
-        if (run > i) {
-            int rc = dl_pretok_split(&c->t->pretok, s + i, run - i, on_piece, c, c->err);
-            if (rc) return rc;
-        }
-        if (run < n) {
-            dl_idsink_put(&c->sink, c->t->byte_tok[s[run]]);   /* an invalid byte */
-            run++;
-        }
-        i = run;
-    }
-    return 0;
+    return dl_pretok_split_bytes(&c->t->pretok, s, n, on_piece, on_invalid_byte, c, c->err);
 }
 
 /* Longest special token starting at s[0..n), or -1. */

@@ -157,4 +157,10 @@ typedef int (*dl_piece_fn)(void *user, const uint8_t *p, size_t n);
 int dl_pretok_split(const dl_pretok *p, const uint8_t *s, size_t n, dl_piece_fn fn, void *user,
                     dl_err *err);
 
+/* Splits any bytes s[0..n): PCRE2 needs valid UTF-8, so maximal valid runs go through
+ * dl_pretok_split and each byte that starts no valid character goes alone to on_invalid
+ * (NULL: skipped), in text order. Returns as dl_pretok_split (or on_invalid's status). */
+int dl_pretok_split_bytes(const dl_pretok *p, const uint8_t *s, size_t n, dl_piece_fn fn,
+                          dl_piece_fn on_invalid, void *user, dl_err *err);
+
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../check_compat.h"
+#include "core/pool.h"
 #include "kernels/kernels.h"
 
 /* --- helpers */
@@ -328,7 +329,7 @@ START_TEST(test_round_to_half) {
 }
 END_TEST
 
-/* --- parallel for */
+/* --- parallel for: threads started for one call (dl_pool_for without a pool) */
 
 typedef struct par_probe {
     int hits[1000];
@@ -351,7 +352,7 @@ START_TEST(test_parallel_for) {
             par_probe p;
             memset(&p, 0, sizeof p);
             p.n_threads = threads[a];
-            dl_parallel_for(threads[a], tasks[b], probe_task, &p);
+            dl_pool_for(NULL, threads[a], tasks[b], probe_task, &p);
             for (int i = 0; i < 1000; i++)
                 ck_assert_int_eq(p.hits[i], i < tasks[b] ? 1 : 0);
             ck_assert_int_eq(p.max_worker, 0);

@@ -1,6 +1,7 @@
 /* test_train.c - the trainer end to end on tiny shapes:
  *  - the whole model's gradient (tr_forward_backward) against central differences of a
  *    double-precision re-implementation of the model and objective (grad_ref.h);
+ *  - the tiled products against their double twins, bitwise equal for any thread count;
  *  - LLaDA masking and its weights; the schedule; document splitting and the cache;
  *  - determinism: N steps straight == N/2, stop, resume, N/2 (bitwise: parameters, Adam
  *    moments, RNG states), and the same weights with 1 and 2 threads;
@@ -15,8 +16,10 @@
 #include "check_compat.h"
 #include "fmt/ggml_types.h"
 #include "fmt/gguf.h"
+#include "gemm_par.h"
 #include "grad_ref.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_backward.h"
 #include "model/model.h"
 #include "model/model_tiny.h"
 #include "tok/tok.h"
@@ -149,6 +152,79 @@ START_TEST(model_gradient) {
         tr_batch_free(&b);
         tr_model_free(m);
     }
+}
+END_TEST
+
+/* The trainer's tiled products (gemm_par.c) against the double-precision twins, on shapes
+ * that span several tiles and dw's row chunks; any thread count gives the same bits. */
+static void fill(float *a, size_t n, uint64_t *s) {
+    for (size_t i = 0; i < n; i++)
+        a[i] = (float)(tr_rng_uniform(s) * 2.0 - 1.0);
+}
+
+static double worst_rel(const float *a, const float *ref, size_t n) {
+    double w = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - ref[i]) / (1.0 + fabs((double)ref[i]));
+        w = e > w ? e : w;
+    }
+    return w;
+}
+
+START_TEST(products) {
+    enum { N = 600, K = 300, M = 200 };
+    uint64_t s = 11;
+    float *x = malloc(sizeof(float) * N * K), *w = malloc(sizeof(float) * M * K);
+    float *dout = malloc(sizeof(float) * N * M);
+    float *out[2], *dx[2], *dw[2];
+    float *ref_out = malloc(sizeof(float) * N * M), *ref_dx = malloc(sizeof(float) * N * K);
+    float *ref_dw = malloc(sizeof(float) * M * K);
+    fill(x, (size_t)N * K, &s);
+    fill(w, (size_t)M * K, &s);
+    fill(dout, (size_t)N * M, &s);
+    fill(ref_out, (size_t)N * M, &s);   /* accumulated into */
+    fill(ref_dx, (size_t)N * K, &s);
+    fill(ref_dw, (size_t)M * K, &s);
+    const int threads[2] = { 1, 3 };
+    for (int t = 0; t < 2; t++) {
+        dl_pool *pool;
+        dl_err err;
+        ck_assert_int_eq(dl_pool_create(&pool, threads[t], &err), 0);
+        float *scratch = malloc(sizeof(float) * TR_DW_SCRATCH * (size_t)threads[t]);
+        out[t] = malloc(sizeof(float) * N * M);
+        dx[t] = malloc(sizeof(float) * N * K);
+        dw[t] = malloc(sizeof(float) * M * K);
+        memcpy(out[t], ref_out, sizeof(float) * N * M);
+        memcpy(dx[t], ref_dx, sizeof(float) * N * K);
+        memcpy(dw[t], ref_dw, sizeof(float) * M * K);
+        tr_matmul_par(pool, out[t], x, w, 1, N, K, M);
+        tr_matmul_dx_par(pool, dx[t], dout, w, N, K, M);
+        tr_matmul_dw_par(pool, scratch, dw[t], dout, x, N, K, M);
+        free(scratch);
+        dl_pool_free(pool);
+    }
+    dl_matmul_ref(ref_out, x, w, NULL, 1, N, K, M, M);
+    dl_matmul_backward_ref(ref_dx, ref_dw, dout, x, w, N, K, M);
+    /* float sums of up to 600 terms against double ones; a wrong index errs by O(1) */
+    double e_out = worst_rel(out[0], ref_out, (size_t)N * M);
+    double e_dx = worst_rel(dx[0], ref_dx, (size_t)N * K);
+    double e_dw = worst_rel(dw[0], ref_dw, (size_t)M * K);
+    ck_assert_msg(e_out < 1e-4 && e_dx < 1e-4 && e_dw < 1e-4, "forward %g, dx %g, dw %g", e_out,
+                  e_dx, e_dw);
+    ck_assert_int_eq(memcmp(out[0], out[1], sizeof(float) * N * M), 0);
+    ck_assert_int_eq(memcmp(dx[0], dx[1], sizeof(float) * N * K), 0);
+    ck_assert_int_eq(memcmp(dw[0], dw[1], sizeof(float) * M * K), 0);
+    for (int t = 0; t < 2; t++) {
+        free(out[t]);
+        free(dx[t]);
+        free(dw[t]);
+    }
+    free(x);
+    free(w);
+    free(dout);
+    free(ref_out);
+    free(ref_dx);
+    free(ref_dw);
 }
 END_TEST
 
@@ -527,6 +603,7 @@ static Suite *suite(void) {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("units");
     tcase_add_test(tc, model_gradient);
+    tcase_add_test(tc, products);
     tcase_add_test(tc, masking);
     tcase_add_test(tc, schedule);
     suite_add_tcase(s, tc);

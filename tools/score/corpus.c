@@ -176,3 +176,14 @@ size_t score_window_pick(const score_windows *w, size_t j, size_t take) {
     const size_t q = w->count / take, r = w->count % take;
     return j * q + (j * r) / take;
 }
+
+size_t score_windows_take(const score_windows *w, int64_t max_windows) {
+    return max_windows > 0 ? DL_MIN((size_t)max_windows, w->count) : w->count;
+}
+
+size_t score_span_bytes(const uint32_t *lens, const int32_t *ids, size_t start, size_t len) {
+    size_t bytes = 0;
+    for (size_t i = start; i < start + len; i++)
+        bytes += lens[ids[i]];
+    return bytes;
+}

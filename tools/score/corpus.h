@@ -50,5 +50,10 @@ void score_windows_plan(score_windows *w, size_t n, size_t body, int borrow_cont
 void score_window_at(const score_windows *w, size_t j, size_t *start, size_t *len);
 /* The j-th of `take` windows spread evenly over all of them: floor(j * count / take). */
 size_t score_window_pick(const score_windows *w, size_t j, size_t take);
+/* How many windows a --max-windows limit scores (0: all). */
+size_t score_windows_take(const score_windows *w, int64_t max_windows);
+
+/* Bytes of ids[start .. start+len) (lens from score_token_bytes). */
+size_t score_span_bytes(const uint32_t *lens, const int32_t *ids, size_t start, size_t len);
 
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fmt/gguf.h"
-#include "kernels/kernels.h"
+#include "core/pool.h"
 #include "tok/tok.h"
 #include "train.h"
 
@@ -200,7 +200,8 @@ static int tokenize(tr_data *d, const char *text, size_t n, const dl_tok *tok, i
         return dl_fail(err, DIFFLM_E_NOMEM, "%zu token slots", total);
     }
     tok_job j = { tok, text, docs, n_docs, eos, CHUNKS, out, off, cnt, rcs };
-    dl_parallel_for(dl_cpu_count(), CHUNKS, tok_task, &j);
+    /* runs once, before the model and its pool exist: threads for this call only */
+    dl_pool_for(NULL, dl_cpu_count(), CHUNKS, tok_task, &j);
     free(docs);
     size_t n_tok = 0;
     for (int c = 0; c < CHUNKS; c++) {

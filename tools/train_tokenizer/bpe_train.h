@@ -2,8 +2,8 @@
  *
  * Three steps, one file each:
  *   1. bpet_pieces (pieces.c): text is cut into pre-token pieces by the SAME rules the
- *      library applies at inference (lib/tok's dl_pretok_split, and the same cut of
- *      invalid UTF-8 into single bytes), and identical pieces are counted once with a
+ *      library applies at inference (lib/tok's dl_pretok_split_bytes: invalid UTF-8 is cut
+ *      into single bytes), and identical pieces are counted once with a
  *      frequency. Merges never cross a piece boundary, so this is all training needs.
  *   2. bpet_train (merge.c): starting from the 256 byte tokens, repeatedly merges the most
  *      frequent adjacent pair. bpet_train_naive (merge_naive.c) is its slow twin that

@@ -104,24 +104,13 @@ static int on_piece(void *user, const uint8_t *s, size_t n) {
     return bpet_pieces_add(c->p, s, n, 1, c->err);
 }
 
-/* The cut of lib/tok/tok_encode.c's encode_fragment: maximal valid UTF-8 runs go through
- * the regexes; each byte starting no valid character stands alone. */
+/* The encoder's cut (dl_pretok_split_bytes); a byte starting no valid character is its
+ * own byte token, with nothing to learn, so it is skipped. */
 int bpet_pieces_add_text(bpet_pieces *p, const dl_pretok *rules, const uint8_t *s, size_t n,
                          dl_err *err) {
     add_ctx c = {.p = p, .err = err};
-    size_t i = 0;
-    while (i < n) {
-        size_t run = i;
-        uint32_t cp;
-        int len;
-        while (run < n && (len = dl_utf8_next(s + run, n - run, &cp)) > 0) run += (size_t)len;
-        if (run > i) {
-            int rc = dl_pretok_split(rules, s + i, run - i, on_piece, &c, err);
-            if (rc) return rc;
-        }
-        if (run < n) run++;   /* an invalid byte: its own byte token, nothing to learn */
-        i = run;
-    }
+    int rc = dl_pretok_split_bytes(rules, s, n, on_piece, NULL, &c, err);
+    if (rc) return rc;
     p->total_bytes += (int64_t)n;
     return 0;
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Plots a difflm-train log (CSV: step,lr,train_loss,val_loss,tokens_seen,elapsed).
+
+usage: /usr/bin/python3 tools/train/plot_log.py LOG.csv OUT.png [--baseline NATS --baseline-label TEXT]
+Needs Debian's python3-matplotlib (only for this plot; nothing else in the project does).
+"""
+import argparse
+import csv
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("log")
+    ap.add_argument("out")
+    ap.add_argument("--baseline", type=float)
+    ap.add_argument("--baseline-label", default="baseline")
+    a = ap.parse_args()
+    tr, va = [], []
+    with open(a.log) as f:
+        for row in csv.DictReader(f):
+            tokens = float(row["tokens_seen"]) / 1e6
+            if row["train_loss"]:
+                tr.append((tokens, float(row["train_loss"])))
+            if row["val_loss"]:
+                va.append((tokens, float(row["val_loss"])))
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    ax.plot(*zip(*tr), lw=0.8, alpha=0.6, label="train (masked-token ELBO, nats/token)")
+    ax.plot(*zip(*va), "o-", ms=3, label="validation (fixed windows and masks)")
+    if a.baseline is not None:
+        ax.axhline(a.baseline, color="gray", ls="--", lw=1, label=a.baseline_label)
+    ax.set_xlabel("training tokens (millions)")
+    ax.set_ylabel("nats per token")
+    ax.set_ylim(bottom=min(min(v for _, v in va), a.baseline or 99) - 0.3, top=8.5)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("difflm default model: LLaDA objective")
+    fig.tight_layout()
+    fig.savefig(a.out)
+
+
+if __name__ == "__main__":
+    main()
