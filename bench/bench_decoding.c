@@ -36,7 +36,7 @@
 #include "difflm.h"
 
 #ifndef DL_DEFAULT_MODEL_PATH
-#define DL_DEFAULT_MODEL_PATH "tools/difflm-default.gguf"
+#define DL_DEFAULT_MODEL_PATH "models/difflm-default.gguf"
 #endif
 #ifndef DL_SOURCE_ROOT
 #define DL_SOURCE_ROOT "."
@@ -80,7 +80,7 @@ static void usage(FILE *f) {
             "usage: bench_decoding [-m MODEL] [-p PROMPTS] [-g 128,256] [-b BLOCK] [-t THREADS]\n"
             "                      [-c CONFIG,...] [-n MAX_PROMPTS] [-o OUTDIR] [--threshold F]\n"
             "                      [-r REPS]\n"
-            "  defaults: models/difflm-default.gguf if present, else the build's tiny model;\n"
+            "  defaults: models/difflm-default.gguf (the project's trained model);\n"
             "  bench/prompts.txt; gen 128,256; block 32; all cores; every config; threshold 0.9\n"
             "  configs:");
     for (int i = 0; i < N_CONFIGS; i++)

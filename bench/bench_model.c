@@ -19,8 +19,8 @@
  *    (2 x matrix parameters x tokens + attention 4 x T^2 x head_dim x heads per layer
  *    + the head), fraction of "gemm now" and of the FMA peak, canvas tokens per
  *    second, peak RSS against file size + arena.
- * 4. The default model (models/difflm-default.gguf if present, else the build's tiny
- *    one) the same way, in its own type and Q8_0. */
+ * 4. The project's default model (models/difflm-default.gguf) the same way, in its own
+ *    type and Q8_0. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -51,7 +51,7 @@
 #define DL_QUANTIZE_PATH "difflm-quantize"
 #endif
 #ifndef DL_DEFAULT_MODEL_PATH
-#define DL_DEFAULT_MODEL_PATH "tools/difflm-default.gguf"
+#define DL_DEFAULT_MODEL_PATH "models/difflm-default.gguf"
 #endif
 
 #define HEAD_ROWS 32

@@ -10,8 +10,8 @@
 # texts together (an upper bound on their negative log-likelihood under the model) and
 # its ratio to the reference schedule's. Texts that are empty (EOS first) are not scored.
 #
-# Environment: MODEL (default: models/difflm-default.gguf if present, else the build's
-# tiny model; passed to both programs), OUT (default BUILD_DIR/bench-decoding), MC
+# Environment: MODEL (default: models/difflm-default.gguf, the project's trained model;
+# passed to both programs), OUT (default BUILD_DIR/bench-decoding), MC
 # (default 64), THREADS (default: all cores). Example, as in doc/performance.md:
 #   MODEL=models/difflm-default.gguf bench/decoding.sh build -g 128,256
 set -eu
@@ -29,10 +29,7 @@ score="$build/tools/difflm-score"
 for exe in "$bench" "$score"; do
     [ -x "$exe" ] || { echo "decoding.sh: $exe not built (ninja -C $build)" >&2; exit 1; }
 done
-if [ -z "${MODEL:-}" ]; then
-    if [ -f "$root/models/difflm-default.gguf" ]; then MODEL="$root/models/difflm-default.gguf"
-    else MODEL="$build/tools/difflm-default.gguf"; fi
-fi
+MODEL=${MODEL:-$root/models/difflm-default.gguf}
 OUT=${OUT:-$build/bench-decoding}
 MC=${MC:-64}
 threads=""

@@ -6,7 +6,11 @@
  *  - determinism: N steps straight == N/2, stop, resume, N/2 (bitwise: parameters, Adam
  *    moments, RNG states), and the same weights with 1 and 2 threads;
  *  - export: the GGUF loads with lib/model and its logits match the trainer's forward
- *    (F32 exactly up to summation order, F16 against f16-rounded parameters). */
+ *    (F32 exactly up to summation order, F16 against f16-rounded parameters);
+ *  - init from a model: exported F32 / F16 files give back the shape and the parameters
+ *    (bitwise / f16-rounded), a run from them starts with zero Adam moments and evaluates
+ *    as the source did, a disagreeing shape option and files that are not the trainer's
+ *    model (missing, mis-shaped, Q8_0 or extra tensors) are refused by name. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -599,6 +603,231 @@ START_TEST(export_matches) {
 }
 END_TEST
 
+/* --- init from a model */
+
+static void cfg_eq(const tr_config *a, const tr_config *b) {
+    ck_assert_int_eq(a->n_vocab, b->n_vocab);
+    ck_assert_int_eq(a->n_embd, b->n_embd);
+    ck_assert_int_eq(a->n_layer, b->n_layer);
+    ck_assert_int_eq(a->n_head, b->n_head);
+    ck_assert_int_eq(a->n_head_kv, b->n_head_kv);
+    ck_assert_int_eq(a->head_dim, b->head_dim);
+    ck_assert_int_eq(a->n_ff, b->n_ff);
+    ck_assert_int_eq(a->n_ctx, b->n_ctx);
+    ck_assert(a->rope_theta == b->rope_theta);
+    ck_assert(a->rms_eps == b->rms_eps);
+}
+
+/* p (loaded) against the original parameters: F32 bitwise; from F16, the norms bitwise
+ * and each matrix element the f16 rounding of the original, within half an f16 ulp. */
+static void check_loaded(const ck *A, const float *p, int f16) {
+    tr_tensor t[TR_N_TENSORS(TR_MAX_LAYERS)];
+    int nt = tr_tensor_table(&A->st.cfg, t);
+    for (int i = 0; i < nt; i++) {
+        const float *a = A->p + t[i].offset, *b = p + t[i].offset;
+        size_t cnt = (size_t)(t[i].ne0 * t[i].ne1);
+        if (!f16 || !t[i].is_matrix) {
+            ck_assert_msg(memcmp(a, b, cnt * sizeof *a) == 0, "%s differs", t[i].name);
+            continue;
+        }
+        for (size_t j = 0; j < cnt; j++) {
+            ck_assert_msg(b[j] == dl_f16_to_f32(dl_f32_to_f16(a[j])), "%s[%zu]", t[i].name, j);
+            ck_assert_msg(fabs((double)b[j] - a[j]) <= fabs((double)a[j]) / 2048.0 + 3e-8,
+                          "%s[%zu]: %g vs %g", t[i].name, j, (double)b[j], (double)a[j]);
+        }
+    }
+}
+
+/* The val_loss column of a log's row for `step`, as written. */
+static void val_at(char *out, size_t n, const char *sub, long long step) {
+    char path[600], line[256];
+    snprintf(path, sizeof path, "%s/%s/log.csv", g_dir, sub);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    out[0] = 0;
+    while (fgets(line, sizeof line, f)) {
+        long long s;
+        char lr[32], tl[32], vl[32];
+        if (sscanf(line, "%lld,%31[^,],%31[^,],%31[^,]", &s, lr, tl, vl) == 4 && s == step)
+            snprintf(out, n, "%s", vl);
+        else if (sscanf(line, "%lld,%31[^,],,%31[^,]", &s, lr, vl) == 3 && s == step)
+            snprintf(out, n, "%s", vl);   /* step 0: no train loss */
+    }
+    fclose(f);
+    ck_assert_msg(out[0], "%s: no val loss at step %lld", sub, step);
+}
+
+START_TEST(init_from_model) {
+    char bufs[4][2048];
+    tr_opts a;
+    run_opts(&a, "init_src", bufs[0]);
+    a.hp.steps = 4;
+    train_ok(&a);
+    ck A;
+    load_ck(&A, "init_src");
+    char f32p[512], f16p[512], tokp[512];
+    path_in(f32p, sizeof f32p, "init_f32.gguf");
+    path_in(f16p, sizeof f16p, "init_f16.gguf");
+    path_in(tokp, sizeof tokp, "tok.gguf");
+    dl_err err;
+    ck_assert_int_eq(tr_export_gguf(f32p, &A.st.cfg, A.p, tokp, DL_TYPE_F32, &err), 0);
+    ck_assert_int_eq(tr_export_gguf(f16p, &A.st.cfg, A.p, tokp, DL_TYPE_F16, &err), 0);
+
+    /* the shape and every tensor come back */
+    for (int f16 = 0; f16 < 2; f16++) {
+        tr_config c;
+        memset(&c, 0, sizeof c);
+        float *p;
+        ck_assert_msg(tr_init_from_gguf(f16 ? f16p : f32p, &c, &p, &err) == 0, "%s", err.msg);
+        cfg_eq(&c, &A.st.cfg);
+        check_loaded(&A, p, f16);
+        free(p);
+    }
+
+    /* a run from the F32 file with the model's own tokenizer: its step-0 evaluation (same
+     * windows, same masks) is the source run's at step 4, digit for digit */
+    tr_opts b;
+    run_opts(&b, "init_run_f32", bufs[1]);
+    memset(&b.cfg, 0, sizeof b.cfg);
+    b.tokenizer = NULL;
+    b.init_from = f32p;
+    b.hp.steps = 1;
+    train_ok(&b);
+    ck B;
+    load_ck(&B, "init_run_f32");
+    ck_assert_int_eq(B.st.step, 1);
+    ck_assert_str_eq(B.st.tokenizer, f32p);
+    cfg_eq(&B.st.cfg, &A.st.cfg);
+    char va[32], vb[32];
+    val_at(va, sizeof va, "init_src", 4);
+    val_at(vb, sizeof vb, "init_run_f32", 0);
+    ck_assert_str_eq(va, vb);
+    /* Adam started from zero moments: after one step m = (1 - b1) g, v = (1 - b2) g^2, so
+     * m^2 / v = 0.01 / 0.05 wherever there was a gradient; and the first update moves each
+     * weight by lr * (m / 0.1 / (sqrt(v / 0.05) + eps) + wd * p), about lr * sign(g) */
+    float lr = tr_lr_at(&B.st.hp, 0);
+    tr_tensor t[TR_N_TENSORS(TR_MAX_LAYERS)];
+    int nt = tr_tensor_table(&B.st.cfg, t);
+    size_t n_grad = 0, n_total = 0, n_full = 0;
+    for (int i = 0; i < nt; i++) {
+        float wd = t[i].is_matrix ? B.st.hp.wd : 0.0f;
+        for (int64_t j = 0; j < t[i].ne0 * t[i].ne1; j++) {
+            size_t k = t[i].offset + (size_t)j;
+            double p0 = A.p[k], step = (double)B.p[k] - p0 + (double)lr * wd * p0;
+            n_total++;
+            if (B.v[k] < 1e-20f) {
+                ck_assert_msg(fabs(step) <= 1e-7, "%s[%lld] moved %g without a gradient",
+                              t[i].name, (long long)j, step);
+                continue;
+            }
+            n_grad++;
+            double ratio = (double)B.m[k] * B.m[k] / B.v[k];
+            ck_assert_msg(fabs(ratio - 0.2) < 1e-3, "%s[%lld]: m^2/v = %g", t[i].name,
+                          (long long)j, ratio);
+            double c1 = 1.0 - B.st.hp.beta1, c2 = 1.0 - B.st.hp.beta2;
+            double want = -(double)lr * (B.m[k] / c1) / (sqrt(B.v[k] / c2) + B.st.hp.adam_eps);
+            /* p is float: a couple of its ulps, plus the float arithmetic of the update */
+            ck_assert_msg(fabs(step - want) <= 2.5e-7 * fabs(p0) + 1e-5 * lr,
+                          "%s[%lld]: step %g, want %g", t[i].name, (long long)j, step, want);
+            n_full += fabs(want) > 0.9 * lr;   /* ~ lr * sign(g) unless |g| is near eps */
+        }
+    }
+    ck_assert_uint_gt(n_grad, n_total / 2);
+    ck_assert_uint_gt(n_full, n_grad * 9 / 10);
+
+    /* from the F16 file, with every shape option given (and matching) and the tokenizer
+     * file: the evaluation differs only by the f16 rounding */
+    tr_opts c;
+    run_opts(&c, "init_run_f16", bufs[2]);
+    c.init_from = f16p;
+    c.hp.steps = 1;
+    train_ok(&c);
+    ck C;
+    load_ck(&C, "init_run_f16");
+    ck_assert_int_eq(C.st.step, 1);
+    ck_assert_str_eq(C.st.tokenizer, tokp);
+    char vc[32];
+    val_at(vc, sizeof vc, "init_run_f16", 0);
+    ck_assert_msg(fabs(atof(vc) - atof(va)) < 5e-3 && strcmp(vc, va) != 0, "f16 %s, f32 %s", vc, va);
+
+    /* a shape option that disagrees with the file names both values */
+    tr_opts d;
+    run_opts(&d, "init_bad", bufs[3]);
+    memset(&d.cfg, 0, sizeof d.cfg);
+    d.cfg.n_embd = 48;
+    d.init_from = f32p;
+    d.tokenizer = NULL;
+    ck_assert_int_eq(tr_train(&d, &err), DIFFLM_E_INVALID_ARG);
+    ck_assert_msg(strstr(err.msg, "--n-embd 48") && strstr(err.msg, "embedding_length 32"), "%s",
+                  err.msg);
+    free_ck(&A);
+    free_ck(&B);
+    free_ck(&C);
+}
+END_TEST
+
+/* Files that are not the trainer's model: each error names the tensor at fault. */
+START_TEST(init_from_errors) {
+    struct { const char *omit, *bad_shape, *q8; int tied; uint32_t wtype; int want;
+             const char *named; } cases[] = {
+        { NULL, NULL, NULL, 1, DL_TYPE_BF16, 0, NULL },
+        { "blk.1.ffn_up.weight", NULL, NULL, 1, DL_TYPE_F16, DIFFLM_E_FORMAT, "blk.1.ffn_up.weight" },
+        { NULL, "blk.0.attn_k.weight", NULL, 1, DL_TYPE_F32, DIFFLM_E_FORMAT, "blk.0.attn_k.weight" },
+        { NULL, NULL, "blk.0.ffn_gate.weight", 1, DL_TYPE_F32, DIFFLM_E_UNSUPPORTED,
+          "blk.0.ffn_gate.weight" },
+        { NULL, NULL, NULL, 0, DL_TYPE_F32, DIFFLM_E_UNSUPPORTED, "output.weight" },
+    };
+    char path[512];
+    path_in(path, sizeof path, "init_err.gguf");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dl_tiny_spec spec;
+        dl_tiny_spec_init(&spec, DIFFLM_ARCH_LLADA);
+        spec.n_vocab = 400;
+        spec.n_embd = 32;
+        spec.n_layer = 2;
+        spec.n_head = 4;
+        spec.n_head_kv = 2;
+        spec.n_ff = 48;
+        spec.n_ctx = 24;
+        spec.tied = cases[i].tied;
+        spec.wtype = cases[i].wtype;
+        spec.omit_tensor = cases[i].omit;
+        spec.bad_shape_tensor = cases[i].bad_shape;
+        spec.q8_tensor = cases[i].q8;
+        dl_err err;
+        ck_assert_msg(dl_tiny_write(&spec, path, &err) == 0, "%s", err.msg);
+        tr_config c;
+        memset(&c, 0, sizeof c);
+        float *p = NULL;
+        int rc = tr_init_from_gguf(path, &c, &p, &err);
+        ck_assert_msg(rc == cases[i].want, "case %zu: %d (%s)", i, rc, rc ? err.msg : "");
+        if (rc) {
+            ck_assert_ptr_null(p);
+            ck_assert_msg(strstr(err.msg, cases[i].named), "case %zu: %s", i, err.msg);
+            continue;
+        }
+        /* the BF16 file: its shape, and a weight as the file holds it */
+        ck_assert_int_eq(c.n_embd, 32);
+        ck_assert_int_eq(c.head_dim, 8);
+        ck_assert_int_eq(c.n_vocab, 400);
+        ck_assert(c.rms_eps == spec.eps && c.rope_theta == spec.rope_theta);
+        dl_gguf *g;
+        ck_assert_int_eq(dl_gguf_open(&g, path, &err), 0);
+        const dl_gguf_tensor *wq = dl_gguf_find_tensor(g, "blk.1.attn_q.weight");
+        tr_tensor t[TR_N_TENSORS(TR_MAX_LAYERS)];
+        tr_tensor_table(&c, t);
+        ck_assert_str_eq(t[2 + 9 + 1].name, "blk.1.attn_q.weight");
+        for (int64_t j = 0; j < 32 * 32; j++) {
+            uint16_t h;
+            memcpy(&h, (const char *)wq->data + 2 * j, 2);
+            ck_assert(p[t[2 + 9 + 1].offset + (size_t)j] == dl_bf16_to_f32(h));
+        }
+        dl_gguf_close(g);
+        free(p);
+    }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("units");
@@ -613,6 +842,8 @@ static Suite *suite(void) {
     tcase_add_test(tr, data_documents);
     tcase_add_test(tr, resume_is_exact);
     tcase_add_test(tr, export_matches);
+    tcase_add_test(tr, init_from_model);
+    tcase_add_test(tr, init_from_errors);
     suite_add_tcase(s, tr);
     return s;
 }

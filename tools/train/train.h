@@ -5,8 +5,8 @@
  * Pieces, one file each: params.c (shapes, the tensor table, init), data.c (the token
  * stream cached next to the corpus, window sampling), objective.c (LLaDA masking and
  * loss weights), model_train.c (forward with saved activations, backward), adamw.c
- * (schedule, clipping, update), checkpoint.c, export.c, train_loop.c (the run),
- * train_main.c (the command line). */
+ * (schedule, clipping, update), checkpoint.c, export.c, init_from.c (weights from a
+ * GGUF), train_loop.c (the run), train_main.c (the command line). */
 #ifndef DL_TRAIN_H
 #define DL_TRAIN_H
 
@@ -168,11 +168,20 @@ int tr_ckpt_load(const char *path, tr_state *st, float **p, float **m, float **v
 int tr_export_gguf(const char *path, const tr_config *c, const float *params,
                    const char *tokenizer_path, uint32_t wtype, dl_err *err);
 
+/* --- init from a model: a llada GGUF (F32 / F16 / BF16 tensors, tied head, the trainer's
+ * tensor names) as the starting point of a fresh run. cfg is in/out: fields that are 0
+ * (head_dim always) take the file's shape, the others must equal it. *params is
+ * malloc'd [tr_n_params(cfg)]. Errors name the key or tensor at fault. */
+int tr_init_from_gguf(const char *path, tr_config *cfg, float **params, dl_err *err);
+
 /* --- a run */
 typedef struct tr_opts {
     tr_config cfg;
     tr_hyper hp;
     const char *tokenizer, *train, *val;
+    const char *init_from;      /* fresh run: weights and shape from this GGUF; its tokenizer.*
+                                 * keys serve when tokenizer is NULL. cfg fields left 0 come
+                                 * from the file (see tr_init_from_gguf) */
     const char *ckpt_dir;       /* checkpoint: ckpt_dir/ckpt.bin */
     const char *log_csv;        /* NULL: ckpt_dir/log.csv */
     int resume;                 /* continue from ckpt_dir/ckpt.bin */

@@ -164,24 +164,36 @@ static int setup(run *r, const tr_opts *o, dl_err *err) {
         memset(&r->st, 0, sizeof r->st);
         r->st.cfg = o->cfg;
         r->st.hp = o->hp;
-        if (!o->tokenizer || !o->train || !o->val)
-            return dl_fail(err, DIFFLM_E_INVALID_ARG, "a fresh run needs --tokenizer, --train, --val");
-        snprintf(r->st.tokenizer, TR_PATH_MAX, "%s", o->tokenizer);
+        /* a model file carries its tokenizer.* keys, and lib/tok reads them from any GGUF */
+        const char *tok = o->tokenizer ? o->tokenizer : o->init_from;
+        if (!tok || !o->train || !o->val)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                           "a fresh run needs --tokenizer (or --init-from), --train, --val");
+        snprintf(r->st.tokenizer, TR_PATH_MAX, "%s", tok);
         snprintf(r->st.train, TR_PATH_MAX, "%s", o->train);
         snprintf(r->st.val, TR_PATH_MAX, "%s", o->val);
         r->st.data_rng = r->st.hp.seed * 0x9e3779b97f4a7c15ull + 1;
         r->st.mask_rng = r->st.hp.seed * 0xd1b54a32d192ed03ull + 2;
-        if ((rc = tr_config_check(&r->st.cfg, err)))
-            return rc;
+        if (o->init_from) {
+            /* the model's weights, fresh Adam moments (zero), step 0, the given schedule */
+            if ((rc = tr_init_from_gguf(o->init_from, &r->st.cfg, &p, err)))
+                return rc;
+            if (o->verbose)
+                fprintf(stderr, "initialised from %s\n", o->init_from);
+        } else {
+            if ((rc = tr_config_check(&r->st.cfg, err)))
+                return rc;
+            if (!(p = malloc(tr_n_params(&r->st.cfg) * sizeof(float))))
+                return dl_fail(err, DIFFLM_E_NOMEM, "%zu parameters", tr_n_params(&r->st.cfg));
+            tr_init_params(p, &r->st.cfg, r->st.hp.seed);
+        }
         r->n = tr_n_params(&r->st.cfg);
-        p = malloc(r->n * sizeof(float));
         r->m = calloc(r->n, sizeof(float));
         r->v = calloc(r->n, sizeof(float));
-        if (!p || !r->m || !r->v) {
+        if (!r->m || !r->v) {
             free(p);
             return dl_fail(err, DIFFLM_E_NOMEM, "%zu parameters", r->n);
         }
-        tr_init_params(p, &r->st.cfg, r->st.hp.seed);
     }
     const tr_hyper *h = &r->st.hp;
     if (h->batch < 1 || h->steps < 1 || h->threads < 1 || h->eval_windows < 1 ||

@@ -1,6 +1,7 @@
 /* train_main.c - the difflm-train command line.
  *
  *   difflm-train --tokenizer T.gguf --train train.txt --val val.txt --ckpt-dir DIR [options]
+ *   difflm-train --init-from M.gguf --train train.txt --val val.txt --ckpt-dir DIR [options]
  *   difflm-train --ckpt-dir DIR --resume
  *   difflm-train --ckpt-dir DIR --export out.gguf [--export-f32]
  *
@@ -26,6 +27,9 @@
 static void usage(FILE *f) {
     fputs("usage: difflm-train --tokenizer T.gguf --train train.txt --val val.txt --ckpt-dir DIR\n"
           "                    [model] [training] [--log FILE.csv]\n"
+          "       difflm-train --init-from M.gguf --train train.txt --val val.txt --ckpt-dir DIR\n"
+          "                    [training]                   a fresh run (new optimizer state) from\n"
+          "                                               M's weights; shape and tokenizer from M\n"
           "       difflm-train --ckpt-dir DIR --resume      continue exactly where DIR stopped\n"
           "         [--end-at N]                          ... but end the run (and its learning-rate\n"
           "                                               decay) at step N instead\n"
@@ -38,6 +42,10 @@ static void usage(FILE *f) {
           "          --ckpt-every 100 --eval-every 100 --eval-windows 64 --log-every 10\n"
           "          --stop-after S   stop (with a checkpoint) after step S\n", f);
 }
+
+/* --n-embd --n-layer --n-head --n-head-kv --n-ff --ctx --rope-theta --rms-eps, in this
+ * order, head the option table */
+#define N_MODEL_OPTS 8
 
 static int parse_num(const char *s, double *out) {
     char *end;
@@ -84,6 +92,7 @@ int main(int argc, char **argv) {
     o.verbose = 1;
     const char *export_path = NULL;
     int export_f32 = 0;
+    unsigned model_given = 0;   /* bit k: model option nums[k] was on the command line */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -104,11 +113,13 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--ckpt-dir")) { o.ckpt_dir = val; continue; }
         if (!strcmp(a, "--log")) { o.log_csv = val; continue; }
         if (!strcmp(a, "--export")) { export_path = val; continue; }
+        if (!strcmp(a, "--init-from")) { o.init_from = val; continue; }
         double d;
         if (parse_num(val, &d)) {
             fprintf(stderr, "difflm-train: %s: '%s' is not a number\n", a, val);
             return 2;
         }
+        /* the first N_MODEL_OPTS entries are the model's shape */
         struct { const char *name; int32_t *i32; int64_t *i64; float *f; } nums[] = {
             { "--n-embd", &o.cfg.n_embd, NULL, NULL }, { "--n-layer", &o.cfg.n_layer, NULL, NULL },
             { "--n-head", &o.cfg.n_head, NULL, NULL }, { "--n-head-kv", &o.cfg.n_head_kv, NULL, NULL },
@@ -130,6 +141,8 @@ int main(int argc, char **argv) {
             if (strcmp(a, nums[k].name))
                 continue;
             found = 1;
+            if (k < N_MODEL_OPTS)
+                model_given |= 1u << k;
             if (nums[k].i32) *nums[k].i32 = (int32_t)d;
             if (nums[k].i64) *nums[k].i64 = (int64_t)d;
             if (nums[k].f) *nums[k].f = (float)d;
@@ -147,6 +160,23 @@ int main(int argc, char **argv) {
     if (!o.ckpt_dir) {
         usage(stderr);
         return 2;
+    }
+    if (o.init_from && (o.resume || export_path)) {
+        fprintf(stderr, "difflm-train: --init-from starts a fresh run; it goes with neither "
+                "--resume nor --export\n");
+        return 2;
+    }
+    if (o.init_from) {
+        /* unset shape options come from the model file; set ones are checked against it */
+        int32_t *i32[] = { &o.cfg.n_embd, &o.cfg.n_layer, &o.cfg.n_head, &o.cfg.n_head_kv,
+                           &o.cfg.n_ff, &o.cfg.n_ctx };
+        for (int k = 0; k < 6; k++)
+            if (!(model_given >> k & 1))
+                *i32[k] = 0;
+        if (!(model_given >> 6 & 1))
+            o.cfg.rope_theta = 0.0f;
+        if (!(model_given >> 7 & 1))
+            o.cfg.rms_eps = 0.0f;
     }
     o.cfg.head_dim = o.cfg.n_head > 0 ? o.cfg.n_embd / o.cfg.n_head : 0;
     dl_err err = { 0 };
