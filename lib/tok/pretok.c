@@ -71,7 +71,9 @@ static int compile_one(dl_pretok *p, const char *pattern, dl_err *err) {
     if (!re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(ec, msg, sizeof msg);
-        return dl_fail(err, ec == PCRE2_ERROR_HEAPLIMIT || ec == PCRE2_ERROR_NOMEMORY
+        /* pcre2_compile reports a failed allocation as compile error HEAP_FAILED. */
+        return dl_fail(err, ec == PCRE2_ERROR_HEAP_FAILED || ec == PCRE2_ERROR_HEAPLIMIT ||
+                                    ec == PCRE2_ERROR_NOMEMORY
                                 ? DIFFLM_E_NOMEM : DIFFLM_E_INTERNAL,
                        "tokenizer: pre-tokenizer regex %d at offset %zu: %s", p->n_re,
                        (size_t)eoff, (const char *)msg);
