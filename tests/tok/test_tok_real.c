@@ -94,25 +94,6 @@ static int load_real(void) {
     return 0;
 }
 
-static size_t enc(const dl_tok *t, const char *s, size_t n, uint32_t flags, int32_t *out, size_t cap) {
-    size_t n_out = 0;
-    dl_err err = {0};
-    int rc = dl_tok_encode(t, s, n, flags, out, cap, &n_out, &err);
-    ck_assert_msg(rc == 0, "encode: %d %s", rc, err.msg);
-    return n_out;
-}
-
-#define CHECK_IDS(t, text, flags, ...)                                                  \
-    do {                                                                                \
-        const int32_t want_[] = {__VA_ARGS__};                                          \
-        int32_t got_[256];                                                              \
-        size_t n_ = enc(t, text, strlen(text), flags, got_, 256);                       \
-        ck_assert_msg(n_ == sizeof want_ / sizeof want_[0], "\"%s\": %zu ids, want %zu", \
-                      text, n_, sizeof want_ / sizeof want_[0]);                        \
-        for (size_t i_ = 0; i_ < n_; i_++)                                              \
-            ck_assert_msg(got_[i_] == want_[i_], "\"%s\"[%zu]: %d want %d", text, i_,    \
-                          got_[i_], want_[i_]);                                         \
-    } while (0)
 
 static void check_round_trip(const dl_tok *t, const char *s, size_t n) {
     size_t cap = n + 16;

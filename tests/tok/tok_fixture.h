@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <check.h>
+#include <string.h>
+
 #include "tok/tok.h"
 
 typedef struct tf_vocab {
@@ -59,5 +62,29 @@ int tf_merges_txt(const char *txt, size_t n, tf_vocab *v);
 /* The shared data folder ($DIFFLM_SHARED, else $DIFFLM_SRCDIR/../shared) joined with
  * rel into buf; returns buf. */
 const char *tf_shared_path(char *buf, size_t cap, const char *rel);
+
+/* Encodes s[0..n) into out (at most cap ids) and fails the running test on any error;
+ * returns the number of ids. Header-only: it uses Check's assertions. */
+static inline size_t enc(const dl_tok *t, const char *s, size_t n, uint32_t flags, int32_t *out,
+                         size_t cap) {
+    size_t n_out = 0;
+    dl_err err = {0};
+    int rc = dl_tok_encode(t, s, n, flags, out, cap, &n_out, &err);
+    ck_assert_msg(rc == 0, "encode: %d %s", rc, err.msg);
+    return n_out;
+}
+
+/* Asserts that text encodes (with flags) to exactly the ids given. */
+#define CHECK_IDS(t, text, flags, ...)                                                  \
+    do {                                                                                \
+        const int32_t want_[] = {__VA_ARGS__};                                          \
+        int32_t got_[256];                                                              \
+        size_t n_ = enc(t, text, strlen(text), flags, got_, 256);                       \
+        ck_assert_msg(n_ == sizeof want_ / sizeof want_[0], "\"%s\": %zu ids, want %zu", \
+                      text, n_, sizeof want_ / sizeof want_[0]);                        \
+        for (size_t i_ = 0; i_ < n_; i_++)                                              \
+            ck_assert_msg(got_[i_] == want_[i_], "\"%s\"[%zu]: %d want %d", text, i_,    \
+                          got_[i_], want_[i_]);                                         \
+    } while (0)
 
 #endif
