@@ -175,7 +175,22 @@ static double worst_rel(const float *a, const float *ref, size_t n) {
     return w;
 }
 
-START_TEST(products) {
+/* bf16 rounding written independently of gemm_bf16.c: 8 significant bits, ties to even */
+static double bf16_round(double v) {
+    int e;
+    double m = frexp(v, &e);              /* v = m 2^e, 0.5 <= |m| < 1 */
+    return ldexp(nearbyint(m * 256.0), e - 8);
+}
+
+static float *rounded_copy(const float *a, size_t n, int bf16) {
+    float *r = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++)
+        r[i] = bf16 ? (float)bf16_round(a[i]) : a[i];
+    return r;
+}
+
+/* f32 (bf16 = 0) and mixed precision (bf16 = 1), each on 1 and 3 threads */
+static void check_products(int bf16) {
     enum { N = 600, K = 300, M = 200 };
     uint64_t s = 11;
     float *x = malloc(sizeof(float) * N * K), *w = malloc(sizeof(float) * M * K);
@@ -191,30 +206,34 @@ START_TEST(products) {
     fill(ref_dw, (size_t)M * K, &s);
     const int threads[2] = { 1, 3 };
     for (int t = 0; t < 2; t++) {
-        dl_pool *pool;
         dl_err err;
-        ck_assert_int_eq(dl_pool_create(&pool, threads[t], &err), 0);
-        float *scratch = malloc(sizeof(float) * TR_DW_SCRATCH * (size_t)threads[t]);
+        tr_gemm g = { .bf16 = bf16 };
+        ck_assert_int_eq(dl_pool_create(&g.pool, threads[t], &err), 0);
+        g.scratch = dl_aligned_alloc(sizeof(float) * TR_GEMM_SCRATCH * (size_t)threads[t]);
         out[t] = malloc(sizeof(float) * N * M);
         dx[t] = malloc(sizeof(float) * N * K);
         dw[t] = malloc(sizeof(float) * M * K);
         memcpy(out[t], ref_out, sizeof(float) * N * M);
         memcpy(dx[t], ref_dx, sizeof(float) * N * K);
         memcpy(dw[t], ref_dw, sizeof(float) * M * K);
-        tr_matmul_par(pool, out[t], x, w, 1, N, K, M);
-        tr_matmul_dx_par(pool, dx[t], dout, w, N, K, M);
-        tr_matmul_dw_par(pool, scratch, dw[t], dout, x, N, K, M);
-        free(scratch);
-        dl_pool_free(pool);
+        tr_matmul_par(&g, out[t], x, w, 1, N, K, M);
+        tr_matmul_dx_par(&g, dx[t], dout, w, N, K, M);
+        tr_matmul_dw_par(&g, dw[t], dout, x, N, K, M);
+        dl_aligned_free(g.scratch);
+        dl_pool_free(g.pool);
     }
-    dl_matmul_ref(ref_out, x, w, NULL, 1, N, K, M, M);
-    dl_matmul_backward_ref(ref_dx, ref_dw, dout, x, w, N, K, M);
-    /* float sums of up to 600 terms against double ones; a wrong index errs by O(1) */
+    /* the reference multiplies the operands as the products see them */
+    float *xr = rounded_copy(x, (size_t)N * K, bf16), *wr = rounded_copy(w, (size_t)M * K, bf16);
+    float *dr = rounded_copy(dout, (size_t)N * M, bf16);
+    dl_matmul_ref(ref_out, xr, wr, NULL, 1, N, K, M, M);
+    dl_matmul_backward_ref(ref_dx, ref_dw, dr, xr, wr, N, K, M);
+    /* float sums of up to 600 terms against double ones; a wrong index errs by O(1), an
+     * operand not rounded (or truncated) to bf16 by ~1e-2 */
     double e_out = worst_rel(out[0], ref_out, (size_t)N * M);
     double e_dx = worst_rel(dx[0], ref_dx, (size_t)N * K);
     double e_dw = worst_rel(dw[0], ref_dw, (size_t)M * K);
-    ck_assert_msg(e_out < 1e-4 && e_dx < 1e-4 && e_dw < 1e-4, "forward %g, dx %g, dw %g", e_out,
-                  e_dx, e_dw);
+    ck_assert_msg(e_out < 1e-4 && e_dx < 1e-4 && e_dw < 1e-4, "bf16 %d: forward %g, dx %g, dw %g",
+                  bf16, e_out, e_dx, e_dw);
     ck_assert_int_eq(memcmp(out[0], out[1], sizeof(float) * N * M), 0);
     ck_assert_int_eq(memcmp(dx[0], dx[1], sizeof(float) * N * K), 0);
     ck_assert_int_eq(memcmp(dw[0], dw[1], sizeof(float) * M * K), 0);
@@ -223,12 +242,75 @@ START_TEST(products) {
         free(dx[t]);
         free(dw[t]);
     }
+    free(xr);
+    free(wr);
+    free(dr);
     free(x);
     free(w);
     free(dout);
     free(ref_out);
     free(ref_dx);
     free(ref_dw);
+}
+
+START_TEST(products) { check_products(0); }
+END_TEST
+
+START_TEST(products_bf16) { check_products(1); }
+END_TEST
+
+/* One tile on both bf16 kernels (the AVX512_BF16 one where the CPU has it), for each
+ * operand layout, odd K (a half-empty last pair), partial row and column blocks, with
+ * and without accumulation; two inputs are rounding ties (to even: one down, one up). */
+START_TEST(bf16_tile) {
+    enum { R = 37, C = 45, K = 301 };
+    uint64_t s = 5;
+    float *a = malloc(sizeof(float) * R * K), *b = malloc(sizeof(float) * C * K);
+    float *init = malloc(sizeof(float) * R * C), *out = malloc(sizeof(float) * R * C);
+    float *ref = malloc(sizeof(float) * R * C);
+    float *scratch = dl_aligned_alloc(sizeof(float) * TR_BF16_SCRATCH);
+    fill(a, (size_t)R * K, &s);
+    fill(b, (size_t)C * K, &s);
+    fill(init, (size_t)R * C, &s);
+    a[3] = 1.0f + 0x1p-8f;              /* a tie: rounds down to 1 */
+    b[3] = 1.0f + 0x3p-8f;              /* a tie: rounds up to 1 + 2^-6 */
+    const int fast_paths = tr_bf16_fast() ? 2 : 1;
+    for (int layout = 0; layout < 4; layout++) {
+        /* bit 0: A stored transposed ([K][R]); bit 1: B stored transposed ([K][C]) */
+        float *at = malloc(sizeof(float) * R * K), *bt = malloc(sizeof(float) * C * K);
+        for (int i = 0; i < R; i++)
+            for (int k = 0; k < K; k++)
+                at[(size_t)k * R + i] = a[(size_t)i * K + k];
+        for (int j = 0; j < C; j++)
+            for (int k = 0; k < K; k++)
+                bt[(size_t)k * C + j] = b[(size_t)j * K + k];
+        tr_bview av = layout & 1 ? (tr_bview){ at, 1, R } : (tr_bview){ a, K, 1 };
+        tr_bview bv = layout & 2 ? (tr_bview){ bt, 1, C } : (tr_bview){ b, K, 1 };
+        for (int acc = 0; acc < 2; acc++) {
+            for (int i = 0; i < R; i++)
+                for (int j = 0; j < C; j++) {
+                    double sum = acc ? init[i * C + j] : 0.0;
+                    for (int k = 0; k < K; k++)
+                        sum += bf16_round(a[(size_t)i * K + k]) * bf16_round(b[(size_t)j * K + k]);
+                    ref[i * C + j] = (float)sum;
+                }
+            for (int fast = 0; fast < fast_paths; fast++) {
+                memcpy(out, init, sizeof(float) * R * C);
+                tr_bgemm_tile(fast, out, C, av, bv, R, C, K, acc, scratch);
+                double e = worst_rel(out, ref, (size_t)R * C);
+                ck_assert_msg(e < 1e-5, "layout %d acc %d fast %d: %g", layout, acc, fast, e);
+            }
+        }
+        free(at);
+        free(bt);
+    }
+    ck_assert(bf16_round(1.0 + 0x1p-8) == 1.0 && bf16_round(1.0 + 0x3p-8) == 1.0 + 0x1p-6);
+    free(a);
+    free(b);
+    free(init);
+    free(out);
+    free(ref);
+    dl_aligned_free(scratch);
 }
 END_TEST
 
@@ -514,6 +596,105 @@ START_TEST(resume_is_exact) {
     free_ck(&A);
     free_ck(&B);
     free_ck(&C);
+}
+END_TEST
+
+/* Mixed precision: a bf16 run is as exact to resume and as thread-independent as an f32
+ * one; the checkpoint records the precision (resume keeps it, --precision switches it),
+ * and a version-02 checkpoint, which has no such field, loads as an f32 run. */
+START_TEST(bf16_runs) {
+    char bufs[4][2048];
+    tr_opts a, b, c, d;
+    run_opts(&a, "bf16_straight", bufs[0]);
+    a.hp.bf16 = 1;
+    train_ok(&a);
+    run_opts(&b, "bf16_split", bufs[1]);
+    b.hp.bf16 = 1;
+    b.stop_after = 6;
+    train_ok(&b);
+    run_opts(&b, "bf16_split", bufs[1]);
+    memset(&b.cfg, 0, sizeof b.cfg);
+    b.tokenizer = b.train = b.val = NULL;
+    b.hp.bf16 = 0;                       /* ignored: not given as a switch */
+    b.resume = 1;
+    train_ok(&b);
+    run_opts(&c, "bf16_one_thread", bufs[2]);
+    c.hp.bf16 = 1;
+    c.hp.threads = 1;
+    train_ok(&c);
+    /* f32 for 6 steps, then switched to bf16 */
+    run_opts(&d, "switched", bufs[3]);
+    d.stop_after = 6;
+    train_ok(&d);
+    run_opts(&d, "switched", bufs[3]);
+    memset(&d.cfg, 0, sizeof d.cfg);
+    d.tokenizer = d.train = d.val = NULL;
+    d.resume = 1;
+    d.hp.bf16 = 1;
+    d.precision_given = 1;
+    train_ok(&d);
+
+    ck A, B, C, D, F;
+    load_ck(&A, "bf16_straight");
+    load_ck(&B, "bf16_split");
+    load_ck(&C, "bf16_one_thread");
+    load_ck(&D, "switched");
+    ck_assert_int_eq(A.st.hp.bf16, 1);
+    ck_assert_int_eq(B.st.hp.bf16, 1);
+    ck_assert_int_eq(D.st.hp.bf16, 1);
+    ck_assert_int_eq(B.st.step, 12);
+    ck_assert_int_eq(memcmp(A.p, B.p, A.n * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(A.m, B.m, A.n * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(A.v, B.v, A.n * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(A.p, C.p, A.n * sizeof(float)), 0);
+    /* an f32 run of the same settings ends elsewhere, but close: the same training */
+    tr_opts f;
+    char fbuf[2048];
+    run_opts(&f, "f32_ref", fbuf);
+    train_ok(&f);
+    load_ck(&F, "f32_ref");
+    ck_assert_int_eq(F.st.hp.bf16, 0);
+    ck_assert_int_ne(memcmp(A.p, F.p, A.n * sizeof(float)), 0);
+    ck_assert_int_ne(memcmp(D.p, F.p, A.n * sizeof(float)), 0);
+    double diff = 0.0, norm = 0.0;
+    for (size_t i = 0; i < A.n; i++) {
+        diff += ((double)A.p[i] - F.p[i]) * ((double)A.p[i] - F.p[i]);
+        norm += (double)F.p[i] * F.p[i];
+    }
+    ck_assert_msg(sqrt(diff / norm) < 0.05, "bf16 run is %g away from the f32 one",
+                  sqrt(diff / norm));
+
+    /* the same state as a version-02 file: magic 02 and no hp.bf16 (the 33rd field) */
+    char p3[600], p2[600];
+    snprintf(p3, sizeof p3, "%s/bf16_straight/ckpt.bin", g_dir);
+    snprintf(p2, sizeof p2, "%s/v02.bin", g_dir);
+    FILE *fi = fopen(p3, "rb"), *fo = fopen(p2, "wb");
+    ck_assert_ptr_nonnull(fi);
+    ck_assert_ptr_nonnull(fo);
+    char head[8 + 33 * 8];
+    ck_assert_uint_eq(fread(head, 1, sizeof head, fi), sizeof head);
+    ck_assert_int_eq(memcmp(head, "DLTRCK03", 8), 0);
+    memcpy(head, "DLTRCK02", 8);
+    fwrite(head, 1, sizeof head - 8, fo);
+    int ch;
+    while ((ch = fgetc(fi)) != EOF)
+        fputc(ch, fo);
+    fclose(fi);
+    fclose(fo);
+    tr_state st;
+    float *p = NULL;
+    size_t n = 0;
+    dl_err err;
+    ck_assert_msg(tr_ckpt_load(p2, &st, &p, NULL, NULL, &n, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(st.hp.bf16, 0);
+    ck_assert_int_eq(st.step, 12);
+    ck_assert_int_eq(memcmp(p, A.p, n * sizeof(float)), 0);
+    free(p);
+    free_ck(&A);
+    free_ck(&B);
+    free_ck(&C);
+    free_ck(&D);
+    free_ck(&F);
 }
 END_TEST
 
@@ -833,6 +1014,8 @@ static Suite *suite(void) {
     TCase *tc = tcase_create("units");
     tcase_add_test(tc, model_gradient);
     tcase_add_test(tc, products);
+    tcase_add_test(tc, products_bf16);
+    tcase_add_test(tc, bf16_tile);
     tcase_add_test(tc, masking);
     tcase_add_test(tc, schedule);
     suite_add_tcase(s, tc);
@@ -841,6 +1024,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tr, 600);
     tcase_add_test(tr, data_documents);
     tcase_add_test(tr, resume_is_exact);
+    tcase_add_test(tr, bf16_runs);
     tcase_add_test(tr, export_matches);
     tcase_add_test(tr, init_from_model);
     tcase_add_test(tr, init_from_errors);

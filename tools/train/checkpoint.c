@@ -2,9 +2,10 @@
  * path.tmp, flushed to disk, then renamed over path, so a run killed at any moment
  * leaves either the previous checkpoint or the new one, never a torn file.
  *
- * Layout (host byte order, x86-64 little-endian): "DLTRCK02", the fields below one by
+ * Layout (host byte order, x86-64 little-endian): "DLTRCK03", the fields below one by
  * one as fixed-width integers / doubles, the three paths (u32 length + bytes), u64 n,
- * then params, Adam m, Adam v as n floats each, then a u64 FNV-1a of those floats. */
+ * then params, Adam m, Adam v as n floats each, then a u64 FNV-1a of those floats.
+ * Version 02 lacks the last field (hp.bf16) and still loads, as an f32 run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 
 #include "train.h"
 
-static const char k_magic[8] = { 'D', 'L', 'T', 'R', 'C', 'K', '0', '2' };
+static const char k_magic[8] = { 'D', 'L', 'T', 'R', 'C', 'K', '0', '3' };
 
 typedef struct io {
     FILE *f;
@@ -55,6 +56,8 @@ static void rd(io *s, void *p, size_t n) {
     I(s, (st)->hp.log_every); I(s, (st)->hp.eval_windows); I(s, (st)->hp.threads);           \
     I(s, (st)->step); I(s, (st)->tokens_seen); I(s, (st)->data_rng); I(s, (st)->mask_rng);   \
     F(s, (st)->elapsed)
+/* added in version 03 */
+#define STATE_FIELDS_03(I, s, st) I(s, (st)->hp.bf16)
 
 static void w_path(io *s, const char *p) {
     uint32_t n = (uint32_t)strlen(p);
@@ -84,6 +87,7 @@ int tr_ckpt_save(const char *path, const tr_state *st, const float *p, const flo
         return dl_fail(err, DIFFLM_E_IO, "cannot create '%s'", tmp);
     wr(&s, k_magic, 8);
     STATE_FIELDS(W_I, W_F, &s, st);
+    STATE_FIELDS_03(W_I, &s, st);
     w_path(&s, st->tokenizer);
     w_path(&s, st->train);
     w_path(&s, st->val);
@@ -115,12 +119,15 @@ int tr_ckpt_load(const char *path, tr_state *st, float **p, float **m, float **v
         return dl_fail(err, DIFFLM_E_IO, "cannot open checkpoint '%s'", path);
     char magic[8];
     rd(&s, magic, 8);
-    if (!s.ok || memcmp(magic, k_magic, 8) != 0) {
+    int v02 = s.ok && memcmp(magic, "DLTRCK02", 8) == 0;
+    if (!s.ok || (memcmp(magic, k_magic, 8) != 0 && !v02)) {
         fclose(s.f);
         return dl_fail(err, DIFFLM_E_FORMAT, "'%s' is not a difflm-train checkpoint", path);
     }
     memset(st, 0, sizeof *st);
     STATE_FIELDS(R_I, R_F, &s, st);
+    if (!v02)
+        STATE_FIELDS_03(R_I, &s, st);
     r_path(&s, st->tokenizer);
     r_path(&s, st->train);
     r_path(&s, st->val);

@@ -1,4 +1,5 @@
-/* gemm_par.c - the model's products as fixed tiles of dl_fgemm_cols_f32 on the pool.
+/* gemm_par.c - the model's products as fixed tiles of dl_fgemm_cols_f32 (or, in bf16, of
+ * tr_bgemm_tile) on the pool.
  * Tile edges depend only on the shapes, never on the thread count, and the own GEMM
  * defines every output as one fma chain in k order (gemm.h), so results are bitwise
  * identical for any number of threads. The own kernels replace sgemm here: they beat
@@ -19,8 +20,19 @@
 typedef struct gemm_job {
     float *out, *scratch;
     const float *a, *b;
-    int acc, N, K, M, n_col_tiles, path;
+    int acc, N, K, M, n_col_tiles, path, fast;
 } gemm_job;
+
+static gemm_job job(const tr_gemm *g, float *out, const float *a, const float *b, int N, int K,
+                    int M, int cols, int col_tile) {
+    return (gemm_job){ .out = out, .scratch = g->scratch, .a = a, .b = b, .N = N, .K = K, .M = M,
+                       .n_col_tiles = (cols + col_tile - 1) / col_tile, .path = dl_fpath_best(),
+                       .fast = tr_bf16_fast() };
+}
+
+static float *scratch_of(const gemm_job *j, int worker) {
+    return j->scratch + (size_t)worker * TR_GEMM_SCRATCH;
+}
 
 static int span(int total, int tile, int idx, int *start) {
     *start = idx * tile;
@@ -37,12 +49,23 @@ static void fwd_task(void *ctx, int task, int worker) {
                       nr, j->b, j->K, 0, j->K, m0, mc, j->acc);
 }
 
-void tr_matmul_par(dl_pool *pool, float *out, const float *x, const float *w, int accumulate,
+/* the same tiles in bf16: A = x rows, B = w rows */
+static void fwd_bf16_task(void *ctx, int task, int worker) {
+    gemm_job *j = ctx;
+    int n0, m0;
+    int nr = span(j->N, TILE_ROWS, task / j->n_col_tiles, &n0);
+    int mc = span(j->M, DL_FGEMM_COLS, task % j->n_col_tiles, &m0);
+    tr_bview a = { j->a + (size_t)n0 * j->K, j->K, 1 }, b = { j->b + (size_t)m0 * j->K, j->K, 1 };
+    tr_bgemm_tile(j->fast, j->out + (size_t)n0 * j->M + m0, j->M, a, b, nr, mc, j->K, j->acc,
+                  scratch_of(j, worker));
+}
+
+void tr_matmul_par(const tr_gemm *g, float *out, const float *x, const float *w, int accumulate,
                    int N, int K, int M) {
-    gemm_job j = { .out = out, .a = x, .b = w, .acc = accumulate, .N = N, .K = K, .M = M,
-                   .n_col_tiles = (M + DL_FGEMM_COLS - 1) / DL_FGEMM_COLS,
-                   .path = dl_fpath_best() };
-    dl_pool_run(pool, (N + TILE_ROWS - 1) / TILE_ROWS * j.n_col_tiles, fwd_task, &j);
+    gemm_job j = job(g, out, x, w, N, K, M, M, DL_FGEMM_COLS);
+    j.acc = accumulate;
+    dl_pool_run(g->pool, (N + TILE_ROWS - 1) / TILE_ROWS * j.n_col_tiles,
+                g->bf16 ? fwd_bf16_task : fwd_task, &j);
 }
 
 /* w read transposed: column k of the product is column k of w */
@@ -56,12 +79,22 @@ static void dx_task(void *ctx, int task, int worker) {
                       nr, j->b, j->K, 1, j->M, k0, kc, 1);
 }
 
-void tr_matmul_dx_par(dl_pool *pool, float *dx, const float *dout, const float *w, int N, int K,
-                      int M) {
-    gemm_job j = { .out = dx, .a = dout, .b = w, .N = N, .K = K, .M = M,
-                   .n_col_tiles = (K + DL_FGEMM_COLS - 1) / DL_FGEMM_COLS,
-                   .path = dl_fpath_best() };
-    dl_pool_run(pool, (N + TILE_ROWS - 1) / TILE_ROWS * j.n_col_tiles, dx_task, &j);
+/* bf16: A = dout rows, B(column k, m) = w[m][k] */
+static void dx_bf16_task(void *ctx, int task, int worker) {
+    gemm_job *j = ctx;
+    int n0, k0;
+    int nr = span(j->N, TILE_ROWS, task / j->n_col_tiles, &n0);
+    int kc = span(j->K, DL_FGEMM_COLS, task % j->n_col_tiles, &k0);
+    tr_bview a = { j->a + (size_t)n0 * j->M, j->M, 1 }, b = { j->b + k0, 1, j->K };
+    tr_bgemm_tile(j->fast, j->out + (size_t)n0 * j->K + k0, j->K, a, b, nr, kc, j->M, 1,
+                  scratch_of(j, worker));
+}
+
+void tr_matmul_dx_par(const tr_gemm *g, float *dx, const float *dout, const float *w, int N,
+                      int K, int M) {
+    gemm_job j = job(g, dx, dout, w, N, K, M, K, DL_FGEMM_COLS);
+    dl_pool_run(g->pool, (N + TILE_ROWS - 1) / TILE_ROWS * j.n_col_tiles,
+                g->bf16 ? dx_bf16_task : dx_task, &j);
 }
 
 /* task = (TR_DW_ROWS rows of dw) x (DW_COLS of its columns) */
@@ -70,7 +103,7 @@ static void dw_task(void *ctx, int task, int worker) {
     int m0, k0;
     int mr = span(j->M, TR_DW_ROWS, task / j->n_col_tiles, &m0);
     int kc = span(j->K, DW_COLS, task % j->n_col_tiles, &k0);
-    float *t = j->scratch + (size_t)worker * TR_DW_SCRATCH;   /* [mr][TR_DW_LD] */
+    float *t = scratch_of(j, worker);   /* [mr][TR_DW_LD] */
     for (int n0 = 0; n0 < j->N; n0 += TR_DW_NCHUNK) {
         int nc = j->N - n0 < TR_DW_NCHUNK ? j->N - n0 : TR_DW_NCHUNK;
         for (int n = 0; n < nc; n++) {
@@ -86,9 +119,21 @@ static void dw_task(void *ctx, int task, int worker) {
     }
 }
 
-void tr_matmul_dw_par(dl_pool *pool, float *scratch, float *dw, const float *dout,
-                      const float *x, int N, int K, int M) {
-    gemm_job j = { .out = dw, .scratch = scratch, .a = dout, .b = x, .N = N, .K = K, .M = M,
-                   .n_col_tiles = (K + DW_COLS - 1) / DW_COLS, .path = dl_fpath_best() };
-    dl_pool_run(pool, (M + TR_DW_ROWS - 1) / TR_DW_ROWS * j.n_col_tiles, dw_task, &j);
+/* bf16: (TR_DW_ROWS rows of dw) x (64 of its columns), summed over all N rows at once:
+ * A(row m, n) = dout[n][m] and B(column k, n) = x[n][k] are both read down columns */
+static void dw_bf16_task(void *ctx, int task, int worker) {
+    gemm_job *j = ctx;
+    int m0, k0;
+    int mr = span(j->M, TR_DW_ROWS, task / j->n_col_tiles, &m0);
+    int kc = span(j->K, DL_FGEMM_COLS, task % j->n_col_tiles, &k0);
+    tr_bview a = { j->a + m0, 1, j->M }, b = { j->b + k0, 1, j->K };
+    tr_bgemm_tile(j->fast, j->out + (size_t)m0 * j->K + k0, j->K, a, b, mr, kc, j->N, 1,
+                  scratch_of(j, worker));
+}
+
+void tr_matmul_dw_par(const tr_gemm *g, float *dw, const float *dout, const float *x, int N,
+                      int K, int M) {
+    gemm_job j = job(g, dw, dout, x, N, K, M, K, g->bf16 ? DL_FGEMM_COLS : DW_COLS);
+    dl_pool_run(g->pool, (M + TR_DW_ROWS - 1) / TR_DW_ROWS * j.n_col_tiles,
+                g->bf16 ? dw_bf16_task : dw_task, &j);
 }

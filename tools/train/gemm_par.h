@@ -1,9 +1,11 @@
-/* gemm_par.h - the trainer's products on the library's own f32 GEMM (kernels/gemm.h),
- * cut into fixed tiles and run on the model's thread pool. */
+/* gemm_par.h - the trainer's products on the library's own f32 GEMM (kernels/gemm.h) or
+ * in mixed precision (gemm_bf16.h), cut into fixed tiles and run on the model's thread
+ * pool. */
 #ifndef DL_TRAIN_GEMM_PAR_H
 #define DL_TRAIN_GEMM_PAR_H
 
 #include "core/pool.h"
+#include "gemm_bf16.h"
 
 /* Rows of dw per weight-gradient task, and the rows of dout transposed at a time into
  * a [TR_DW_ROWS][TR_DW_LD] per-thread scratch (padded: a stride of a power of two would
@@ -12,16 +14,25 @@
 #define TR_DW_NCHUNK 512
 #define TR_DW_LD (TR_DW_NCHUNK + 16)
 #define TR_DW_SCRATCH ((size_t)TR_DW_ROWS * TR_DW_LD)
+/* per-thread scratch of either precision, in floats (a multiple of 16: 64-byte aligned
+ * slices when the whole is) */
+#define TR_GEMM_SCRATCH (TR_DW_SCRATCH > TR_BF16_SCRATCH ? TR_DW_SCRATCH : TR_BF16_SCRATCH)
+
+/* Where and how the products run. */
+typedef struct tr_gemm {
+    dl_pool *pool;
+    float *scratch;             /* [dl_pool_threads(pool)][TR_GEMM_SCRATCH], 64-byte aligned */
+    int bf16;                   /* 0: f32 (the own GEMM); 1: bf16 operands, f32 sums */
+} tr_gemm;
 
 /* out (+)= x w^T.  out: [N][M] (in/)out;  x: [N][K];  w: [M][K] */
-void tr_matmul_par(dl_pool *pool, float *out, const float *x, const float *w, int accumulate,
+void tr_matmul_par(const tr_gemm *g, float *out, const float *x, const float *w, int accumulate,
                    int N, int K, int M);
 /* dx += dout w.  dx: [N][K] in/out;  dout: [N][M];  w: [M][K] */
-void tr_matmul_dx_par(dl_pool *pool, float *dx, const float *dout, const float *w, int N, int K,
+void tr_matmul_dx_par(const tr_gemm *g, float *dx, const float *dout, const float *w, int N, int K,
                       int M);
-/* dw += dout^T x.  dw: [M][K] in/out;  dout: [N][M];  x: [N][K];
- *   scratch: [dl_pool_threads(pool)][TR_DW_SCRATCH] */
-void tr_matmul_dw_par(dl_pool *pool, float *scratch, float *dw, const float *dout,
-                      const float *x, int N, int K, int M);
+/* dw += dout^T x.  dw: [M][K] in/out;  dout: [N][M];  x: [N][K] */
+void tr_matmul_dw_par(const tr_gemm *g, float *dw, const float *dout, const float *x, int N,
+                      int K, int M);
 
 #endif

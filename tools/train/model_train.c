@@ -37,7 +37,7 @@ typedef struct tr_acts {
     float *dgate, *dup, *dh;    /* [N][F] */
     float *dp;                  /* [threads][T][T] per-thread softmax-gradient scratch */
     float *dw_part;             /* [ceil(N / ROW_CHUNK)][E] norm-weight gradient partials */
-    float *dw_t;                /* [threads][TR_DW_SCRATCH] weight-gradient scratch */
+    float *gemm_t;              /* [threads][TR_GEMM_SCRATCH] product scratch (gemm_par.h) */
 } tr_acts;
 
 struct tr_model {
@@ -47,6 +47,7 @@ struct tr_model {
     tr_weights w, g;
     int32_t n_threads, max_seq, max_rows;
     dl_pool *pool;
+    tr_gemm gm;                 /* the pool, a->gemm_t and the precision of the products */
     void *mem;
     tr_acts a;
 };
@@ -96,7 +97,7 @@ static size_t acts_layout(const tr_config *c, int32_t max_seq, int32_t nt, void 
     a->dh = dl_arena_alloc(&ar, fl(N, F));
     a->dp = dl_arena_alloc(&ar, fl((size_t)nt * T, T));
     a->dw_part = dl_arena_alloc(&ar, fl((N + ROW_CHUNK - 1) / ROW_CHUNK, E));
-    a->dw_t = dl_arena_alloc(&ar, fl((size_t)nt, TR_DW_SCRATCH));
+    a->gemm_t = dl_arena_alloc(&ar, fl((size_t)nt, TR_GEMM_SCRATCH));
     return ar.used;
 }
 
@@ -131,6 +132,7 @@ int tr_model_new(tr_model **out, const tr_config *c, int32_t max_seq, int32_t n_
     }
     memset(m->grads, 0, m->n_params * sizeof(float));
     acts_layout(c, max_seq, n_threads, m->mem, &m->a);
+    m->gm = (tr_gemm){ .pool = m->pool, .scratch = m->a.gemm_t, .bf16 = 0 };
     tr_bind(&m->w, m->params, c);
     tr_bind(&m->g, m->grads, c);
     *out = m;
@@ -147,6 +149,7 @@ void tr_model_free(tr_model *m) {
     free(m);
 }
 
+void tr_model_set_bf16(tr_model *m, int on) { m->gm.bf16 = on != 0; }
 float *tr_model_params(tr_model *m) { return m->params; }
 float *tr_model_grads(tr_model *m) { return m->grads; }
 size_t tr_model_n_params(const tr_model *m) { return m->n_params; }
@@ -312,23 +315,23 @@ static void forward_layers(tr_model *m, const tr_batch *b) {
         const tr_layer *W = &m->w.layer[l];
         layer_acts A = layer_view(m, l);
         rmsnorm_par(m, A.xn1, A.x, W->attn_norm, N, E);
-        tr_matmul_par(m->pool, A.q, A.xn1, W->wq, 0, N, E, Dq);
-        tr_matmul_par(m->pool, A.k, A.xn1, W->wk, 0, N, E, Dkv);
-        tr_matmul_par(m->pool, A.v, A.xn1, W->wv, 0, N, E, Dkv);
+        tr_matmul_par(&m->gm, A.q, A.xn1, W->wq, 0, N, E, Dq);
+        tr_matmul_par(&m->gm, A.k, A.xn1, W->wk, 0, N, E, Dkv);
+        tr_matmul_par(&m->gm, A.v, A.xn1, W->wv, 0, N, E, Dkv);
         dl_rope(A.q, a->cs, DL_ROPE_PAIR_ADJACENT, N, nh, hd);
         dl_rope(A.k, a->cs, DL_ROPE_PAIR_ADJACENT, N, nkv, hd);
         attn_job aj = { .b = b, .att = A.att, .p = A.p, .q = A.q, .k = A.k, .v = A.v,
                         .T = c->n_ctx, .nh = nh, .nkv = nkv, .hd = hd };
         dl_pool_run(m->pool, b->n_seq * nh, attn_fwd_task, &aj);
         memcpy(A.xmid, A.x, (size_t)N * E * sizeof(float));
-        tr_matmul_par(m->pool, A.xmid, A.att, W->wo, 1, N, Dq, E);
+        tr_matmul_par(&m->gm, A.xmid, A.att, W->wo, 1, N, Dq, E);
         rmsnorm_par(m, A.xn2, A.xmid, W->ffn_norm, N, E);
-        tr_matmul_par(m->pool, A.gate, A.xn2, W->w_gate, 0, N, E, F);
-        tr_matmul_par(m->pool, A.up, A.xn2, W->w_up, 0, N, E, F);
+        tr_matmul_par(&m->gm, A.gate, A.xn2, W->w_gate, 0, N, E, F);
+        tr_matmul_par(&m->gm, A.up, A.xn2, W->w_up, 0, N, E, F);
         row_job sj = { .out = A.h, .in = A.gate, .in2 = A.up, .N = N, .C = F };
         dl_pool_run(m->pool, (N + ROW_CHUNK - 1) / ROW_CHUNK, silu_task, &sj);
         memcpy(A.xo, A.xmid, (size_t)N * E * sizeof(float));
-        tr_matmul_par(m->pool, A.xo, A.h, W->w_down, 1, N, F, E);
+        tr_matmul_par(&m->gm, A.xo, A.h, W->w_down, 1, N, F, E);
     }
     rmsnorm_par(m, a->hidden, a->resid + (size_t)c->n_layer * m->max_rows * E, m->w.output_norm,
                 N, E);
@@ -354,21 +357,21 @@ static void backward_layers(tr_model *m, const tr_batch *b) {
         layer_acts A = layer_view(m, l);
         /* FFN: xo = xmid + down(silu(gate) * up) */
         memset(a->dh, 0, (size_t)N * F * sizeof(float));
-        tr_matmul_dx_par(m->pool, a->dh, a->dres, W->w_down, N, F, E);
-        tr_matmul_dw_par(m->pool, a->dw_t, G->w_down, a->dres, A.h, N, F, E);
+        tr_matmul_dx_par(&m->gm, a->dh, a->dres, W->w_down, N, F, E);
+        tr_matmul_dw_par(&m->gm, G->w_down, a->dres, A.h, N, F, E);
         row_job sj = { .out = a->dgate, .out2 = a->dup, .in = a->dh, .in2 = A.gate, .in3 = A.up,
                        .N = N, .C = F };
         dl_pool_run(m->pool, (N + ROW_CHUNK - 1) / ROW_CHUNK, silu_bwd_task, &sj);
         memset(a->dxn, 0, nE * sizeof(float));
-        tr_matmul_dx_par(m->pool, a->dxn, a->dgate, W->w_gate, N, E, F);
-        tr_matmul_dw_par(m->pool, a->dw_t, G->w_gate, a->dgate, A.xn2, N, E, F);
-        tr_matmul_dx_par(m->pool, a->dxn, a->dup, W->w_up, N, E, F);
-        tr_matmul_dw_par(m->pool, a->dw_t, G->w_up, a->dup, A.xn2, N, E, F);
+        tr_matmul_dx_par(&m->gm, a->dxn, a->dgate, W->w_gate, N, E, F);
+        tr_matmul_dw_par(&m->gm, G->w_gate, a->dgate, A.xn2, N, E, F);
+        tr_matmul_dx_par(&m->gm, a->dxn, a->dup, W->w_up, N, E, F);
+        tr_matmul_dw_par(&m->gm, G->w_up, a->dup, A.xn2, N, E, F);
         rmsnorm_bwd_par(m, a->dres, G->ffn_norm, a->dxn, A.xmid, W->ffn_norm, N, E);
         /* attention: xmid = x + wo(attn(rope(q), rope(k), v)) */
         memset(a->datt, 0, (size_t)N * Dq * sizeof(float));
-        tr_matmul_dx_par(m->pool, a->datt, a->dres, W->wo, N, Dq, E);
-        tr_matmul_dw_par(m->pool, a->dw_t, G->wo, a->dres, A.att, N, Dq, E);
+        tr_matmul_dx_par(&m->gm, a->datt, a->dres, W->wo, N, Dq, E);
+        tr_matmul_dw_par(&m->gm, G->wo, a->dres, A.att, N, Dq, E);
         memset(a->dk, 0, (size_t)N * Dkv * sizeof(float));
         memset(a->dv, 0, (size_t)N * Dkv * sizeof(float));
         attn_job aj = { .b = b, .p = A.p, .dq = a->dq, .dk = a->dk, .dv = a->dv, .dp = a->dp,
@@ -378,12 +381,12 @@ static void backward_layers(tr_model *m, const tr_batch *b) {
         dl_rope_backward(a->dq, a->cs, DL_ROPE_PAIR_ADJACENT, N, nh, hd);
         dl_rope_backward(a->dk, a->cs, DL_ROPE_PAIR_ADJACENT, N, nkv, hd);
         memset(a->dxn, 0, nE * sizeof(float));
-        tr_matmul_dx_par(m->pool, a->dxn, a->dq, W->wq, N, E, Dq);
-        tr_matmul_dw_par(m->pool, a->dw_t, G->wq, a->dq, A.xn1, N, E, Dq);
-        tr_matmul_dx_par(m->pool, a->dxn, a->dk, W->wk, N, E, Dkv);
-        tr_matmul_dw_par(m->pool, a->dw_t, G->wk, a->dk, A.xn1, N, E, Dkv);
-        tr_matmul_dx_par(m->pool, a->dxn, a->dv, W->wv, N, E, Dkv);
-        tr_matmul_dw_par(m->pool, a->dw_t, G->wv, a->dv, A.xn1, N, E, Dkv);
+        tr_matmul_dx_par(&m->gm, a->dxn, a->dq, W->wq, N, E, Dq);
+        tr_matmul_dw_par(&m->gm, G->wq, a->dq, A.xn1, N, E, Dq);
+        tr_matmul_dx_par(&m->gm, a->dxn, a->dk, W->wk, N, E, Dkv);
+        tr_matmul_dw_par(&m->gm, G->wk, a->dk, A.xn1, N, E, Dkv);
+        tr_matmul_dx_par(&m->gm, a->dxn, a->dv, W->wv, N, E, Dkv);
+        tr_matmul_dw_par(&m->gm, G->wv, a->dv, A.xn1, N, E, Dkv);
         rmsnorm_bwd_par(m, a->dres, G->attn_norm, a->dxn, A.x, W->attn_norm, N, E);
     }
     dl_embedding_backward(m->g.tok_embd, a->dres, b->input, N, E);
@@ -403,7 +406,7 @@ double tr_forward_backward(tr_model *m, const tr_batch *b, int backward) {
     for (int i = 0; i < M; i++)
         memcpy(a->hid_m + (size_t)i * E, a->hidden + (size_t)b->mask_rows[i] * E,
                (size_t)E * sizeof(float));
-    tr_matmul_par(m->pool, a->logits, a->hid_m, m->w.tok_embd, 0, M, E, V);
+    tr_matmul_par(&m->gm, a->logits, a->hid_m, m->w.tok_embd, 0, M, E, V);
     xent_job xj = { a->logits, a->row_loss, b->targets, b->weights, M, V };
     dl_pool_run(m->pool, (M + ROW_CHUNK - 1) / ROW_CHUNK, xent_task, &xj);
     double loss = 0.0;
@@ -413,8 +416,8 @@ double tr_forward_backward(tr_model *m, const tr_batch *b, int backward) {
         return loss;
 
     memset(a->dhid_m, 0, (size_t)M * E * sizeof(float));
-    tr_matmul_dx_par(m->pool, a->dhid_m, a->logits, m->w.tok_embd, M, E, V);
-    tr_matmul_dw_par(m->pool, a->dw_t, m->g.tok_embd, a->logits, a->hid_m, M, E, V);
+    tr_matmul_dx_par(&m->gm, a->dhid_m, a->logits, m->w.tok_embd, M, E, V);
+    tr_matmul_dw_par(&m->gm, m->g.tok_embd, a->logits, a->hid_m, M, E, V);
     memset(a->dhidden, 0, (size_t)N * E * sizeof(float));
     for (int i = 0; i < M; i++)
         memcpy(a->dhidden + (size_t)b->mask_rows[i] * E, a->dhid_m + (size_t)i * E,
@@ -444,7 +447,7 @@ void tr_forward_logits(tr_model *m, const int32_t *tokens, int32_t T, float *log
                    .seq_start = &start, .seq_len = &len, .clean = input, .input = input,
                    .pos = pos };
     forward_layers(m, &b);
-    tr_matmul_par(m->pool, logits, m->a.hidden, m->w.tok_embd, 0, T, c->n_embd, c->n_vocab);
+    tr_matmul_par(&m->gm, logits, m->a.hidden, m->w.tok_embd, 0, T, c->n_embd, c->n_vocab);
     free(pos);
     free(input);
 }

@@ -37,6 +37,7 @@ typedef struct tr_hyper {
     int64_t ckpt_every, eval_every, log_every;
     int32_t eval_windows;       /* fixed validation windows */
     int32_t threads;
+    int32_t bf16;               /* products with bf16 operands and f32 sums (gemm_bf16.h) */
 } tr_hyper;
 
 void tr_config_default(tr_config *c);
@@ -128,6 +129,8 @@ void tr_model_free(tr_model *m);
 float *tr_model_params(tr_model *m);
 float *tr_model_grads(tr_model *m);
 size_t tr_model_n_params(const tr_model *m);
+/* Products in f32 (0, the default) or with bf16 operands and f32 sums (1). */
+void tr_model_set_bf16(tr_model *m, int on);
 
 /* Forward over the batch (and backward into the gradients, zeroed first, when
  * `backward`). Returns sum over masked rows of weight * cross-entropy. */
@@ -187,6 +190,7 @@ typedef struct tr_opts {
     int resume;                 /* continue from ckpt_dir/ckpt.bin */
     int64_t stop_after;         /* > 0: stop (with a checkpoint) once this step is done */
     int64_t end_at;             /* > 0 with --resume: end the run (and its cosine decay) at this step */
+    int precision_given;        /* with --resume: hp.bf16 replaces the checkpoint's setting */
     int64_t bench;              /* > 0: time this many steps, write nothing */
     int verbose;
 } tr_opts;

@@ -14,6 +14,7 @@
 
 #include "fmt/gguf.h"
 #include "tok/tok.h"
+#include "gemm_bf16.h"
 #include "train.h"
 
 #define VAL_MASK_SEED 0x76616c6d61736bull   /* fixed: every evaluation masks alike */
@@ -157,6 +158,9 @@ static int setup(run *r, const tr_opts *o, dl_err *err) {
                                (long long)o->end_at, (long long)r->st.step);
             r->st.hp.steps = o->end_at;
         }
+        /* switching precision mid-run is allowed; the checkpoints record it from then on */
+        if (o->precision_given)
+            r->st.hp.bf16 = o->hp.bf16;
         if (o->verbose)
             fprintf(stderr, "resuming %s at step %lld of %lld\n", r->ckpt,
                     (long long)r->st.step, (long long)r->st.hp.steps);
@@ -213,6 +217,8 @@ static int setup(run *r, const tr_opts *o, dl_err *err) {
     if (!rc)
         rc = tr_model_new(&r->model, &r->st.cfg, h->batch, h->threads, err);
     if (!rc)
+        tr_model_set_bf16(r->model, h->bf16);
+    if (!rc)
         memcpy(tr_model_params(r->model), p, r->n * sizeof(float));
     free(p);
     if (!rc)
@@ -252,10 +258,11 @@ int tr_train(const tr_opts *o, dl_err *err) {
         for (int i = 0; i < nt; i++)
             real += (size_t)(tab[i].ne0 * tab[i].ne1);
         fprintf(stderr, "model: %zu parameters (E %d, L %d, heads %d/%d x %d, ff %d, vocab %d, "
-                "ctx %d); batch %d x %d tokens; %lld steps; train %zu tokens\n", real,
+                "ctx %d); batch %d x %d tokens; %lld steps; train %zu tokens; products %s\n", real,
                 r.st.cfg.n_embd, r.st.cfg.n_layer, r.st.cfg.n_head, r.st.cfg.n_head_kv,
                 r.st.cfg.head_dim, r.st.cfg.n_ff, r.st.cfg.n_vocab, r.st.cfg.n_ctx, h->batch,
-                r.st.cfg.n_ctx, (long long)h->steps, r.train.n);
+                r.st.cfg.n_ctx, (long long)h->steps, r.train.n,
+                !h->bf16 ? "f32" : tr_bf16_fast() ? "bf16 (avx512-bf16)" : "bf16 (portable)");
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);

@@ -40,7 +40,9 @@ static void usage(FILE *f) {
           "training: --batch 16 --steps 2000 --warmup 100 --lr 1.5e-3 --min-lr-frac 0.1\n"
           "          --wd 0.1 --clip 1.0 --cut-frac 0.01 --seed 1 --threads 2\n"
           "          --ckpt-every 100 --eval-every 100 --eval-windows 64 --log-every 10\n"
-          "          --stop-after S   stop (with a checkpoint) after step S\n", f);
+          "          --stop-after S   stop (with a checkpoint) after step S\n"
+          "          --precision f32|bf16   products in f32 (default) or with bf16 operands\n"
+          "                                 and f32 sums; with --resume, switches the run\n", f);
 }
 
 /* --n-embd --n-layer --n-head --n-head-kv --n-ff --ctx --rope-theta --rms-eps, in this
@@ -114,6 +116,15 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--log")) { o.log_csv = val; continue; }
         if (!strcmp(a, "--export")) { export_path = val; continue; }
         if (!strcmp(a, "--init-from")) { o.init_from = val; continue; }
+        if (!strcmp(a, "--precision")) {
+            if (strcmp(val, "f32") && strcmp(val, "bf16")) {
+                fprintf(stderr, "difflm-train: --precision takes f32 or bf16, not '%s'\n", val);
+                return 2;
+            }
+            o.hp.bf16 = !strcmp(val, "bf16");
+            o.precision_given = 1;
+            continue;
+        }
         double d;
         if (parse_num(val, &d)) {
             fprintf(stderr, "difflm-train: %s: '%s' is not a number\n", a, val);

@@ -1,0 +1,233 @@
+/* gemm_bf16.c - one output tile of a mixed-precision product (gemm_bf16.h).
+ *
+ * The summed dimension is packed TR_BF16_KP pairs at a time: A into rows of pairs
+ * [R][KP] (a pair = two bf16 of consecutive k in one 32-bit word, even k in the low half),
+ * B into panels [KP][64] with the pairs of one k-pair for 64 columns side by side. The
+ * AVX512_BF16 kernel broadcasts A's pair and vdpbf16ps adds both products into each
+ * column's f32 lane: 12 rows x 32 columns per micro-tile (24 accumulators), as the f32
+ * kernel of lib/kernels. Padding (odd K, columns past C) is zero in both operands. */
+#include <string.h>
+
+#include "gemm_bf16.h"
+#include "kernels/cpu.h"
+
+#define KP TR_BF16_KP
+#define NC TR_BF16_COLS
+
+/* round to nearest, ties to even; NaN stays NaN */
+static uint16_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static float from_bf16(uint32_t h) {
+    uint32_t u = h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float elem(tr_bview v, int64_t i, int64_t k) { return v.p[i * v.is + k * v.ks]; }
+
+/* --- portable packing and kernel */
+
+/* ap: [R][KP] pairs of k0 .. k0 + kc - 1 */
+static void pack_a_ref(uint32_t *ap, tr_bview a, int R, int64_t k0, int kc) {
+    for (int i = 0; i < R; i++)
+        for (int p = 0; p < (kc + 1) / 2; p++) {
+            uint32_t lo = to_bf16(elem(a, i, k0 + 2 * p));
+            uint32_t hi = 2 * p + 1 < kc ? to_bf16(elem(a, i, k0 + 2 * p + 1)) : 0;
+            ap[(size_t)i * KP + p] = lo | hi << 16;
+        }
+}
+
+/* bp: [KP][NC] pairs for columns 0 .. C - 1, zero beyond */
+static void pack_b_ref(uint32_t *bp, tr_bview b, int C, int64_t k0, int kc) {
+    for (int p = 0; p < (kc + 1) / 2; p++)
+        for (int j = 0; j < NC; j++) {
+            uint32_t lo = j < C ? to_bf16(elem(b, j, k0 + 2 * p)) : 0;
+            uint32_t hi = j < C && 2 * p + 1 < kc ? to_bf16(elem(b, j, k0 + 2 * p + 1)) : 0;
+            bp[(size_t)p * NC + j] = lo | hi << 16;
+        }
+}
+
+static void kernel_ref(float *out, int64_t ldo, const uint32_t *ap, const uint32_t *bp, int R,
+                       int C, int kp) {
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++) {
+            float s = out[i * ldo + j];
+            for (int p = 0; p < kp; p++) {
+                uint32_t x = ap[(size_t)i * KP + p], w = bp[(size_t)p * NC + j];
+                s = __builtin_fmaf(from_bf16(x & 0xffffu), from_bf16(w & 0xffffu), s);
+                s = __builtin_fmaf(from_bf16(x >> 16), from_bf16(w >> 16), s);
+            }
+            out[i * ldo + j] = s;
+        }
+}
+
+/* --- AVX512_BF16 */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define AI static inline __attribute__((always_inline))
+#define TBF __attribute__((target("avx512f,avx512bw,avx512bf16")))
+#define MR 12
+
+static __mmask16 mask16(int valid) {
+    return valid >= 16 ? (__mmask16)0xffff : valid <= 0 ? 0 : (__mmask16)((1u << valid) - 1u);
+}
+
+/* lane t: bf16(v0[t]) in the low half, bf16(v1[t]) in the high half */
+AI TBF __m512i interleave(__m512 v0, __m512 v1) {
+    static const uint16_t order[32] = { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+                                        15, 31 };
+    return _mm512_permutexvar_epi16(_mm512_loadu_si512(order),
+                                    (__m512i)_mm512_cvtne2ps_pbh(v1, v0));
+}
+
+TBF static void pack_a_fast(uint32_t *ap, tr_bview a, int R, int64_t k0, int kc) {
+    if (a.ks == 1) {
+        /* rows are contiguous in k: the pairs are the row's bf16 values in order */
+        for (int i = 0; i < R; i++) {
+            const float *src = a.p + i * a.is + k0;
+            uint16_t *dst = (uint16_t *)(ap + (size_t)i * KP);
+            for (int k = 0; k < kc; k += 16) {
+                __m512 v = _mm512_maskz_loadu_ps(mask16(kc - k), src + k);
+                _mm256_storeu_si256((__m256i *)(dst + k), (__m256i)_mm512_cvtneps_pbh(v));
+            }
+        }
+        return;
+    }
+    /* rows are contiguous in i (a transposed operand): interleave two k, scatter by row */
+    const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                               11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(KP));
+    for (int p = 0; p < (kc + 1) / 2; p++) {
+        const float *r0 = a.p + (k0 + 2 * p) * a.ks, *r1 = r0 + a.ks;
+        int has1 = 2 * p + 1 < kc;
+        for (int i = 0; i < R; i += 16) {
+            __mmask16 m = mask16(R - i);
+            __m512 v0 = _mm512_maskz_loadu_ps(m, r0 + i);
+            __m512 v1 = has1 ? _mm512_maskz_loadu_ps(m, r1 + i) : _mm512_setzero_ps();
+            _mm512_mask_i32scatter_epi32(ap + (size_t)i * KP + p, m, rows, interleave(v0, v1), 4);
+        }
+    }
+}
+
+TBF static void pack_b_fast(uint32_t *bp, tr_bview b, int C, int64_t k0, int kc) {
+    if (b.is == 1) {
+        /* columns are contiguous: two k of 16 columns become 16 pairs */
+        for (int p = 0; p < (kc + 1) / 2; p++) {
+            const float *r0 = b.p + (k0 + 2 * p) * b.ks, *r1 = r0 + b.ks;
+            int has1 = 2 * p + 1 < kc;
+            for (int j = 0; j < NC; j += 16) {
+                __mmask16 m = mask16(C - j);
+                __m512 v0 = _mm512_maskz_loadu_ps(m, r0 + j);
+                __m512 v1 = has1 ? _mm512_maskz_loadu_ps(m, r1 + j) : _mm512_setzero_ps();
+                _mm512_store_si512(bp + (size_t)p * NC + j, interleave(v0, v1));
+            }
+        }
+        return;
+    }
+    /* each column is contiguous in k: convert it, scatter its pairs down the panel */
+    const int kp = (kc + 1) / 2;
+    if (C < NC)
+        memset(bp, 0, sizeof(uint32_t) * (size_t)kp * NC);
+    const __m512i down = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                               11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(NC));
+    for (int j = 0; j < C; j++) {
+        const float *src = b.p + j * b.is + k0;
+        for (int k = 0; k < kc; k += 32) {
+            __m512 v0 = _mm512_maskz_loadu_ps(mask16(kc - k), src + k);
+            __m512 v1 = _mm512_maskz_loadu_ps(mask16(kc - k - 16), src + k + 16);
+            /* pairs k/2 .. k/2 + 15 in order: the bf16 values as they lie in memory */
+            __m512i pairs = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
+            _mm512_mask_i32scatter_epi32(bp + (size_t)(k / 2) * NC + j, mask16(kp - k / 2), down,
+                                         pairs, 4);
+        }
+    }
+}
+
+AI TBF void micro(float *out, int64_t ldo, const uint32_t *ap, const uint32_t *bp, int kp,
+                  __mmask16 m0, __mmask16 m1, const int R) {
+    __m512 c0[MR], c1[MR];
+    for (int r = 0; r < R; r++) {
+        c0[r] = _mm512_maskz_loadu_ps(m0, out + r * ldo);
+        c1[r] = _mm512_maskz_loadu_ps(m1, out + r * ldo + 16);
+    }
+    for (int p = 0; p < kp; p++) {
+        __m512bh b0 = (__m512bh)_mm512_load_si512(bp + (size_t)p * NC);
+        __m512bh b1 = (__m512bh)_mm512_load_si512(bp + (size_t)p * NC + 16);
+        for (int r = 0; r < R; r++) {
+            __m512bh x = (__m512bh)_mm512_set1_epi32((int)ap[(size_t)r * KP + p]);
+            c0[r] = _mm512_dpbf16_ps(c0[r], x, b0);
+            c1[r] = _mm512_dpbf16_ps(c1[r], x, b1);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        _mm512_mask_storeu_ps(out + r * ldo, m0, c0[r]);
+        _mm512_mask_storeu_ps(out + r * ldo + 16, m1, c1[r]);
+    }
+}
+
+TBF static void kernel_fast(float *out, int64_t ldo, const uint32_t *ap, const uint32_t *bp,
+                            int R, int C, int kp) {
+    for (int j = 0; j < C; j += 32) {
+        __mmask16 m0 = mask16(C - j), m1 = mask16(C - j - 16);
+        for (int i = 0; i < R; i += MR) {
+            float *o = out + i * ldo + j;
+            const uint32_t *a = ap + (size_t)i * KP, *b = bp + j;
+            switch (R - i < MR ? R - i : MR) {
+            case 12: micro(o, ldo, a, b, kp, m0, m1, 12); break;
+            case 11: micro(o, ldo, a, b, kp, m0, m1, 11); break;
+            case 10: micro(o, ldo, a, b, kp, m0, m1, 10); break;
+            case 9: micro(o, ldo, a, b, kp, m0, m1, 9); break;
+            case 8: micro(o, ldo, a, b, kp, m0, m1, 8); break;
+            case 7: micro(o, ldo, a, b, kp, m0, m1, 7); break;
+            case 6: micro(o, ldo, a, b, kp, m0, m1, 6); break;
+            case 5: micro(o, ldo, a, b, kp, m0, m1, 5); break;
+            case 4: micro(o, ldo, a, b, kp, m0, m1, 4); break;
+            case 3: micro(o, ldo, a, b, kp, m0, m1, 3); break;
+            case 2: micro(o, ldo, a, b, kp, m0, m1, 2); break;
+            default: micro(o, ldo, a, b, kp, m0, m1, 1); break;
+            }
+        }
+    }
+}
+
+int tr_bf16_fast(void) {
+    unsigned need = DL_CPU_AVX512F | DL_CPU_AVX512BW | DL_CPU_AVX512_BF16;
+    return (dl_cpu_features() & need) == need;
+}
+#else
+int tr_bf16_fast(void) { return 0; }
+#endif
+
+void tr_bgemm_tile(int fast, float *out, int64_t ldo, tr_bview a, tr_bview b, int R, int C,
+                   int64_t K, int accumulate, float *scratch) {
+    uint32_t *ap = (uint32_t *)scratch;                     /* [TR_BF16_ROWS][KP] */
+    uint32_t *bp = ap + (size_t)TR_BF16_ROWS * KP;          /* [KP][NC], 64-byte aligned */
+    if (!accumulate)
+        for (int i = 0; i < R; i++)
+            memset(out + i * ldo, 0, sizeof(float) * (size_t)C);
+    for (int64_t k0 = 0; k0 < K; k0 += 2 * KP) {
+        int kc = K - k0 < 2 * KP ? (int)(K - k0) : 2 * KP;
+        int kp = (kc + 1) / 2;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (fast) {
+            pack_a_fast(ap, a, R, k0, kc);
+            pack_b_fast(bp, b, C, k0, kc);
+            kernel_fast(out, ldo, ap, bp, R, C, kp);
+            continue;
+        }
+#endif
+        pack_a_ref(ap, a, R, k0, kc);
+        pack_b_ref(bp, b, C, k0, kc);
+        kernel_ref(out, ldo, ap, bp, R, C, kp);
+    }
+}
