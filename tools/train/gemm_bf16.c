@@ -33,6 +33,8 @@ static float from_bf16(uint32_t h) {
 
 static float elem(tr_bview v, int64_t i, int64_t k) { return v.p[i * v.is + k * v.ks]; }
 
+static tr_bview column_view(tr_bview b, int64_t j0) { return (tr_bview){ b.p + j0 * b.is, b.is, b.ks }; }
+
 /* --- portable packing and kernel */
 
 /* ap: [R][KP] pairs of k0 .. k0 + kc - 1 */
@@ -215,19 +217,26 @@ void tr_bgemm_tile(int fast, float *out, int64_t ldo, tr_bview a, tr_bview b, in
     if (!accumulate)
         for (int i = 0; i < R; i++)
             memset(out + i * ldo, 0, sizeof(float) * (size_t)C);
+    /* A is packed once per block of k and serves every 64-column panel of B */
     for (int64_t k0 = 0; k0 < K; k0 += 2 * KP) {
         int kc = K - k0 < 2 * KP ? (int)(K - k0) : 2 * KP;
         int kp = (kc + 1) / 2;
 #if defined(__x86_64__) && defined(__GNUC__)
         if (fast) {
             pack_a_fast(ap, a, R, k0, kc);
-            pack_b_fast(bp, b, C, k0, kc);
-            kernel_fast(out, ldo, ap, bp, R, C, kp);
+            for (int j0 = 0; j0 < C; j0 += NC) {
+                int nc = C - j0 < NC ? C - j0 : NC;
+                pack_b_fast(bp, column_view(b, j0), nc, k0, kc);
+                kernel_fast(out + j0, ldo, ap, bp, R, nc, kp);
+            }
             continue;
         }
 #endif
         pack_a_ref(ap, a, R, k0, kc);
-        pack_b_ref(bp, b, C, k0, kc);
-        kernel_ref(out, ldo, ap, bp, R, C, kp);
+        for (int j0 = 0; j0 < C; j0 += NC) {
+            int nc = C - j0 < NC ? C - j0 : NC;
+            pack_b_ref(bp, column_view(b, j0), nc, k0, kc);
+            kernel_ref(out + j0, ldo, ap, bp, R, nc, kp);
+        }
     }
 }

@@ -23,7 +23,7 @@ typedef struct tr_bview {
 } tr_bview;
 
 #define TR_BF16_ROWS 256        /* at most this many output rows per call */
-#define TR_BF16_COLS 64         /* at most this many output columns per call */
+#define TR_BF16_COLS 64         /* columns of B packed at a time */
 #define TR_BF16_KP 128          /* pairs of k packed at a time */
 /* per-thread scratch of tr_bgemm_tile, in floats: packed A [256][128] and B [128][64] */
 #define TR_BF16_SCRATCH ((size_t)TR_BF16_ROWS * TR_BF16_KP + (size_t)TR_BF16_KP * TR_BF16_COLS)
@@ -32,8 +32,9 @@ typedef struct tr_bview {
 int tr_bf16_fast(void);
 
 /* out[i][j] = (accumulate ? out[i][j] : 0) + sum over k < K of bf16(A(i, k)) * bf16(B(j, k))
- * for i < R and j < C, summed in f32 two k at a time in k order.
- *   out: [R][ldo] (in/)out;  R <= TR_BF16_ROWS;  C <= TR_BF16_COLS;  K >= 1
+ * for i < R and j < C, summed in f32 two k at a time in k order (so how a product is cut
+ * into tiles does not change its result).
+ *   out: [R][ldo] (in/)out;  R <= TR_BF16_ROWS;  C >= 1;  K >= 1
  *   scratch: TR_BF16_SCRATCH floats, 64-byte aligned.  fast: tr_bf16_fast() or 0 */
 void tr_bgemm_tile(int fast, float *out, int64_t ldo, tr_bview a, tr_bview b, int R, int C,
                    int64_t K, int accumulate, float *scratch);

@@ -16,18 +16,27 @@
 
 #define TILE_ROWS 256           /* activation rows per forward / dx task */
 #define DW_COLS 256             /* dw columns per weight-gradient task */
+#define BF16_COLS 256           /* output columns per bf16 task (at most) */
 
 typedef struct gemm_job {
     float *out, *scratch;
     const float *a, *b;
-    int acc, N, K, M, n_col_tiles, path, fast;
+    int acc, N, K, M, n_col_tiles, col_tile, path, fast;
 } gemm_job;
 
 static gemm_job job(const tr_gemm *g, float *out, const float *a, const float *b, int N, int K,
                     int M, int cols, int col_tile) {
     return (gemm_job){ .out = out, .scratch = g->scratch, .a = a, .b = b, .N = N, .K = K, .M = M,
-                       .n_col_tiles = (cols + col_tile - 1) / col_tile, .path = dl_fpath_best(),
-                       .fast = tr_bf16_fast() };
+                       .n_col_tiles = (cols + col_tile - 1) / col_tile, .col_tile = col_tile,
+                       .path = dl_fpath_best(), .fast = tr_bf16_fast() };
+}
+
+/* Columns per bf16 task: wide tiles pack A fewer times, narrow ones make enough tasks
+ * to share when there are few rows (either way the same result, gemm_bf16.h). */
+static int cols_per_task(const tr_gemm *g, int row_tiles, int cols, int f32_cols) {
+    if (!g->bf16)
+        return f32_cols;
+    return row_tiles * ((cols + BF16_COLS - 1) / BF16_COLS) >= 4 ? BF16_COLS : DL_FGEMM_COLS;
 }
 
 static float *scratch_of(const gemm_job *j, int worker) {
@@ -54,7 +63,7 @@ static void fwd_bf16_task(void *ctx, int task, int worker) {
     gemm_job *j = ctx;
     int n0, m0;
     int nr = span(j->N, TILE_ROWS, task / j->n_col_tiles, &n0);
-    int mc = span(j->M, DL_FGEMM_COLS, task % j->n_col_tiles, &m0);
+    int mc = span(j->M, j->col_tile, task % j->n_col_tiles, &m0);
     tr_bview a = { j->a + (size_t)n0 * j->K, j->K, 1 }, b = { j->b + (size_t)m0 * j->K, j->K, 1 };
     tr_bgemm_tile(j->fast, j->out + (size_t)n0 * j->M + m0, j->M, a, b, nr, mc, j->K, j->acc,
                   scratch_of(j, worker));
@@ -62,10 +71,10 @@ static void fwd_bf16_task(void *ctx, int task, int worker) {
 
 void tr_matmul_par(const tr_gemm *g, float *out, const float *x, const float *w, int accumulate,
                    int N, int K, int M) {
-    gemm_job j = job(g, out, x, w, N, K, M, M, DL_FGEMM_COLS);
+    int row_tiles = (N + TILE_ROWS - 1) / TILE_ROWS;
+    gemm_job j = job(g, out, x, w, N, K, M, M, cols_per_task(g, row_tiles, M, DL_FGEMM_COLS));
     j.acc = accumulate;
-    dl_pool_run(g->pool, (N + TILE_ROWS - 1) / TILE_ROWS * j.n_col_tiles,
-                g->bf16 ? fwd_bf16_task : fwd_task, &j);
+    dl_pool_run(g->pool, row_tiles * j.n_col_tiles, g->bf16 ? fwd_bf16_task : fwd_task, &j);
 }
 
 /* w read transposed: column k of the product is column k of w */
@@ -84,7 +93,7 @@ static void dx_bf16_task(void *ctx, int task, int worker) {
     gemm_job *j = ctx;
     int n0, k0;
     int nr = span(j->N, TILE_ROWS, task / j->n_col_tiles, &n0);
-    int kc = span(j->K, DL_FGEMM_COLS, task % j->n_col_tiles, &k0);
+    int kc = span(j->K, j->col_tile, task % j->n_col_tiles, &k0);
     tr_bview a = { j->a + (size_t)n0 * j->M, j->M, 1 }, b = { j->b + k0, 1, j->K };
     tr_bgemm_tile(j->fast, j->out + (size_t)n0 * j->K + k0, j->K, a, b, nr, kc, j->M, 1,
                   scratch_of(j, worker));
@@ -92,9 +101,9 @@ static void dx_bf16_task(void *ctx, int task, int worker) {
 
 void tr_matmul_dx_par(const tr_gemm *g, float *dx, const float *dout, const float *w, int N,
                       int K, int M) {
-    gemm_job j = job(g, dx, dout, w, N, K, M, K, DL_FGEMM_COLS);
-    dl_pool_run(g->pool, (N + TILE_ROWS - 1) / TILE_ROWS * j.n_col_tiles,
-                g->bf16 ? dx_bf16_task : dx_task, &j);
+    int row_tiles = (N + TILE_ROWS - 1) / TILE_ROWS;
+    gemm_job j = job(g, dx, dout, w, N, K, M, K, cols_per_task(g, row_tiles, K, DL_FGEMM_COLS));
+    dl_pool_run(g->pool, row_tiles * j.n_col_tiles, g->bf16 ? dx_bf16_task : dx_task, &j);
 }
 
 /* task = (TR_DW_ROWS rows of dw) x (DW_COLS of its columns) */
@@ -119,13 +128,13 @@ static void dw_task(void *ctx, int task, int worker) {
     }
 }
 
-/* bf16: (TR_DW_ROWS rows of dw) x (64 of its columns), summed over all N rows at once:
+/* bf16: (TR_DW_ROWS rows of dw) x (some of its columns), summed over all N rows at once:
  * A(row m, n) = dout[n][m] and B(column k, n) = x[n][k] are both read down columns */
 static void dw_bf16_task(void *ctx, int task, int worker) {
     gemm_job *j = ctx;
     int m0, k0;
     int mr = span(j->M, TR_DW_ROWS, task / j->n_col_tiles, &m0);
-    int kc = span(j->K, DL_FGEMM_COLS, task % j->n_col_tiles, &k0);
+    int kc = span(j->K, j->col_tile, task % j->n_col_tiles, &k0);
     tr_bview a = { j->a + m0, 1, j->M }, b = { j->b + k0, 1, j->K };
     tr_bgemm_tile(j->fast, j->out + (size_t)m0 * j->K + k0, j->K, a, b, mr, kc, j->N, 1,
                   scratch_of(j, worker));
@@ -133,7 +142,7 @@ static void dw_bf16_task(void *ctx, int task, int worker) {
 
 void tr_matmul_dw_par(const tr_gemm *g, float *dw, const float *dout, const float *x, int N,
                       int K, int M) {
-    gemm_job j = job(g, dw, dout, x, N, K, M, K, g->bf16 ? DL_FGEMM_COLS : DW_COLS);
-    dl_pool_run(g->pool, (M + TR_DW_ROWS - 1) / TR_DW_ROWS * j.n_col_tiles,
-                g->bf16 ? dw_bf16_task : dw_task, &j);
+    int row_tiles = (M + TR_DW_ROWS - 1) / TR_DW_ROWS;
+    gemm_job j = job(g, dw, dout, x, N, K, M, K, cols_per_task(g, row_tiles, K, DW_COLS));
+    dl_pool_run(g->pool, row_tiles * j.n_col_tiles, g->bf16 ? dw_bf16_task : dw_task, &j);
 }
