@@ -91,6 +91,20 @@ AI TBF __m512i interleave(__m512 v0, __m512 v1) {
                                     (__m512i)_mm512_cvtne2ps_pbh(v1, v0));
 }
 
+/* 16 pairs from two rows of k (the second all zero when !has1), lanes past m zero */
+AI TBF __m512i pairs_of(const float *r0, const float *r1, int has1, __mmask16 m) {
+    __m512 v0 = _mm512_maskz_loadu_ps(m, r0);
+    __m512 v1 = has1 ? _mm512_maskz_loadu_ps(m, r1) : _mm512_setzero_ps();
+    return interleave(v0, v1);
+}
+
+/* lane t holds t * step: scatter offsets */
+AI TBF __m512i lane_times(int step) {
+    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                                                15),
+                              _mm512_set1_epi32(step));
+}
+
 TBF static void pack_a_fast(uint32_t *ap, tr_bview a, int R, int64_t k0, int kc) {
     if (a.ks == 1) {
         /* rows are contiguous in k: the pairs are the row's bf16 values in order */
@@ -105,17 +119,14 @@ TBF static void pack_a_fast(uint32_t *ap, tr_bview a, int R, int64_t k0, int kc)
         return;
     }
     /* rows are contiguous in i (a transposed operand): interleave two k, scatter by row */
-    const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-                                                               11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32(KP));
+    const __m512i rows = lane_times(KP);
     for (int p = 0; p < (kc + 1) / 2; p++) {
         const float *r0 = a.p + (k0 + 2 * p) * a.ks, *r1 = r0 + a.ks;
         int has1 = 2 * p + 1 < kc;
         for (int i = 0; i < R; i += 16) {
             __mmask16 m = mask16(R - i);
-            __m512 v0 = _mm512_maskz_loadu_ps(m, r0 + i);
-            __m512 v1 = has1 ? _mm512_maskz_loadu_ps(m, r1 + i) : _mm512_setzero_ps();
-            _mm512_mask_i32scatter_epi32(ap + (size_t)i * KP + p, m, rows, interleave(v0, v1), 4);
+            _mm512_mask_i32scatter_epi32(ap + (size_t)i * KP + p, m, rows,
+                                         pairs_of(r0 + i, r1 + i, has1, m), 4);
         }
     }
 }
@@ -127,10 +138,8 @@ TBF static void pack_b_fast(uint32_t *bp, tr_bview b, int C, int64_t k0, int kc)
             const float *r0 = b.p + (k0 + 2 * p) * b.ks, *r1 = r0 + b.ks;
             int has1 = 2 * p + 1 < kc;
             for (int j = 0; j < NC; j += 16) {
-                __mmask16 m = mask16(C - j);
-                __m512 v0 = _mm512_maskz_loadu_ps(m, r0 + j);
-                __m512 v1 = has1 ? _mm512_maskz_loadu_ps(m, r1 + j) : _mm512_setzero_ps();
-                _mm512_store_si512(bp + (size_t)p * NC + j, interleave(v0, v1));
+                _mm512_store_si512(bp + (size_t)p * NC + j,
+                                   pairs_of(r0 + j, r1 + j, has1, mask16(C - j)));
             }
         }
         return;
@@ -139,9 +148,7 @@ TBF static void pack_b_fast(uint32_t *bp, tr_bview b, int C, int64_t k0, int kc)
     const int kp = (kc + 1) / 2;
     if (C < NC)
         memset(bp, 0, sizeof(uint32_t) * (size_t)kp * NC);
-    const __m512i down = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-                                                               11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32(NC));
+    const __m512i down = lane_times(NC);
     for (int j = 0; j < C; j++) {
         const float *src = b.p + j * b.is + k0;
         for (int k = 0; k < kc; k += 32) {

@@ -21,26 +21,13 @@
 typedef struct gemm_job {
     float *out, *scratch;
     const float *a, *b;
-    int acc, N, K, M, n_col_tiles, col_tile, path, fast;
+    int acc, N, K, M, n_col_tiles, path;
 } gemm_job;
 
 static gemm_job job(const tr_gemm *g, float *out, const float *a, const float *b, int N, int K,
                     int M, int cols, int col_tile) {
     return (gemm_job){ .out = out, .scratch = g->scratch, .a = a, .b = b, .N = N, .K = K, .M = M,
-                       .n_col_tiles = (cols + col_tile - 1) / col_tile, .col_tile = col_tile,
-                       .path = dl_fpath_best(), .fast = tr_bf16_fast() };
-}
-
-/* Columns per bf16 task: wide tiles pack A fewer times, narrow ones make enough tasks
- * to share when there are few rows (either way the same result, gemm_bf16.h). */
-static int cols_per_task(const tr_gemm *g, int row_tiles, int cols, int f32_cols) {
-    if (!g->bf16)
-        return f32_cols;
-    return row_tiles * ((cols + BF16_COLS - 1) / BF16_COLS) >= 4 ? BF16_COLS : DL_FGEMM_COLS;
-}
-
-static float *scratch_of(const gemm_job *j, int worker) {
-    return j->scratch + (size_t)worker * TR_GEMM_SCRATCH;
+                       .n_col_tiles = (cols + col_tile - 1) / col_tile, .path = dl_fpath_best() };
 }
 
 static int span(int total, int tile, int idx, int *start) {
@@ -58,23 +45,48 @@ static void fwd_task(void *ctx, int task, int worker) {
                       nr, j->b, j->K, 0, j->K, m0, mc, j->acc);
 }
 
-/* the same tiles in bf16: A = x rows, B = w rows */
-static void fwd_bf16_task(void *ctx, int task, int worker) {
-    gemm_job *j = ctx;
-    int n0, m0;
-    int nr = span(j->N, TILE_ROWS, task / j->n_col_tiles, &n0);
-    int mc = span(j->M, j->col_tile, task % j->n_col_tiles, &m0);
-    tr_bview a = { j->a + (size_t)n0 * j->K, j->K, 1 }, b = { j->b + (size_t)m0 * j->K, j->K, 1 };
-    tr_bgemm_tile(j->fast, j->out + (size_t)n0 * j->M + m0, j->M, a, b, nr, mc, j->K, j->acc,
-                  scratch_of(j, worker));
+/* bf16: every product is a tiling of tr_bgemm_tile over A(i, k) and B(j, k) */
+typedef struct bf16_job {
+    float *out, *scratch;
+    tr_bview a, b;
+    int64_t ldo;
+    int R, C, K, row_tile, col_tile, n_col_tiles, acc, fast;
+} bf16_job;
+
+static void bf16_task(void *ctx, int task, int worker) {
+    bf16_job *j = ctx;
+    int i0, j0;
+    int nr = span(j->R, j->row_tile, task / j->n_col_tiles, &i0);
+    int nc = span(j->C, j->col_tile, task % j->n_col_tiles, &j0);
+    tr_bview a = { j->a.p + i0 * j->a.is, j->a.is, j->a.ks };
+    tr_bview b = { j->b.p + j0 * j->b.is, j->b.is, j->b.ks };
+    tr_bgemm_tile(j->fast, j->out + i0 * j->ldo + j0, j->ldo, a, b, nr, nc, j->K, j->acc,
+                  j->scratch + (size_t)worker * TR_GEMM_SCRATCH);
+}
+
+/* Columns per task: wide tiles pack A fewer times, narrow ones make enough tasks to
+ * share when there are few rows (either way the same result, gemm_bf16.h). */
+static void run_bf16(const tr_gemm *g, float *out, tr_bview a, tr_bview b, int R, int C, int K,
+                     int row_tile, int acc) {
+    int row_tiles = (R + row_tile - 1) / row_tile;
+    int col_tile = row_tiles * ((C + BF16_COLS - 1) / BF16_COLS) >= 4 ? BF16_COLS : DL_FGEMM_COLS;
+    bf16_job j = { .out = out, .scratch = g->scratch, .a = a, .b = b, .ldo = C, .R = R, .C = C,
+                   .K = K, .row_tile = row_tile, .col_tile = col_tile,
+                   .n_col_tiles = (C + col_tile - 1) / col_tile, .acc = acc,
+                   .fast = tr_bf16_fast() };
+    dl_pool_run(g->pool, row_tiles * j.n_col_tiles, bf16_task, &j);
 }
 
 void tr_matmul_par(const tr_gemm *g, float *out, const float *x, const float *w, int accumulate,
                    int N, int K, int M) {
-    int row_tiles = (N + TILE_ROWS - 1) / TILE_ROWS;
-    gemm_job j = job(g, out, x, w, N, K, M, M, cols_per_task(g, row_tiles, M, DL_FGEMM_COLS));
+    if (g->bf16) {   /* A = x rows, B = w rows */
+        run_bf16(g, out, (tr_bview){ x, K, 1 }, (tr_bview){ w, K, 1 }, N, M, K, TILE_ROWS,
+                 accumulate);
+        return;
+    }
+    gemm_job j = job(g, out, x, w, N, K, M, M, DL_FGEMM_COLS);
     j.acc = accumulate;
-    dl_pool_run(g->pool, row_tiles * j.n_col_tiles, g->bf16 ? fwd_bf16_task : fwd_task, &j);
+    dl_pool_run(g->pool, (N + TILE_ROWS - 1) / TILE_ROWS * j.n_col_tiles, fwd_task, &j);
 }
 
 /* w read transposed: column k of the product is column k of w */
@@ -88,22 +100,14 @@ static void dx_task(void *ctx, int task, int worker) {
                       nr, j->b, j->K, 1, j->M, k0, kc, 1);
 }
 
-/* bf16: A = dout rows, B(column k, m) = w[m][k] */
-static void dx_bf16_task(void *ctx, int task, int worker) {
-    gemm_job *j = ctx;
-    int n0, k0;
-    int nr = span(j->N, TILE_ROWS, task / j->n_col_tiles, &n0);
-    int kc = span(j->K, j->col_tile, task % j->n_col_tiles, &k0);
-    tr_bview a = { j->a + (size_t)n0 * j->M, j->M, 1 }, b = { j->b + k0, 1, j->K };
-    tr_bgemm_tile(j->fast, j->out + (size_t)n0 * j->K + k0, j->K, a, b, nr, kc, j->M, 1,
-                  scratch_of(j, worker));
-}
-
 void tr_matmul_dx_par(const tr_gemm *g, float *dx, const float *dout, const float *w, int N,
                       int K, int M) {
-    int row_tiles = (N + TILE_ROWS - 1) / TILE_ROWS;
-    gemm_job j = job(g, dx, dout, w, N, K, M, K, cols_per_task(g, row_tiles, K, DL_FGEMM_COLS));
-    dl_pool_run(g->pool, row_tiles * j.n_col_tiles, g->bf16 ? dx_bf16_task : dx_task, &j);
+    if (g->bf16) {   /* A = dout rows, B(column k, m) = w[m][k] */
+        run_bf16(g, dx, (tr_bview){ dout, M, 1 }, (tr_bview){ w, 1, K }, N, K, M, TILE_ROWS, 1);
+        return;
+    }
+    gemm_job j = job(g, dx, dout, w, N, K, M, K, DL_FGEMM_COLS);
+    dl_pool_run(g->pool, (N + TILE_ROWS - 1) / TILE_ROWS * j.n_col_tiles, dx_task, &j);
 }
 
 /* task = (TR_DW_ROWS rows of dw) x (DW_COLS of its columns) */
@@ -112,7 +116,7 @@ static void dw_task(void *ctx, int task, int worker) {
     int m0, k0;
     int mr = span(j->M, TR_DW_ROWS, task / j->n_col_tiles, &m0);
     int kc = span(j->K, DW_COLS, task % j->n_col_tiles, &k0);
-    float *t = scratch_of(j, worker);   /* [mr][TR_DW_LD] */
+    float *t = j->scratch + (size_t)worker * TR_GEMM_SCRATCH;   /* [mr][TR_DW_LD] */
     for (int n0 = 0; n0 < j->N; n0 += TR_DW_NCHUNK) {
         int nc = j->N - n0 < TR_DW_NCHUNK ? j->N - n0 : TR_DW_NCHUNK;
         for (int n = 0; n < nc; n++) {
@@ -128,21 +132,12 @@ static void dw_task(void *ctx, int task, int worker) {
     }
 }
 
-/* bf16: (TR_DW_ROWS rows of dw) x (some of its columns), summed over all N rows at once:
- * A(row m, n) = dout[n][m] and B(column k, n) = x[n][k] are both read down columns */
-static void dw_bf16_task(void *ctx, int task, int worker) {
-    gemm_job *j = ctx;
-    int m0, k0;
-    int mr = span(j->M, TR_DW_ROWS, task / j->n_col_tiles, &m0);
-    int kc = span(j->K, j->col_tile, task % j->n_col_tiles, &k0);
-    tr_bview a = { j->a + m0, 1, j->M }, b = { j->b + k0, 1, j->K };
-    tr_bgemm_tile(j->fast, j->out + (size_t)m0 * j->K + k0, j->K, a, b, mr, kc, j->N, 1,
-                  scratch_of(j, worker));
-}
-
 void tr_matmul_dw_par(const tr_gemm *g, float *dw, const float *dout, const float *x, int N,
                       int K, int M) {
-    int row_tiles = (M + TR_DW_ROWS - 1) / TR_DW_ROWS;
-    gemm_job j = job(g, dw, dout, x, N, K, M, K, cols_per_task(g, row_tiles, K, DW_COLS));
-    dl_pool_run(g->pool, row_tiles * j.n_col_tiles, g->bf16 ? dw_bf16_task : dw_task, &j);
+    if (g->bf16) {   /* summed over all N rows at once: A(m, n) = dout[n][m], B(k, n) = x[n][k] */
+        run_bf16(g, dw, (tr_bview){ dout, 1, M }, (tr_bview){ x, 1, K }, M, K, N, TR_DW_ROWS, 1);
+        return;
+    }
+    gemm_job j = job(g, dw, dout, x, N, K, M, K, DW_COLS);
+    dl_pool_run(g->pool, (M + TR_DW_ROWS - 1) / TR_DW_ROWS * j.n_col_tiles, dw_task, &j);
 }
