@@ -12,6 +12,7 @@
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
+#include "kernels/vexp.h"
 
 #ifdef DL_HAVE_BLAS
 #include <cblas.h>
@@ -37,29 +38,7 @@ static void softmax_rows_scalar(float *s, int rows, int cols) {
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#define T512 __attribute__((target("avx512f,avx512dq,fma")))
-
-/* e^x for x <= 0 (a max-subtracted score), 16 lanes: x = n ln2 + r with |r| <= ln2/2
- * (ln2 split in two constants so r is exact to a float), e^r by its degree-7 Taylor
- * polynomial (error below 2e-8 relative on that interval), times 2^n by vscalefps,
- * which flushes to 0 below the float range. Within 2 ulp of expf. */
-static inline T512 __m512 exp512(__m512 x) {
-    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
-    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
-    r = _mm512_fnmadd_ps(n, ln2_lo, r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
+#define T512 DL_VEXP_T512
 
 /* The same softmax, 16 columns at a time; partial sums per lane, added in double. */
 static T512 void softmax_rows_avx512(float *s, int rows, int cols) {
@@ -74,13 +53,13 @@ static T512 void softmax_rows_avx512(float *s, int rows, int cols) {
             mx = r[j] > mx ? r[j] : mx;
         __m512 vm = _mm512_set1_ps(mx), vs = _mm512_setzero_ps();
         for (j = 0; j + 16 <= cols; j += 16) {
-            __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(r + j), vm));
+            __m512 e = dl_exp512(_mm512_sub_ps(_mm512_loadu_ps(r + j), vm));
             _mm512_storeu_ps(r + j, e);
             vs = _mm512_add_ps(vs, e);
         }
         if (j < cols) {
             __mmask16 m = (__mmask16)((1u << (cols - j)) - 1u);
-            __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, r + j), vm));
+            __m512 e = dl_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, r + j), vm));
             e = _mm512_maskz_mov_ps(m, e);
             _mm512_mask_storeu_ps(r + j, m, e);
             vs = _mm512_add_ps(vs, e);
@@ -101,7 +80,7 @@ static T512 void softmax_rows_avx512(float *s, int rows, int cols) {
 
 static void softmax_rows(float *s, int rows, int cols) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (dl_cpu_features() & DL_CPU_AVX512DQ && dl_fpath_available(DL_FPATH_AVX512)) {
+    if (dl_vexp_available()) {
         softmax_rows_avx512(s, rows, cols);
         return;
     }

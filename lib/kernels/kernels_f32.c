@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/vexp.h"
 
 #ifdef DL_HAVE_BLAS
 #include <cblas.h>
@@ -33,8 +34,26 @@ void dl_rmsnorm(float *out, const float *x, const float *w, float eps, int N, in
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+static DL_VEXP_T512 size_t silu_mul_avx512(float *out, const float *gate, const float *up,
+                                           size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 g = _mm512_loadu_ps(gate + i);
+        __m512 s = dl_sigmoid512(g);
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(g, s), _mm512_loadu_ps(up + i)));
+    }
+    return i;
+}
+#endif
+
 void dl_silu_mul(float *out, const float *gate, const float *up, size_t n) {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (dl_vexp_available())
+        i = silu_mul_avx512(out, gate, up, n);
+#endif
+    for (; i < n; i++) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
     }

@@ -78,6 +78,15 @@ START_TEST(test_silu_mul) {
     ck_assert_float_eq(oo[0], 0.0f);
     ck_assert_float_eq_tol(oo[1], 30.0f, 1e-5f);
     ck_assert_float_eq_tol(oo[2], 0.0f, 1e-10f);
+    /* far out on both sides, a whole vector's worth: no overflow, no NaN */
+    float big[48], ones[48], ob[48], rb[48];
+    for (int i = 0; i < 48; i++) {
+        big[i] = (float)(i - 24) * 4.5f;   /* -108 .. 103.5 */
+        ones[i] = 1.0f;
+    }
+    dl_silu_mul(ob, big, ones, 48);
+    dl_silu_mul_ref(rb, big, ones, 48);
+    assert_close(ob, rb, 48, 2e-6f, 1e-30f, "silu_mul far out");
     free(g), free(u), free(o1), free(o2);
 }
 END_TEST
