@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Plots a difflm-train log (CSV: step,lr,train_loss,val_loss,tokens_seen,elapsed).
 
-usage: /usr/bin/python3 tools/train/plot_log.py LOG.csv OUT.png [--baseline NATS --baseline-label TEXT]
+usage: /usr/bin/python3 tools/train/plot_log.py LOG.csv OUT.png [--tokens-before N]
+           [--baseline NATS --baseline-label TEXT]
+
+--tokens-before: tokens the model had seen before this log's run began (a run started
+with --init-from counts from 0), so the x axis shows the model's whole training.
 Needs Debian's python3-matplotlib (only for this plot; nothing else in the project does).
 """
 import argparse
@@ -17,13 +21,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("log")
     ap.add_argument("out")
+    ap.add_argument("--tokens-before", type=float, default=0.0)
     ap.add_argument("--baseline", type=float)
     ap.add_argument("--baseline-label", default="baseline")
     a = ap.parse_args()
     tr, va = [], []
     with open(a.log) as f:
         for row in csv.DictReader(f):
-            tokens = float(row["tokens_seen"]) / 1e6
+            tokens = (float(row["tokens_seen"]) + a.tokens_before) / 1e6
             if row["train_loss"]:
                 tr.append((tokens, float(row["train_loss"])))
             if row["val_loss"]:
@@ -33,9 +38,10 @@ def main():
     ax.plot(*zip(*va), "o-", ms=3, label="validation (fixed windows and masks)")
     if a.baseline is not None:
         ax.axhline(a.baseline, color="gray", ls="--", lw=1, label=a.baseline_label)
-    ax.set_xlabel("training tokens (millions)")
+    ax.set_xlabel("training tokens seen by the model (millions)")
     ax.set_ylabel("nats per token")
-    ax.set_ylim(bottom=min(min(v for _, v in va), a.baseline or 99) - 0.3, top=8.5)
+    ax.set_ylim(bottom=min(min(v for _, v in va), a.baseline or 99) - 0.3,
+                top=min(8.5, max(v for _, v in va) + 0.5))
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title("difflm default model: LLaDA objective")
