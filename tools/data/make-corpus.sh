@@ -3,8 +3,9 @@
 #
 # Installs the public-domain texts from Debian packages (as root, idempotent), extracts
 # OUTDIR/kjv.txt (King James Bible), OUTDIR/web.txt (World English Bible) and
-# OUTDIR/tdavid.txt (Spurgeon's Treasury of David), prints their SHA-256, then builds the
-# held-out split OUTDIR/train.txt and OUTDIR/val.txt (tools/data/split_corpus.py says how).
+# OUTDIR/tdavid.txt (Spurgeon's Treasury of David) and OUTDIR/mhcc.txt (Matthew Henry's
+# Concise Commentary), prints their SHA-256, then builds the held-out split
+# OUTDIR/train.txt and OUTDIR/val.txt (tools/data/split_corpus.py says how).
 # Intermediate files go to OUTDIR/raw/. Needs Debian's /usr/bin/python3 (no numpy needed).
 set -eu
 
@@ -15,7 +16,7 @@ fi
 OUT=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
-PACKAGES="bible-kjv bible-kjv-text sword-text-web diatheke sword-comm-tdavid"
+PACKAGES="bible-kjv bible-kjv-text sword-text-web diatheke sword-comm-tdavid sword-comm-mhcc"
 
 missing=""
 for p in $PACKAGES; do
@@ -48,11 +49,14 @@ $PY "$HERE/clean_web_osis.py" --refs <"$RAW/web.osis" >"$RAW/web.refs"
 diatheke -b TDavid -f plain -k Ps 1:1-150:6 >"$RAW/tdavid.plain"
 $PY "$HERE/clean_tdavid.py" --refs <"$RAW/tdavid.plain" >"$RAW/tdavid.refs"
 
-for s in kjv web tdavid; do
+# Matthew Henry: read from the module's files, not diatheke (clean_mhcc.py says why).
+$PY "$HERE/clean_mhcc.py" --refs /usr/share/sword/modules/comments/zcom/mhcc >"$RAW/mhcc.refs"
+
+for s in kjv web tdavid mhcc; do
     cut -f2- "$RAW/$s.refs" >"$OUT/$s.txt"
 done
 echo "extracted (machine.md section 8.2 lists the reference SHA-256 values):"
-(cd "$OUT" && sha256sum kjv.txt web.txt tdavid.txt && wc -c kjv.txt web.txt tdavid.txt)
+(cd "$OUT" && sha256sum kjv.txt web.txt tdavid.txt mhcc.txt && wc -c kjv.txt web.txt tdavid.txt mhcc.txt)
 
-$PY "$HERE/split_corpus.py" "$OUT" "$RAW/kjv.refs" "$RAW/web.refs" "$RAW/tdavid.refs"
+$PY "$HERE/split_corpus.py" "$OUT" "$RAW/kjv.refs" "$RAW/web.refs" "$RAW/tdavid.refs" "$RAW/mhcc.refs"
 (cd "$OUT" && sha256sum train.txt val.txt && wc -c train.txt val.txt)

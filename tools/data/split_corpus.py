@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Builds train.txt and val.txt from the three sources' "DOC<TAB>text" reference files.
 
-Usage: split_corpus.py OUTDIR kjv.refs web.refs tdavid.refs
+Usage: split_corpus.py OUTDIR kjv.refs web.refs tdavid.refs [mhcc.refs]
 
 A document is one chapter of a Bible (its verses, one per line) or the commentary on one
 psalm (its paragraphs, one per line). Documents are separated by one blank line and never
@@ -13,7 +13,12 @@ mod 50, i.e. about 2% of chapters. The key is shared by the two translations and
 commentary (Treasury of David on psalm N is keyed as Psalms chapter N), so a held-out
 chapter is held out in every source and no translation of it leaks into training.
 Deuterocanonical books (WEB only) are keyed by their own name. Output keeps source order
-(KJV, WEB, Treasury of David) and document order within a source.
+(KJV, WEB, Treasury of David, then Matthew Henry) and document order within a source.
+
+Matthew Henry's Concise Commentary (mhcc.refs, added in the corpus's second version) is
+split by the same key but is training text only: its notes on held-out chapters are left
+out of both files, so that val.txt stays byte-identical to the first version's and
+validation numbers stay comparable across versions.
 """
 import os
 import sys
@@ -80,7 +85,7 @@ def canon_keys(documents, skip=frozenset()):
     if n_books != 66:
         sys.exit(f"split_corpus.py: found {n_books} canonical books, expected 66")
     psalms = [b for b, p in order.items() if p == PSALMS_POSITION]
-    if psalms[0] not in ("Psa", "Psalms"):
+    if psalms[0] not in ("Psa", "Psalms", "Ps"):
         sys.exit(f"split_corpus.py: book {PSALMS_POSITION} is {psalms[0]!r}, not the Psalms")
     return out
 
@@ -90,14 +95,16 @@ def is_val(key):
 
 
 def main():
-    if len(sys.argv) != 5:
-        sys.exit("usage: split_corpus.py OUTDIR kjv.refs web.refs tdavid.refs")
-    outdir, kjv, web, tdavid = sys.argv[1:]
+    if len(sys.argv) not in (5, 6):
+        sys.exit("usage: split_corpus.py OUTDIR kjv.refs web.refs tdavid.refs [mhcc.refs]")
+    outdir, kjv, web, tdavid = sys.argv[1:5]
     sources = [
         ("kjv", canon_keys(read_documents(kjv))),
         ("web", canon_keys(read_documents(web), DEUTEROCANON)),
         ("tdavid", [(f"{PSALMS_POSITION}:{split_ref(d)[1]}", d, l) for d, l in read_documents(tdavid)]),
     ]
+    if len(sys.argv) == 6:
+        sources.append(("mhcc", canon_keys(read_documents(sys.argv[5]))))
     parts = {"train": [], "val": []}
     stats = []
     for name, docs in sources:
@@ -105,6 +112,10 @@ def main():
         for key, doc, lines in docs:
             which = "val" if is_val(key) else "train"
             text = "\n".join(lines)
+            if name == "mhcc" and which == "val":
+                n["val"][0] += 1    # counted, then dropped (see the docstring)
+                n["val"][1] += len(text.encode("utf-8"))
+                continue
             parts[which].append(text)
             n[which][0] += 1
             n[which][1] += len(text.encode("utf-8"))
@@ -115,7 +126,7 @@ def main():
     for name, n in stats:
         t, v = n["train"], n["val"]
         print(f"{name:7s} train {t[0]:5d} docs {t[1]:9d} B   val {v[0]:3d} docs {v[1]:8d} B "
-              f"({100.0 * v[1] / (t[1] + v[1]):.2f}%)")
+              f"({100.0 * v[1] / (t[1] + v[1]):.2f}%{', dropped' if name == 'mhcc' else ''})")
 
 
 if __name__ == "__main__":
