@@ -124,7 +124,10 @@ class SplitCorpus(unittest.TestCase):
             self.assertEqual(val, read(out3, "val.txt"))
             self.assertIn("kjv.refs on", val)          # something is held out ...
             self.assertNotIn("mhcc.refs", val)         # ... but no commentary
-            train3, train4 = read(out3, "train.txt"), read(out4, "train.txt")
+            train3 = read(out3, "train.txt")
+            self.assertEqual(read(out4, "train.txt"), train3)
+            self.assertFalse(os.path.exists(os.path.join(out3, "train-mhcc.txt")))
+            train4 = read(out4, "train-mhcc.txt")
             self.assertTrue(train4.startswith(train3.rstrip("\n") + "\n\n"))
             # the notes on held-out chapters are in neither file
             held = [l.split(" on ")[1] for l in val.splitlines() if l.startswith("kjv.refs")]

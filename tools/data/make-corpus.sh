@@ -5,7 +5,8 @@
 # OUTDIR/kjv.txt (King James Bible), OUTDIR/web.txt (World English Bible) and
 # OUTDIR/tdavid.txt (Spurgeon's Treasury of David) and OUTDIR/mhcc.txt (Matthew Henry's
 # Concise Commentary), prints their SHA-256, then builds the held-out split
-# OUTDIR/train.txt and OUTDIR/val.txt (tools/data/split_corpus.py says how).
+# OUTDIR/train.txt and OUTDIR/val.txt from the first three, and OUTDIR/train-mhcc.txt,
+# train.txt with the commentary added (tools/data/split_corpus.py says how and why).
 # Intermediate files go to OUTDIR/raw/. Needs Debian's /usr/bin/python3 (no numpy needed).
 set -eu
 
@@ -59,4 +60,4 @@ echo "extracted (machine.md section 8.2 lists the reference SHA-256 values):"
 (cd "$OUT" && sha256sum kjv.txt web.txt tdavid.txt mhcc.txt && wc -c kjv.txt web.txt tdavid.txt mhcc.txt)
 
 $PY "$HERE/split_corpus.py" "$OUT" "$RAW/kjv.refs" "$RAW/web.refs" "$RAW/tdavid.refs" "$RAW/mhcc.refs"
-(cd "$OUT" && sha256sum train.txt val.txt && wc -c train.txt val.txt)
+(cd "$OUT" && sha256sum train.txt val.txt train-mhcc.txt && wc -c train.txt val.txt train-mhcc.txt)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Builds train.txt and val.txt from the three sources' "DOC<TAB>text" reference files.
+"""Builds train.txt and val.txt (and train-mhcc.txt) from the sources' "DOC<TAB>text" files.
 
 Usage: split_corpus.py OUTDIR kjv.refs web.refs tdavid.refs [mhcc.refs]
 
@@ -15,10 +15,12 @@ chapter is held out in every source and no translation of it leaks into training
 Deuterocanonical books (WEB only) are keyed by their own name. Output keeps source order
 (KJV, WEB, Treasury of David, then Matthew Henry) and document order within a source.
 
-Matthew Henry's Concise Commentary (mhcc.refs, added in the corpus's second version) is
-split by the same key but is training text only: its notes on held-out chapters are left
-out of both files, so that val.txt stays byte-identical to the first version's and
-validation numbers stay comparable across versions.
+Matthew Henry's Concise Commentary (mhcc.refs) came later, for the default model's run 3.
+It is split by the same key but is training text only, written to train-mhcc.txt
+(train.txt followed by the commentary's documents); its notes on held-out chapters are
+in no file. So train.txt and val.txt stay byte-identical to the first version's, the
+earlier runs and the tokenizer reproduce from them, and validation numbers stay
+comparable across runs.
 """
 import os
 import sys
@@ -105,28 +107,30 @@ def main():
     ]
     if len(sys.argv) == 6:
         sources.append(("mhcc", canon_keys(read_documents(sys.argv[5]))))
-    parts = {"train": [], "val": []}
+    parts = {"train": [], "val": [], "mhcc": []}
     stats = []
     for name, docs in sources:
         n = {"train": [0, 0], "val": [0, 0]}
         for key, doc, lines in docs:
             which = "val" if is_val(key) else "train"
             text = "\n".join(lines)
-            if name == "mhcc" and which == "val":
-                n["val"][0] += 1    # counted, then dropped (see the docstring)
-                n["val"][1] += len(text.encode("utf-8"))
-                continue
-            parts[which].append(text)
+            if name != "mhcc":
+                parts[which].append(text)
+            elif which == "train":
+                parts["mhcc"].append(text)
             n[which][0] += 1
             n[which][1] += len(text.encode("utf-8"))
         stats.append((name, n))
-    for which, docs in parts.items():
-        with open(os.path.join(outdir, which + ".txt"), "wb") as f:
+    files = {"train.txt": parts["train"], "val.txt": parts["val"]}
+    if len(sys.argv) == 6:
+        files["train-mhcc.txt"] = parts["train"] + parts["mhcc"]
+    for name, docs in files.items():
+        with open(os.path.join(outdir, name), "wb") as f:
             f.write(("\n\n".join(docs) + "\n").encode("utf-8"))
     for name, n in stats:
         t, v = n["train"], n["val"]
         print(f"{name:7s} train {t[0]:5d} docs {t[1]:9d} B   val {v[0]:3d} docs {v[1]:8d} B "
-              f"({100.0 * v[1] / (t[1] + v[1]):.2f}%{', dropped' if name == 'mhcc' else ''})")
+              f"({100.0 * v[1] / (t[1] + v[1]):.2f}%{', in no file' if name == 'mhcc' else ''})")
 
 
 if __name__ == "__main__":
