@@ -47,8 +47,11 @@ static unsigned detect(void) {
         if (d7 & (1u << 23)) f |= DL_CPU_AVX512_FP16;
         if (a71 & (1u << 5)) f |= DL_CPU_AVX512_BF16;
     }
-    if (d7 & (1u << 25))
-        f |= DL_CPU_AMX_INT8;
+    /* AMX: tiles (bit 24) and the XTILECFG and XTILEDATA state enabled in XCR0 */
+    if ((d7 & (1u << 24)) && (xcr0 & 0x60000u) == 0x60000u) {
+        if (d7 & (1u << 25)) f |= DL_CPU_AMX_INT8;
+        if (d7 & (1u << 22)) f |= DL_CPU_AMX_BF16;
+    }
     return f;
 }
 #else
@@ -78,7 +81,7 @@ const char *dl_cpu_features_str(char *buf, size_t cap) {
         { DL_CPU_AVX512VL, "avx512vl" }, { DL_CPU_AVX512DQ, "avx512dq" },
         { DL_CPU_AVX512_VNNI, "avx512_vnni" }, { DL_CPU_AVX_VNNI, "avx_vnni" },
         { DL_CPU_AVX512_BF16, "avx512_bf16" }, { DL_CPU_AVX512_FP16, "avx512_fp16" },
-        { DL_CPU_AMX_INT8, "amx_int8" },
+        { DL_CPU_AMX_INT8, "amx_int8" }, { DL_CPU_AMX_BF16, "amx_bf16" },
     };
     unsigned f = dl_cpu_features();
     size_t used = 0;

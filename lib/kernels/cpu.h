@@ -21,7 +21,12 @@ enum dl_cpu_feature {
     DL_CPU_AVX_VNNI = 1u << 8,
     DL_CPU_AVX512_BF16 = 1u << 9,
     DL_CPU_AVX512_FP16 = 1u << 10,
-    DL_CPU_AMX_INT8 = 1u << 11,   /* reported only: no AMX path (machine.md §4) */
+    /* AMX: the tile registers exist and the OS saves them (XCR0 bits 17, 18). A process
+     * must still ask Linux for them (arch_prctl ARCH_REQ_XCOMP_PERM) before its first
+     * tile instruction; the library never does (it changes the signal frame size of the
+     * whole host process), only the trainer (tools/train/gemm_bf16.c). */
+    DL_CPU_AMX_INT8 = 1u << 11,
+    DL_CPU_AMX_BF16 = 1u << 12,
 };
 
 /* The feature bits (enum dl_cpu_feature), cached after the first call. */

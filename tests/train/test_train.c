@@ -259,7 +259,7 @@ END_TEST
 START_TEST(products_bf16) { check_products(1); }
 END_TEST
 
-/* One tile on both bf16 kernels (the AVX512_BF16 one where the CPU has it), for each
+/* One tile on every bf16 kernel this CPU runs (portable, AVX512_BF16, AMX), for each
  * operand layout, odd K (a half-empty last pair), partial row and column blocks, with
  * and without accumulation; two inputs are rounding ties (to even: one down, one up). */
 START_TEST(bf16_tile) {
@@ -274,7 +274,7 @@ START_TEST(bf16_tile) {
     fill(init, (size_t)R * C, &s);
     a[3] = 1.0f + 0x1p-8f;              /* a tie: rounds down to 1 */
     b[3] = 1.0f + 0x3p-8f;              /* a tie: rounds up to 1 + 2^-6 */
-    const int fast_paths = tr_bf16_fast() ? 2 : 1;
+    const int best = tr_bf16_best();
     for (int layout = 0; layout < 4; layout++) {
         /* bit 0: A stored transposed ([K][R]); bit 1: B stored transposed ([K][C]) */
         float *at = malloc(sizeof(float) * R * K), *bt = malloc(sizeof(float) * C * K);
@@ -294,11 +294,12 @@ START_TEST(bf16_tile) {
                         sum += bf16_round(a[(size_t)i * K + k]) * bf16_round(b[(size_t)j * K + k]);
                     ref[i * C + j] = (float)sum;
                 }
-            for (int fast = 0; fast < fast_paths; fast++) {
+            for (int path = 0; path <= best; path++) {
                 memcpy(out, init, sizeof(float) * R * C);
-                tr_bgemm_tile(fast, out, C, av, bv, R, C, K, acc, scratch);
+                tr_bgemm_tile(path, out, C, av, bv, R, C, K, acc, scratch);
                 double e = worst_rel(out, ref, (size_t)R * C);
-                ck_assert_msg(e < 1e-5, "layout %d acc %d fast %d: %g", layout, acc, fast, e);
+                ck_assert_msg(e < 1e-5, "layout %d acc %d %s: %g", layout, acc,
+                              tr_bf16_path_name(path), e);
             }
         }
         free(at);

@@ -5,7 +5,13 @@
  * B into panels [KP][64] with the pairs of one k-pair for 64 columns side by side. The
  * AVX512_BF16 kernel broadcasts A's pair and vdpbf16ps adds both products into each
  * column's f32 lane: 12 rows x 32 columns per micro-tile (24 accumulators), as the f32
- * kernel of lib/kernels. Padding (odd K, columns past C) is zero in both operands. */
+ * kernel of lib/kernels. Padding (odd K, columns past C) is zero in both operands.
+ *
+ * The same two layouts are what AMX tiles load: 16 rows of A's pairs (64 bytes each,
+ * stride KP words) and 16 pair-rows of a B panel (stride NC words) feed tdpbf16ps, which
+ * adds the 16 x 16 products of sixteen pairs into an f32 tile. The AMX kernel pads the
+ * packed blocks with zeros to whole tiles and keeps a 32 x 32 block of out in four. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "gemm_bf16.h"
@@ -209,15 +215,107 @@ TBF static void kernel_fast(float *out, int64_t ldo, const uint32_t *ap, const u
     }
 }
 
-int tr_bf16_fast(void) {
-    unsigned need = DL_CPU_AVX512F | DL_CPU_AVX512BW | DL_CPU_AVX512_BF16;
-    return (dl_cpu_features() & need) == need;
+/* --- AMX */
+#include <sys/syscall.h>
+#include <unistd.h>
+#define TAMX __attribute__((target("amx-tile,amx-bf16")))
+
+typedef struct tile_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+/* Linux hands out the tile data state only on request; without it the first tile
+ * instruction is SIGILL. */
+static int amx_granted(void) {
+    static atomic_int state;   /* 0 unknown, 1 granted, 2 refused */
+    int s = atomic_load(&state);
+    if (!s) {
+        enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+        s = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0 ? 1 : 2;
+        atomic_store(&state, s);
+    }
+    return s == 1;
+}
+
+/* Zero the packed blocks out to whole tiles: A to 32-row blocks (R <= 256 keeps that
+ * inside its [256][KP]) and both to a multiple of 16 pairs (KP is one). */
+static void pad_for_tiles(uint32_t *ap, uint32_t *bp, int R, int kp, int kp16) {
+    int r32 = (R + 31) & ~31;
+    for (int i = 0; i < R; i++)
+        memset(ap + (size_t)i * KP + kp, 0, sizeof(uint32_t) * (size_t)(kp16 - kp));
+    for (int i = R; i < r32; i++)
+        memset(ap + (size_t)i * KP, 0, sizeof(uint32_t) * (size_t)kp16);
+    memset(bp + (size_t)kp * NC, 0, sizeof(uint32_t) * (size_t)(kp16 - kp) * NC);
+}
+
+/* out[R][ldo] += ap[R][kp] . bp[kp][C] for C <= NC, through a 32 x 32 f32 block */
+TAMX static void kernel_amx(float *out, int64_t ldo, uint32_t *ap, uint32_t *bp, int R, int C,
+                            int kp) {
+    int kp16 = (kp + 15) & ~15;
+    pad_for_tiles(ap, bp, R, kp, kp16);
+    tile_config cfg = { .palette = 1 };
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+    float blk[32 * 32] __attribute__((aligned(64)));   /* [32][32]: tiles 0 1 / 2 3 */
+    for (int j = 0; j < C; j += 32) {
+        int nc = C - j < 32 ? C - j : 32;
+        for (int i = 0; i < R; i += 32) {
+            int nr = R - i < 32 ? R - i : 32;
+            memset(blk, 0, sizeof blk);
+            for (int r = 0; r < nr; r++)
+                memcpy(blk + r * 32, out + (i + r) * ldo + j, sizeof(float) * (size_t)nc);
+            _tile_loadd(0, blk, 128);
+            _tile_loadd(1, blk + 16, 128);
+            _tile_loadd(2, blk + 16 * 32, 128);
+            _tile_loadd(3, blk + 16 * 32 + 16, 128);
+            const uint32_t *a = ap + (size_t)i * KP, *b = bp + j;
+            for (int p = 0; p < kp16; p += 16) {
+                _tile_loadd(4, a + p, KP * 4);
+                _tile_loadd(5, a + 16 * KP + p, KP * 4);
+                _tile_loadd(6, b + (size_t)p * NC, NC * 4);
+                _tile_loadd(7, b + (size_t)p * NC + 16, NC * 4);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+            }
+            _tile_stored(0, blk, 128);
+            _tile_stored(1, blk + 16, 128);
+            _tile_stored(2, blk + 16 * 32, 128);
+            _tile_stored(3, blk + 16 * 32 + 16, 128);
+            for (int r = 0; r < nr; r++)
+                memcpy(out + (i + r) * ldo + j, blk + r * 32, sizeof(float) * (size_t)nc);
+        }
+    }
+    _tile_release();
+}
+
+int tr_bf16_best(void) {
+    static atomic_int best = -1;
+    int b = atomic_load(&best);
+    if (b < 0) {
+        unsigned f = dl_cpu_features();
+        unsigned avx = DL_CPU_AVX512F | DL_CPU_AVX512BW | DL_CPU_AVX512_BF16;
+        b = (f & avx) != avx ? TR_BF16_PORTABLE
+            : (f & DL_CPU_AMX_BF16) && amx_granted() ? TR_BF16_AMX : TR_BF16_AVX512;
+        atomic_store(&best, b);
+    }
+    return b;
 }
 #else
-int tr_bf16_fast(void) { return 0; }
+int tr_bf16_best(void) { return TR_BF16_PORTABLE; }
 #endif
 
-void tr_bgemm_tile(int fast, float *out, int64_t ldo, tr_bview a, tr_bview b, int R, int C,
+const char *tr_bf16_path_name(int path) {
+    return path == TR_BF16_AMX ? "amx-bf16" : path == TR_BF16_AVX512 ? "avx512-bf16" : "portable";
+}
+
+void tr_bgemm_tile(int path, float *out, int64_t ldo, tr_bview a, tr_bview b, int R, int C,
                    int64_t K, int accumulate, float *scratch) {
     uint32_t *ap = (uint32_t *)scratch;                     /* [TR_BF16_ROWS][KP] */
     uint32_t *bp = ap + (size_t)TR_BF16_ROWS * KP;          /* [KP][NC], 64-byte aligned */
@@ -229,12 +327,15 @@ void tr_bgemm_tile(int fast, float *out, int64_t ldo, tr_bview a, tr_bview b, in
         int kc = K - k0 < 2 * KP ? (int)(K - k0) : 2 * KP;
         int kp = (kc + 1) / 2;
 #if defined(__x86_64__) && defined(__GNUC__)
-        if (fast) {
+        if (path != TR_BF16_PORTABLE) {
             pack_a_fast(ap, a, R, k0, kc);
             for (int j0 = 0; j0 < C; j0 += NC) {
                 int nc = C - j0 < NC ? C - j0 : NC;
                 pack_b_fast(bp, column_view(b, j0), nc, k0, kc);
-                kernel_fast(out + j0, ldo, ap, bp, R, nc, kp);
+                if (path == TR_BF16_AMX)
+                    kernel_amx(out + j0, ldo, ap, bp, R, nc, kp);
+                else
+                    kernel_fast(out + j0, ldo, ap, bp, R, nc, kp);
             }
             continue;
         }

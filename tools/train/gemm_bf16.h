@@ -7,9 +7,10 @@
  * sums across products, the norms, attention and AdamW stay f32 (model_train.c).
  *
  * Determinism: tiles and the order of the sums depend only on the shapes, so results
- * are bitwise the same for any thread count on a given kernel path. The AVX512_BF16
- * kernel and the portable one round differently inside a pair (vdpbf16ps is its own
- * rounding), so the two paths agree to f32 rounding, not bit for bit. */
+ * are bitwise the same for any thread count on a given kernel path. The paths round
+ * differently inside a pair (vdpbf16ps and tdpbf16ps are their own rounding, and AMX
+ * sums sixteen pairs per instruction in an order of its own), so they agree to f32
+ * rounding, not bit for bit. */
 #ifndef DL_TRAIN_GEMM_BF16_H
 #define DL_TRAIN_GEMM_BF16_H
 
@@ -28,15 +29,25 @@ typedef struct tr_bview {
 /* per-thread scratch of tr_bgemm_tile, in floats: packed A [256][128] and B [128][64] */
 #define TR_BF16_SCRATCH ((size_t)TR_BF16_ROWS * TR_BF16_KP + (size_t)TR_BF16_KP * TR_BF16_COLS)
 
-/* 1 when this CPU runs the AVX512_BF16 kernel (else the portable one is used). */
-int tr_bf16_fast(void);
+/* Kernel paths, slowest first. */
+enum tr_bf16_path {
+    TR_BF16_PORTABLE = 0,       /* scalar fmaf */
+    TR_BF16_AVX512 = 1,         /* AVX512_BF16 vdpbf16ps, 12 x 32 micro-tile */
+    TR_BF16_AMX = 2,            /* AMX tdpbf16ps, 32 x 32 from four 16 x 16 tiles */
+};
+
+/* The fastest path this CPU and OS run (the first call asks Linux for the AMX tile
+ * state, which is process-wide and stays granted). */
+int tr_bf16_best(void);
+/* "portable", "avx512-bf16" or "amx-bf16" */
+const char *tr_bf16_path_name(int path);
 
 /* out[i][j] = (accumulate ? out[i][j] : 0) + sum over k < K of bf16(A(i, k)) * bf16(B(j, k))
  * for i < R and j < C, summed in f32 two k at a time in k order (so how a product is cut
- * into tiles does not change its result).
+ * into tiles does not change its result; AMX adds 32 k per step, see above).
  *   out: [R][ldo] (in/)out;  R <= TR_BF16_ROWS;  C >= 1;  K >= 1
- *   scratch: TR_BF16_SCRATCH floats, 64-byte aligned.  fast: tr_bf16_fast() or 0 */
-void tr_bgemm_tile(int fast, float *out, int64_t ldo, tr_bview a, tr_bview b, int R, int C,
+ *   scratch: TR_BF16_SCRATCH floats, 64-byte aligned.  path: at most tr_bf16_best() */
+void tr_bgemm_tile(int path, float *out, int64_t ldo, tr_bview a, tr_bview b, int R, int C,
                    int64_t K, int accumulate, float *scratch);
 
 #endif

@@ -50,7 +50,7 @@ typedef struct bf16_job {
     float *out, *scratch;
     tr_bview a, b;
     int64_t ldo;
-    int R, C, K, row_tile, col_tile, n_col_tiles, acc, fast;
+    int R, C, K, row_tile, col_tile, n_col_tiles, acc, path;
 } bf16_job;
 
 static void bf16_task(void *ctx, int task, int worker) {
@@ -60,7 +60,7 @@ static void bf16_task(void *ctx, int task, int worker) {
     int nc = span(j->C, j->col_tile, task % j->n_col_tiles, &j0);
     tr_bview a = { j->a.p + i0 * j->a.is, j->a.is, j->a.ks };
     tr_bview b = { j->b.p + j0 * j->b.is, j->b.is, j->b.ks };
-    tr_bgemm_tile(j->fast, j->out + i0 * j->ldo + j0, j->ldo, a, b, nr, nc, j->K, j->acc,
+    tr_bgemm_tile(j->path, j->out + i0 * j->ldo + j0, j->ldo, a, b, nr, nc, j->K, j->acc,
                   j->scratch + (size_t)worker * TR_GEMM_SCRATCH);
 }
 
@@ -73,7 +73,7 @@ static void run_bf16(const tr_gemm *g, float *out, tr_bview a, tr_bview b, int R
     bf16_job j = { .out = out, .scratch = g->scratch, .a = a, .b = b, .ldo = C, .R = R, .C = C,
                    .K = K, .row_tile = row_tile, .col_tile = col_tile,
                    .n_col_tiles = (C + col_tile - 1) / col_tile, .acc = acc,
-                   .fast = tr_bf16_fast() };
+                   .path = tr_bf16_best() };
     dl_pool_run(g->pool, row_tiles * j.n_col_tiles, bf16_task, &j);
 }
 

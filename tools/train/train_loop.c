@@ -258,11 +258,11 @@ int tr_train(const tr_opts *o, dl_err *err) {
         for (int i = 0; i < nt; i++)
             real += (size_t)(tab[i].ne0 * tab[i].ne1);
         fprintf(stderr, "model: %zu parameters (E %d, L %d, heads %d/%d x %d, ff %d, vocab %d, "
-                "ctx %d); batch %d x %d tokens; %lld steps; train %zu tokens; products %s\n", real,
+                "ctx %d); batch %d x %d tokens; %lld steps; train %zu tokens; products %s%s\n", real,
                 r.st.cfg.n_embd, r.st.cfg.n_layer, r.st.cfg.n_head, r.st.cfg.n_head_kv,
                 r.st.cfg.head_dim, r.st.cfg.n_ff, r.st.cfg.n_vocab, r.st.cfg.n_ctx, h->batch,
                 r.st.cfg.n_ctx, (long long)h->steps, r.train.n,
-                !h->bf16 ? "f32" : tr_bf16_fast() ? "bf16 (avx512-bf16)" : "bf16 (portable)");
+                h->bf16 ? "bf16, " : "f32", h->bf16 ? tr_bf16_path_name(tr_bf16_best()) : "");
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
