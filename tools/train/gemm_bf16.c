@@ -104,11 +104,32 @@ AI TBF __m512i pairs_of(const float *r0, const float *r1, int has1, __mmask16 m)
     return interleave(v0, v1);
 }
 
-/* lane t holds t * step: scatter offsets */
-AI TBF __m512i lane_times(int step) {
-    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-                                                15),
-                              _mm512_set1_epi32(step));
+/* out[t] lane q = in[q] lane t: a 16 x 16 transpose of 32-bit words (pairs) in registers,
+ * by 32-bit, 64-bit and 128-bit interleaves */
+AI TBF void transpose16(__m512i out[16], const __m512i in[16]) {
+    __m512i t[16], u[16];
+    for (int q = 0; q < 16; q += 2) {
+        t[q] = _mm512_unpacklo_epi32(in[q], in[q + 1]);
+        t[q + 1] = _mm512_unpackhi_epi32(in[q], in[q + 1]);
+    }
+    /* u[4g + e], 128-bit lane L: rows 4g .. 4g + 3 of column 4L + e */
+    for (int g = 0; g < 4; g++) {
+        const __m512i *x = t + 4 * g;
+        u[4 * g + 0] = _mm512_unpacklo_epi64(x[0], x[2]);
+        u[4 * g + 1] = _mm512_unpackhi_epi64(x[0], x[2]);
+        u[4 * g + 2] = _mm512_unpacklo_epi64(x[1], x[3]);
+        u[4 * g + 3] = _mm512_unpackhi_epi64(x[1], x[3]);
+    }
+    for (int e = 0; e < 4; e++) {
+        __m512i lo01 = _mm512_shuffle_i32x4(u[e], u[4 + e], 0x44);       /* lanes 0 1 of each */
+        __m512i hi01 = _mm512_shuffle_i32x4(u[e], u[4 + e], 0xee);       /* lanes 2 3 */
+        __m512i lo23 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], 0x44);
+        __m512i hi23 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], 0xee);
+        out[e] = _mm512_shuffle_i32x4(lo01, lo23, 0x88);
+        out[4 + e] = _mm512_shuffle_i32x4(lo01, lo23, 0xdd);
+        out[8 + e] = _mm512_shuffle_i32x4(hi01, hi23, 0x88);
+        out[12 + e] = _mm512_shuffle_i32x4(hi01, hi23, 0xdd);
+    }
 }
 
 TBF static void pack_a_fast(uint32_t *ap, tr_bview a, int R, int64_t k0, int kc) {
@@ -124,23 +145,32 @@ TBF static void pack_a_fast(uint32_t *ap, tr_bview a, int R, int64_t k0, int kc)
         }
         return;
     }
-    /* rows are contiguous in i (a transposed operand): interleave two k, scatter by row */
-    const __m512i rows = lane_times(KP);
-    for (int p = 0; p < (kc + 1) / 2; p++) {
-        const float *r0 = a.p + (k0 + 2 * p) * a.ks, *r1 = r0 + a.ks;
-        int has1 = 2 * p + 1 < kc;
-        for (int i = 0; i < R; i += 16) {
-            __mmask16 m = mask16(R - i);
-            _mm512_mask_i32scatter_epi32(ap + (size_t)i * KP + p, m, rows,
-                                         pairs_of(r0 + i, r1 + i, has1, m), 4);
+    /* rows are contiguous in i (a transposed operand): 16 pairs of 16 rows at a time, made
+     * from two k each, then transposed so each row's 16 pairs are stored together (pairs
+     * up to the next multiple of 16 are written as zeros) */
+    const int kp = (kc + 1) / 2;
+    for (int i = 0; i < R; i += 16) {
+        __mmask16 m = mask16(R - i);
+        int nr = R - i < 16 ? R - i : 16;
+        for (int p0 = 0; p0 < kp; p0 += 16) {
+            __m512i in[16], out[16];
+            for (int q = 0; q < 16; q++) {
+                int p = p0 + q;
+                const float *r0 = a.p + (k0 + 2 * p) * a.ks + i;
+                in[q] = p < kp ? pairs_of(r0, r0 + a.ks, 2 * p + 1 < kc, m) : _mm512_setzero_si512();
+            }
+            transpose16(out, in);
+            for (int t = 0; t < nr; t++)
+                _mm512_storeu_si512(ap + (size_t)(i + t) * KP + p0, out[t]);
         }
     }
 }
 
 TBF static void pack_b_fast(uint32_t *bp, tr_bview b, int C, int64_t k0, int kc) {
+    const int kp = (kc + 1) / 2;
     if (b.is == 1) {
         /* columns are contiguous: two k of 16 columns become 16 pairs */
-        for (int p = 0; p < (kc + 1) / 2; p++) {
+        for (int p = 0; p < kp; p++) {
             const float *r0 = b.p + (k0 + 2 * p) * b.ks, *r1 = r0 + b.ks;
             int has1 = 2 * p + 1 < kc;
             for (int j = 0; j < NC; j += 16) {
@@ -150,20 +180,23 @@ TBF static void pack_b_fast(uint32_t *bp, tr_bview b, int C, int64_t k0, int kc)
         }
         return;
     }
-    /* each column is contiguous in k: convert it, scatter its pairs down the panel */
-    const int kp = (kc + 1) / 2;
-    if (C < NC)
-        memset(bp, 0, sizeof(uint32_t) * (size_t)kp * NC);
-    const __m512i down = lane_times(NC);
-    for (int j = 0; j < C; j++) {
-        const float *src = b.p + j * b.is + k0;
-        for (int k = 0; k < kc; k += 32) {
-            __m512 v0 = _mm512_maskz_loadu_ps(mask16(kc - k), src + k);
-            __m512 v1 = _mm512_maskz_loadu_ps(mask16(kc - k - 16), src + k + 16);
-            /* pairs k/2 .. k/2 + 15 in order: the bf16 values as they lie in memory */
-            __m512i pairs = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
-            _mm512_mask_i32scatter_epi32(bp + (size_t)(k / 2) * NC + j, mask16(kp - k / 2), down,
-                                         pairs, 4);
+    /* each column is contiguous in k: 32 k of a column are its 16 pairs in order; 16
+     * columns of them are transposed into 16 pair-rows of the panel (columns past C and
+     * pairs up to the next multiple of 16 are zeros) */
+    for (int j = 0; j < NC; j += 16) {
+        for (int p0 = 0; p0 < kp; p0 += 16) {
+            __m512i in[16], out[16];
+            for (int q = 0; q < 16; q++) {
+                int in_c = j + q < C;
+                const float *src = in_c ? b.p + (j + q) * b.is + k0 + 2 * p0 : b.p;
+                int left = in_c ? kc - 2 * p0 : 0;
+                __m512 v0 = _mm512_maskz_loadu_ps(mask16(left), src);
+                __m512 v1 = _mm512_maskz_loadu_ps(mask16(left - 16), src + 16);
+                in[q] = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
+            }
+            transpose16(out, in);
+            for (int t = 0; t < 16; t++)
+                _mm512_store_si512(bp + (size_t)(p0 + t) * NC + j, out[t]);
         }
     }
 }
@@ -266,13 +299,20 @@ TAMX static void kernel_amx(float *out, int64_t ldo, uint32_t *ap, uint32_t *bp,
         int nc = C - j < 32 ? C - j : 32;
         for (int i = 0; i < R; i += 32) {
             int nr = R - i < 32 ? R - i : 32;
-            memset(blk, 0, sizeof blk);
-            for (int r = 0; r < nr; r++)
-                memcpy(blk + r * 32, out + (i + r) * ldo + j, sizeof(float) * (size_t)nc);
-            _tile_loadd(0, blk, 128);
-            _tile_loadd(1, blk + 16, 128);
-            _tile_loadd(2, blk + 16 * 32, 128);
-            _tile_loadd(3, blk + 16 * 32 + 16, 128);
+            /* a whole block is loaded from out and stored back in place; an edge block
+             * goes through blk, zero-padded */
+            int whole = nr == 32 && nc == 32;
+            float *c = whole ? out + i * ldo + j : blk;
+            int64_t ldc = whole ? ldo : 32;
+            if (!whole) {
+                memset(blk, 0, sizeof blk);
+                for (int r = 0; r < nr; r++)
+                    memcpy(blk + r * 32, out + (i + r) * ldo + j, sizeof(float) * (size_t)nc);
+            }
+            _tile_loadd(0, c, ldc * 4);
+            _tile_loadd(1, c + 16, ldc * 4);
+            _tile_loadd(2, c + 16 * ldc, ldc * 4);
+            _tile_loadd(3, c + 16 * ldc + 16, ldc * 4);
             const uint32_t *a = ap + (size_t)i * KP, *b = bp + j;
             for (int p = 0; p < kp16; p += 16) {
                 _tile_loadd(4, a + p, KP * 4);
@@ -284,12 +324,13 @@ TAMX static void kernel_amx(float *out, int64_t ldo, uint32_t *ap, uint32_t *bp,
                 _tile_dpbf16ps(2, 5, 6);
                 _tile_dpbf16ps(3, 5, 7);
             }
-            _tile_stored(0, blk, 128);
-            _tile_stored(1, blk + 16, 128);
-            _tile_stored(2, blk + 16 * 32, 128);
-            _tile_stored(3, blk + 16 * 32 + 16, 128);
-            for (int r = 0; r < nr; r++)
-                memcpy(out + (i + r) * ldo + j, blk + r * 32, sizeof(float) * (size_t)nc);
+            _tile_stored(0, c, ldc * 4);
+            _tile_stored(1, c + 16, ldc * 4);
+            _tile_stored(2, c + 16 * ldc, ldc * 4);
+            _tile_stored(3, c + 16 * ldc + 16, ldc * 4);
+            if (!whole)
+                for (int r = 0; r < nr; r++)
+                    memcpy(out + (i + r) * ldo + j, blk + r * 32, sizeof(float) * (size_t)nc);
         }
     }
     _tile_release();
