@@ -207,7 +207,7 @@ static void check_products(int bf16) {
     const int threads[2] = { 1, 3 };
     for (int t = 0; t < 2; t++) {
         dl_err err;
-        tr_gemm g = { .bf16 = bf16 };
+        tr_gemm g = { .bf16 = bf16, .bf16_path = tr_bf16_best() };
         ck_assert_int_eq(dl_pool_create(&g.pool, threads[t], &err), 0);
         g.scratch = dl_aligned_alloc(sizeof(float) * TR_GEMM_SCRATCH * (size_t)threads[t]);
         out[t] = malloc(sizeof(float) * N * M);

@@ -73,7 +73,7 @@ static void run_bf16(const tr_gemm *g, float *out, tr_bview a, tr_bview b, int R
     bf16_job j = { .out = out, .scratch = g->scratch, .a = a, .b = b, .ldo = C, .R = R, .C = C,
                    .K = K, .row_tile = row_tile, .col_tile = col_tile,
                    .n_col_tiles = (C + col_tile - 1) / col_tile, .acc = acc,
-                   .path = tr_bf16_best() };
+                   .path = g->bf16_path };
     dl_pool_run(g->pool, row_tiles * j.n_col_tiles, bf16_task, &j);
 }
 

@@ -23,6 +23,8 @@ typedef struct tr_gemm {
     dl_pool *pool;
     float *scratch;             /* [dl_pool_threads(pool)][TR_GEMM_SCRATCH], 64-byte aligned */
     int bf16;                   /* 0: f32 (the own GEMM); 1: bf16 operands, f32 sums */
+    int bf16_path;              /* the bf16 kernel (tr_bf16_path): tr_bf16_best() unless a
+                                 * benchmark picks another */
 } tr_gemm;
 
 /* out (+)= x w^T.  out: [N][M] (in/)out;  x: [N][K];  w: [M][K] */
