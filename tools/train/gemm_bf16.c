@@ -156,8 +156,11 @@ TBF static void pack_a_fast(uint32_t *ap, tr_bview a, int R, int64_t k0, int kc)
             __m512i in[16], out[16];
             for (int q = 0; q < 16; q++) {
                 int p = p0 + q;
-                const float *r0 = a.p + (k0 + 2 * p) * a.ks + i;
-                in[q] = p < kp ? pairs_of(r0, r0 + a.ks, 2 * p + 1 < kc, m) : _mm512_setzero_si512();
+                in[q] = _mm512_setzero_si512();
+                if (p < kp) {
+                    const float *r0 = a.p + (k0 + 2 * p) * a.ks + i;
+                    in[q] = pairs_of(r0, r0 + a.ks, 2 * p + 1 < kc, m);
+                }
             }
             transpose16(out, in);
             for (int t = 0; t < nr; t++)
