@@ -47,7 +47,51 @@ class ImportChecks(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("/nonexistent/libdifflm.so.0", r.stderr)
-        self.assertIn("OSError", r.stderr)
+        self.assertIn("OSError", r.stderr)      # dlopen's error, the ImportError's cause
+        self.assertIn("ImportError: cannot load libdifflm", r.stderr)
+        self.assertIn("DIFFLM_LIBRARY=/path/to/libdifflm.so.0", r.stderr)  # the fix
+
+    def test_loader_not_found_is_import_error_listing_the_search(self):
+        # No override, no pkg-config (PATH has none), no install config, and a dynamic
+        # loader that opens nothing: the ImportError names each place searched, each
+        # attempt with its error, and the fix.
+        # _loader.py on its own (importing the package would run the search at once).
+        code = ("import importlib.util, sys\n"
+                "spec = importlib.util.spec_from_file_location('loader', sys.argv[1])\n"
+                "L = importlib.util.module_from_spec(spec); spec.loader.exec_module(L)\n"
+                "L._config = None\n"
+                "L._standard_dirs = lambda: ['/nonexistent/std']\n"
+                "L.ctypes.util.find_library = lambda name: None\n"
+                "def cdll(name):\n    raise OSError('refused: ' + name)\n"
+                "L.ctypes.CDLL = cdll\n"
+                "try:\n    L.load()\nexcept ImportError as e:\n    print(e)\n"
+                "else:\n    print('loaded')\n")
+        loader = difflm._loader.__file__
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("DIFFLM_LIBRARY", "LD_LIBRARY_PATH", "PKG_CONFIG_PATH")}
+        env["PATH"] = "/nonexistent"
+        r = subprocess.run([sys.executable, "-c", code, loader], env=env,
+                           capture_output=True, text=True, cwd=tempfile.gettempdir())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout
+        self.assertIn("cannot load libdifflm", out)
+        self.assertIn("no pkg-config program", out)
+        self.assertIn("not installed by meson install", out)
+        self.assertIn("/nonexistent/std", out)
+        self.assertIn("libdifflm.so.0: refused: libdifflm.so.0", out)  # an attempt, its error
+        self.assertIn("meson install", out)
+        self.assertIn("DIFFLM_LIBRARY=", out)
+
+    def test_loader_install_dirs(self):
+        # A _config.py as meson install writes it: the libdir relative to where the
+        # package is now comes first (a DESTDIR-staged tree), then the configured one.
+        class Config:
+            LIBDIR = "/opt/p/lib/x86_64-linux-gnu"
+            PYTHON_DIR = "/opt/p/lib/python3/dist-packages"
+        dirs = difflm._loader._install_dirs(Config, "/stage/opt/p/lib/python3/dist-packages/difflm")
+        self.assertEqual(dirs, ["/stage/opt/p/lib/x86_64-linux-gnu", Config.LIBDIR])
+        dirs = difflm._loader._install_dirs(Config, "/opt/p/lib/python3/dist-packages/difflm")
+        self.assertEqual(dirs, [Config.LIBDIR])
 
 
 class Errors(unittest.TestCase):
@@ -200,6 +244,67 @@ class Generation(WithContext):
         self.assertEqual(c, d)
         with self.assertRaises(ValueError):
             self.ctx.generate("x", cache="triple")
+
+
+class ChatBos(WithContext):
+    """chat_format() renders BOS; generate() and steps() must not add a second one."""
+
+    MESSAGES = [("user", "What is 2+2?")]
+
+    def setUp(self):
+        super().setUp()
+        info = self.ctx.info
+        self.assertTrue(info.add_bos)  # otherwise nothing here could double BOS
+        self.bos = info.bos_id
+        self.text = self.ctx.chat_format(self.MESSAGES)
+        self.ids = self.ctx.tokenize(self.text, parse_special=True)
+        self.assertEqual(self.ids[0], self.bos)      # the template's own BOS
+        self.assertNotEqual(self.ids[1], self.bos)
+
+    def prompt_of_canvas(self):
+        canvas = self.ctx.canvas()
+        self.assertEqual(len(canvas), len(self.ids) + SMALL["gen_length"])
+        return canvas[:len(self.ids)]
+
+    def test_generate_chat_text_adds_bos_once(self):
+        seen = []
+        text = self.ctx.generate(self.text, on_step=lambda s: seen.append(s), **SMALL)
+        self.assertEqual(self.prompt_of_canvas(), self.ids)
+        self.assertEqual([s.index for s in seen], list(range(1, SMALL["steps"] + 1)))
+        self.assertEqual(seen[0].prompt_length, len(self.ids))
+        self.assertEqual(list(seen[-1].canvas), self.ctx.canvas())
+        # The same generation as difflm_sample's own path on the text without its BOS
+        # (difflm_sample adds that one back).
+        bos_text = self.ctx.detokenize([self.bos], special=True)
+        self.assertTrue(bos_text and self.text.startswith(bos_text), bos_text)
+        self.assertEqual(self.ctx.generate(self.text[len(bos_text):], **SMALL), text)
+        self.assertEqual(self.prompt_of_canvas(), self.ids)
+
+    def test_steps_chat_text_adds_bos_once(self):
+        steps = list(self.ctx.steps(self.text, **SMALL))
+        self.assertEqual(steps[-1].prompt_length, len(self.ids))
+        self.assertEqual(list(steps[-1].canvas[:len(self.ids)]), self.ids)
+        self.assertEqual(list(self.ctx.steps(self.text, add_bos=False, **SMALL))[-1]
+                         .prompt_length, len(self.ids))
+
+    def test_plain_prompt_still_gets_bos(self):
+        plain = self.ctx.tokenize("Once upon")
+        self.assertNotEqual(plain[0], self.bos)
+        self.ctx.generate("Once upon", **SMALL)
+        self.assertEqual(self.ctx.canvas()[:len(plain) + 1], [self.bos] + plain)
+        steps = list(self.ctx.steps("Once upon", **SMALL))
+        self.assertEqual(list(steps[-1].canvas[:steps[-1].prompt_length]), [self.bos] + plain)
+        steps = list(self.ctx.steps("Once upon", add_bos=False, **SMALL))
+        self.assertEqual(list(steps[-1].canvas[:steps[-1].prompt_length]), plain)
+
+    def test_chat_generate_stops_and_raises(self):
+        with self.assertRaises(difflm.Cancelled):
+            self.ctx.generate(self.text, on_step=lambda s: s.index == 2, **SMALL)
+
+        def boom(step):
+            raise KeyError("from the callback")
+        with self.assertRaises(KeyError):
+            self.ctx.generate(self.text, on_step=boom, **SMALL)
 
 
 class Cancellation(WithContext):

@@ -229,7 +229,10 @@ class Context:
         return self.detokenize_bytes(ids, special=special).decode("utf-8", errors)
 
     def chat_format(self, messages, *, add_assistant=True):
-        """[(role, content)] or [{"role": .., "content": ..}] -> the model's chat text."""
+        """[(role, content)] or [{"role": .., "content": ..}] -> the model's chat text.
+
+        The text includes the template's BOS where it has one; generate(text) and
+        steps(text) take it as it is and add no second BOS."""
         pairs = [(m["role"], m["content"]) if isinstance(m, dict) else tuple(m)
                  for m in messages]
         msgs = (ll.difflm_chat_message * len(pairs))()
@@ -277,6 +280,9 @@ class Context:
         """Generates from prompt text (BOS and special tokens as difflm_sample does) and
         returns the generated text up to the first end-of-text or end-of-turn.
 
+        BOS is added once: a prompt that already starts with it, such as chat_format()'s
+        text, gets no second one (difflm_sample would add it regardless).
+
         on_step(step: Step), if given, runs after every step; a true return value stops
         generation with Cancelled, and an exception it raises propagates from here."""
         data = _text_bytes(prompt, "prompt")
@@ -291,6 +297,8 @@ class Context:
                     return 1
             g.step_fn = ll.difflm_step_fn(trampoline)
         self._keepalive = g.step_fn
+        if self._info.add_bos and self._starts_with_bos(data):
+            return self._generate_ids(self.tokenize(data, parse_special=True), g, raised)
         self._generation += 1
         cap = max(g.gen_length, 0) * _SAMPLE_BYTES_PER_TOKEN + 64
         out = ctypes.create_string_buffer(cap)
@@ -302,6 +310,36 @@ class Context:
             return self._generated_text(g.gen_length)
         self._check(st)
         return out.raw[:n.value].decode("utf-8", "replace")
+
+    def _starts_with_bos(self, data):
+        """Whether text, tokenized as difflm_sample tokenizes it, begins with BOS."""
+        bos = self._info.bos_id
+        if bos < 0 or not data:
+            return False
+        ids = self.tokenize(data, parse_special=True)
+        return bool(ids) and ids[0] == bos
+
+    def _prompt_ids(self, text, add_bos, parse_special):
+        """Text -> prompt ids with at most one leading BOS (add_bos None: the model's)."""
+        if add_bos is None:
+            add_bos = self._info.add_bos
+        ids = self.tokenize(text, parse_special=parse_special)
+        bos = self._info.bos_id
+        if add_bos and bos >= 0 and not (ids and ids[0] == bos):
+            ids.insert(0, bos)
+        return ids
+
+    def _generate_ids(self, ids, g, raised):
+        """difflm_sample's loop and text cut, from ids (generate()'s BOS-once path)."""
+        try:
+            self._begin(ids, g)
+            while self._check(lib.difflm_generate_step(self._handle())) != ll.DONE:
+                pass
+        except Error:
+            if raised:
+                raise raised[0]
+            raise
+        return self._generated_text(g.gen_length)
 
     def _generated_text(self, gen_length):
         """The finished canvas's generated text, cut as difflm_sample cuts it."""
@@ -316,14 +354,13 @@ class Context:
     def steps(self, prompt, *, add_bos=None, parse_special=True, **params):
         """Yields a Step after every denoising step until the canvas is complete.
 
-        prompt is text (tokenized like generate(): BOS if the model adds one, special
-        tokens parsed, unless add_bos / parse_special say otherwise) or a list of ids.
+        prompt is text (tokenized like generate(): BOS if the model adds one and the text
+        does not already start with it, special tokens parsed, unless add_bos /
+        parse_special say otherwise) or a list of ids, used as given.
         Stepping stops with Cancelled after cancel(), and with Error(E_STATE) when another
         generation has started on this context since."""
         if isinstance(prompt, (str, bytes)):
-            if add_bos is None:
-                add_bos = self._info.add_bos
-            ids = self.tokenize(prompt, add_bos=add_bos, parse_special=parse_special)
+            ids = self._prompt_ids(prompt, add_bos, parse_special)
         else:
             ids = list(prompt)
         g = self._gen_params(params)
