@@ -21,7 +21,8 @@ License: MIT
 Requires-Python: >=3.8
 
 Needs libdifflm.so.0 at run time (found through DIFFLM_LIBRARY, pkg-config or the
-system's library path).
+system's library path; `meson install` installs this package with the library and
+records its libdir).
 """.format(name=NAME, version=VERSION)
 
 WHEEL = """Wheel-Version: 1.0

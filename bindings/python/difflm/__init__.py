@@ -6,8 +6,10 @@
         for step in ctx.steps("Once upon", gen_length=32, steps=8):
             print(step.index, step.n_masked, ctx.detokenize(step.generated))
 
-The library is found through DIFFLM_LIBRARY (a path), then pkg-config, then the system's
-search path. Importing checks its ABI version and the mirrored struct sizes.
+The library is found through DIFFLM_LIBRARY (a path), then the libdir of the meson
+install the package came from, then pkg-config, then the system's search path (_loader.py);
+when none has it, importing raises ImportError naming what was searched and the fix.
+Importing checks its ABI version and the mirrored struct sizes.
 """
 from . import lowlevel
 from ._context import GEN_PARAMS, Context, ModelInfo, Step
