@@ -11,7 +11,7 @@
 #include "fmt/gguf.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
-#include "model/model_tiny.h"
+#include "model_tiny.h"
 
 /* A loaded tiny model and everything it borrows. */
 typedef struct fixture {
