@@ -55,7 +55,11 @@ int dl_ctx_create(struct difflm_ctx **out, const difflm_params *p, dl_err *err) 
     const dl_hparams *hp = &c->model->hp;
     const dl_tok_special *sp = dl_tok_specials(c->tok);
     c->n_tok_vocab = DL_MIN(dl_tok_n_vocab(c->tok), hp->n_vocab);
-    c->mask_id = p->mask_token_id >= 0 ? p->mask_token_id : sp->mask;
+    // the host's id, else the file's, else the architecture's (arch.c; -1 for rows
+    // whose files always carry one)
+    c->mask_id = p->mask_token_id >= 0 ? p->mask_token_id
+               : sp->mask >= 0         ? sp->mask
+                                       : c->model->arch->mask_id;
     if (c->mask_id < 0 || c->mask_id >= hp->n_vocab) {
         rc = dl_fail(err, c->mask_id < 0 ? DIFFLM_E_FORMAT : DIFFLM_E_INVALID_ARG,
                      c->mask_id < 0 ? "the file has no tokenizer.ggml.mask_token_id; set "

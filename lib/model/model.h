@@ -1,4 +1,5 @@
-/* model.h - LLaDA and Dream transformers: hyperparameters, weight table, forward pass.
+/* model.h - the transformers of the architecture table (arch.h): hyperparameters, weight
+ * table, forward pass.
  *
  * A dl_model borrows its weights from a dl_gguf (pointers into the mapping) and never
  * copies them. dl_model_forward runs one bidirectional pass over a canvas and writes
@@ -15,7 +16,7 @@
 #include "model/arch.h"
 
 typedef struct dl_hparams {
-    int32_t arch;               /* DIFFLM_ARCH_LLADA / DIFFLM_ARCH_DREAM */
+    int32_t arch;               /* DIFFLM_ARCH_*: the id of the model's row (arch.c) */
     int32_t n_vocab;            /* rows of the embedding / output matrix */
     int32_t n_embd;
     int32_t n_layer;
