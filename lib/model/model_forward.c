@@ -128,7 +128,9 @@ static void silu_task(void *ctx, int task, int worker) {
 
 /* Attention sub-layer for the pass's R rows: x += attention(norm(x)) . Wo. The keys and
  * values attended over are the rows' own (kv_k == NULL: a plain pass) or a layer of a
- * cache ([K][Dkv], into which the fresh rows were just written). */
+ * cache ([K][Dkv], into which the fresh rows were just written).
+ * Every row attends to every key (DL_MASK_BIDIRECTIONAL, the only mask kind with a
+ * kernel so far; dl_arch_check refuses rows that name another). */
 static void attention_block(const dl_model *m, const dl_layer *L, fwd_bufs *b, const dl_pass *p,
                             float *kv_k, float *kv_v, int nt) {
     const dl_hparams *hp = &m->hp;
