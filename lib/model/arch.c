@@ -154,6 +154,7 @@ int dl_arch_check(const dl_arch *a, dl_err *err) {
                         : a->mask != DL_MASK_BIDIRECTIONAL ? "a block-causal attention mask"
                         : a->norm != DL_NORM_RMS ? "its norm"
                         : a->qk_norm ? "q/k norms"
+                        : a->rope_partial ? "partial RoPE"
                         : NULL;
     if (missing)
         return dl_fail(err, DIFFLM_E_UNSUPPORTED, "architecture '%s' needs %s, which difflm "

@@ -78,6 +78,10 @@ START_TEST(test_check_refuses_missing_kernels) {
     a.mask = DL_MASK_BIDIRECTIONAL;
     a.qk_norm = 1;
     ck_assert_int_eq(dl_arch_check(&a, &e), DIFFLM_E_UNSUPPORTED);
+    a.qk_norm = 0;
+    a.rope_partial = 1;   /* hparams.c would accept a short rope.dimension_count */
+    ck_assert_int_eq(dl_arch_check(&a, &e), DIFFLM_E_UNSUPPORTED);
+    ck_assert_msg(strstr(e.msg, "partial RoPE"), "%s", e.msg);
 }
 END_TEST
 
