@@ -40,7 +40,7 @@
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
-#include "model/model_tiny.h"
+#include "model_tiny.h"
 #include "model/model_weights.h"
 
 #ifdef DL_HAVE_BLAS

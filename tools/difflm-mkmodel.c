@@ -1,5 +1,6 @@
-/* difflm-mkmodel - writes a tiny random-weight llada or dream GGUF file with real
- * metadata, tensor names and a small byte-level BPE vocabulary (lib/model/model_tiny.h).
+/* difflm-mkmodel - writes a tiny random-weight GGUF file of any architecture in the
+ * table (lib/model/arch.c) with real
+ * metadata, tensor names and a small byte-level BPE vocabulary (tests/fixtures/model_tiny.h).
  * The file feeds the library's tests, the numpy reference and llama.cpp's loader. */
 #include <errno.h>
 #include <stdio.h>
@@ -7,12 +8,14 @@
 #include <string.h>
 
 #include "fmt/ggml_types.h"
-#include "model/model_tiny.h"
+#include "model/arch.h"
+#include "model_tiny.h"
 
 static void usage(FILE *f) {
+    char archs[128];
     fprintf(f,
             "usage: difflm-mkmodel -o PATH [options]\n"
-            "  --arch llada|dream   architecture (default llada)\n"
+            "  --arch NAME          architecture: %s (default llada)\n"
             "  --n-embd N           hidden size (default 64)\n"
             "  --n-layer N          blocks (default 2)\n"
             "  --n-head N           query heads (default 4)\n"
@@ -25,10 +28,10 @@ static void usage(FILE *f) {
             "  --type f32|f16|bf16  matrix element type (norms and biases stay f32)\n"
             "  --seed N             weight seed (default 1)\n"
             "  --ctx N              context_length (default 256)\n"
-            "  --rope-theta X       rope.freq_base (default 500000 llada, 1000000 dream)\n"
-            "  --eps X              rms epsilon (default 1e-5 llada, 1e-6 dream)\n"
+            "  --rope-theta X       rope.freq_base (default: the architecture's published value)\n"
+            "  --eps X              rms epsilon (default: the architecture's published value)\n"
             "  --no-shift-key       omit diffusion.shift_logits (as the Dream converter does)\n",
-            dl_tiny_min_vocab());
+            dl_arch_list(archs, sizeof archs), dl_tiny_min_vocab());
 }
 
 static int parse_i32(const char *opt, const char *s, int32_t *out) {
@@ -136,17 +139,15 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    int32_t arch_id;
-    if (!strcmp(arch, "llada"))
-        arch_id = DIFFLM_ARCH_LLADA;
-    else if (!strcmp(arch, "dream"))
-        arch_id = DIFFLM_ARCH_DREAM;
-    else {
-        fprintf(stderr, "difflm-mkmodel: --arch must be llada or dream, not '%s'\n", arch);
+    const dl_arch *row = dl_arch_find(arch, strlen(arch));
+    if (!row) {
+        char archs[128];
+        fprintf(stderr, "difflm-mkmodel: --arch must be one of %s, not '%s'\n",
+                dl_arch_list(archs, sizeof archs), arch);
         return 2;
     }
     dl_tiny_spec s;
-    dl_tiny_spec_init(&s, arch_id);
+    dl_tiny_spec_init(&s, row->id);
     if (!strcmp(type, "f32"))
         s.wtype = DL_TYPE_F32;
     else if (!strcmp(type, "f16"))

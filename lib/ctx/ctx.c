@@ -55,7 +55,11 @@ int dl_ctx_create(struct difflm_ctx **out, const difflm_params *p, dl_err *err) 
     const dl_hparams *hp = &c->model->hp;
     const dl_tok_special *sp = dl_tok_specials(c->tok);
     c->n_tok_vocab = DL_MIN(dl_tok_n_vocab(c->tok), hp->n_vocab);
-    c->mask_id = p->mask_token_id >= 0 ? p->mask_token_id : sp->mask;
+    // the host's id, else the file's, else the architecture's (arch.c; -1 for rows
+    // whose files always carry one)
+    c->mask_id = p->mask_token_id >= 0 ? p->mask_token_id
+               : sp->mask >= 0         ? sp->mask
+                                       : c->model->arch->mask_id;
     if (c->mask_id < 0 || c->mask_id >= hp->n_vocab) {
         rc = dl_fail(err, c->mask_id < 0 ? DIFFLM_E_FORMAT : DIFFLM_E_INVALID_ARG,
                      c->mask_id < 0 ? "the file has no tokenizer.ggml.mask_token_id; set "
@@ -100,7 +104,7 @@ int dl_ctx_create(struct difflm_ctx **out, const difflm_params *p, dl_err *err) 
     dl_logf(&c->log, DIFFLM_LOG_INFO,
             "%s model: %d layers, d=%d, heads %d/%d, ff %d, vocab %d, %llu parameters; "
             "mask id %d; max canvas %d; arena %.1f MiB; %d threads; OpenBLAS core: %s",
-            hp->arch == DIFFLM_ARCH_DREAM ? "dream" : "llada", hp->n_layer, hp->n_embd,
+            c->model->arch->name, hp->n_layer, hp->n_embd,
             hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_vocab, (unsigned long long)hp->n_params,
             c->mask_id, c->max_canvas, (double)a.size / (1 << 20), c->n_threads, blas_name());
     char feat[192], paths[192];
@@ -133,10 +137,10 @@ static void resolve_params(const struct difflm_ctx *c, const difflm_gen_params *
     sp->block_length = g->block_length;
     sp->schedule = g->schedule;
     if (sp->schedule == DIFFLM_SCHEDULE_AUTO)
-        // the caches refresh per block, so with one even Dream runs in blocks
-        sp->schedule = c->model->hp.arch == DIFFLM_ARCH_DREAM && g->cache == DIFFLM_CACHE_NONE
-                           ? DIFFLM_SCHEDULE_TIMESTEPS
-                           : DIFFLM_SCHEDULE_BLOCKS;
+        // the row's schedule (arch.c); the caches refresh per block, so with one even
+        // Dream runs in blocks
+        sp->schedule = g->cache == DIFFLM_CACHE_NONE ? c->model->arch->schedule
+                                                     : DIFFLM_SCHEDULE_BLOCKS;
     sp->remasking = g->remasking;
     if (sp->remasking == DIFFLM_REMASK_AUTO)
         sp->remasking = sp->schedule == DIFFLM_SCHEDULE_TIMESTEPS ? DIFFLM_REMASK_ENTROPY

@@ -1,4 +1,5 @@
-/* model.h - LLaDA and Dream transformers: hyperparameters, weight table, forward pass.
+/* model.h - the transformers of the architecture table (arch.h): hyperparameters, weight
+ * table, forward pass.
  *
  * A dl_model borrows its weights from a dl_gguf (pointers into the mapping) and never
  * copies them. dl_model_forward runs one bidirectional pass over a canvas and writes
@@ -12,14 +13,10 @@
 
 #include "core/core.h"
 #include "fmt/gguf.h"
-
-enum dl_rope_layout {
-    DL_ROPE_PAIRS = 0,          /* adjacent (2i, 2i+1): llama.cpp NORM, LLaDA GGUF (permuted q/k) */
-    DL_ROPE_HALF = 1,           /* (i, i + d/2): NeoX / HF, Dream */
-};
+#include "model/arch.h"
 
 typedef struct dl_hparams {
-    int32_t arch;               /* DIFFLM_ARCH_LLADA / DIFFLM_ARCH_DREAM */
+    int32_t arch;               /* DIFFLM_ARCH_*: the id of the model's row (arch.c) */
     int32_t n_vocab;            /* rows of the embedding / output matrix */
     int32_t n_embd;
     int32_t n_layer;
@@ -30,6 +27,7 @@ typedef struct dl_hparams {
     int32_t n_ctx_train;
     float rms_eps;
     float rope_theta;
+    int32_t n_rot;              /* dimensions RoPE turns per head (rope.dimension_count) */
     int32_t rope_layout;        /* enum dl_rope_layout */
     int32_t shift_logits;       /* 1: logits for position p come from row p-1 */
     int32_t tied_output;        /* 1: no output.weight, the head is token_embd */
@@ -49,6 +47,7 @@ typedef struct dl_layer {
 } dl_layer;
 
 typedef struct dl_model {
+    const dl_arch *arch;        /* the row of general.architecture (arch.c) */
     dl_hparams hp;
     dl_weight tok_embd, output_norm, output, output_bias;
     dl_layer *layers;           /* hp.n_layer entries, heap */
@@ -57,11 +56,29 @@ typedef struct dl_model {
                                    per parallel region); set by the owner */
 } dl_model;
 
-/* Reads hyperparameters and binds every tensor of the `llada` or `dream` architecture,
- * checking names, shapes and types. Types the kernels lack (IQ*, Q2_K, Q3_K, ...) give
+/* Reads hyperparameters and binds every tensor of the file's architecture (a row of
+ * arch.c), checking names, shapes and types. Types the kernels lack (IQ*, Q2_K, Q3_K, ...) give
  * DIFFLM_E_UNSUPPORTED naming the tensor and its type. g must outlive the model. */
 int dl_model_load(dl_model **out, const dl_gguf *g, dl_log *log, dl_err *err);
 void dl_model_free(dl_model *m);   /* NULL is fine */
+
+/* The `{arch}.*` hyperparameters of row a from g (hparams.c): every field of hp but
+ * n_vocab and n_params, which come from the tensors, each key checked for range. The
+ * loader's reader, and the trainer's when it starts from a file. log may be NULL. */
+int dl_hparams_read(dl_hparams *hp, const dl_arch *a, const dl_gguf *g, const dl_log *log,
+                    dl_err *err);
+
+/* Writes hp as row a's keys, in the order llama.cpp's converters use (hparams.c): the
+ * `{arch}.*` keys, then diffusion.shift_logits. Writers of models (test fixtures, the
+ * trainer's export) use it so that every file spells the schema as the loader reads it.
+ * key_length / value_length are written when the flag asks or when the head dimension
+ * is not n_embd / n_head. Returns 0 or the writer's status. */
+#define DL_HP_WRITE_HEAD_LENGTHS 1u   /* always write key_length and value_length */
+#define DL_HP_WRITE_NO_SHIFT_KEY 2u   /* leave diffusion.shift_logits out (as Dream's converter) */
+int dl_hparams_write(dl_gguf_writer *w, const dl_arch *a, const dl_hparams *hp, unsigned flags);
+
+/* The size a dimension symbol (enum dl_dim) stands for under hp; 0 for DL_DIM_NONE. */
+int64_t dl_hparams_dim(const dl_hparams *hp, int dim);
 
 /* Bytes of scratch dl_model_forward needs for up to max_tokens tokens, and
  * dl_model_logits for up to max_rows rows. */

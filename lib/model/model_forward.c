@@ -1,5 +1,6 @@
-/* model_forward.c - one bidirectional pass (gguf.md §7), layer by layer, and the output
- * head for selected rows. A pass runs all canvas rows (the plain forward) or, with a KV
+/* model_forward.c - one pass (doc/design.md), layer by layer, and the output head for
+ * selected rows. What differs between architectures comes from the model's row
+ * (arch.h): the RoPE layout, the biases (absent weights are NULL), the FFN kind. A pass runs all canvas rows (the plain forward) or, with a KV
  * cache, some of them against the cached keys and values of the rest (model_cache.c).
  * All activations live in the caller's scratch, laid out by one function that also
  * measures it, so size and use cannot drift apart. */
@@ -127,7 +128,9 @@ static void silu_task(void *ctx, int task, int worker) {
 
 /* Attention sub-layer for the pass's R rows: x += attention(norm(x)) . Wo. The keys and
  * values attended over are the rows' own (kv_k == NULL: a plain pass) or a layer of a
- * cache ([K][Dkv], into which the fresh rows were just written). */
+ * cache ([K][Dkv], into which the fresh rows were just written).
+ * Every row attends to every key (DL_MASK_BIDIRECTIONAL, the only mask kind with a
+ * kernel so far; dl_arch_check refuses rows that name another). */
 static void attention_block(const dl_model *m, const dl_layer *L, fwd_bufs *b, const dl_pass *p,
                             float *kv_k, float *kv_v, int nt) {
     const dl_hparams *hp = &m->hp;
@@ -165,8 +168,8 @@ static void attention_block(const dl_model *m, const dl_layer *L, fwd_bufs *b, c
     dl_weight_matmul(b->x, b->att, &L->wo, NULL, 1, R, E, 0, b->conv, b->conv_cap, m->pool, nt);
 }
 
-/* Feed-forward sub-layer: x += down(silu(gate . norm(x)) * (up . norm(x))). */
-static void ffn_block(const dl_model *m, const dl_layer *L, fwd_bufs *b, int R, int nt) {
+/* Dense feed-forward sub-layer: x += down(silu(gate . norm(x)) * (up . norm(x))). */
+static void ffn_dense(const dl_model *m, const dl_layer *L, fwd_bufs *b, int R, int nt) {
     const dl_hparams *hp = &m->hp;
     const int E = hp->n_embd, F = hp->n_ff;
     silu_job sj = { b->gate, b->up, R, F };
@@ -179,6 +182,13 @@ static void ffn_block(const dl_model *m, const dl_layer *L, fwd_bufs *b, int R, 
     dl_weight_matmul(b->x, b->gate, &L->w_down, NULL, 1, R, E, 0, b->conv, b->conv_cap,
                      m->pool, nt);
 }
+
+/* The feed-forward sub-layer of each kind (enum dl_ffn_kind). dl_arch_check refuses a
+ * row whose kind has no entry here, so a loaded model never reaches a NULL. */
+typedef void (*ffn_fn)(const dl_model *m, const dl_layer *L, fwd_bufs *b, int R, int nt);
+static const ffn_fn k_ffn[DL_FFN_KINDS] = {
+    [DL_FFN_DENSE] = ffn_dense,
+};
 
 /* --- a pass */
 
@@ -222,7 +232,7 @@ int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hid
         float *kv_k = p->kv ? p->kv->k + (size_t)il * layer_kv : NULL;
         float *kv_v = p->kv ? p->kv->v + (size_t)il * layer_kv : NULL;
         attention_block(m, L, &b, p, kv_k, kv_v, nt);
-        ffn_block(m, L, &b, R, nt);
+        k_ffn[m->arch->ffn](m, L, &b, R, nt);
     }
     if (cancel && *cancel)
         return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before the final norm");

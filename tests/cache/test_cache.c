@@ -28,7 +28,7 @@
 #include "difflm.h"
 #include "fmt/gguf.h"
 #include "model/model.h"
-#include "model/model_tiny.h"
+#include "model_tiny.h"
 
 #define EXACT_REL 1e-6
 #define EXACT_MAX_REL 1e-5

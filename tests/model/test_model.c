@@ -1,5 +1,5 @@
 /* test_model.c - loading, error paths and the forward pass of tiny in-memory models
- * written by lib/model/model_tiny.c through the project's GGUF writer. */
+ * written by tests/fixtures/model_tiny.c through the project's GGUF writer. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "fmt/gguf.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
-#include "model/model_tiny.h"
+#include "model_tiny.h"
 
 /* A loaded tiny model and everything it borrows. */
 typedef struct fixture {

@@ -9,7 +9,7 @@
 #include "core/core.h"
 #include "fmt/gguf.h"
 #include "model/model.h"
-#include "model/model_tiny.h"
+#include "model_tiny.h"
 #include "score/bigram.h"
 #include "score/corpus.h"
 #include "score/elbo.h"

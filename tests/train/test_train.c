@@ -25,7 +25,7 @@
 #include "kernels/kernels.h"
 #include "kernels/kernels_backward.h"
 #include "model/model.h"
-#include "model/model_tiny.h"
+#include "model_tiny.h"
 #include "tok/tok.h"
 #include "train.h"
 

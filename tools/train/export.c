@@ -1,4 +1,4 @@
-/* export.c - the trained parameters as a llada GGUF (gguf.md §3, §4, §6, §8): the
+/* export.c - the trained parameters as a llada GGUF (doc/formats.md): the
  * architecture keys llama.cpp requires, diffusion.shift_logits = false, every
  * tokenizer.* key of the tokenizer file copied with its type, and the tensors as the
  * trainer holds them (it trains in the GGUF layout: adjacent-pair RoPE on the stored
@@ -9,6 +9,7 @@
 
 #include "fmt/gguf.h"
 #include "kernels/kernels.h"
+#include "model/model.h"
 #include "train.h"
 
 static size_t elem_size(uint32_t t) {
@@ -117,26 +118,21 @@ static int copy_tokenizer(dl_gguf_writer *w, const dl_gguf *g, dl_err *err) {
     return 0;
 }
 
+/* general.* and the architecture's keys, spelled and ordered by the library's schema
+ * (lib/model/hparams.c) so that the loader reads exactly what is written here. */
 static int write_meta(dl_gguf_writer *w, const tr_config *c, uint32_t wtype) {
+    const dl_arch *a = dl_arch_by_id(DIFFLM_ARCH_LLADA);   /* the trainer's model (train.h) */
+    dl_hparams hp = {
+        .n_vocab = c->n_vocab, .n_embd = c->n_embd, .n_layer = c->n_layer,
+        .n_head = c->n_head, .n_head_kv = c->n_head_kv, .head_dim = c->head_dim,
+        .n_ff = c->n_ff, .n_ctx_train = c->n_ctx, .rms_eps = c->rms_eps,
+        .rope_theta = c->rope_theta, .n_rot = c->head_dim, .shift_logits = a->shift_logits,
+    };
     int rc = 0;
-    uint32_t hd = (uint32_t)c->head_dim;
-    rc |= dl_gguf_w_str(w, "general.architecture", "llada");
+    rc |= dl_gguf_w_str(w, "general.architecture", a->name);
     rc |= dl_gguf_w_str(w, "general.name", "difflm-default");
     rc |= dl_gguf_w_u32(w, "general.file_type", wtype == DL_TYPE_F16 ? 1u : 0u);
-    rc |= dl_gguf_w_u32(w, "llada.context_length", (uint32_t)c->n_ctx);
-    rc |= dl_gguf_w_u32(w, "llada.embedding_length", (uint32_t)c->n_embd);
-    rc |= dl_gguf_w_u32(w, "llada.block_count", (uint32_t)c->n_layer);
-    rc |= dl_gguf_w_u32(w, "llada.feed_forward_length", (uint32_t)c->n_ff);
-    rc |= dl_gguf_w_u32(w, "llada.attention.head_count", (uint32_t)c->n_head);
-    rc |= dl_gguf_w_u32(w, "llada.attention.head_count_kv", (uint32_t)c->n_head_kv);
-    rc |= dl_gguf_w_f32(w, "llada.attention.layer_norm_rms_epsilon", c->rms_eps);
-    rc |= dl_gguf_w_f32(w, "llada.rope.freq_base", c->rope_theta);
-    rc |= dl_gguf_w_u32(w, "llada.rope.dimension_count", hd);
-    rc |= dl_gguf_w_u32(w, "llada.attention.key_length", hd);
-    rc |= dl_gguf_w_u32(w, "llada.attention.value_length", hd);
-    rc |= dl_gguf_w_u32(w, "llada.vocab_size", (uint32_t)c->n_vocab);
-    rc |= dl_gguf_w_bool(w, "llada.attention.causal", 0);
-    rc |= dl_gguf_w_bool(w, "diffusion.shift_logits", 0);
+    rc |= dl_hparams_write(w, a, &hp, DL_HP_WRITE_HEAD_LENGTHS);
     return rc;
 }
 

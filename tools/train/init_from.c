@@ -12,60 +12,58 @@
 #include "fmt/ggml_types.h"
 #include "fmt/gguf.h"
 #include "kernels/kernels.h"
+#include "model/model.h"
 #include "train.h"
 
+/* The file's shape, read by the library's own schema (lib/model/hparams.c), so that a
+ * file the trainer starts from is one the library would load. */
 static int read_shape(const dl_gguf *g, const char *path, tr_config *f, dl_err *err) {
+    const dl_arch *a = dl_arch_by_id(DIFFLM_ARCH_LLADA);   /* the trainer's model (train.h) */
     dl_str arch;
     int rc = dl_gguf_get_str(g, "general.architecture", &arch, err);
     if (rc)
         return rc;
-    if (arch.n != 5 || memcmp(arch.p, "llada", 5) != 0)
-        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s' is a '%.*s' model; the trainer needs llada",
-                       path, (int)(arch.n > 64 ? 64 : arch.n), arch.p);
-    struct { const char *key; int32_t *out; } u[] = {
-        { "llada.embedding_length", &f->n_embd }, { "llada.block_count", &f->n_layer },
-        { "llada.attention.head_count", &f->n_head }, { "llada.feed_forward_length", &f->n_ff },
-        { "llada.context_length", &f->n_ctx },
-    };
-    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
-        uint32_t v;
-        if ((rc = dl_gguf_get_u32(g, u[i].key, &v, err)))
-            return rc;
-        if (v < 1 || v > 65536)
-            return dl_fail(err, DIFFLM_E_FORMAT, "'%s': %s = %u out of [1, 65536]", path, u[i].key, v);
-        *u[i].out = (int32_t)v;
-    }
-    uint32_t kv, hd;
-    if ((rc = dl_gguf_get_u32_opt(g, "llada.attention.head_count_kv", (uint32_t)f->n_head, &kv, err)) ||
-        (rc = dl_gguf_get_u32_opt(g, "llada.attention.key_length",
-                                  (uint32_t)(f->n_embd / f->n_head), &hd, err)) ||
-        (rc = dl_gguf_get_f32_opt(g, "llada.rope.freq_base", 10000.0f, &f->rope_theta, err)) ||
-        (rc = dl_gguf_get_f32(g, "llada.attention.layer_norm_rms_epsilon", &f->rms_eps, err)))
+    if (dl_arch_find(arch.p, arch.n) != a)
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s' is a '%.*s' model; the trainer needs %s",
+                       path, (int)(arch.n > 64 ? 64 : arch.n), arch.p, a->name);
+    dl_hparams hp;
+    memset(&hp, 0, sizeof hp);
+    if ((rc = dl_hparams_read(&hp, a, g, NULL, err)))
         return rc;
-    if (kv < 1 || kv > 65536 || hd < 1 || hd > 65536)
-        return dl_fail(err, DIFFLM_E_FORMAT, "'%s': head_count_kv %u / key_length %u", path, kv, hd);
-    f->n_head_kv = (int32_t)kv;
-    f->head_dim = (int32_t)hd;
-    const dl_gguf_tensor *emb = dl_gguf_find_tensor(g, "token_embd.weight");
-    if (!emb)
-        return dl_fail(err, DIFFLM_E_FORMAT, "'%s' lacks tensor 'token_embd.weight'", path);
-    if (emb->ne[1] < 1 || emb->ne[1] > 65536)
-        return dl_fail(err, DIFFLM_E_FORMAT, "'%s': token_embd.weight has %lld rows", path,
-                       (long long)emb->ne[1]);
-    f->n_vocab = (int32_t)emb->ne[1];
+    f->n_embd = hp.n_embd;
+    f->n_layer = hp.n_layer;
+    f->n_head = hp.n_head;
+    f->n_head_kv = hp.n_head_kv;
+    f->head_dim = hp.head_dim;
+    f->n_ff = hp.n_ff;
+    f->n_ctx = hp.n_ctx_train;
+    f->rope_theta = hp.rope_theta;
+    f->rms_eps = hp.rms_eps;
+    const char *emb = dl_tensor_desc_get(DL_T_TOKEN_EMBD)->name;
+    const dl_gguf_tensor *t = dl_gguf_find_tensor(g, emb);
+    if (!t)
+        return dl_fail(err, DIFFLM_E_FORMAT, "'%s' lacks tensor '%s'", path, emb);
+    if (t->ne[1] < 1 || t->ne[1] > 65536)
+        return dl_fail(err, DIFFLM_E_FORMAT, "'%s': %s has %lld rows", path, emb,
+                       (long long)t->ne[1]);
+    f->n_vocab = (int32_t)t->ne[1];
     return 0;
 }
 
 /* Fields of *cfg that are 0 take the file's value; the others must equal it. */
 static int merge_shape(tr_config *cfg, const tr_config *f, const char *path, dl_err *err) {
+    const dl_arch *a = dl_arch_by_id(DIFFLM_ARCH_LLADA);
+    char k[6][64], vocab[64];
+    snprintf(vocab, sizeof vocab, "%s rows", dl_tensor_desc_get(DL_T_TOKEN_EMBD)->name);
     struct { const char *opt, *key; int32_t *mine; int32_t file; } d[] = {
-        { "--n-embd", "llada.embedding_length", &cfg->n_embd, f->n_embd },
-        { "--n-layer", "llada.block_count", &cfg->n_layer, f->n_layer },
-        { "--n-head", "llada.attention.head_count", &cfg->n_head, f->n_head },
-        { "--n-head-kv", "llada.attention.head_count_kv", &cfg->n_head_kv, f->n_head_kv },
-        { "--n-ff", "llada.feed_forward_length", &cfg->n_ff, f->n_ff },
-        { "--ctx", "llada.context_length", &cfg->n_ctx, f->n_ctx },
-        { "the tokenizer's vocabulary", "token_embd.weight rows", &cfg->n_vocab, f->n_vocab },
+        { "--n-embd", dl_arch_key(a, DL_KEY_EMBEDDING_LENGTH, k[0], sizeof k[0]), &cfg->n_embd, f->n_embd },
+        { "--n-layer", dl_arch_key(a, DL_KEY_BLOCK_COUNT, k[1], sizeof k[1]), &cfg->n_layer, f->n_layer },
+        { "--n-head", dl_arch_key(a, DL_KEY_HEAD_COUNT, k[2], sizeof k[2]), &cfg->n_head, f->n_head },
+        { "--n-head-kv", dl_arch_key(a, DL_KEY_HEAD_COUNT_KV, k[3], sizeof k[3]), &cfg->n_head_kv,
+          f->n_head_kv },
+        { "--n-ff", dl_arch_key(a, DL_KEY_FEED_FORWARD_LENGTH, k[4], sizeof k[4]), &cfg->n_ff, f->n_ff },
+        { "--ctx", dl_arch_key(a, DL_KEY_CONTEXT_LENGTH, k[5], sizeof k[5]), &cfg->n_ctx, f->n_ctx },
+        { "the tokenizer's vocabulary", vocab, &cfg->n_vocab, f->n_vocab },
     };
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
         if (*d[i].mine && *d[i].mine != d[i].file)
@@ -73,9 +71,11 @@ static int merge_shape(tr_config *cfg, const tr_config *f, const char *path, dl_
                            d[i].opt, *d[i].mine, path, d[i].key, d[i].file);
         *d[i].mine = d[i].file;
     }
+    char kr[2][64];
     struct { const char *opt, *key; float *mine; float file; } r[] = {
-        { "--rope-theta", "llada.rope.freq_base", &cfg->rope_theta, f->rope_theta },
-        { "--rms-eps", "llada.attention.layer_norm_rms_epsilon", &cfg->rms_eps, f->rms_eps },
+        { "--rope-theta", dl_arch_key(a, DL_KEY_ROPE_FREQ_BASE, kr[0], sizeof kr[0]), &cfg->rope_theta,
+          f->rope_theta },
+        { "--rms-eps", dl_arch_key(a, DL_KEY_RMS_EPS, kr[1], sizeof kr[1]), &cfg->rms_eps, f->rms_eps },
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
         if (*r[i].mine != 0.0f && *r[i].mine != r[i].file)

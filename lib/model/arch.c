@@ -1,0 +1,163 @@
+/* arch.c - the architecture rows, and the one spelling of every key and tensor name
+ * (see arch.h). Names follow llama.cpp's converters (convert_hf_to_gguf.py, LLM_KV_* and
+ * LLM_TENSOR_*), so that files written by either side read on the other. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "model/arch.h"
+#include "model/model.h"
+
+static const char *const k_key_fmt[DL_KEY_COUNT] = {
+    [DL_KEY_CONTEXT_LENGTH] = "%s.context_length",
+    [DL_KEY_EMBEDDING_LENGTH] = "%s.embedding_length",
+    [DL_KEY_BLOCK_COUNT] = "%s.block_count",
+    [DL_KEY_FEED_FORWARD_LENGTH] = "%s.feed_forward_length",
+    [DL_KEY_HEAD_COUNT] = "%s.attention.head_count",
+    [DL_KEY_HEAD_COUNT_KV] = "%s.attention.head_count_kv",
+    [DL_KEY_KEY_LENGTH] = "%s.attention.key_length",
+    [DL_KEY_VALUE_LENGTH] = "%s.attention.value_length",
+    [DL_KEY_RMS_EPS] = "%s.attention.layer_norm_rms_epsilon",
+    [DL_KEY_ROPE_FREQ_BASE] = "%s.rope.freq_base",
+    [DL_KEY_ROPE_DIMENSION_COUNT] = "%s.rope.dimension_count",
+    [DL_KEY_VOCAB_SIZE] = "%s.vocab_size",
+    [DL_KEY_CAUSAL] = "%s.attention.causal",
+    [DL_KEY_SHIFT_LOGITS] = "diffusion.shift_logits",
+};
+
+#define G(field) (uint16_t)offsetof(dl_model, field)
+#define L(field) (uint16_t)offsetof(dl_layer, field)
+static const dl_tensor_desc k_tensors[DL_T_COUNT] = {
+    [DL_T_TOKEN_EMBD] = { "token_embd.weight", 0, DL_TK_MATRIX, { DL_DIM_EMBD, DL_DIM_VOCAB, DL_DIM_1 }, G(tok_embd), NULL },
+    [DL_T_OUTPUT_NORM] = { "output_norm.weight", 0, DL_TK_NORM, { DL_DIM_EMBD, DL_DIM_1, DL_DIM_1 }, G(output_norm), NULL },
+    [DL_T_OUTPUT] = { "output.weight", 0, DL_TK_MATRIX, { DL_DIM_EMBD, DL_DIM_VOCAB, DL_DIM_1 }, G(output), NULL },
+    [DL_T_OUTPUT_BIAS] = { "output.bias", 0, DL_TK_BIAS, { DL_DIM_VOCAB, DL_DIM_1, DL_DIM_1 }, G(output_bias), NULL },
+    [DL_T_ATTN_NORM] = { "blk.%d.attn_norm.weight", 1, DL_TK_NORM, { DL_DIM_EMBD, DL_DIM_1, DL_DIM_1 }, L(attn_norm), NULL },
+    [DL_T_ATTN_Q] = { "blk.%d.attn_q.weight", 1, DL_TK_MATRIX, { DL_DIM_EMBD, DL_DIM_Q, DL_DIM_1 }, L(wq), NULL },
+    [DL_T_ATTN_K] = { "blk.%d.attn_k.weight", 1, DL_TK_MATRIX, { DL_DIM_EMBD, DL_DIM_KV, DL_DIM_1 }, L(wk), NULL },
+    [DL_T_ATTN_V] = { "blk.%d.attn_v.weight", 1, DL_TK_MATRIX, { DL_DIM_EMBD, DL_DIM_KV, DL_DIM_1 }, L(wv), NULL },
+    [DL_T_ATTN_Q_BIAS] = { "blk.%d.attn_q.bias", 1, DL_TK_BIAS, { DL_DIM_Q, DL_DIM_1, DL_DIM_1 }, L(bq), NULL },
+    [DL_T_ATTN_K_BIAS] = { "blk.%d.attn_k.bias", 1, DL_TK_BIAS, { DL_DIM_KV, DL_DIM_1, DL_DIM_1 }, L(bk), NULL },
+    [DL_T_ATTN_V_BIAS] = { "blk.%d.attn_v.bias", 1, DL_TK_BIAS, { DL_DIM_KV, DL_DIM_1, DL_DIM_1 }, L(bv), NULL },
+    [DL_T_ATTN_OUT] = { "blk.%d.attn_output.weight", 1, DL_TK_MATRIX, { DL_DIM_Q, DL_DIM_EMBD, DL_DIM_1 }, L(wo), NULL },
+    [DL_T_FFN_NORM] = { "blk.%d.ffn_norm.weight", 1, DL_TK_NORM, { DL_DIM_EMBD, DL_DIM_1, DL_DIM_1 }, L(ffn_norm), NULL },
+    [DL_T_FFN_GATE] = { "blk.%d.ffn_gate.weight", 1, DL_TK_MATRIX, { DL_DIM_EMBD, DL_DIM_FF, DL_DIM_1 }, L(w_gate), NULL },
+    [DL_T_FFN_UP] = { "blk.%d.ffn_up.weight", 1, DL_TK_MATRIX, { DL_DIM_EMBD, DL_DIM_FF, DL_DIM_1 }, L(w_up), NULL },
+    [DL_T_FFN_DOWN] = { "blk.%d.ffn_down.weight", 1, DL_TK_MATRIX, { DL_DIM_FF, DL_DIM_EMBD, DL_DIM_1 }, L(w_down), NULL },
+    [DL_T_ATTN_QKV] = { "blk.%d.attn_qkv.weight", 1, DL_TK_MATRIX, { DL_DIM_NONE, DL_DIM_NONE, DL_DIM_NONE }, 0, "fused q/k/v" },
+};
+#undef G
+#undef L
+
+/* The tensors of a dense pre-norm llama-style block: every one required. */
+#define LR (DL_TU_LOAD | DL_TU_REQUIRED | DL_TU_WRITE)
+#define DENSE_BLOCK                                                                        \
+    [DL_T_TOKEN_EMBD] = LR, [DL_T_OUTPUT_NORM] = LR,                                       \
+    [DL_T_OUTPUT] = DL_TU_LOAD | DL_TU_WRITE,   /* absent: the head is token_embd */       \
+    [DL_T_OUTPUT_BIAS] = DL_TU_LOAD,            /* no published file has one */            \
+    [DL_T_ATTN_NORM] = LR, [DL_T_ATTN_Q] = LR, [DL_T_ATTN_K] = LR, [DL_T_ATTN_V] = LR,     \
+    [DL_T_ATTN_OUT] = LR, [DL_T_FFN_NORM] = LR, [DL_T_FFN_GATE] = LR, [DL_T_FFN_UP] = LR,  \
+    [DL_T_FFN_DOWN] = LR, [DL_T_ATTN_QKV] = DL_TU_REFUSE
+
+static const dl_arch k_arch[] = {
+    {
+        /* LLaDA-8B (GSAI-ML): llama-style, MHA, no biases, unshifted logits. llama.cpp's
+         * converter permutes q/k as for llama, so RoPE pairs adjacent dimensions. */
+        .id = DIFFLM_ARCH_LLADA,
+        .name = "llada",
+        .rope = DL_ROPE_PAIRS,
+        .qk_permuted = 1,
+        .mask = DL_MASK_BIDIRECTIONAL,
+        .norm = DL_NORM_RMS,
+        .ffn = DL_FFN_DENSE,
+        .shift_logits = 0,
+        .tensors = { DENSE_BLOCK },
+        .schedule = DIFFLM_SCHEDULE_BLOCKS,
+        .mask_id = -1,
+        .tok_pre = "llama-bpe",
+        .add_bos = 1,
+        .ref_rope_theta = 500000.0f,
+        .ref_rms_eps = 1e-5f,
+    },
+    {
+        /* Dream-v0 7B (Qwen2.5 weights): GQA, q/k/v biases, NeoX RoPE on unpermuted q/k,
+         * logits shifted by one as the autoregressive model it starts from. */
+        .id = DIFFLM_ARCH_DREAM,
+        .name = "dream",
+        .rope = DL_ROPE_HALF,
+        .qk_permuted = 0,
+        .mask = DL_MASK_BIDIRECTIONAL,
+        .norm = DL_NORM_RMS,
+        .ffn = DL_FFN_DENSE,
+        .shift_logits = 1,
+        .tensors = { DENSE_BLOCK,
+                     [DL_T_ATTN_Q_BIAS] = DL_TU_LOAD | DL_TU_WRITE,
+                     [DL_T_ATTN_K_BIAS] = DL_TU_LOAD | DL_TU_WRITE,
+                     [DL_T_ATTN_V_BIAS] = DL_TU_LOAD | DL_TU_WRITE },
+        .schedule = DIFFLM_SCHEDULE_TIMESTEPS,
+        .mask_id = -1,
+        .tok_pre = "qwen2",
+        .add_bos = 0,
+        .ref_rope_theta = 1000000.0f,
+        .ref_rms_eps = 1e-6f,
+    },
+};
+#undef DENSE_BLOCK
+#undef LR
+#define N_ARCH (sizeof k_arch / sizeof k_arch[0])
+
+const dl_arch *dl_arch_find(const char *name, size_t n) {
+    for (size_t i = 0; i < N_ARCH; i++)
+        if (strlen(k_arch[i].name) == n && memcmp(k_arch[i].name, name, n) == 0)
+            return &k_arch[i];
+    return NULL;
+}
+
+const dl_arch *dl_arch_by_id(int32_t id) {
+    for (size_t i = 0; i < N_ARCH; i++)
+        if (k_arch[i].id == id)
+            return &k_arch[i];
+    return NULL;
+}
+
+const char *dl_arch_list(char *buf, size_t cap) {
+    size_t used = 0;
+    if (cap)
+        buf[0] = '\0';
+    for (size_t i = 0; i < N_ARCH && used < cap; i++) {
+        int n = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", k_arch[i].name);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    return buf;
+}
+
+const char *dl_arch_key(const dl_arch *a, dl_key k, char *buf, size_t cap) {
+    snprintf(buf, cap, k_key_fmt[k], a->name);   /* formats without "%s" ignore the name */
+    return buf;
+}
+
+const dl_tensor_desc *dl_tensor_desc_get(dl_tensor_id t) {
+    return &k_tensors[t];
+}
+
+const char *dl_tensor_name(dl_tensor_id t, int layer, char *buf, size_t cap) {
+    if (k_tensors[t].per_layer)
+        snprintf(buf, cap, k_tensors[t].name, layer);
+    else
+        snprintf(buf, cap, "%s", k_tensors[t].name);
+    return buf;
+}
+
+int dl_arch_check(const dl_arch *a, dl_err *err) {
+    /* each kind the forward pass gains leaves this list */
+    const char *missing = a->ffn != DL_FFN_DENSE ? "a mixture-of-experts feed-forward"
+                        : a->mask != DL_MASK_BIDIRECTIONAL ? "a block-causal attention mask"
+                        : a->norm != DL_NORM_RMS ? "its norm"
+                        : a->qk_norm ? "q/k norms"
+                        : a->rope_partial ? "partial RoPE"
+                        : NULL;
+    if (missing)
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "architecture '%s' needs %s, which difflm "
+                       "does not run yet", a->name, missing);
+    return 0;
+}

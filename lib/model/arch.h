@@ -1,0 +1,169 @@
+/* arch.h - the architecture table: one row per GGUF `general.architecture` difflm runs.
+ *
+ * Everything that differs between architectures is a field of its row, so that the
+ * loader (model_load.c, hparams.c), the forward pass (model_forward.c), the context's
+ * defaults (ctx/), the test-model writer (tests/fixtures/) and the trainer's GGUF export
+ * and import (tools/train/) read one description instead of testing architecture ids.
+ * The names of the hyperparameter keys and tensors are tables here too: a key or tensor
+ * is spelled once, in arch.c.
+ *
+ * A new architecture is a row in arch.c plus whatever is genuinely new about it: a
+ * tensor id and dl_layer field for each new tensor, and the kernel of each new kind
+ * (FFN, mask, norm) in model_forward.c. dl_arch_check refuses a row that names a kind
+ * the forward pass does not have yet, so a row can be added before its kernels. */
+#ifndef DL_ARCH_H
+#define DL_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+/* How RoPE pairs the dimensions of a head. */
+enum dl_rope_layout {
+    DL_ROPE_PAIRS = 0,          /* adjacent (2i, 2i+1): llama.cpp NORM, LLaDA GGUF (permuted q/k) */
+    DL_ROPE_HALF = 1,           /* (i, i + d/2): NeoX / HF, Dream */
+};
+
+enum dl_norm_kind {
+    DL_NORM_RMS = 0,            /* x / rms(x) * w, eps from attention.layer_norm_rms_epsilon */
+};
+
+enum dl_ffn_kind {
+    DL_FFN_DENSE = 0,           /* down(silu(gate x) * up x) */
+    DL_FFN_MOE = 1,             /* routed SwiGLU experts (issue 16): no kernel yet */
+    DL_FFN_KINDS
+};
+
+enum dl_mask_kind {
+    DL_MASK_BIDIRECTIONAL = 0,  /* every position attends to every position */
+    DL_MASK_BLOCK_CAUSAL = 1,   /* causal across blocks, bidirectional inside (issue 16): no kernel yet */
+    DL_MASK_KINDS
+};
+
+/* Hyperparameter keys. "%s" stands for the row's name (llama.cpp's LLM_KV_* spelling). */
+typedef enum dl_key {
+    DL_KEY_CONTEXT_LENGTH,
+    DL_KEY_EMBEDDING_LENGTH,
+    DL_KEY_BLOCK_COUNT,
+    DL_KEY_FEED_FORWARD_LENGTH,
+    DL_KEY_HEAD_COUNT,
+    DL_KEY_HEAD_COUNT_KV,
+    DL_KEY_KEY_LENGTH,
+    DL_KEY_VALUE_LENGTH,
+    DL_KEY_RMS_EPS,
+    DL_KEY_ROPE_FREQ_BASE,
+    DL_KEY_ROPE_DIMENSION_COUNT,
+    DL_KEY_VOCAB_SIZE,
+    DL_KEY_CAUSAL,
+    DL_KEY_SHIFT_LOGITS,        /* diffusion.shift_logits: not prefixed */
+    DL_KEY_COUNT
+} dl_key;
+
+/* Tensors, in the order converters (and the test-model writer) put them in a file.
+ * Global ones first; per-layer names hold "%d" for the layer. */
+typedef enum dl_tensor_id {
+    DL_T_TOKEN_EMBD,
+    DL_T_OUTPUT_NORM,
+    DL_T_OUTPUT,
+    DL_T_OUTPUT_BIAS,
+    DL_T_ATTN_NORM,             /* first per-layer tensor */
+    DL_T_ATTN_Q,
+    DL_T_ATTN_K,
+    DL_T_ATTN_V,
+    DL_T_ATTN_Q_BIAS,
+    DL_T_ATTN_K_BIAS,
+    DL_T_ATTN_V_BIAS,
+    DL_T_ATTN_OUT,
+    DL_T_FFN_NORM,
+    DL_T_FFN_GATE,
+    DL_T_FFN_UP,
+    DL_T_FFN_DOWN,
+    DL_T_ATTN_QKV,              /* fused q/k/v: refused, named so the message can say why */
+    DL_T_COUNT
+} dl_tensor_id;
+#define DL_T_FIRST_LAYER DL_T_ATTN_NORM
+
+/* A tensor's dimensions, as symbols resolved against the hyperparameters. */
+enum dl_dim {
+    DL_DIM_NONE = 0,            /* not bound (refused tensors) */
+    DL_DIM_1,
+    DL_DIM_EMBD,                /* n_embd */
+    DL_DIM_Q,                   /* n_head * head_dim */
+    DL_DIM_KV,                  /* n_head_kv * head_dim */
+    DL_DIM_FF,                  /* n_ff */
+    DL_DIM_VOCAB,               /* n_vocab */
+};
+
+enum dl_tensor_kind {
+    DL_TK_MATRIX,               /* a product's weight: any supported type */
+    DL_TK_NORM,                 /* a norm's scale vector (near 1) */
+    DL_TK_BIAS,                 /* an additive vector (near 0) */
+};
+
+typedef struct dl_tensor_desc {
+    const char *name;           /* "token_embd.weight", "blk.%d.attn_q.weight" */
+    uint8_t per_layer;
+    uint8_t kind;               /* enum dl_tensor_kind */
+    uint8_t ne[3];              /* enum dl_dim: ne[0] (row length), ne[1] (rows), ne[2] */
+    uint16_t offset;            /* offsetof its dl_weight in dl_model (global) or dl_layer */
+    const char *what;           /* for refused tensors: what the message calls it */
+} dl_tensor_desc;
+
+/* Per-row use of a tensor (dl_arch.tensors[id]), flags: */
+#define DL_TU_LOAD 1u           /* bound when present */
+#define DL_TU_REQUIRED 2u       /* the file must have it */
+#define DL_TU_WRITE 4u          /* files of this architecture carry it: writers emit it */
+#define DL_TU_REFUSE 8u         /* a file with it is a variant difflm does not run */
+
+typedef struct dl_arch {
+    int32_t id;                 /* DIFFLM_ARCH_* (difflm_model_info.arch) */
+    const char *name;           /* general.architecture, and the prefix of its keys */
+
+    /* attention */
+    uint8_t rope;               /* enum dl_rope_layout */
+    uint8_t qk_permuted;        /* 1: the HF -> GGUF converter permuted the q/k rows (llama.cpp's
+                                   LlamaModel.permute), which is why RoPE pairs are adjacent
+                                   here; weights read from HF tensors would need the same */
+    uint8_t rope_partial;       /* 1: rope.dimension_count may be below the head dimension */
+    uint8_t qk_norm;            /* 1: per-head RMSNorm of q and k before RoPE */
+    uint8_t mask;               /* enum dl_mask_kind */
+
+    /* blocks and head */
+    uint8_t norm;               /* enum dl_norm_kind */
+    uint8_t ffn;                /* enum dl_ffn_kind */
+    uint8_t shift_logits;       /* what the model does (writers write it): 1, logits for
+                                   position p come from hidden row p-1. A file without
+                                   diffusion.shift_logits is read as shifted (llama.cpp). */
+    uint8_t tensors[DL_T_COUNT];  /* DL_TU_* flags; 0: not part of this architecture (ignored).
+                                     A head without output.weight is tied to token_embd
+                                     where output is LOAD but not REQUIRED. */
+
+    /* defaults for what files may leave out, and for writers */
+    int32_t schedule;           /* DIFFLM_SCHEDULE_AUTO without a cache resolves to this */
+    int32_t mask_id;            /* mask token id when the file has none; -1: the file must say */
+    const char *tok_pre;        /* tokenizer.ggml.pre of this architecture's files */
+    uint8_t add_bos;            /* tokenizer.ggml.add_bos_token of its files */
+    float ref_rope_theta;       /* the published checkpoints' rope.freq_base and rms epsilon: */
+    float ref_rms_eps;          /* defaults of writers (test models), never of the loader */
+} dl_arch;
+
+/* The row for a general.architecture string (n bytes, not NUL-terminated), or NULL. */
+const dl_arch *dl_arch_find(const char *name, size_t n);
+/* The row for a DIFFLM_ARCH_* id, or NULL. */
+const dl_arch *dl_arch_by_id(int32_t id);
+/* "llada, dream": the names difflm runs, for messages. */
+const char *dl_arch_list(char *buf, size_t cap);
+
+/* The full name of key k for architecture a ("llada.block_count"), in buf. */
+const char *dl_arch_key(const dl_arch *a, dl_key k, char *buf, size_t cap);
+
+const dl_tensor_desc *dl_tensor_desc_get(dl_tensor_id t);
+/* Tensor t's name in a file ("blk.3.attn_q.weight"; layer is ignored for global ones). */
+const char *dl_tensor_name(dl_tensor_id t, int layer, char *buf, size_t cap);
+
+/* 0, or DIFFLM_E_UNSUPPORTED naming the first kind in a's row that the forward pass has
+ * no kernel for. The loader calls it before reading anything else. */
+int dl_arch_check(const dl_arch *a, dl_err *err);
+
+#endif
