@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "difflm.h"
 #include "fmt/gguf.h"
 
 enum dl_rope_layout {

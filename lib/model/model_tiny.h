@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "difflm.h"
 #include "fmt/gguf.h"
 
 #define DL_TINY_N_SPECIAL 8   /* <|startoftext|> .. <|im_end|>, ids 0..7 */

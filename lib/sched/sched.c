@@ -56,6 +56,36 @@ static void *alloc_array(size_t n, size_t elem, int *failed) {
     return p;
 }
 
+/* Allocates (s non-NULL) or only measures (s NULL) the per-canvas and per-vocabulary
+ * arrays; returns their bytes (not counting the allocator's block headers). */
+static size_t sched_arrays(dl_sched *s, size_t mc, size_t nv, int *failed) {
+    size_t total = 0;
+#define SCHED_ARRAY(field, n)                                                \
+    do {                                                                     \
+        total += (n) * sizeof *s->field;                                     \
+        if (s)                                                               \
+            s->field = alloc_array((n), sizeof *s->field, failed);           \
+    } while (0)
+    SCHED_ARRAY(canvas, mc);
+    SCHED_ARRAY(plan_count, mc);
+    SCHED_ARRAY(plan_block, mc);
+    SCHED_ARRAY(cand, mc);
+    SCHED_ARRAY(x0, mc);
+    SCHED_ARRAY(conf, mc);
+    SCHED_ARRAY(key, mc);
+    SCHED_ARRAY(ranked, mc);
+    SCHED_ARRAY(z, nv);
+    SCHED_ARRAY(kth, nv);
+    SCHED_ARRAY(sorted, nv);
+#undef SCHED_ARRAY
+    return total;
+}
+
+size_t dl_sched_memory(int32_t max_canvas, int32_t n_vocab) {
+    int failed = 0;
+    return sizeof(dl_sched) + sched_arrays(NULL, (size_t)max_canvas, (size_t)n_vocab, &failed);
+}
+
 int dl_sched_create(dl_sched **out, int32_t max_canvas, int32_t n_vocab, int32_t mask_id,
                     int32_t eos_id, int32_t eot_id, dl_err *err) {
     if (!out)
@@ -85,19 +115,8 @@ int dl_sched_create(dl_sched **out, int32_t max_canvas, int32_t n_vocab, int32_t
     s->mask_id = mask_id;
     s->eos_id = eos_id;
     s->eot_id = eot_id;
-    size_t mc = (size_t)max_canvas, nv = (size_t)n_vocab;
     int failed = 0;
-    s->canvas = alloc_array(mc, sizeof *s->canvas, &failed);
-    s->plan_count = alloc_array(mc, sizeof *s->plan_count, &failed);
-    s->plan_block = alloc_array(mc, sizeof *s->plan_block, &failed);
-    s->cand = alloc_array(mc, sizeof *s->cand, &failed);
-    s->x0 = alloc_array(mc, sizeof *s->x0, &failed);
-    s->conf = alloc_array(mc, sizeof *s->conf, &failed);
-    s->key = alloc_array(mc, sizeof *s->key, &failed);
-    s->ranked = alloc_array(mc, sizeof *s->ranked, &failed);
-    s->z = alloc_array(nv, sizeof *s->z, &failed);
-    s->kth = alloc_array(nv, sizeof *s->kth, &failed);
-    s->sorted = alloc_array(nv, sizeof *s->sorted, &failed);
+    sched_arrays(s, (size_t)max_canvas, (size_t)n_vocab, &failed);
     if (failed) {
         dl_sched_free(s);
         return dl_fail(err, DIFFLM_E_NOMEM,
