@@ -17,10 +17,12 @@ void dl_mem_leave(const dl_mem *prev) {
     current = prev;
 }
 
-/* A block is [pad | size | head] user bytes: the 16 bytes before the user pointer hold
- * the user size and the header's length (16, or DL_ALIGN for aligned blocks), so free
- * finds the start and realloc knows how much to copy, whoever allocated it. The
- * allocator is the one of the current scope at both ends (see core.h). */
+/* Outside a host allocator's scope the calls are the C library's, unchanged: what the
+ * library allocates there (a GGUF writer's buffer in a tool) may be freed with free().
+ * In a host's scope a block is [pad | size | head] user bytes: the 16 bytes before the
+ * user pointer hold the user size and the header's length (16, or DL_ALIGN for aligned
+ * blocks), so free finds the start and realloc knows how much to copy over an
+ * alloc/free pair. A block is freed in the scope it was allocated in (core.h). */
 typedef struct block_head {
     size_t size;
     size_t head;
@@ -30,11 +32,7 @@ static void *block_alloc(size_t n, size_t align) {
     size_t total;
     if (dl_add_size(n, align, &total))
         return NULL;
-    void *base = NULL;
-    if (current)
-        base = current->alloc(total, align, current->user);
-    else if (posix_memalign(&base, align, total) != 0)
-        base = NULL;
+    void *base = current->alloc(total, align, current->user);
     if (!base)
         return NULL;
     char *p = (char *)base + align;
@@ -47,20 +45,22 @@ static void *block_alloc(size_t n, size_t align) {
 void dl_free(void *p) {
     if (!p)
         return;
+    if (!current) {
+        free(p);
+        return;
+    }
     const block_head *h = (const block_head *)((char *)p - sizeof *h);
-    void *base = (char *)p - h->head;
-    if (current)
-        current->free(base, current->user);
-    else
-        free(base);
+    current->free((char *)p - h->head, current->user);
 }
 
 void *dl_malloc(size_t n) {
-    return block_alloc(n, 16);
+    return current ? block_alloc(n, 16) : malloc(n);
 }
 
 void *dl_calloc(size_t count, size_t n) {
     size_t total;
+    if (!current)
+        return calloc(count, n);
     if (dl_mul_size(count, n, &total))
         return NULL;
     void *p = block_alloc(total, 16);
@@ -70,6 +70,8 @@ void *dl_calloc(size_t count, size_t n) {
 }
 
 void *dl_realloc(void *p, size_t n) {
+    if (!current)
+        return realloc(p, n);
     if (!p)
         return dl_malloc(n);
     const block_head *h = (const block_head *)((char *)p - sizeof *h);
@@ -92,7 +94,12 @@ char *dl_strdup(const char *s) {
 }
 
 void *dl_aligned_alloc(size_t n) {
-    return block_alloc(n ? n : DL_ALIGN, DL_ALIGN);
+    if (n == 0)
+        n = DL_ALIGN;
+    if (current)
+        return block_alloc(n, DL_ALIGN);
+    void *p = NULL;
+    return posix_memalign(&p, DL_ALIGN, n) == 0 ? p : NULL;
 }
 
 void dl_aligned_free(void *p) {

@@ -50,7 +50,7 @@ static void *alloc_array(size_t n, size_t elem, int *failed) {
         *failed = 1;
         return NULL;
     }
-    void *p = calloc(1, bytes ? bytes : 1);
+    void *p = dl_calloc(1, bytes ? bytes : 1);
     if (!p)
         *failed = 1;
     return p;
@@ -107,7 +107,7 @@ int dl_sched_create(dl_sched **out, int32_t max_canvas, int32_t n_vocab, int32_t
         return dl_fail(err, DIFFLM_E_INVALID_ARG,
                        "scheduler: eot id %d is outside the vocabulary of %d", eot_id, n_vocab);
 
-    dl_sched *s = calloc(1, sizeof *s);
+    dl_sched *s = dl_calloc(1, sizeof *s);
     if (!s)
         return dl_fail(err, DIFFLM_E_NOMEM, "scheduler: out of memory");
     s->max_canvas = max_canvas;
@@ -130,18 +130,18 @@ int dl_sched_create(dl_sched **out, int32_t max_canvas, int32_t n_vocab, int32_t
 void dl_sched_free(dl_sched *s) {
     if (!s)
         return;
-    free(s->canvas);
-    free(s->plan_count);
-    free(s->plan_block);
-    free(s->cand);
-    free(s->x0);
-    free(s->conf);
-    free(s->key);
-    free(s->ranked);
-    free(s->z);
-    free(s->kth);
-    free(s->sorted);
-    free(s);
+    dl_free(s->canvas);
+    dl_free(s->plan_count);
+    dl_free(s->plan_block);
+    dl_free(s->cand);
+    dl_free(s->x0);
+    dl_free(s->conf);
+    dl_free(s->key);
+    dl_free(s->ranked);
+    dl_free(s->z);
+    dl_free(s->kth);
+    dl_free(s->sorted);
+    dl_free(s);
 }
 
 /* ---------------------------------------------------------------- begin */
