@@ -18,6 +18,9 @@
  *     difflm_ctx *ctx = difflm_create(&p, &st);
  *     if (!ctx) { fprintf(stderr, "%s\n", difflm_status_str(st)); return 1; }
  *
+ *     // Several generations at once (a server, a game): load the model once with
+ *     // difflm_model_load() and create a context per generation with difflm_ctx_create().
+ *
  *     difflm_gen_params g;
  *     difflm_gen_params_init(&g);
  *     g.gen_length = 64; g.steps = 64; g.block_length = 32;
@@ -31,14 +34,18 @@
  *     difflm_free(ctx);
  *
  * Thread safety:
+ *   - A model (difflm_model_load) is read-only once loaded: any number of threads may
+ *     create contexts from it and use them at once. Contexts created from one model
+ *     share its weights, tokenizer and chat format; contexts from separate loads of one
+ *     file still share its pages through the page cache (weights are mmapped read-only).
  *   - A context is used by one thread at a time. Different contexts are independent
- *     and may be used concurrently from different threads; contexts created from the
- *     same file share its pages through the page cache (weights are mmapped read-only).
+ *     and may be used concurrently from different threads.
  *   - difflm_cancel() is the one call that is safe from any thread at any time while
  *     the context exists: the running (or next) generation step returns
  *     DIFFLM_E_CANCELLED.
- *   - The functions that take no context (difflm_status_str, difflm_version*,
- *     difflm_abi_version, difflm_*_params_init) are safe from any thread.
+ *   - The functions that take no context (difflm_status_str, difflm_status_name,
+ *     difflm_version*, difflm_abi_version, difflm_*_params_init) are safe from any
+ *     thread, and so are the calls on a const difflm_model * and difflm_model_free.
  *   - Callbacks (log, step) run on the thread that made the call that triggered them.
  *
  * Conventions:
@@ -62,6 +69,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "difflm_status.h"
 #include "difflm_version.h"
 
 #ifdef __cplusplus
@@ -76,29 +84,11 @@ extern "C" {
 
 /* ---------------------------------------------------------------- status codes */
 
-/* X(name, value, description). Values never change once released. */
-#define DIFFLM_STATUS_LIST(X)                                                          \
-    X(OK, 0, "success")                                                                \
-    X(DONE, 1, "generation finished")                                                  \
-    X(E_INVALID_ARG, -1, "invalid argument")                                           \
-    X(E_NOMEM, -2, "out of memory")                                                    \
-    X(E_IO, -3, "cannot read or write a file")                                         \
-    X(E_FORMAT, -4, "malformed model file")                                            \
-    X(E_UNSUPPORTED, -5, "unsupported model, tensor type or feature")                  \
-    X(E_BUFFER_TOO_SMALL, -6, "output buffer too small")                               \
-    X(E_STATE, -7, "call not valid in the current state")                              \
-    X(E_CANCELLED, -8, "cancelled")                                                    \
-    X(E_TOO_LONG, -9, "canvas longer than the context was created for")                \
-    X(E_INTERNAL, -10, "internal error")
-
-enum difflm_status {
-#define DIFFLM_STATUS_ENUM_(name, value, text) DIFFLM_##name = value,
-    DIFFLM_STATUS_LIST(DIFFLM_STATUS_ENUM_)
-#undef DIFFLM_STATUS_ENUM_
-};
-
 /* A static, NUL-terminated description of a status ("unknown status" for other values). */
 DIFFLM_API const char *difflm_status_str(int status);
+/* The status's name as a static string, e.g. "DIFFLM_E_NOMEM" ("DIFFLM_UNKNOWN_STATUS" for
+ * other values): for logs and bindings that map codes to their own errors. */
+DIFFLM_API const char *difflm_status_name(int status);
 
 /* ---------------------------------------------------------------- version */
 
@@ -112,13 +102,18 @@ DIFFLM_API uint32_t difflm_abi_version(void);
 /* ---------------------------------------------------------------- types */
 
 typedef int32_t difflm_token;
+typedef struct difflm_model difflm_model;
 typedef struct difflm_ctx difflm_ctx;
 
-/* Log levels, most severe first. */
-#define DIFFLM_LOG_ERROR 0
-#define DIFFLM_LOG_WARN 1
-#define DIFFLM_LOG_INFO 2
-#define DIFFLM_LOG_DEBUG 3
+/* A host allocator (a game engine's, a test's). alloc returns size bytes aligned to
+ * alignment (a power of two, at most 64) or NULL; free accepts NULL and every pointer
+ * alloc returned. Every heap allocation of the library goes through the pair given at
+ * load or create time (weights are mmapped, not allocated). Both may be called from any
+ * thread that calls into the object that was given them. */
+typedef void *(*difflm_alloc_fn)(size_t size, size_t alignment, void *user);
+typedef void (*difflm_free_fn)(void *ptr, void *user);
+
+/* Log levels: DIFFLM_LOG_ERROR .. DIFFLM_LOG_DEBUG (difflm_status.h). */
 
 /* Receives one message (no trailing newline, valid only during the call). */
 typedef void (*difflm_log_fn)(int32_t level, const char *message, void *user);
@@ -159,9 +154,11 @@ typedef struct difflm_params {
 DIFFLM_API void difflm_params_init(difflm_params *p);
 
 /* Loads the model and allocates everything a generation needs (one arena sized for
- * max_canvas). Returns a new context, or NULL with *status (if non-NULL) set to the
- * reason: E_INVALID_ARG, E_IO, E_FORMAT, E_UNSUPPORTED, E_NOMEM. Details go to the
- * log callback. Free the context with difflm_free(). */
+ * max_canvas): difflm_model_load() and difflm_ctx_create() in one call, the model
+ * private to the context (with the C library's allocator: a host allocator is given
+ * through those two calls). Returns a new context, or NULL with *status (if non-NULL)
+ * set to the reason: E_INVALID_ARG, E_IO, E_FORMAT, E_UNSUPPORTED, E_NOMEM. Details go
+ * to the log callback. Free the context with difflm_free(). */
 DIFFLM_API difflm_ctx *difflm_create(const difflm_params *p, int *status);
 
 /* Frees the context and everything it owns. NULL is a no-op. */
@@ -190,6 +187,79 @@ typedef struct difflm_model_info {
 
 /* Fills *out (set out->struct_size first, or use sizeof). Returns OK or E_INVALID_ARG. */
 DIFFLM_API int difflm_model_info_get(const difflm_ctx *ctx, difflm_model_info *out);
+
+/* ---------------------------------------------------------------- models and contexts
+ *
+ * A model is loaded once (mapped weights, hyperparameters, tokenizer, chat format) and
+ * never changes afterwards; any number of contexts are created from it, each with its
+ * own scratch arena, schedule state, thread pool, last error and cancel flag. A server
+ * keeps one model and a pool of contexts; a game gives each character a context. */
+
+typedef struct difflm_model_params {
+    uint32_t struct_size;        /* sizeof(difflm_model_params), set by the init call */
+    const char *path;            /* GGUF file; required */
+    int32_t mask_token_id;       /* -1 = the file's tokenizer.ggml.mask_token_id */
+    int32_t log_level;           /* most verbose level passed to log_fn (default WARN) */
+    difflm_log_fn log_fn;        /* NULL = silent; may be called from any thread that
+                                    loads or frees the model */
+    void *log_user;
+    difflm_alloc_fn alloc_fn;    /* NULL (with free_fn NULL) = the C library's */
+    difflm_free_fn free_fn;
+    void *alloc_user;
+} difflm_model_params;
+
+/* Fills *p with defaults. */
+DIFFLM_API void difflm_model_params_init(difflm_model_params *p);
+
+/* Maps and checks a model file and parses its tokenizer. Returns the model, or NULL
+ * with *status (if non-NULL) set to E_INVALID_ARG, E_IO, E_FORMAT, E_UNSUPPORTED or
+ * E_NOMEM (details to the log callback). The model is read-only from here on: the
+ * calls that take a const difflm_model * are safe from any number of threads at once.
+ * Free it with difflm_model_free(). */
+DIFFLM_API difflm_model *difflm_model_load(const difflm_model_params *p, int *status);
+
+/* Drops the caller's reference. Contexts created from the model hold their own, so the
+ * model may be freed while they live: its memory goes with the last of them. NULL is a
+ * no-op. Safe from any thread, but not twice for one load. */
+DIFFLM_API void difflm_model_free(difflm_model *model);
+
+/* difflm_model_info_get for a model (max_canvas is 0). Returns OK or E_INVALID_ARG. */
+DIFFLM_API int difflm_model_describe(const difflm_model *model, difflm_model_info *out);
+
+typedef struct difflm_ctx_params {
+    uint32_t struct_size;        /* sizeof(difflm_ctx_params), set by the init call */
+    int32_t n_threads;           /* 0 = all cores */
+    int32_t max_canvas;          /* longest canvas (prompt + generated) this context
+                                    serves; 0 = min(model context, 2048) */
+    int32_t log_level;           /* most verbose level passed to log_fn (default WARN) */
+    difflm_log_fn log_fn;        /* NULL = silent */
+    void *log_user;
+    difflm_alloc_fn alloc_fn;    /* NULL (with free_fn NULL) = the C library's */
+    difflm_free_fn free_fn;
+    void *alloc_user;
+} difflm_ctx_params;
+
+/* Fills *p with defaults. */
+DIFFLM_API void difflm_ctx_params_init(difflm_ctx_params *p);
+
+/* Creates a context on a model: its thread pool and one arena sized for max_canvas
+ * (difflm_ctx_memory_required bytes). The context takes its own reference to the
+ * model. Returns the context, or NULL with *status (if non-NULL) set to E_INVALID_ARG
+ * or E_NOMEM. Free it with difflm_free(). */
+DIFFLM_API difflm_ctx *difflm_ctx_create(difflm_model *model, const difflm_ctx_params *p,
+                                         int *status);
+
+/* The bytes of heap a context with these parameters allocates up front (its arena, the
+ * largest part, and the schedule state), as ZSTD_estimateCCtxSize does: a host can
+ * check before it creates. The KV caches' part of the arena is counted although its
+ * pages are touched only by generations that use a cache. Returns OK, E_INVALID_ARG, or
+ * E_NOMEM (the size overflows). */
+DIFFLM_API int difflm_ctx_memory_required(const difflm_model *model, const difflm_ctx_params *p,
+                                          size_t *bytes);
+
+/* The model a context runs (borrowed: valid while the context lives; pass it to
+ * difflm_ctx_create for more contexts on the same weights). NULL for NULL. */
+DIFFLM_API difflm_model *difflm_ctx_model(const difflm_ctx *ctx);
 
 /* ---------------------------------------------------------------- tokenizer */
 

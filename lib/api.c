@@ -1,10 +1,12 @@
 /* api.c - the only file with exported functions: argument checks, parameter-struct
- * versioning, status mapping. Everything else is hidden (-fvisibility=hidden). */
+ * versioning, the allocator scope of each call, status mapping. It sees the model and
+ * the context only through lib/ctx/ctx_api.h. Everything else is hidden
+ * (-fvisibility=hidden). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctx/ctx.h"
+#include "ctx/ctx_api.h"
 
 #define API DIFFLM_API
 
@@ -33,6 +35,8 @@ static int copy_versioned(void *dst, size_t dst_size, const void *src, uint32_t 
 /* The first released layouts end here; anything smaller is not a real struct. */
 #define PARAMS_MIN_SIZE offsetof(difflm_params, log_user) + sizeof(void *)
 #define GEN_MIN_SIZE offsetof(difflm_gen_params, step_user) + sizeof(void *)
+#define MODEL_PARAMS_MIN_SIZE sizeof(difflm_model_params)
+#define CTX_PARAMS_MIN_SIZE sizeof(difflm_ctx_params)
 
 API void difflm_params_init(difflm_params *p) {
     if (!p)
@@ -40,6 +44,23 @@ API void difflm_params_init(difflm_params *p) {
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     p->mask_token_id = -1;
+    p->log_level = DIFFLM_LOG_WARN;
+}
+
+API void difflm_model_params_init(difflm_model_params *p) {
+    if (!p)
+        return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->mask_token_id = -1;
+    p->log_level = DIFFLM_LOG_WARN;
+}
+
+API void difflm_ctx_params_init(difflm_ctx_params *p) {
+    if (!p)
+        return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
     p->log_level = DIFFLM_LOG_WARN;
 }
 
@@ -61,19 +82,158 @@ API void difflm_gen_params_init(difflm_gen_params *g) {
     g->cache = DIFFLM_CACHE_NONE;
 }
 
-/* --------------------------------------------------------------- version */
+/* --------------------------------------------------------------- status, version */
+
+API const char *difflm_status_str(int status) {
+    switch (status) {
+#define STATUS_TEXT_(name, value, text) \
+    case value:                         \
+        return text;
+        DIFFLM_STATUS_LIST(STATUS_TEXT_)
+#undef STATUS_TEXT_
+    default:
+        return "unknown status";
+    }
+}
+
+API const char *difflm_status_name(int status) {
+    switch (status) {
+#define STATUS_NAME_(name, value, text) \
+    case value:                         \
+        return "DIFFLM_" #name;
+        DIFFLM_STATUS_LIST(STATUS_NAME_)
+#undef STATUS_NAME_
+    default:
+        return "DIFFLM_UNKNOWN_STATUS";
+    }
+}
+
 
 API const char *difflm_version(void) { return DIFFLM_VERSION_STRING; }
 API uint32_t difflm_version_number(void) { return DIFFLM_VERSION_NUMBER; }
 API uint32_t difflm_abi_version(void) { return DIFFLM_ABI_VERSION; }
 
-/* --------------------------------------------------------------- context */
+/* --------------------------------------------------------------- models and contexts */
+
+/* Every call on an object runs in that object's allocator scope (core.h). */
+#define IN_SCOPE(mem, expr)                                                            \
+    do {                                                                               \
+        const dl_mem *prev_ = dl_mem_enter(mem);                                       \
+        expr;                                                                          \
+        dl_mem_leave(prev_);                                                           \
+    } while (0)
 
 /* Records a failure on the context (when there is one) and returns its status. */
 static int fail(difflm_ctx *ctx, int status, const char *msg) {
     if (ctx)
-        dl_fail(&ctx->err, status, "%s", msg);
+        dl_fail(dl_ctx_err(ctx), status, "%s", msg);
     return status;
+}
+
+static void log_failure(difflm_log_fn fn, void *user, int32_t level, const char *call, int rc,
+                        const dl_err *err) {
+    dl_log lg = {fn, user, level};
+    dl_logf(&lg, DIFFLM_LOG_ERROR, "%s: %s: %s", call, difflm_status_str(rc), err->msg);
+}
+
+static int check_allocator(difflm_alloc_fn a, difflm_free_fn f, const char *what, dl_err *err) {
+    if (!a != !f)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "%s: alloc_fn and free_fn go together", what);
+    return 0;
+}
+
+API difflm_model *difflm_model_load(const difflm_model_params *p, int *status) {
+    dl_err err = {0};
+    difflm_model_params prm;
+    difflm_model_params_init(&prm);
+    int rc;
+    difflm_model *m = NULL;
+    if (!p)
+        rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "params is NULL");
+    else
+        rc = copy_versioned(&prm, sizeof prm, p, p->struct_size, MODEL_PARAMS_MIN_SIZE,
+                            "difflm_model_params", &err);
+    if (rc == 0 && !prm.path)
+        rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "difflm_model_params.path is NULL");
+    if (rc == 0 && prm.mask_token_id < -1)
+        rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "mask_token_id must be >= -1");
+    if (rc == 0)
+        rc = check_allocator(prm.alloc_fn, prm.free_fn, "difflm_model_params", &err);
+    if (rc == 0) {
+        dl_mem mem = {prm.alloc_fn, prm.free_fn, prm.alloc_user};
+        IN_SCOPE(&mem, rc = dl_model_obj_load(&m, &prm, &err));
+    }
+    if (rc != 0)
+        log_failure(prm.log_fn, prm.log_user, prm.log_level, "difflm_model_load", rc, &err);
+    if (status)
+        *status = rc;
+    return m;
+}
+
+API void difflm_model_free(difflm_model *model) {
+    dl_model_obj_release(model);   // enters the model's own scope
+}
+
+API int difflm_model_describe(const difflm_model *model, difflm_model_info *out) {
+    if (!model || !out || out->struct_size < offsetof(difflm_model_info, n_params))
+        return DIFFLM_E_INVALID_ARG;
+    difflm_model_info info;
+    dl_model_obj_info(model, &info);
+    size_t n = out->struct_size < sizeof info ? out->struct_size : sizeof info;
+    memcpy(out, &info, n);
+    out->struct_size = (uint32_t)n;
+    return DIFFLM_OK;
+}
+
+/* Checks and versions ctx params; fills *prm. */
+static int ctx_params(const difflm_ctx_params *p, difflm_ctx_params *prm, dl_err *err) {
+    difflm_ctx_params_init(prm);
+    if (!p)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "params is NULL");
+    int rc = copy_versioned(prm, sizeof *prm, p, p->struct_size, CTX_PARAMS_MIN_SIZE,
+                            "difflm_ctx_params", err);
+    if (rc == 0 && (prm->n_threads < 0 || prm->max_canvas < 0))
+        rc = dl_fail(err, DIFFLM_E_INVALID_ARG, "n_threads and max_canvas must be >= 0");
+    if (rc == 0)
+        rc = check_allocator(prm->alloc_fn, prm->free_fn, "difflm_ctx_params", err);
+    return rc;
+}
+
+/* The allocator a context on model with these params uses: its own, or the model's. */
+static const dl_mem *ctx_mem(const difflm_model *model, const difflm_ctx_params *p, dl_mem *own) {
+    *own = (dl_mem){p->alloc_fn, p->free_fn, p->alloc_user};
+    return own->alloc ? own : dl_model_obj_mem(model);
+}
+
+API difflm_ctx *difflm_ctx_create(difflm_model *model, const difflm_ctx_params *p, int *status) {
+    dl_err err = {0};
+    difflm_ctx_params prm;
+    difflm_ctx *ctx = NULL;
+    int rc = model ? ctx_params(p, &prm, &err)
+                   : dl_fail(&err, DIFFLM_E_INVALID_ARG, "model is NULL");
+    if (rc == 0) {
+        dl_mem own;
+        IN_SCOPE(ctx_mem(model, &prm, &own), rc = dl_ctx_create(&ctx, model, &prm, &err));
+    }
+    if (rc != 0 && p)
+        log_failure(prm.log_fn, prm.log_user, prm.log_level, "difflm_ctx_create", rc, &err);
+    if (status)
+        *status = rc;
+    return ctx;
+}
+
+API int difflm_ctx_memory_required(const difflm_model *model, const difflm_ctx_params *p,
+                                   size_t *bytes) {
+    dl_err err = {0};
+    difflm_ctx_params prm;
+    if (!model || !bytes)
+        return DIFFLM_E_INVALID_ARG;
+    int rc = ctx_params(p, &prm, &err);
+    return rc != 0 ? rc : dl_ctx_memory_required(model, &prm, bytes, &err);
+}
+
+API difflm_model *difflm_ctx_model(const difflm_ctx *ctx) {
+    return ctx ? dl_ctx_lm(ctx) : NULL;
 }
 
 API difflm_ctx *difflm_create(const difflm_params *p, int *status) {
@@ -92,47 +252,45 @@ API difflm_ctx *difflm_create(const difflm_params *p, int *status) {
     if (rc == 0 && (prm.n_threads < 0 || prm.max_canvas < 0 || prm.mask_token_id < -1))
         rc = dl_fail(&err, DIFFLM_E_INVALID_ARG,
                      "n_threads and max_canvas must be >= 0, mask_token_id >= -1");
-    if (rc == 0)
-        rc = dl_ctx_create(&ctx, &prm, &err);
-    if (rc != 0) {
-        dl_log lg = {prm.log_fn, prm.log_user, prm.log_level};
-        dl_logf(&lg, DIFFLM_LOG_ERROR, "difflm_create: %s: %s", difflm_status_str(rc), err.msg);
+    if (rc == 0) {
+        difflm_model_params mp;
+        difflm_model_params_init(&mp);
+        mp.path = prm.model_path;
+        mp.mask_token_id = prm.mask_token_id;
+        mp.log_level = prm.log_level;
+        mp.log_fn = prm.log_fn;
+        mp.log_user = prm.log_user;
+        difflm_ctx_params cp;
+        difflm_ctx_params_init(&cp);
+        cp.n_threads = prm.n_threads;
+        cp.max_canvas = prm.max_canvas;
+        difflm_model *m = NULL;
+        rc = dl_model_obj_load(&m, &mp, &err);
+        if (rc == 0)   // the context inherits the model's log
+            rc = dl_ctx_create(&ctx, m, &cp, &err);
+        dl_model_obj_release(m);   // the context holds the only reference now
     }
+    if (rc != 0)
+        log_failure(prm.log_fn, prm.log_user, prm.log_level, "difflm_create", rc, &err);
     if (status)
         *status = rc;
     return ctx;
 }
 
-API void difflm_free(difflm_ctx *ctx) { dl_ctx_free(ctx); }
+API void difflm_free(difflm_ctx *ctx) {
+    if (ctx)
+        IN_SCOPE(dl_ctx_mem(ctx), dl_ctx_free(ctx));
+}
 
 API const char *difflm_last_error(const difflm_ctx *ctx) {
-    return ctx ? ctx->err.msg : "context is NULL";
+    return ctx ? dl_ctx_last_error(ctx) : "context is NULL";
 }
 
 API int difflm_model_info_get(const difflm_ctx *ctx, difflm_model_info *out) {
     if (!ctx || !out || out->struct_size < offsetof(difflm_model_info, n_params))
         return DIFFLM_E_INVALID_ARG;
-    const dl_hparams *hp = &ctx->model->hp;
-    const dl_tok_special *sp = dl_tok_specials(ctx->tok);
-    difflm_model_info info = {
-        .struct_size = sizeof info,
-        .arch = hp->arch,
-        .n_vocab = hp->n_vocab,
-        .n_ctx_train = hp->n_ctx_train,
-        .max_canvas = ctx->max_canvas,
-        .n_layer = hp->n_layer,
-        .n_embd = hp->n_embd,
-        .n_head = hp->n_head,
-        .n_head_kv = hp->n_head_kv,
-        .n_ff = hp->n_ff,
-        .shift_logits = hp->shift_logits,
-        .mask_id = ctx->mask_id,
-        .bos_id = sp->bos,
-        .eos_id = sp->eos,
-        .eot_id = sp->eot,
-        .add_bos = sp->add_bos,
-        .n_params = hp->n_params,
-    };
+    difflm_model_info info;
+    dl_ctx_info(ctx, &info);
     size_t n = out->struct_size < sizeof info ? out->struct_size : sizeof info;
     memcpy(out, &info, n);
     out->struct_size = (uint32_t)n;
@@ -149,7 +307,10 @@ API int difflm_tokenize(difflm_ctx *ctx, const char *text, size_t len, uint32_t 
         return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_tokenize: NULL text, out or n_out");
     if (flags & ~(DIFFLM_TOKENIZE_ADD_BOS | DIFFLM_TOKENIZE_PARSE_SPECIAL))
         return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_tokenize: unknown flags");
-    return dl_tok_encode(ctx->tok, text ? text : "", len, flags, out, cap, n_out, &ctx->err);
+    int rc;
+    IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_tokenize(ctx, text ? text : "", len, flags, out, cap,
+                                                   n_out));
+    return rc;
 }
 
 API int difflm_detokenize(difflm_ctx *ctx, const difflm_token *ids, size_t n, uint32_t flags,
@@ -160,7 +321,9 @@ API int difflm_detokenize(difflm_ctx *ctx, const difflm_token *ids, size_t n, ui
         return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_detokenize: NULL ids, out or n_out");
     if (flags & ~DIFFLM_DETOKENIZE_SPECIAL)
         return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_detokenize: unknown flags");
-    return dl_tok_decode(ctx->tok, ids, n, flags, out, cap, n_out, &ctx->err);
+    int rc;
+    IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_detokenize(ctx, ids, n, flags, out, cap, n_out));
+    return rc;
 }
 
 API int difflm_chat_format(difflm_ctx *ctx, const difflm_chat_message *msgs, size_t n,
@@ -169,61 +332,52 @@ API int difflm_chat_format(difflm_ctx *ctx, const difflm_chat_message *msgs, siz
         return DIFFLM_E_INVALID_ARG;
     if ((!msgs && n) || !n_out || (!out && cap))
         return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_chat_format: NULL msgs, out or n_out");
-    return dl_tok_chat(ctx->tok, msgs, n, add_assistant != 0, out, cap, n_out, &ctx->err);
+    int rc;
+    IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_chat(ctx, msgs, n, add_assistant != 0, out, cap, n_out));
+    return rc;
 }
 
 /* --------------------------------------------------------------- generation */
+
+/* A current-size copy of the caller's gen params, or an error on the context. */
+static int gen_params(difflm_ctx *ctx, const difflm_gen_params *g, difflm_gen_params *gp) {
+    difflm_gen_params_init(gp);
+    return copy_versioned(gp, sizeof *gp, g, g->struct_size, GEN_MIN_SIZE, "difflm_gen_params",
+                          dl_ctx_err(ctx));
+}
 
 API int difflm_generate_begin(difflm_ctx *ctx, const difflm_token *prompt, size_t n,
                               const difflm_gen_params *g) {
     if (!ctx)
         return DIFFLM_E_INVALID_ARG;
-    ctx->have_canvas = 0;
     if ((!prompt && n) || !g)
         return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_generate_begin: NULL prompt or params");
-    if (n > (size_t)ctx->max_canvas)
-        return dl_fail(&ctx->err, DIFFLM_E_TOO_LONG, "prompt of %zu tokens exceeds max_canvas %d",
-                       n, ctx->max_canvas);
+    if (n > INT32_MAX)
+        return dl_fail(dl_ctx_err(ctx), DIFFLM_E_TOO_LONG, "prompt of %zu tokens", n);
     difflm_gen_params gp;
-    difflm_gen_params_init(&gp);
-    int rc = copy_versioned(&gp, sizeof gp, g, g->struct_size, GEN_MIN_SIZE, "difflm_gen_params",
-                            &ctx->err);
-    if (rc != 0)
-        return rc;
-    return dl_ctx_begin(ctx, prompt, (int32_t)n, &gp);
+    int rc = gen_params(ctx, g, &gp);
+    if (rc == 0)
+        IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_begin(ctx, prompt, (int32_t)n, &gp));
+    return rc;
 }
 
 API int difflm_generate_step(difflm_ctx *ctx) {
     if (!ctx)
         return DIFFLM_E_INVALID_ARG;
-    return dl_ctx_step(ctx);
+    int rc;
+    IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_step(ctx));
+    return rc;
 }
 
 API int difflm_canvas(const difflm_ctx *ctx, difflm_token *out, size_t cap, size_t *n_out) {
     if (!ctx || !n_out || (!out && cap))
         return DIFFLM_E_INVALID_ARG;
-    if (!ctx->have_canvas)
-        return DIFFLM_E_STATE;
-    size_t n = (size_t)dl_sched_canvas_len(ctx->sched);
-    *n_out = n;
-    if (cap < n)
-        return DIFFLM_E_BUFFER_TOO_SMALL;
-    memcpy(out, dl_sched_canvas(ctx->sched), n * sizeof *out);
-    return DIFFLM_OK;
+    return dl_ctx_canvas(ctx, out, cap, n_out);
 }
 
 API void difflm_cancel(difflm_ctx *ctx) {
     if (ctx)
-        __atomic_store_n(&ctx->cancel, 1, __ATOMIC_SEQ_CST);
-}
-
-/* The generated tokens up to (not including) the first EOS or end-of-turn. */
-static size_t generated_length(const difflm_ctx *ctx, const int32_t *gen, size_t n) {
-    const dl_tok_special *sp = dl_tok_specials(ctx->tok);
-    for (size_t i = 0; i < n; i++)
-        if ((sp->eos >= 0 && gen[i] == sp->eos) || (sp->eot >= 0 && gen[i] == sp->eot))
-            return i;
-    return n;
+        dl_ctx_cancel(ctx);
 }
 
 API int difflm_sample(difflm_ctx *ctx, const char *prompt, const difflm_gen_params *g,
@@ -232,31 +386,9 @@ API int difflm_sample(difflm_ctx *ctx, const char *prompt, const difflm_gen_para
         return DIFFLM_E_INVALID_ARG;
     if (!prompt || !g || !n_out || (!out && cap))
         return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_sample: NULL prompt, params, out or n_out");
-    /* The prompt's ids go through the canvas_un buffer, which is free between steps. */
-    int32_t *ids = ctx->canvas_un;
-    size_t n_ids = 0;
-    uint32_t flags = DIFFLM_TOKENIZE_PARSE_SPECIAL;
-    if (dl_tok_specials(ctx->tok)->add_bos)
-        flags |= DIFFLM_TOKENIZE_ADD_BOS;
-    int rc = dl_tok_encode(ctx->tok, prompt, strlen(prompt), flags, ids, (size_t)ctx->max_canvas,
-                           &n_ids, &ctx->err);
-    if (rc == DIFFLM_E_BUFFER_TOO_SMALL)
-        return dl_fail(&ctx->err, DIFFLM_E_TOO_LONG, "prompt of %zu tokens exceeds max_canvas %d",
-                       n_ids, ctx->max_canvas);
+    difflm_gen_params gp;
+    int rc = gen_params(ctx, g, &gp);
     if (rc == 0)
-        rc = difflm_generate_begin(ctx, ids, n_ids, g);
-    while (rc == DIFFLM_OK)
-        rc = dl_ctx_step(ctx);
-    if (rc != DIFFLM_DONE)
-        return rc;
-    const int32_t *canvas = dl_sched_canvas(ctx->sched);
-    size_t P = (size_t)dl_sched_prompt_len(ctx->sched);
-    size_t n_gen = generated_length(ctx, canvas + P, (size_t)dl_sched_canvas_len(ctx->sched) - P);
-    rc = dl_tok_decode(ctx->tok, canvas + P, n_gen, 0, out, cap ? cap - 1 : 0, n_out, &ctx->err);
-    if (rc == DIFFLM_E_BUFFER_TOO_SMALL || (rc == 0 && cap == 0))
-        return dl_fail(&ctx->err, DIFFLM_E_BUFFER_TOO_SMALL, "output needs %zu bytes plus NUL",
-                       *n_out);
-    if (rc == 0)
-        out[*n_out] = '\0';
+        IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_sample(ctx, prompt, &gp, out, cap, n_out));
     return rc;
 }

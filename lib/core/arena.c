@@ -1,5 +1,4 @@
 /* arena.c - one allocation per context, carved into aligned pieces; and CPU count. */
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -19,19 +18,6 @@ void *dl_arena_alloc(dl_arena *a, size_t n) {
 
 int dl_arena_overflowed(const dl_arena *a) {
     return a->base && a->used > a->size;
-}
-
-void *dl_aligned_alloc(size_t n) {
-    void *p = NULL;
-    if (n == 0)
-        n = DL_ALIGN;
-    if (posix_memalign(&p, DL_ALIGN, n) != 0)
-        return NULL;
-    return p;
-}
-
-void dl_aligned_free(void *p) {
-    free(p);
 }
 
 int dl_cpu_count(void) {

@@ -1,4 +1,5 @@
-/* core.h - what every module below the API shares: error detail, logging, arena.
+/* core.h - what every module below the API shares: error detail, logging, memory,
+ * arena. It depends on nothing of the library but the status list.
  *
  * Internal functions report failure the same way: they return a difflm status
  * (0 or a negative DIFFLM_E_*) and, on failure, fill a dl_err with a message that
@@ -10,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "difflm.h"
+#include "difflm_status.h"
 
 #define DL_ERR_MSG_MAX 512
 
@@ -28,8 +29,11 @@ int dl_fail(dl_err *e, int status, const char *fmt, ...)
 void dl_err_clear(dl_err *e);
 
 /* A log sink: the host's callback and the most verbose level it wants. */
+/* Same signature as the public difflm_log_fn, which the API passes in. */
+typedef void (*dl_log_fn)(int32_t level, const char *message, void *user);
+
 typedef struct dl_log {
-    difflm_log_fn fn;           /* NULL = silent */
+    dl_log_fn fn;               /* NULL = silent */
     void *user;
     int32_t level;
 } dl_log;
@@ -54,7 +58,35 @@ typedef struct dl_arena {
 void *dl_arena_alloc(dl_arena *a, size_t n);
 int dl_arena_overflowed(const dl_arena *a);
 
-/* Aligned heap memory for arenas and other large buffers; NULL on failure. */
+/* ---- memory: the one seam every heap allocation of the library goes through.
+ *
+ * dl_malloc and friends allocate from the allocator of the object the current API
+ * call works on: the API layer enters that object's dl_mem (dl_mem_enter) for the
+ * duration of the call, on the calling thread, and leaves it before returning. Code
+ * below the API therefore needs no allocator argument, and an object is always freed
+ * by the allocator that made it (its own calls and its free run in its scope). Outside
+ * any scope (tests and tools calling internals directly) the C library's is used.
+ * Every block carries its size, so dl_realloc works over a host's alloc/free pair. */
+typedef void *(*dl_alloc_fn)(size_t size, size_t alignment, void *user);
+typedef void (*dl_free_fn)(void *ptr, void *user);
+typedef struct dl_mem {
+    dl_alloc_fn alloc;          /* NULL: the C library's */
+    dl_free_fn free;
+    void *user;
+} dl_mem;
+
+/* Makes m (NULL: the C library's) the calling thread's allocator; returns the one
+ * before, for dl_mem_leave. Scopes nest. */
+const dl_mem *dl_mem_enter(const dl_mem *m);
+void dl_mem_leave(const dl_mem *prev);
+
+void *dl_malloc(size_t n);                 /* 16-byte aligned; NULL on failure */
+void *dl_calloc(size_t count, size_t n);   /* zeroed; NULL on failure or overflow */
+void *dl_realloc(void *p, size_t n);       /* NULL p: dl_malloc; on failure p stays */
+void dl_free(void *p);                     /* NULL is fine */
+char *dl_strdup(const char *s);
+
+/* DL_ALIGN-aligned memory for arenas and other large buffers; NULL on failure. */
 void *dl_aligned_alloc(size_t n);
 void dl_aligned_free(void *p);
 

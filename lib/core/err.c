@@ -1,20 +1,8 @@
-/* err.c - status strings (from the public X-macro list) and error detail. */
+/* err.c - error detail: the status and message of the last failure. */
 #include <stdio.h>
 #include <string.h>
 
 #include "core.h"
-
-const char *difflm_status_str(int status) {
-    switch (status) {
-#define DL_STATUS_CASE_(name, value, text) \
-    case value:                            \
-        return text;
-        DIFFLM_STATUS_LIST(DL_STATUS_CASE_)
-#undef DL_STATUS_CASE_
-    default:
-        return "unknown status";
-    }
-}
 
 int dl_fail(dl_err *e, int status, const char *fmt, ...) {
     if (e) {

@@ -86,7 +86,7 @@ static void *helper_main(void *arg) {
     helper_arg *a = arg;
     dl_pool *p = a->p;
     int id = a->id;
-    free(a);
+    dl_free(a);
     uint32_t seen = 0;
     for (;;) {
         uint32_t gen = atomic_load_explicit(&p->generation, memory_order_acquire);
@@ -115,7 +115,7 @@ int dl_pool_create(dl_pool **out, int n_threads, dl_err *err) {
         n_threads = dl_cpu_count();
     if (n_threads > 1024)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "thread count %d is above 1024", n_threads);
-    dl_pool *p = calloc(1, sizeof *p);
+    dl_pool *p = dl_calloc(1, sizeof *p);
     if (!p)
         return dl_fail(err, DIFFLM_E_NOMEM, "thread pool");
     p->n_threads = n_threads;
@@ -123,7 +123,7 @@ int dl_pool_create(dl_pool **out, int n_threads, dl_err *err) {
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done_cv, NULL);
     if (n_threads > 1) {
-        p->th = calloc((size_t)n_threads - 1, sizeof *p->th);
+        p->th = dl_calloc((size_t)n_threads - 1, sizeof *p->th);
         if (!p->th) {
             dl_pool_free(p);
             return dl_fail(err, DIFFLM_E_NOMEM, "thread pool of %d", n_threads);
@@ -132,11 +132,11 @@ int dl_pool_create(dl_pool **out, int n_threads, dl_err *err) {
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, DL_POOL_STACK);
         for (int i = 1; i < n_threads; i++) {
-            helper_arg *a = malloc(sizeof *a);
+            helper_arg *a = dl_malloc(sizeof *a);
             if (a)
                 *a = (helper_arg){ p, i };
             if (!a || pthread_create(&p->th[i - 1], &attr, helper_main, a) != 0) {
-                free(a);
+                dl_free(a);
                 pthread_attr_destroy(&attr);
                 int started = p->n_started;
                 dl_pool_free(p);
@@ -163,8 +163,8 @@ void dl_pool_free(dl_pool *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done_cv);
-    free(p->th);
-    free(p);
+    dl_free(p->th);
+    dl_free(p);
 }
 
 int dl_pool_threads(const dl_pool *p) {

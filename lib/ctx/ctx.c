@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctx/ctx.h"
+#include "difflm.h"
 #include "kernels/cpu.h"
 #include "model/model_weights.h"
 
@@ -38,66 +39,93 @@ static const char *blas_name(void) {
 #endif
 }
 
-int dl_ctx_create(struct difflm_ctx **out, const difflm_params *p, dl_err *err) {
+/* The canvas the context serves: the request, or the model's context up to 2048. */
+static int32_t resolve_max_canvas(const struct difflm_model *lm, const difflm_ctx_params *p) {
+    int32_t n_ctx = lm->model->hp.n_ctx_train;
+    int32_t mc = p->max_canvas > 0 ? p->max_canvas : DL_MIN(n_ctx, 2048);
+    return mc > 0 ? mc : 2048;
+}
+
+/* The largest canvas a context may be created for: far above any model's context, low
+ * enough that every size the arena and scheduler derive from it fits in an int. */
+#define DL_MAX_CANVAS (1 << 22)
+
+/* Sizes the context for lm and p: max_canvas, logit_rows and, through a measuring
+ * layout, the arena. Allocates nothing. */
+static int ctx_size(struct difflm_ctx *c, const struct difflm_model *lm,
+                    const difflm_ctx_params *p, size_t *arena, dl_err *err) {
+    c->lm = (struct difflm_model *)lm;
+    c->model_run = *lm->model;
+    c->model = &c->model_run;
+    c->max_canvas = resolve_max_canvas(lm, p);
+    if (c->max_canvas > DL_MAX_CANVAS)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "max_canvas %d is above the limit of %d",
+                       c->max_canvas, DL_MAX_CANVAS);
+    c->logit_rows = DL_MIN(c->max_canvas, 32);
+    dl_arena a = {0};
+    ctx_layout(c, &a);
+    if (a.used == SIZE_MAX)
+        return dl_fail(err, DIFFLM_E_NOMEM, "arena size overflows for max_canvas %d",
+                       c->max_canvas);
+    *arena = a.used;
+    return 0;
+}
+
+int dl_ctx_memory_required(const struct difflm_model *lm, const difflm_ctx_params *p,
+                           size_t *bytes, dl_err *err) {
+    struct difflm_ctx c = {0};
+    size_t arena = 0, total;
+    int rc = ctx_size(&c, lm, p, &arena, err);
+    if (rc != 0)
+        return rc;
+    if (dl_add_size(arena, dl_sched_memory(c.max_canvas, lm->model->hp.n_vocab), &total) ||
+        dl_add_size(total, sizeof(struct difflm_ctx), &total))
+        return dl_fail(err, DIFFLM_E_NOMEM, "context size overflows for max_canvas %d",
+                       c.max_canvas);
+    *bytes = total;
+    return 0;
+}
+
+int dl_ctx_create(struct difflm_ctx **out, struct difflm_model *lm, const difflm_ctx_params *p,
+                  dl_err *err) {
     *out = NULL;
-    struct difflm_ctx *c = calloc(1, sizeof *c);
+    struct difflm_ctx *c = dl_calloc(1, sizeof *c);
     if (!c)
         return dl_fail(err, DIFFLM_E_NOMEM, "cannot allocate the context");
-    c->log = (dl_log){p->log_fn, p->log_user, p->log_level};
-    int rc = dl_gguf_open(&c->gguf, p->model_path, err);
-    if (rc == 0)
-        rc = dl_model_load(&c->model, c->gguf, &c->log, err);
-    if (rc == 0)
-        rc = dl_tok_load(&c->tok, c->gguf, err);
+    c->mem = (dl_mem){p->alloc_fn, p->free_fn, p->alloc_user};
+    if (!c->mem.alloc)
+        c->mem = lm->mem;
+    c->log = p->log_fn ? (dl_log){p->log_fn, p->log_user, p->log_level} : lm->log;
+    dl_model_obj_retain(lm);
+    size_t arena_bytes = 0;
+    int rc = ctx_size(c, lm, p, &arena_bytes, err);
     if (rc != 0)
         goto fail;
-
+    c->tok = lm->tok;
+    c->mask_id = lm->mask_id;
+    c->n_tok_vocab = lm->n_tok_vocab;
     const dl_hparams *hp = &c->model->hp;
     const dl_tok_special *sp = dl_tok_specials(c->tok);
-    c->n_tok_vocab = DL_MIN(dl_tok_n_vocab(c->tok), hp->n_vocab);
-    // the host's id, else the file's, else the architecture's (arch.c; -1 for rows
-    // whose files always carry one)
-    c->mask_id = p->mask_token_id >= 0 ? p->mask_token_id
-               : sp->mask >= 0         ? sp->mask
-                                       : c->model->arch->mask_id;
-    if (c->mask_id < 0 || c->mask_id >= hp->n_vocab) {
-        rc = dl_fail(err, c->mask_id < 0 ? DIFFLM_E_FORMAT : DIFFLM_E_INVALID_ARG,
-                     c->mask_id < 0 ? "the file has no tokenizer.ggml.mask_token_id; set "
-                                      "difflm_params.mask_token_id"
-                                    : "mask token id %d is outside the vocabulary of %d",
-                     c->mask_id, hp->n_vocab);
-        goto fail;
-    }
-    c->max_canvas = p->max_canvas > 0 ? p->max_canvas : DL_MIN(hp->n_ctx_train, 2048);
-    if (c->max_canvas <= 0)
-        c->max_canvas = 2048;
     if (c->max_canvas > hp->n_ctx_train)
         dl_logf(&c->log, DIFFLM_LOG_WARN, "max_canvas %d exceeds the model's context length %d",
                 c->max_canvas, hp->n_ctx_train);
     c->n_threads = p->n_threads > 0 ? p->n_threads : dl_cpu_count();
-    c->model->n_threads = c->n_threads;
     if ((rc = dl_pool_create(&c->pool, c->n_threads, err)) != 0)
         goto fail;
-    c->model->pool = c->pool;
-    c->logit_rows = DL_MIN(c->max_canvas, 32);
+    c->model_run.n_threads = c->n_threads;
+    c->model_run.pool = c->pool;
 
     rc = dl_sched_create(&c->sched, c->max_canvas, hp->n_vocab, c->mask_id, sp->eos, sp->eot, err);
     if (rc != 0)
         goto fail;
 
-    dl_arena a = {0};
-    ctx_layout(c, &a);
-    if (a.used == SIZE_MAX) {
-        rc = dl_fail(err, DIFFLM_E_NOMEM, "arena size overflows for max_canvas %d", c->max_canvas);
-        goto fail;
-    }
-    c->arena = dl_aligned_alloc(a.used);
+    c->arena = dl_aligned_alloc(arena_bytes);
     if (!c->arena) {
         rc = dl_fail(err, DIFFLM_E_NOMEM, "cannot allocate the %zu-byte arena (max_canvas %d)",
-                     a.used, c->max_canvas);
+                     arena_bytes, c->max_canvas);
         goto fail;
     }
-    a = (dl_arena){.base = c->arena, .size = a.used};
+    dl_arena a = {.base = c->arena, .size = arena_bytes};
     ctx_layout(c, &a);
     dl_kv_cache_bind(&c->kv, c->model, c->kv_mem, c->max_canvas);
 
@@ -121,12 +149,11 @@ void dl_ctx_free(struct difflm_ctx *c) {
     if (!c)
         return;
     dl_sched_free(c->sched);
-    dl_tok_free(c->tok);
-    dl_model_free(c->model);
     dl_pool_free(c->pool);
-    dl_gguf_close(c->gguf);
     dl_aligned_free(c->arena);
-    free(c);
+    struct difflm_model *lm = c->lm;
+    dl_free(c);
+    dl_model_obj_release(lm);   // under the model's allocator, perhaps the last reference
 }
 
 /* Resolves AUTO settings and copies the public parameters into the scheduler's form. */
@@ -164,6 +191,12 @@ int dl_ctx_begin(struct difflm_ctx *c, const int32_t *prompt, int32_t n,
                  const difflm_gen_params *g) {
     c->have_canvas = 0;
     __atomic_store_n(&c->cancel, 0, __ATOMIC_SEQ_CST);
+    // the canvas bound first: it is the constraint a too-long request breaks, whatever
+    // else is wrong with the parameters (steps, blocks) for such a length
+    if ((int64_t)n + DL_MAX(g->gen_length, 0) > c->max_canvas)
+        return dl_fail(&c->err, DIFFLM_E_TOO_LONG,
+                       "prompt of %d tokens plus gen_length %d exceeds max_canvas %d", n,
+                       g->gen_length, c->max_canvas);
     if (!(g->cfg_scale >= 0.0f) || !isfinite(g->cfg_scale))
         return dl_fail(&c->err, DIFFLM_E_INVALID_ARG, "cfg_scale must be a finite value >= 0, got %g",
                        (double)g->cfg_scale);

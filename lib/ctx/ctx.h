@@ -1,29 +1,36 @@
-/* ctx.h - the private context: owns the mapped file, model, tokenizer, scheduler and
- * the arena every step works in. api.c checks arguments and calls these. */
+/* ctx.h - the private context: a reference to a shared model, and what one generation
+ * at a time needs of its own: scheduler, thread pool, the arena every step works in,
+ * last error, cancel flag. api.c checks arguments and calls ctx_api.h. */
 #ifndef DL_CTX_H
 #define DL_CTX_H
 
 #include "core/core.h"
 #include "core/pool.h"
 #include "fmt/gguf.h"
+#include "ctx/ctx_api.h"
+#include "ctx/model_obj.h"
 #include "model/model.h"
 #include "sched/sched.h"
 #include "tok/tok.h"
 
 struct difflm_ctx {
+    dl_mem mem;                 /* the allocator of everything the context owns */
     dl_log log;
     dl_err err;                 /* detail of the last failure */
-    dl_gguf *gguf;
-    dl_model *model;
-    dl_tok *tok;
+    struct difflm_model *lm;    /* shared, read-only; the context holds a reference */
+    dl_model model_run;         /* a private copy of *lm->model carrying this context's
+                                   pool and thread count (the shared one is never
+                                   written); the weights it points at are shared */
+    const dl_model *model;      /* &model_run */
+    const dl_tok *tok;          /* lm->tok */
     dl_sched *sched;
 
     int32_t max_canvas;
     int32_t n_threads;
     dl_pool *pool;              /* n_threads threads (the caller's included), kept for
                                    the context's life; the model's products run on it */
-    int32_t mask_id;
-    int32_t n_tok_vocab;        /* ids >= this are never predicted (Dream's wider head) */
+    int32_t mask_id;            /* lm->mask_id */
+    int32_t n_tok_vocab;        /* lm->n_tok_vocab */
     int32_t logit_rows;         /* rows per head chunk */
 
     /* Arena pieces (one allocation). */
@@ -52,10 +59,5 @@ struct difflm_ctx {
     void *step_user;
     int cancel;                 /* written with __atomic_store_n from any thread */
 };
-
-int dl_ctx_create(struct difflm_ctx **out, const difflm_params *p, dl_err *err);
-void dl_ctx_free(struct difflm_ctx *ctx);
-int dl_ctx_begin(struct difflm_ctx *ctx, const int32_t *prompt, int32_t n, const difflm_gen_params *g);
-int dl_ctx_step(struct difflm_ctx *ctx);
 
 #endif

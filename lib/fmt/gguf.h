@@ -109,7 +109,8 @@ int dl_gguf_w_tensor(dl_gguf_writer *w, const char *name, uint32_t type, uint32_
                      const int64_t *ne, const void *data);
 
 int dl_gguf_writer_write(const dl_gguf_writer *w, const char *path, dl_err *err);
-/* The whole file in a malloc'd buffer (caller frees with free()). */
+/* The whole file in a dl_malloc'd buffer (the caller frees it with dl_free(); outside a
+ * host allocator's scope, as in tools and tests, that is the C library's free()). */
 int dl_gguf_writer_to_buffer(const dl_gguf_writer *w, void **buf, size_t *n, dl_err *err);
 
 #endif

@@ -108,7 +108,7 @@ static int shown(uint64_t n) {
 
 /* A NUL-terminated copy of a key or tensor name (the caller checked it has no NUL). */
 static char *copy_name(dl_str s) {
-    char *p = malloc((size_t)s.n + 1);
+    char *p = dl_malloc((size_t)s.n + 1);
     if (p) {
         memcpy(p, s.p, (size_t)s.n);
         p[s.n] = '\0';
@@ -157,7 +157,7 @@ static int parse_array(cursor *c, dl_gguf_kv *kv) {
     }
     if (n == 0)
         return 0;
-    kv->str_off = malloc((size_t)n * sizeof *kv->str_off);
+    kv->str_off = dl_malloc((size_t)n * sizeof *kv->str_off);
     if (!kv->str_off)
         return dl_fail(c->err, DIFFLM_E_NOMEM, "key '%s': no memory for a %llu-string index",
                        kv->key, (unsigned long long)n);
@@ -199,7 +199,7 @@ static int parse_kvs(dl_gguf *g, cursor *c, uint64_t n_kv) {
         return dl_fail(c->err, DIFFLM_E_FORMAT,
                        "kv count %llu (header) cannot fit in the %zu bytes after the header",
                        (unsigned long long)n_kv, left(c));
-    g->kv = calloc(n_kv ? (size_t)n_kv : 1, sizeof *g->kv);
+    g->kv = dl_calloc(n_kv ? (size_t)n_kv : 1, sizeof *g->kv);
     if (!g->kv || dl_name_index_init(&g->kv_index, (size_t)n_kv))
         return dl_fail(c->err, DIFFLM_E_NOMEM, "no memory for %llu metadata keys",
                        (unsigned long long)n_kv);
@@ -334,7 +334,7 @@ static int check_layout(dl_gguf *g, dl_err *err) {
                            (unsigned long long)g->data_start, (unsigned long long)data_bytes);
         t->data = g->base + g->data_start + t->offset;
     }
-    const dl_gguf_tensor **order = malloc(g->n_tensors * sizeof *order);
+    const dl_gguf_tensor **order = dl_malloc(g->n_tensors * sizeof *order);
     if (!order)
         return dl_fail(err, DIFFLM_E_NOMEM, "no memory to sort %zu tensors", g->n_tensors);
     for (size_t i = 0; i < g->n_tensors; i++)
@@ -357,7 +357,7 @@ static int check_layout(dl_gguf *g, dl_err *err) {
         last = t;
         end = t->offset + t->size;
     }
-    free(order);
+    dl_free(order);
     return rc;
 }
 
@@ -402,7 +402,7 @@ static int parse(dl_gguf *g, dl_err *err) {
         return dl_fail(err, DIFFLM_E_FORMAT,
                        "tensor count %llu (header) cannot fit in the %zu bytes after the metadata",
                        (unsigned long long)n_tensors, left(&c));
-    g->tensors = calloc(n_tensors ? (size_t)n_tensors : 1, sizeof *g->tensors);
+    g->tensors = dl_calloc(n_tensors ? (size_t)n_tensors : 1, sizeof *g->tensors);
     if (!g->tensors || dl_name_index_init(&g->tensor_index, (size_t)n_tensors))
         return dl_fail(err, DIFFLM_E_NOMEM, "no memory for %llu tensor infos",
                        (unsigned long long)n_tensors);
@@ -426,7 +426,7 @@ int dl_gguf_open_mem(dl_gguf **out, const void *data, size_t size, dl_err *err) 
     *out = NULL;
     if (!data && size > 0)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "dl_gguf_open_mem: NULL data of %zu bytes", size);
-    dl_gguf *g = calloc(1, sizeof *g);
+    dl_gguf *g = dl_calloc(1, sizeof *g);
     if (!g)
         return dl_fail(err, DIFFLM_E_NOMEM, "no memory for a GGUF handle");
     g->base = data;
@@ -469,17 +469,17 @@ void dl_gguf_close(dl_gguf *g) {
     if (!g)
         return;
     for (size_t i = 0; i < g->n_kv; i++) {
-        free(g->kv[i].key);
-        free(g->kv[i].str_off);
+        dl_free(g->kv[i].key);
+        dl_free(g->kv[i].str_off);
     }
-    free(g->kv);
+    dl_free(g->kv);
     for (size_t i = 0; i < g->n_tensors; i++)
-        free((char *)g->tensors[i].name);
-    free(g->tensors);
+        dl_free((char *)g->tensors[i].name);
+    dl_free(g->tensors);
     dl_name_index_free(&g->kv_index);
     dl_name_index_free(&g->tensor_index);
     dl_unmap_file(&g->map);
-    free(g);
+    dl_free(g);
 }
 
 uint32_t dl_gguf_version(const dl_gguf *g) {

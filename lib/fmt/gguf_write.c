@@ -40,7 +40,7 @@ struct dl_gguf_writer {
 };
 
 dl_gguf_writer *dl_gguf_writer_new(void) {
-    dl_gguf_writer *w = calloc(1, sizeof *w);
+    dl_gguf_writer *w = dl_calloc(1, sizeof *w);
     if (w) {
         w->version = 3;
         w->alignment = GGUF_DEFAULT_ALIGNMENT;
@@ -52,14 +52,14 @@ void dl_gguf_writer_free(dl_gguf_writer *w) {
     if (!w)
         return;
     for (size_t i = 0; i < w->n_kv; i++) {
-        free(w->kv[i].key);
-        free(w->kv[i].blob);
+        dl_free(w->kv[i].key);
+        dl_free(w->kv[i].blob);
     }
-    free(w->kv);
+    dl_free(w->kv);
     for (size_t i = 0; i < w->n_t; i++)
-        free(w->t[i].name);
-    free(w->t);
-    free(w);
+        dl_free(w->t[i].name);
+    dl_free(w->t);
+    dl_free(w);
 }
 
 void dl_gguf_writer_set_version(dl_gguf_writer *w, uint32_t version) {
@@ -68,7 +68,7 @@ void dl_gguf_writer_set_version(dl_gguf_writer *w, uint32_t version) {
 
 static char *dup_str(const char *s) {
     size_t n = strlen(s) + 1;
-    char *p = malloc(n);
+    char *p = dl_malloc(n);
     if (p)
         memcpy(p, s, n);
     return p;
@@ -85,15 +85,15 @@ static wkv *find_kv(const dl_gguf_writer *w, const char *key) {
 static int append_kv(dl_gguf_writer *w, const char *key, uint8_t *blob, size_t blob_n) {
     char *k = dup_str(key);
     if (!k) {
-        free(blob);
+        dl_free(blob);
         return DIFFLM_E_NOMEM;
     }
     if (w->n_kv == w->cap_kv) {
         size_t cap = w->cap_kv ? 2 * w->cap_kv : 16;
-        wkv *p = realloc(w->kv, cap * sizeof *p);
+        wkv *p = dl_realloc(w->kv, cap * sizeof *p);
         if (!p) {
-            free(k);
-            free(blob);
+            dl_free(k);
+            dl_free(blob);
             return DIFFLM_E_NOMEM;
         }
         w->kv = p;
@@ -112,7 +112,7 @@ int dl_gguf_writer_set_alignment(dl_gguf_writer *w, uint32_t alignment) {
         dl_st_u32(kv->blob + 4, alignment);
         return 0;
     }
-    uint8_t *blob = malloc(8);
+    uint8_t *blob = dl_malloc(8);
     if (!blob)
         return DIFFLM_E_NOMEM;
     dl_st_u32(blob, DL_GGUF_U32);
@@ -198,7 +198,7 @@ int dl_gguf_w_kv(dl_gguf_writer *w, const char *key, uint32_t vtype, const void 
         return rc;
     if (dl_add_size(n, 4, &n))
         return DIFFLM_E_NOMEM;
-    uint8_t *blob = malloc(n);
+    uint8_t *blob = dl_malloc(n);
     if (!blob)
         return DIFFLM_E_NOMEM;
     dl_st_u32(blob, vtype);
@@ -215,7 +215,7 @@ int dl_gguf_w_arr(dl_gguf_writer *w, const char *key, uint32_t elem_type, const 
         return rc;
     if (dl_add_size(size, 16, &size))
         return DIFFLM_E_NOMEM;
-    uint8_t *blob = malloc(size);
+    uint8_t *blob = dl_malloc(size);
     if (!blob)
         return DIFFLM_E_NOMEM;
     dl_st_u32(blob, DL_GGUF_ARRAY);
@@ -266,7 +266,7 @@ int dl_gguf_w_tensor(dl_gguf_writer *w, const char *name, uint32_t type, uint32_
     t.data = data;
     if (w->n_t == w->cap_t) {
         size_t cap = w->cap_t ? 2 * w->cap_t : 16;
-        wtensor *p = realloc(w->t, cap * sizeof *p);
+        wtensor *p = dl_realloc(w->t, cap * sizeof *p);
         if (!p)
             return DIFFLM_E_NOMEM;
         w->t = p;
@@ -376,7 +376,7 @@ int dl_gguf_writer_to_buffer(const dl_gguf_writer *w, void **buf, size_t *n, dl_
     if (measure.pos > SIZE_MAX)
         return dl_fail(err, DIFFLM_E_NOMEM, "GGUF of %llu bytes does not fit in memory",
                        (unsigned long long)measure.pos);
-    uint8_t *p = malloc((size_t)measure.pos);
+    uint8_t *p = dl_malloc((size_t)measure.pos);
     if (!p)
         return dl_fail(err, DIFFLM_E_NOMEM, "no memory for a %llu-byte GGUF buffer",
                        (unsigned long long)measure.pos);
@@ -395,7 +395,7 @@ int dl_gguf_writer_write(const dl_gguf_writer *w, const char *path, dl_err *err)
     if (!path)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "no output path given");
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
+    char *tmp = dl_malloc(plen + sizeof ".tmp.XXXXXX");
     if (!tmp)
         return dl_fail(err, DIFFLM_E_NOMEM, "no memory for a temporary file name");
     memcpy(tmp, path, plen);
@@ -404,7 +404,7 @@ int dl_gguf_writer_write(const dl_gguf_writer *w, const char *path, dl_err *err)
     if (fd < 0) {
         rc = dl_fail(err, DIFFLM_E_IO, "cannot create a temporary file next to '%s': %s", path,
                      strerror(errno));
-        free(tmp);
+        dl_free(tmp);
         return rc;
     }
     FILE *f = fdopen(fd, "wb");
@@ -412,7 +412,7 @@ int dl_gguf_writer_write(const dl_gguf_writer *w, const char *path, dl_err *err)
         rc = dl_fail(err, DIFFLM_E_IO, "cannot open '%s' for writing: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
-        free(tmp);
+        dl_free(tmp);
         return rc;
     }
     (void)fchmod(fd, 0644);     /* mkstemp creates 0600; a model file is meant to be shared */
@@ -432,6 +432,6 @@ int dl_gguf_writer_write(const dl_gguf_writer *w, const char *path, dl_err *err)
         rc = dl_fail(err, DIFFLM_E_IO, "cannot write '%s': %s", path, strerror(e));
         unlink(tmp);
     }
-    free(tmp);
+    dl_free(tmp);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fmt/name_index.h"
+#include "core/core.h"
 
 static uint64_t hash_name(const char *s) {
     uint64_t h = 1469598103934665603ull;
@@ -20,7 +21,7 @@ int dl_name_index_init(dl_name_index *ix, size_t capacity) {
             return -1;
         n *= 2;
     }
-    ix->slots = calloc(n, sizeof *ix->slots);
+    ix->slots = dl_calloc(n, sizeof *ix->slots);
     if (!ix->slots)
         return -1;
     ix->mask = n - 1;
@@ -28,7 +29,7 @@ int dl_name_index_init(dl_name_index *ix, size_t capacity) {
 }
 
 void dl_name_index_free(dl_name_index *ix) {
-    free(ix->slots);
+    dl_free(ix->slots);
     ix->slots = NULL;
     ix->mask = 0;
 }

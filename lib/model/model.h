@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "difflm.h"
 #include "fmt/gguf.h"
 #include "model/arch.h"
 

@@ -95,7 +95,7 @@ int dl_model_load(dl_model **out, const dl_gguf *g, dl_log *log, dl_err *err) {
     if ((rc = dl_arch_check(a, err)))
         return rc;
 
-    dl_model *m = calloc(1, sizeof *m);
+    dl_model *m = dl_calloc(1, sizeof *m);
     if (!m)
         return dl_fail(err, DIFFLM_E_NOMEM, "model struct");
     m->n_threads = 1;
@@ -133,7 +133,7 @@ int dl_model_load(dl_model **out, const dl_gguf *g, dl_log *log, dl_err *err) {
         goto fail;
     hp->tied_output = m->output.data == NULL;
 
-    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    m->layers = dl_calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) {
         rc = dl_fail(err, DIFFLM_E_NOMEM, "%d layer records", hp->n_layer);
         goto fail;
@@ -152,6 +152,6 @@ fail:
 void dl_model_free(dl_model *m) {
     if (!m)
         return;
-    free(m->layers);
-    free(m);
+    dl_free(m->layers);
+    dl_free(m);
 }

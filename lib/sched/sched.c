@@ -50,10 +50,40 @@ static void *alloc_array(size_t n, size_t elem, int *failed) {
         *failed = 1;
         return NULL;
     }
-    void *p = calloc(1, bytes ? bytes : 1);
+    void *p = dl_calloc(1, bytes ? bytes : 1);
     if (!p)
         *failed = 1;
     return p;
+}
+
+/* Allocates (s non-NULL) or only measures (s NULL) the per-canvas and per-vocabulary
+ * arrays; returns their bytes (not counting the allocator's block headers). */
+static size_t sched_arrays(dl_sched *s, size_t mc, size_t nv, int *failed) {
+    size_t total = 0;
+#define SCHED_ARRAY(field, n)                                                \
+    do {                                                                     \
+        total += (n) * sizeof *s->field;                                     \
+        if (s)                                                               \
+            s->field = alloc_array((n), sizeof *s->field, failed);           \
+    } while (0)
+    SCHED_ARRAY(canvas, mc);
+    SCHED_ARRAY(plan_count, mc);
+    SCHED_ARRAY(plan_block, mc);
+    SCHED_ARRAY(cand, mc);
+    SCHED_ARRAY(x0, mc);
+    SCHED_ARRAY(conf, mc);
+    SCHED_ARRAY(key, mc);
+    SCHED_ARRAY(ranked, mc);
+    SCHED_ARRAY(z, nv);
+    SCHED_ARRAY(kth, nv);
+    SCHED_ARRAY(sorted, nv);
+#undef SCHED_ARRAY
+    return total;
+}
+
+size_t dl_sched_memory(int32_t max_canvas, int32_t n_vocab) {
+    int failed = 0;
+    return sizeof(dl_sched) + sched_arrays(NULL, (size_t)max_canvas, (size_t)n_vocab, &failed);
 }
 
 int dl_sched_create(dl_sched **out, int32_t max_canvas, int32_t n_vocab, int32_t mask_id,
@@ -77,7 +107,7 @@ int dl_sched_create(dl_sched **out, int32_t max_canvas, int32_t n_vocab, int32_t
         return dl_fail(err, DIFFLM_E_INVALID_ARG,
                        "scheduler: eot id %d is outside the vocabulary of %d", eot_id, n_vocab);
 
-    dl_sched *s = calloc(1, sizeof *s);
+    dl_sched *s = dl_calloc(1, sizeof *s);
     if (!s)
         return dl_fail(err, DIFFLM_E_NOMEM, "scheduler: out of memory");
     s->max_canvas = max_canvas;
@@ -85,19 +115,8 @@ int dl_sched_create(dl_sched **out, int32_t max_canvas, int32_t n_vocab, int32_t
     s->mask_id = mask_id;
     s->eos_id = eos_id;
     s->eot_id = eot_id;
-    size_t mc = (size_t)max_canvas, nv = (size_t)n_vocab;
     int failed = 0;
-    s->canvas = alloc_array(mc, sizeof *s->canvas, &failed);
-    s->plan_count = alloc_array(mc, sizeof *s->plan_count, &failed);
-    s->plan_block = alloc_array(mc, sizeof *s->plan_block, &failed);
-    s->cand = alloc_array(mc, sizeof *s->cand, &failed);
-    s->x0 = alloc_array(mc, sizeof *s->x0, &failed);
-    s->conf = alloc_array(mc, sizeof *s->conf, &failed);
-    s->key = alloc_array(mc, sizeof *s->key, &failed);
-    s->ranked = alloc_array(mc, sizeof *s->ranked, &failed);
-    s->z = alloc_array(nv, sizeof *s->z, &failed);
-    s->kth = alloc_array(nv, sizeof *s->kth, &failed);
-    s->sorted = alloc_array(nv, sizeof *s->sorted, &failed);
+    sched_arrays(s, (size_t)max_canvas, (size_t)n_vocab, &failed);
     if (failed) {
         dl_sched_free(s);
         return dl_fail(err, DIFFLM_E_NOMEM,
@@ -111,18 +130,18 @@ int dl_sched_create(dl_sched **out, int32_t max_canvas, int32_t n_vocab, int32_t
 void dl_sched_free(dl_sched *s) {
     if (!s)
         return;
-    free(s->canvas);
-    free(s->plan_count);
-    free(s->plan_block);
-    free(s->cand);
-    free(s->x0);
-    free(s->conf);
-    free(s->key);
-    free(s->ranked);
-    free(s->z);
-    free(s->kth);
-    free(s->sorted);
-    free(s);
+    dl_free(s->canvas);
+    dl_free(s->plan_count);
+    dl_free(s->plan_block);
+    dl_free(s->cand);
+    dl_free(s->x0);
+    dl_free(s->conf);
+    dl_free(s->key);
+    dl_free(s->ranked);
+    dl_free(s->z);
+    dl_free(s->kth);
+    dl_free(s->sorted);
+    dl_free(s);
 }
 
 /* ---------------------------------------------------------------- begin */

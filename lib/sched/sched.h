@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "difflm.h"
 #include "sample/sample.h"
 
 /* The resolved generation settings (AUTO values already replaced). */
@@ -39,6 +40,8 @@ typedef struct dl_sched_params {
 
 typedef struct dl_sched dl_sched;
 
+/* The bytes dl_sched_create allocates for these sizes. */
+size_t dl_sched_memory(int32_t max_canvas, int32_t n_vocab);
 /* Allocates a scheduler for canvases up to max_canvas over a vocabulary of n_vocab.
  * eos_id / eot_id may be -1. Returns 0 or E_NOMEM / E_INVALID_ARG. */
 int dl_sched_create(dl_sched **out, int32_t max_canvas, int32_t n_vocab, int32_t mask_id,

@@ -9,9 +9,9 @@
 #include "tok/tok_internal.h"
 
 void dl_bpe_scratch_free(dl_bpe_scratch *s) {
-    free(s->sym);
-    free(s->heap);
-    free(s->u8);
+    dl_free(s->sym);
+    dl_free(s->heap);
+    dl_free(s->u8);
     *s = (dl_bpe_scratch){0};
 }
 
@@ -21,11 +21,11 @@ static int scratch_reserve(dl_bpe_scratch *s, size_t n, dl_err *err) {
     if (n > (size_t)INT32_MAX / 4) return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: piece of %zu bytes is too long", n);
     size_t cap = s->cap ? s->cap : 64;
     while (cap < n) cap *= 2;
-    dl_bpe_sym *sym = realloc(s->sym, cap * sizeof *sym);
+    dl_bpe_sym *sym = dl_realloc(s->sym, cap * sizeof *sym);
     if (sym) s->sym = sym;
-    dl_bpe_cand *heap = realloc(s->heap, 3 * cap * sizeof *heap);
+    dl_bpe_cand *heap = dl_realloc(s->heap, 3 * cap * sizeof *heap);
     if (heap) s->heap = heap;
-    char *u8 = realloc(s->u8, 2 * cap);
+    char *u8 = dl_realloc(s->u8, 2 * cap);
     if (u8) s->u8 = u8;
     if (!sym || !heap || !u8) return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: out of memory for a %zu-byte piece", n);
     s->cap = cap;
@@ -117,7 +117,7 @@ int dl_bpe_piece(dl_idsink *out, const dl_tok *t, const uint8_t *p, size_t n,
 
 int dl_bpe_piece_naive(dl_idsink *out, const dl_tok *t, const uint8_t *p, size_t n, dl_err *err) {
     if (n == 0) return 0;
-    int32_t *ids = malloc(n * sizeof *ids);
+    int32_t *ids = dl_malloc(n * sizeof *ids);
     if (!ids) return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: out of memory");
     size_t m = n;
     for (size_t i = 0; i < n; i++) ids[i] = t->byte_tok[p[i]];
@@ -137,6 +137,6 @@ int dl_bpe_piece_naive(dl_idsink *out, const dl_tok *t, const uint8_t *p, size_t
         m--;
     }
     for (size_t i = 0; i < m; i++) dl_idsink_put(out, ids[i]);
-    free(ids);
+    dl_free(ids);
     return 0;
 }

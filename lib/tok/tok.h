@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "difflm.h"
 #include "fmt/gguf.h"
 
 /* GGUF tokenizer.ggml.token_type values. */

@@ -60,11 +60,11 @@ static int load_tokens(dl_tok *t, const dl_gguf *g, dl_err *err) {
             return dl_fail(err, DIFFLM_E_FORMAT, KEY_TOKENS ": token texts exceed 4 GiB at [%llu]",
                            (unsigned long long)i);
     }
-    t->text = malloc(total ? total : 1);
-    t->dec = malloc(total ? total : 1);   /* a decoded token is never longer than its text */
-    t->text_off = malloc((n + 1) * sizeof *t->text_off);
-    t->dec_off = malloc((n + 1) * sizeof *t->dec_off);
-    t->type = malloc(n);
+    t->text = dl_malloc(total ? total : 1);
+    t->dec = dl_malloc(total ? total : 1);   /* a decoded token is never longer than its text */
+    t->text_off = dl_malloc((n + 1) * sizeof *t->text_off);
+    t->dec_off = dl_malloc((n + 1) * sizeof *t->dec_off);
+    t->type = dl_malloc(n);
     if (!t->text || !t->dec || !t->text_off || !t->dec_off || !t->type)
         return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: out of memory for %llu tokens", (unsigned long long)n);
     uint32_t off = 0;
@@ -109,7 +109,7 @@ static int is_bpe_type(uint8_t type) {
 static int build_text_map(dl_tok *t, dl_err *err) {
     if (dl_tok_table_size((size_t)t->n_vocab, &t->bpe_mask))
         return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: vocabulary too large");
-    t->bpe_slots = malloc(((size_t)t->bpe_mask + 1) * sizeof *t->bpe_slots);
+    t->bpe_slots = dl_malloc(((size_t)t->bpe_mask + 1) * sizeof *t->bpe_slots);
     if (!t->bpe_slots) return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: out of memory for the token map");
     memset(t->bpe_slots, 0xFF, ((size_t)t->bpe_mask + 1) * sizeof *t->bpe_slots);   /* all -1 */
     for (int32_t id = 0; id < t->n_vocab; id++)
@@ -137,7 +137,7 @@ static int load_merges(dl_tok *t, const dl_gguf *g, dl_err *err) {
     if (dl_tok_table_size((size_t)n, &t->merge_mask))
         return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: merge table too large");
     size_t slots = (size_t)t->merge_mask + 1;
-    t->merge_slots = malloc(slots * sizeof *t->merge_slots);
+    t->merge_slots = dl_malloc(slots * sizeof *t->merge_slots);
     if (!t->merge_slots) return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: out of memory for the merge table");
     for (size_t i = 0; i < slots; i++) t->merge_slots[i].key = DL_MERGE_EMPTY;
 
@@ -158,7 +158,7 @@ static int load_merges(dl_tok *t, const dl_gguf *g, dl_err *err) {
         int32_t right = dl_tok_find_bpe(t, sp + 1, nr);
         if (left < 0 || right < 0) continue;
         if (nl + nr > joined_cap) {
-            char *p = realloc(joined, nl + nr);
+            char *p = dl_realloc(joined, nl + nr);
             if (!p) {
                 rc = dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: out of memory");
                 break;
@@ -171,7 +171,7 @@ static int load_merges(dl_tok *t, const dl_gguf *g, dl_err *err) {
         int32_t result = dl_tok_find_bpe(t, joined, nl + nr);
         if (result >= 0) dl_tok_merge_insert(t, left, right, (int32_t)i, result);
     }
-    free(joined);
+    dl_free(joined);
     return rc;
 }
 
@@ -224,10 +224,10 @@ static int build_specials(dl_tok *t, dl_err *err) {
         uint8_t ty = t->type[id];
         n += (ty == DL_TOKT_CONTROL || ty == DL_TOKT_USER_DEFINED) && t->text_off[id + 1] > t->text_off[id];
     }
-    special_key *keys = malloc((n ? n : 1) * sizeof *keys);
-    t->special_ids = malloc((n ? n : 1) * sizeof *t->special_ids);
+    special_key *keys = dl_malloc((n ? n : 1) * sizeof *keys);
+    t->special_ids = dl_malloc((n ? n : 1) * sizeof *t->special_ids);
     if (!keys || !t->special_ids) {
-        free(keys);
+        dl_free(keys);
         return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: out of memory for special tokens");
     }
     size_t k = 0;
@@ -245,7 +245,7 @@ static int build_specials(dl_tok *t, dl_err *err) {
         t->special_start[keys[i].first + 1]++;
     }
     for (int b = 0; b < 256; b++) t->special_start[b + 1] += t->special_start[b];
-    free(keys);
+    dl_free(keys);
     return 0;
 }
 
@@ -295,7 +295,7 @@ static int load_special_ids(dl_tok *t, const dl_gguf *g, dl_err *err) {
 int dl_tok_load(dl_tok **out, const dl_gguf *g, dl_err *err) {
     if (!out || !g) return dl_fail(err, DIFFLM_E_INVALID_ARG, "dl_tok_load: NULL argument");
     *out = NULL;
-    dl_tok *t = calloc(1, sizeof *t);
+    dl_tok *t = dl_calloc(1, sizeof *t);
     if (!t) return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: out of memory");
     int rc;
     if ((rc = load_model_and_pre(t, g, err)) || (rc = load_tokens(t, g, err)) ||
@@ -320,15 +320,15 @@ int dl_tok_load(dl_tok **out, const dl_gguf *g, dl_err *err) {
 void dl_tok_free(dl_tok *t) {
     if (!t) return;
     dl_pretok_free(&t->pretok);
-    free(t->text);
-    free(t->text_off);
-    free(t->type);
-    free(t->dec);
-    free(t->dec_off);
-    free(t->bpe_slots);
-    free(t->merge_slots);
-    free(t->special_ids);
-    free(t);
+    dl_free(t->text);
+    dl_free(t->text_off);
+    dl_free(t->type);
+    dl_free(t->dec);
+    dl_free(t->dec_off);
+    dl_free(t->bpe_slots);
+    dl_free(t->merge_slots);
+    dl_free(t->special_ids);
+    dl_free(t);
 }
 
 int32_t dl_tok_n_vocab(const dl_tok *t) { return t->n_vocab; }

@@ -25,12 +25,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Timing bounds only mean something without an instrumenting wrapper. */
-static int under_valgrind(void) {
-    const char *p = getenv("LD_PRELOAD");
-    return p && strstr(p, "vgpreload");
-}
-
 static int read_shared(const char *rel, char **data, size_t *n) {
     char path[4096];
     return tf_read_file(tf_shared_path(path, sizeof path, rel), data, n);
@@ -126,7 +120,6 @@ START_TEST(test_qwen_load) {
     ck_assert_int_eq(qwen_v.type[151664], DL_TOKT_USER_DEFINED);
     ck_assert_int_eq(qwen_v.type[151665], DL_TOKT_CONTROL);
     fprintf(stderr, "qwen tokenizer load: %.3f s\n", qwen_load_s);
-    if (!under_valgrind()) ck_assert_msg(qwen_load_s < 0.5, "load took %.3f s", qwen_load_s);
 }
 END_TEST
 
@@ -372,7 +365,6 @@ START_TEST(test_encode_speed) {
     size_t ni = enc(qwen, text, n, 0, ids, n);
     double dt = now_s() - t0;
     fprintf(stderr, "qwen encode: %zu bytes -> %zu ids in %.2f ms\n", n, ni, dt * 1e3);
-    if (!under_valgrind()) ck_assert_msg(dt < 0.05, "encoding %zu bytes took %.3f s", n, dt);
     free(ids);
     free(text);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "difflm.h"
 #include "fmt/ggml_types.h"
 #include "fmt/gguf.h"
 #include "train.h"

@@ -1,0 +1,28 @@
+/* model_obj.h - the public difflm_model: a loaded model file (mapping, weight table,
+ * tokenizer, chat format) shared read-only by every context made from it.
+ *
+ * Nothing in it is written after dl_model_obj_load returns except the reference count,
+ * an atomic kept apart from the data, which decides when the last holder (the host or
+ * a context) frees it. */
+#ifndef DL_MODEL_OBJ_H
+#define DL_MODEL_OBJ_H
+
+#include "core/core.h"
+#include "ctx/ctx_api.h"
+#include "fmt/gguf.h"
+#include "model/model.h"
+#include "tok/tok.h"
+
+struct difflm_model {
+    dl_mem mem;                 /* the allocator everything below came from */
+    dl_log log;
+    dl_gguf *gguf;
+    dl_model *model;            /* its pool and n_threads stay unset: each context runs
+                                   a private copy of this struct with its own */
+    dl_tok *tok;
+    int32_t mask_id;
+    int32_t n_tok_vocab;        /* ids >= this are never predicted (Dream's wider head) */
+    int refs;                   /* atomic; the host's reference and one per context */
+};
+
+#endif
