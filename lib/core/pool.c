@@ -26,9 +26,16 @@ typedef struct job_slot {
     atomic_int n_tasks;
 } job_slot;
 
+typedef struct helper_arg {
+    dl_pool *p;
+    int id;
+} helper_arg;
+
 struct dl_pool {
     int n_threads;
     pthread_t *th;
+    helper_arg *args;           /* [n_threads - 1] each helper's own, freed with the pool
+                                   (a helper thread is outside the allocator scope) */
     int n_started;
     pthread_mutex_t mu;
     pthread_cond_t wake;        /* helpers wait here for a new generation */
@@ -41,10 +48,6 @@ struct dl_pool {
     int quit;
 };
 
-typedef struct helper_arg {
-    dl_pool *p;
-    int id;
-} helper_arg;
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -83,10 +86,9 @@ static int run_tasks(dl_pool *p, uint32_t gen, int worker) {
 }
 
 static void *helper_main(void *arg) {
-    helper_arg *a = arg;
+    const helper_arg *a = arg;
     dl_pool *p = a->p;
     int id = a->id;
-    dl_free(a);
     uint32_t seen = 0;
     for (;;) {
         uint32_t gen = atomic_load_explicit(&p->generation, memory_order_acquire);
@@ -124,7 +126,8 @@ int dl_pool_create(dl_pool **out, int n_threads, dl_err *err) {
     pthread_cond_init(&p->done_cv, NULL);
     if (n_threads > 1) {
         p->th = dl_calloc((size_t)n_threads - 1, sizeof *p->th);
-        if (!p->th) {
+        p->args = dl_calloc((size_t)n_threads - 1, sizeof *p->args);
+        if (!p->th || !p->args) {
             dl_pool_free(p);
             return dl_fail(err, DIFFLM_E_NOMEM, "thread pool of %d", n_threads);
         }
@@ -132,11 +135,9 @@ int dl_pool_create(dl_pool **out, int n_threads, dl_err *err) {
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, DL_POOL_STACK);
         for (int i = 1; i < n_threads; i++) {
-            helper_arg *a = dl_malloc(sizeof *a);
-            if (a)
-                *a = (helper_arg){ p, i };
-            if (!a || pthread_create(&p->th[i - 1], &attr, helper_main, a) != 0) {
-                dl_free(a);
+            helper_arg *a = &p->args[i - 1];
+            *a = (helper_arg){ p, i };
+            if (pthread_create(&p->th[i - 1], &attr, helper_main, a) != 0) {
                 pthread_attr_destroy(&attr);
                 int started = p->n_started;
                 dl_pool_free(p);
@@ -164,6 +165,7 @@ void dl_pool_free(dl_pool *p) {
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done_cv);
     dl_free(p->th);
+    dl_free(p->args);
     dl_free(p);
 }
 
