@@ -7,6 +7,8 @@
 #include "ctx/ctx.h"
 #include "difflm.h"
 #include "kernels/cpu.h"
+#include "kernels/gemm.h"
+#include "kernels/kernels.h"
 #include "model/model_weights.h"
 
 #if DL_HAVE_BLAS
@@ -57,6 +59,8 @@ static int ctx_size(struct difflm_ctx *c, const struct difflm_model *lm,
     c->lm = (struct difflm_model *)lm;
     c->model_run = *lm->model;
     c->model = &c->model_run;
+    c->n_threads = p->n_threads > 0 ? p->n_threads : dl_cpu_count();
+    c->model_run.n_threads = c->n_threads;   // the scratch has a score block per thread
     c->max_canvas = resolve_max_canvas(lm, p);
     if (c->max_canvas > DL_MAX_CANVAS)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "max_canvas %d is above the limit of %d",
@@ -109,11 +113,16 @@ int dl_ctx_create(struct difflm_ctx **out, struct difflm_model *lm, const difflm
     if (c->max_canvas > hp->n_ctx_train)
         dl_logf(&c->log, DIFFLM_LOG_WARN, "max_canvas %d exceeds the model's context length %d",
                 c->max_canvas, hp->n_ctx_train);
-    c->n_threads = p->n_threads > 0 ? p->n_threads : dl_cpu_count();
     if ((rc = dl_pool_create(&c->pool, c->n_threads, err)) != 0)
         goto fail;
-    c->model_run.n_threads = c->n_threads;
     c->model_run.pool = c->pool;
+    if (dl_gemm_backend() == DL_GEMM_OPENBLAS) {
+        // the pool runs the products' tiles, each a single-threaded sgemm: OpenBLAS's own
+        // threads would oversubscribe the cores and change the sums' order. Its count is
+        // process-wide, so it is set here, once per context on that backend, and said.
+        dl_blas_set_threads(1);
+        dl_logf(&c->log, DIFFLM_LOG_INFO, "OpenBLAS products: its thread count set to 1");
+    }
 
     rc = dl_sched_create(&c->sched, c->max_canvas, hp->n_vocab, c->mask_id, sp->eos, sp->eot, err);
     if (rc != 0)

@@ -12,7 +12,9 @@
 #include "model/model_weights.h"
 
 /* Attention runs as tasks of (head, block of ATTN_QB queries); each running thread
- * needs one score block, and at most ATTN_SLOTS threads take part. */
+ * needs one score block: the scratch holds attn_slots(m) of them, one per thread of the
+ * model's pool (at least ATTN_SLOTS, so scratch sized before the thread count is set,
+ * as tools and tests do, still fits a pool of up to 32). */
 #define ATTN_QB 32
 #define ATTN_SLOTS 32
 
@@ -22,7 +24,7 @@ typedef struct fwd_bufs {
     float *q;        /* [R][n_head][hd] */
     float *k, *v;    /* [R][n_head_kv][hd] the rows' own (fresh) keys and values */
     float *att;      /* [R][n_head][hd] attention output */
-    float *scores;   /* [ATTN_SLOTS][ATTN_QB][K] one query block's scores per thread */
+    float *scores;   /* [attn_slots][ATTN_QB][K] one query block's scores per thread */
     float *gate;     /* [R][F] (shares memory with q..scores: never live together) */
     float *up;       /* [R][F] */
     float *rope_cs;  /* [R][hd/2][2] */
@@ -31,6 +33,10 @@ typedef struct fwd_bufs {
     int32_t *pos;    /* [R] */
     size_t conv_cap;
 } fwd_bufs;
+
+static int attn_slots(const dl_model *m) {
+    return DL_MAX(ATTN_SLOTS, m->n_threads);
+}
 
 /* n floats as bytes; SIZE_MAX (which no arena fits) on overflow. */
 static size_t floats(size_t a, size_t b) {
@@ -75,7 +81,7 @@ static size_t fwd_layout(const dl_model *m, int32_t R, int32_t K, void *base, fw
     b->k = dl_arena_alloc(&a, floats(r, Dkv));
     b->v = dl_arena_alloc(&a, floats(r, Dkv));
     b->att = dl_arena_alloc(&a, floats(r, Dq));
-    b->scores = dl_arena_alloc(&a, floats((size_t)ATTN_SLOTS * ATTN_QB, (size_t)K));
+    b->scores = dl_arena_alloc(&a, floats((size_t)attn_slots(m) * ATTN_QB, (size_t)K));
     size_t attn_end = a.used;
     a.used = attn_end == SIZE_MAX ? SIZE_MAX : phase;
     b->gate = dl_arena_alloc(&a, floats(r, (size_t)hp->n_ff));
@@ -162,8 +168,11 @@ static void attention_block(const dl_model *m, const dl_layer *L, fwd_bufs *b, c
     }
     attn_job aj = { b->att, b->scores, b->q, keys, values, R, n_kv, nh, nh / nkv, hd,
                     (R + ATTN_QB - 1) / ATTN_QB };
-    /* score slots are per worker: a pool wider than ATTN_SLOTS would overrun them */
-    dl_pool_for(dl_pool_threads(m->pool) <= ATTN_SLOTS ? m->pool : NULL, DL_MIN(nt, ATTN_SLOTS),
+    /* score slots are per worker; a context sizes them for its pool, so the fallback (a
+     * pool wider than the slots: threads started for the call) is for tools that change
+     * n_threads after sizing the scratch */
+    const int slots = attn_slots(m);
+    dl_pool_for(dl_pool_threads(m->pool) <= slots ? m->pool : NULL, DL_MIN(nt, slots),
                 nh * aj.n_blocks, attn_task, &aj);
     dl_weight_matmul(b->x, b->att, &L->wo, NULL, 1, R, E, 0, b->conv, b->conv_cap, m->pool, nt);
 }
@@ -212,7 +221,6 @@ int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hid
         if (p->tokens[t] < 0 || p->tokens[t] >= hp->n_vocab)
             return dl_fail(err, DIFFLM_E_INVALID_ARG, "token %d at position %d is outside the "
                            "vocabulary [0, %d)", p->tokens[t], t, hp->n_vocab);
-    dl_blas_set_threads(1);
     const int nt = m->n_threads < 1 ? 1 : m->n_threads;
 
     fwd_bufs b;
@@ -282,7 +290,6 @@ void dl_model_logits(const dl_model *m, void *scratch, const float *hidden, cons
     if (n_rows < 1)
         return;
     const int E = m->hp.n_embd, V = m->hp.n_vocab;
-    dl_blas_set_threads(1);
     head_bufs b;
     head_layout(m, n_rows, scratch, &b);
     int padded = (n_rows + DL_ROW_GROUP - 1) / DL_ROW_GROUP * DL_ROW_GROUP;
