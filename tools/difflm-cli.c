@@ -196,39 +196,48 @@ static char *display_prompt(difflm_ctx *ctx, const char *text, size_t len,
     return s;
 }
 
+static void print_stats(const run *r, int rc, size_t decoded, double s) {
+    fprintf(stderr, "difflm: %d steps, %.2f tokens per step, %.3f s, %.1f tokens/s%s\n",
+            r->steps_done, r->steps_done ? (double)decoded / r->steps_done : 0.0, s,
+            s > 0 ? (double)decoded / s : 0.0, rc == DIFFLM_E_CANCELLED ? " (interrupted)" : "");
+}
+
+static void print_interrupted(const run *r, size_t decoded) {
+    int32_t gen = r->a->g.gen_length;
+    fprintf(stderr, "difflm: interrupted after %d step%s: %zu of %d tokens decoded, %zu still "
+                    "masked\n", r->steps_done, r->steps_done == 1 ? "" : "s", decoded, gen,
+            (size_t)gen - decoded);
+}
+
+/* The output, the --stats line and the exit status once generation has ended with rc. */
 static int report(run *r, int rc, size_t n_prompt, const struct timespec *t0) {
     double s = seconds_since(t0);
     difflm_token *canvas = NULL;
-    size_t n = 0;
+    size_t n = 0, decoded = 0;
     int have = (rc == DIFFLM_DONE || rc == DIFFLM_E_CANCELLED) && fetch_canvas(r->ctx, &canvas, &n) == 0;
-    if (have)
+    if (have) {
+        decoded = (size_t)r->a->g.gen_length - count_masked(r, canvas, n, n_prompt);
         print_result(r, canvas, n, n_prompt);
-    else if (r->live.rows_drawn > 0)
+        if (r->a->stats)
+            print_stats(r, rc, decoded, s);
+    } else if (r->live.rows_drawn > 0) {
         cli_live_end(&r->live, &r->layout);  /* show the cursor again */
-    if (r->a->stats) {
-        size_t decoded = have ? (size_t)r->a->g.gen_length - count_masked(r, canvas, n, n_prompt) : 0;
-        fprintf(stderr, "difflm: %d steps, %.2f tokens per step, %.3f s, %.1f tokens/s%s\n",
-                r->steps_done, r->steps_done ? (double)decoded / r->steps_done : 0.0, s,
-                s > 0 ? (double)decoded / s : 0.0, rc == DIFFLM_E_CANCELLED ? " (interrupted)" : "");
-    }
-    int code = CLI_EXIT_OK;
-    if (rc == DIFFLM_E_CANCELLED) {
-        size_t masked = have ? count_masked(r, canvas, n, n_prompt) : (size_t)r->a->g.gen_length;
-        fprintf(stderr, "difflm: interrupted after %d step%s: %zu of %d tokens decoded, %zu "
-                        "still masked\n", r->steps_done, r->steps_done == 1 ? "" : "s",
-                (size_t)r->a->g.gen_length - masked,
-                r->a->g.gen_length, masked);
-        code = CLI_EXIT_INTERRUPTED;
-    } else if (rc != DIFFLM_DONE) {
-        fprintf(stderr, "difflm: %s: %s\n", difflm_status_str(rc), difflm_last_error(r->ctx));
-        code = rc == DIFFLM_E_INVALID_ARG || rc == DIFFLM_E_UNSUPPORTED ? CLI_EXIT_USAGE
-                                                                         : CLI_EXIT_ERROR;
-    } else if (!have) {
-        fprintf(stderr, "difflm: cannot read the canvas: %s\n", difflm_last_error(r->ctx));
-        code = CLI_EXIT_ERROR;
     }
     free(canvas);
-    return code;
+    if (have && rc == DIFFLM_E_CANCELLED) {
+        print_interrupted(r, decoded);
+        return CLI_EXIT_INTERRUPTED;
+    }
+    if (have)
+        return CLI_EXIT_OK;
+    if (rc == DIFFLM_DONE || rc == DIFFLM_E_CANCELLED) {
+        fprintf(stderr, "difflm: cannot read the canvas: %s\n", difflm_last_error(r->ctx));
+        return CLI_EXIT_ERROR;
+    }
+    fprintf(stderr, "difflm: %s: %s\n", difflm_status_str(rc), difflm_last_error(r->ctx));
+    /* parameters the library refused are a usage error, like the CLI's own checks */
+    return rc == DIFFLM_E_INVALID_ARG || rc == DIFFLM_E_UNSUPPORTED ? CLI_EXIT_USAGE
+                                                                     : CLI_EXIT_ERROR;
 }
 
 static int run_cli(const cli_args *a, difflm_ctx *ctx, const char *text, size_t len) {

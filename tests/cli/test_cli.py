@@ -53,7 +53,8 @@ def frames_of(screen):
         status = s.line(s.r)
         if re.search(r"step \d+/\d+", status):
             frames.append({"lines": s.lines(), "row": s.r, "scrolled": s.scrolled,
-                           "autowraps": s.autowraps, "status": status})
+                           "autowraps": s.autowraps, "status": status,
+                           "scrollback": list(s.scrollback)})
     screen.erase_hooks.append(hook)
     return frames
 
@@ -70,7 +71,11 @@ def test_live(cli, model):
     check(rc == 0, "plain run failed (%d): %s" % (rc, err))
     final_words = words(PROMPT + plain)
 
-    p = vt.PtyRun([cli] + args + ["--stats"], rows, cols)
+    # a shell's lines above, so the view starts halfway down the terminal: it may scroll
+    # them away as it grows to the terminal's height, but nothing of its own
+    shell = ["shell line %d" % i for i in range(6)]
+    script = "printf '%s\\n' " + " ".join("'%s'" % l for l in shell) + '; exec "$@"'
+    p = vt.PtyRun(["sh", "-c", script, "sh", cli] + args + ["--stats"], rows, cols)
     frames = frames_of(p.screen)
     rc = p.wait(600)
     p.close()
@@ -79,9 +84,10 @@ def test_live(cli, model):
     check(len(frames) >= 10, "only %d live frames drawn" % len(frames))
 
     for k, f in enumerate(frames):
-        # redrawn in place: nothing scrolled off the terminal, no line hit the margin
-        check(f["scrolled"] == 0, "frame %d: the terminal scrolled %d lines (%s)"
-              % (k, f["scrolled"], f["status"]))
+        # redrawn in place: the terminal scrolled the shell's lines at most, never a frame's
+        check(f["scrolled"] <= len(shell) and all(l in shell for l in f["scrollback"]),
+              "frame %d: the terminal scrolled %d lines (%s):\n%s"
+              % (k, f["scrolled"], f["status"], "\n".join(f["scrollback"])))
         check(f["autowraps"] == 0, "frame %d: a line wider than the terminal" % k)
         check(all(line == "" for line in f["lines"][f["row"] + 1:]),
               "frame %d: rows left below the status line" % k)
@@ -89,7 +95,8 @@ def test_live(cli, model):
 
     # the prompt comes first, wrapped at word boundaries
     first = frames[0]
-    shown = words(" ".join(first["lines"][:first["row"]]))
+    check(first["lines"][:len(shell)] == shell, "the first frame overwrote the shell's lines")
+    shown = words(" ".join(first["lines"][len(shell):first["row"]]))
     check(shown[:len(words(PROMPT))] == words(PROMPT),
           "the first frame does not start with the prompt:\n%s" % "\n".join(first["lines"]))
 
@@ -107,6 +114,8 @@ def test_live(cli, model):
     # afterwards: the whole text (prompt first, words whole) and the --stats line
     check(s.cursor_visible, "the cursor is still hidden")
     out = [l for l in s.scrollback + s.lines()]
+    check(out[:len(shell)] == shell, "the shell's lines are gone: %s" % out[:len(shell)])
+    out = out[len(shell):]
     while out and out[-1] == "":
         out.pop()
     # the stats line is ordinary output: the terminal may wrap it
