@@ -316,7 +316,8 @@ int main(int argc, char **argv) {
     watchdog w = {ctx, o.cancel_after_ms, keys_mode(), 0, 0};
     pthread_t thread;
     int started = pthread_create(&thread, NULL, watchdog_main, &w) == 0;
-    atomic_store(&g_ctx, ctx);
+    if (started)
+        atomic_store(&g_ctx, ctx);
     block_signals(0);
     if (!started) {
         restore_tty();
