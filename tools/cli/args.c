@@ -7,6 +7,7 @@
  * them. */
 #include "args.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -160,7 +161,7 @@ static int parse_int(const option *o, const char *name, const char *v, cli_args 
     char *end;
     errno = 0;
     long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || v[0] == ' ' || n < o->lo || n > o->hi) {
+    if (errno || end == v || *end || isspace((unsigned char)v[0]) || n < o->lo || n > o->hi) {
         if (o->hi == INT32_MAX)
             fprintf(stderr, "difflm: %s must be an integer >= %ld%s%s, got '%s'\n", name, o->lo,
                     o->note ? " " : "", o->note ? o->note : "", v);
@@ -197,7 +198,7 @@ static int parse_float(const option *o, const char *name, const char *v, cli_arg
     char *end;
     errno = 0;
     double x = strtod(v, &end);
-    if (end == v || *end || v[0] == ' ') {
+    if (end == v || *end || isspace((unsigned char)v[0])) {
         fprintf(stderr, "difflm: %s must be a number, got '%s'\n", name, v);
         return -1;
     }
