@@ -33,15 +33,8 @@
 
 #include "bench_common.h"
 #include "ceiling.h"
-#include "core/pool.h"
-#include "fmt/ggml_types.h"
-#include "fmt/gguf.h"
-#include "kernels/cpu.h"
-#include "kernels/gemm.h"
-#include "kernels/kernels.h"
-#include "model/model.h"
+#include "difflm_internal.h"
 #include "model_tiny.h"
-#include "model/model_weights.h"
 
 #ifdef DL_HAVE_BLAS
 #include <cblas.h>

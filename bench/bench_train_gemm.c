@@ -16,10 +16,8 @@
 
 #include "bench_common.h"
 #include "ceiling.h"
-#include "core/core.h"
-#include "core/pool.h"
+#include "difflm_internal.h"
 #include "gemm_par.h"
-#include "kernels/cpu.h"
 
 typedef struct shape {
     const char *name;

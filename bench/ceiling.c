@@ -3,7 +3,7 @@
 
 #include "bench_common.h"
 #include "ceiling.h"
-#include "kernels/cpu.h"
+#include "difflm_internal.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

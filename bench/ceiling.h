@@ -2,7 +2,7 @@
 #ifndef DL_BENCH_CEILING_H
 #define DL_BENCH_CEILING_H
 
-#include "core/pool.h"
+#include "difflm_internal.h"
 
 /* GFLOP/s of independent FMA chains on every pool thread (AVX-512 when the CPU has it,
  * else AVX2; 0 without either). Best of 30 short runs. */

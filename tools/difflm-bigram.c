@@ -15,12 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
-#include "fmt/gguf.h"
+#include "difflm_internal.h"
 #include "score/args.h"
 #include "score/bigram.h"
 #include "score/corpus.h"
-#include "tok/tok.h"
 
 #define TOOL "difflm-bigram"
 

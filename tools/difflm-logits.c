@@ -11,9 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
-#include "fmt/gguf.h"
-#include "model/model.h"
+#include "difflm_internal.h"
 
 /* Rows of logits computed per dl_model_logits call: bounds the buffer at large vocabs. */
 #define LOGITS_CHUNK 32

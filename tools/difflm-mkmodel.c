@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fmt/ggml_types.h"
-#include "model/arch.h"
+#include "difflm_internal.h"
 #include "model_tiny.h"
 
 static void usage(FILE *f) {

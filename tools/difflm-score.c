@@ -16,14 +16,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/core.h"
-#include "fmt/gguf.h"
-#include "model/model.h"
-#include "sample/sample.h"
+#include "difflm_internal.h"
 #include "score/args.h"
 #include "score/corpus.h"
 #include "score/elbo.h"
-#include "tok/tok.h"
 
 #define TOOL "difflm-score"
 

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/core.h"
+#include "difflm_internal.h"
 #include "corpus.h"
 
 typedef struct score_bigram {

@@ -13,8 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/core.h"
-#include "tok/tok.h"
+#include "difflm_internal.h"
 
 /* Reads the whole file into a malloc'd buffer with a NUL after its *len bytes. */
 int score_read_file(const char *path, char **text, size_t *len, dl_err *err);

@@ -20,9 +20,7 @@
 
 #include <stdint.h>
 
-#include "core/core.h"
-#include "model/model.h"
-#include "sample/sample.h"
+#include "difflm_internal.h"
 
 typedef struct score_elbo score_elbo;
 

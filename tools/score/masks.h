@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "sample/sample.h"
+#include "difflm_internal.h"
 
 /* A uniform integer in [0, n), n >= 1, without modulo bias (rejection on 64 bits). */
 uint64_t score_rng_below(dl_rng *rng, uint64_t n);

@@ -24,9 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/core.h"
-#include "fmt/gguf.h"
-#include "tok/tok_internal.h"
+#include "difflm_internal.h"
 
 /* --- 1. piece counts */
 
