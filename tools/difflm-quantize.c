@@ -15,8 +15,9 @@
  * (i < n/8, i >= 7n/8, (i - n/8) % 3 == 2); Q4_K_S puts the first 4 attn_v and the
  * ffn_down of layers < n/8 in Q5_K. Rows not divisible by 256 fall back per tensor
  * (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0), and rows not divisible by 32 to F16.
- * The quantizers are in lib/kernels/quant_quantize.c (ggml's reference quantizers for
- * the 32-element formats, an own scale search for the K formats). */
+ * The quantizers are the type table's (lib/kernels/types.c), each in its format's
+ * lib/kernels/quant_<name>.c (ggml's reference quantizers for the 32-element formats, an
+ * own scale search for the K formats). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +28,6 @@
 #include "fmt/ggml_types.h"
 #include "fmt/gguf.h"
 #include "fmt/gguf_internal.h"
-#include "kernels/kernels.h"
 #include "kernels/quant.h"
 
 enum rule { RULE_PLAIN = 0, RULE_KM = 1, RULE_KS = 2 };

@@ -56,8 +56,12 @@ void dl_type_q4_k_qdecode(dl_qpanel *p, int r, const uint8_t *row, int kb0, int 
         float m = -(dl_qb_f16(b + 2) * (float)mn);
         const uint8_t *qs = b + 16 + 32 * c;
         uint8_t u[32];
-        for (int l = 0; l < 32; l++)
-            u[l] = (uint8_t)(hi ? qs[l] >> 4 : qs[l] & 15);
+        if (hi)   /* one branch per block, constant shifts in the loops: they vectorize */
+            for (int l = 0; l < 32; l++)
+                u[l] = (uint8_t)(qs[l] >> 4);
+        else
+            for (int l = 0; l < 32; l++)
+                u[l] = (uint8_t)(qs[l] & 15);
         dl_qpanel_put(p + i, r, u, d, d, m);
     }
 }

@@ -51,9 +51,10 @@ void dl_type_q5_1_qdecode(dl_qpanel *p, int r, const uint8_t *row, int kb0, int 
         uint32_t qh = dl_qb_le32(b + 4);
         uint8_t u[32];
         float d = dl_qb_f16(b), m = dl_qb_f16(b + 2);
+        /* a bit test per element rather than a shift by j: the loop vectorizes */
         for (int j = 0; j < 16; j++) {
-            u[j] = (uint8_t)((qs[j] & 15) | ((qh >> j) & 1) << 4);
-            u[j + 16] = (uint8_t)((qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+            u[j] = (uint8_t)((qs[j] & 15) | (qh & (1u << j) ? 16 : 0));
+            u[j + 16] = (uint8_t)((qs[j] >> 4) | (qh & (1u << (j + 16)) ? 16 : 0));
         }
         dl_qpanel_put(p + i, r, u, d, d, m);
     }

@@ -63,11 +63,15 @@ void dl_type_q5_k_qdecode(dl_qpanel *p, int r, const uint8_t *row, int kb0, int 
         float d = dl_qb_f16(b) * (float)sc;
         float m = -(dl_qb_f16(b + 2) * (float)mn);
         const uint8_t *qs = b + 48 + 32 * c, *qh = b + 16;
-        uint8_t u[32];
-        for (int l = 0; l < 32; l++) {
-            int v = hi ? qs[l] >> 4 : qs[l] & 15;
-            u[l] = (uint8_t)(v | ((qh[l] >> (2 * c + hi)) & 1) << 4);
-        }
+        /* constant shifts and a bit test, no byte shift by a variable count (SSE2 has
+         * none): both loops vectorize */
+        uint8_t u[32], hm = (uint8_t)(1u << (2 * c + hi));
+        if (hi)
+            for (int l = 0; l < 32; l++)
+                u[l] = (uint8_t)((qs[l] >> 4) | (qh[l] & hm ? 16 : 0));
+        else
+            for (int l = 0; l < 32; l++)
+                u[l] = (uint8_t)((qs[l] & 15) | (qh[l] & hm ? 16 : 0));
         dl_qpanel_put(p + i, r, u, d, d, m);
     }
 }

@@ -106,19 +106,33 @@ void dl_type_q6_k_from_f32(void *dst, const float *src, int64_t n) {
         quantize(b + i * 210, src + i * 256);
 }
 
+/* The 32 values of one quarter: low nibbles (ql >> lo_shift) and two high bits
+ * (qh >> hi_shift). Inlined with constant shifts, since SSE2 has no byte shift by a
+ * variable count and the widened loop would be slower than the plain one.
+ *   u: [32] out;  ql, qh: [32] */
+static inline __attribute__((always_inline)) void quarter_values(uint8_t *u, const uint8_t *ql,
+                                                                 const uint8_t *qh, int lo_shift,
+                                                                 int hi_shift) {
+    for (int l = 0; l < 32; l++)
+        u[l] = (uint8_t)(((ql[l] >> lo_shift) & 15) | ((qh[l] >> hi_shift) & 3) << 4);
+}
+
 void dl_type_q6_k_qdecode(dl_qpanel *p, int r, const uint8_t *row, int kb0, int nb) {
     for (int i = 0; i < nb; i++) {
         int kb = kb0 + i;
         const uint8_t *b = row + (size_t)(kb / 8) * 210;
         int j = kb % 8, half = j / 4, quarter = j % 4;   /* 32 elements of one 128-half */
-        const uint8_t *ql = b + 64 * half, *qh = b + 128 + 32 * half;
+        /* quarter q: low nibbles of ql[32 * (q & 1) + l], shifted 4 for q >= 2; high
+         * bits 2q, 2q+1 of qh[l] */
+        const uint8_t *ql = b + 64 * half + 32 * (quarter & 1), *qh = b + 128 + 32 * half;
         const int8_t *sc = (const int8_t *)(b + 192);
         float d = dl_qb_f16(b + 208);
         uint8_t u[32];
-        for (int l = 0; l < 32; l++) {
-            int low = quarter & 1 ? ql[l + 32] : ql[l];
-            low = quarter >= 2 ? low >> 4 : low & 15;
-            u[l] = (uint8_t)(low | ((qh[l] >> (2 * quarter)) & 3) << 4);
+        switch (quarter) {   /* constant shifts per case: the loops vectorize */
+        case 0: quarter_values(u, ql, qh, 0, 0); break;
+        case 1: quarter_values(u, ql, qh, 0, 2); break;
+        case 2: quarter_values(u, ql, qh, 4, 4); break;
+        default: quarter_values(u, ql, qh, 4, 6); break;
         }
         dl_qpanel_put(p + i, r, u, d * (float)sc[2 * j], d * (float)sc[2 * j + 1], 0.0f);
     }
