@@ -4,10 +4,11 @@
  * Every weight format is decoded, one chunk of 256 elements x 64 rows at a time, into
  * one common form (qgemm_impl.h): unsigned 8-bit values with an f32 scale per 32 (per
  * 16 for Q6_K) and either an integer zero point or an f32 min. The decoder, the zero
- * point and the kernel per instruction set come from the weight type's row (types.c);
- * one kernel per instruction set serves nearly every format. The decode costs O(rows x K) per
- * product, against O(N x rows x K) multiply-adds, so it vanishes for canvases of a
- * hundred tokens and more; the chunk stays in L1 while every activation row passes.
+ * point and the kernel per instruction set come from the weight type's row (types.c):
+ * one kernel per instruction set serves nearly every format. The decode costs
+ * O(rows x K) per product, against O(N x rows x K) multiply-adds, so it vanishes for
+ * canvases of a hundred tokens and more; the chunk stays in L1 while every activation
+ * row passes.
  *
  * Activations are quantized per 32 values (as Q8_0), also for the K formats: finer
  * than ggml's Q8_K (per 256), so slightly more accurate, and one layout for all. */
