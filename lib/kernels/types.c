@@ -21,10 +21,9 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define QKERNELS(avx2)                                                                \
-    {                                                                                 \
-        [DL_QPATH_SCALAR] = dl_qkernel_scalar, [DL_QPATH_AVX2] = (avx2),              \
-        [DL_QPATH_AVX_VNNI] = dl_qkernel_avxvnni, [DL_QPATH_AVX512_VNNI] = dl_qkernel_avx512vnni \
-    }
+    { [DL_QPATH_SCALAR] = dl_qkernel_scalar, [DL_QPATH_AVX2] = (avx2),                \
+      [DL_QPATH_AVX_VNNI] = dl_qkernel_avxvnni,                                       \
+      [DL_QPATH_AVX512_VNNI] = dl_qkernel_avx512vnni }
 #else
 #define QKERNELS(avx2) { [DL_QPATH_SCALAR] = dl_qkernel_scalar }
 #endif
