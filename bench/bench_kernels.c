@@ -21,11 +21,11 @@
 #include "bench_common.h"
 #include "ceiling.h"
 #include "core/pool.h"
-#include "fmt/ggml_types.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "kernels/types.h"
 
 #ifdef DL_HAVE_BLAS
 #include <cblas.h>
@@ -182,9 +182,13 @@ int main(int argc, char **argv) {
                peak > 0 ? 100 * flop / t / 1e9 / peak : 0);
     }
 
-    static const uint32_t qtypes[] = { DL_TYPE_Q8_0, DL_TYPE_Q4_0, DL_TYPE_Q4_1, DL_TYPE_Q5_0,
-                                       DL_TYPE_Q5_1, DL_TYPE_Q4_K, DL_TYPE_Q5_K, DL_TYPE_Q6_K };
-    for (size_t t = 0; t < sizeof qtypes / sizeof qtypes[0]; t++) {
+    /* every type the integer product reads, from the type table (kernels/types.h) */
+    uint32_t qtypes[DL_TYPE_ID_END];
+    size_t n_qtypes = 0;
+    for (uint32_t t = 0; t < DL_TYPE_ID_END; t++)
+        if (dl_quant_type_supported(t))
+            qtypes[n_qtypes++] = t;
+    for (size_t t = 0; t < n_qtypes; t++) {
         size_t rb = dl_row_bytes(qtypes[t], K);
         for (int m = 0; m < M; m++)
             dl_quantize_row(qtypes[t], (uint8_t *)wq + (size_t)m * rb, wf + (size_t)m * K, K);

@@ -15,8 +15,9 @@
  * (i < n/8, i >= 7n/8, (i - n/8) % 3 == 2); Q4_K_S puts the first 4 attn_v and the
  * ffn_down of layers < n/8 in Q5_K. Rows not divisible by 256 fall back per tensor
  * (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0), and rows not divisible by 32 to F16.
- * The quantizers are in lib/kernels/quant_quantize.c (ggml's reference quantizers for
- * the 32-element formats, an own scale search for the K formats). */
+ * The quantizers are the type table's (lib/kernels/types.c), each in its format's
+ * lib/kernels/quant_<name>.c (ggml's reference quantizers for the 32-element formats, an
+ * own scale search for the K formats). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +28,6 @@
 #include "fmt/ggml_types.h"
 #include "fmt/gguf.h"
 #include "fmt/gguf_internal.h"
-#include "kernels/kernels.h"
 #include "kernels/quant.h"
 
 enum rule { RULE_PLAIN = 0, RULE_KM = 1, RULE_KS = 2 };
@@ -109,8 +109,7 @@ static uint32_t rule_type(const preset *p, int pure, const char *name, int64_t n
         const dl_type_info *ti = dl_type_get(t);
         if (ti->block_size > 1 && ne0 % ti->block_size != 0)
             return DL_TYPE_Q8_0;
-        return t == DL_TYPE_Q8_0 || t == DL_TYPE_F16 || t == DL_TYPE_BF16 || t == DL_TYPE_F32
-                   ? t : DL_TYPE_Q6_K;
+        return t == DL_TYPE_Q8_0 || !ti->quantized ? t : DL_TYPE_Q6_K;
     }
     int il = layer_of(name);
     int is_v = strstr(name, "attn_v.weight") || strstr(name, "attn_qkv.weight");
@@ -166,16 +165,7 @@ static void conv_task(void *ctx, int task, int worker) {
                 free(row);
                 return;
             }
-        uint8_t *d = j->dst + (size_t)r * db;
-        if (j->type == DL_TYPE_F32)
-            memcpy(d, row, (size_t)j->ne0 * sizeof(float));
-        else if (j->type == DL_TYPE_F16 || j->type == DL_TYPE_BF16)
-            for (int64_t k = 0; k < j->ne0; k++) {
-                uint16_t h = j->type == DL_TYPE_F16 ? dl_f32_to_f16(row[k]) : dl_f32_to_bf16(row[k]);
-                memcpy(d + 2 * k, &h, 2);
-            }
-        else
-            dl_quantize_row(j->type, d, row, j->ne0);
+        dl_from_f32_row(j->type, j->dst + (size_t)r * db, row, j->ne0);
     }
     free(row);
 }
@@ -244,7 +234,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const preset *p = find_preset(pos[2]);
-    if (!p || (!pure && (p->type == DL_TYPE_F16 || p->type == DL_TYPE_BF16 || p->type == DL_TYPE_F32))) {
+    if (!p || (!pure && !dl_type_get(p->type)->quantized)) {
         fprintf(stderr, "difflm-quantize: unknown type or preset '%s'%s\n", pos[2],
                 p ? " (F16, BF16 and F32 need --pure)" : "");
         return 2;
@@ -287,14 +277,14 @@ int main(int argc, char **argv) {
         in_bytes += t->size;
         uint32_t type = t->type;
         if (quantizable(t)) {
-            if (!requant && t->type != DL_TYPE_F32 && t->type != DL_TYPE_F16 && t->type != DL_TYPE_BF16) {
+            const dl_type_info *ti = dl_type_get(t->type);   /* the reader knows every id */
+            if (!requant && ti->quantized) {
                 char tb[32];
                 fprintf(stderr, "difflm-quantize: tensor '%s' is already %s (use "
                         "--allow-requantize)\n", t->name, dl_type_name(t->type, tb, sizeof tb));
                 goto done;
             }
-            if (!dl_quant_type_supported(t->type) && t->type != DL_TYPE_F32 &&
-                t->type != DL_TYPE_F16 && t->type != DL_TYPE_BF16) {
+            if (!ti->to_f32) {
                 char tb[32];
                 fprintf(stderr, "difflm-quantize: cannot read tensor '%s' of type %s\n", t->name,
                         dl_type_name(t->type, tb, sizeof tb));

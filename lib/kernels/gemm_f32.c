@@ -5,11 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fmt/ggml_types.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
-#include "kernels/quant.h"
+#include "kernels/types.h"
 
 static atomic_int backend_choice = -1;
 
@@ -59,18 +58,19 @@ static fkernel_fn kernel_for(int path) {
     return dl_fkernel_scalar;
 }
 
-/* bp[k][c] = w[m0 + c][k0 + k] as f32, w's rows ldw elements of wtype apart; columns
- * past mc are zero. */
+/* bp[k][c] = w[m0 + c][k0 + k] as f32, w's rows ldw elements of wtype apart (a float
+ * type: one element per block, widened by its row's to_f32); columns past mc are zero. */
 static void pack(float *bp, const void *w, uint32_t wtype, size_t ldw, int64_t m0, int mc,
                  int k0, int kc) {
     float row[DL_FGEMM_KC];
-    size_t esize = wtype == DL_TYPE_F32 ? 4 : 2;
+    const dl_type_info *ti = dl_type_get(wtype);
+    size_t esize = ti->type_size;
     for (int c = 0; c < DL_FGEMM_COLS; c++) {
         if (c < mc) {
             const uint8_t *src = (const uint8_t *)w + ((size_t)(m0 + c) * ldw + k0) * esize;
             const float *f = (const float *)src;
             if (wtype != DL_TYPE_F32) {   /* F32 is read in place */
-                dl_dequant_row(wtype, row, src, kc);
+                ti->to_f32(row, src, kc);
                 f = row;
             }
             for (int k = 0; k < kc; k++)
@@ -98,7 +98,8 @@ static void pack_trans(float *bp, const float *w, int ldw, int64_t m0, int mc, i
 static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N, const void *w,
                   uint32_t wtype, int ldw, int trans_w, int K, int64_t m0, int mc,
                   const float *bias, int accumulate) {
-    if (N <= 0 || mc <= 0)
+    const dl_type_info *ti = dl_type_get(wtype);
+    if (N <= 0 || mc <= 0 || !ti || ti->product != DL_PRODUCT_F32)
         return;
     if (mc > DL_FGEMM_COLS)
         mc = DL_FGEMM_COLS;

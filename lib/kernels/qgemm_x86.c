@@ -7,7 +7,8 @@
  * vpdpbusd adds 4 products to each of 16 row sums and no horizontal sum is ever
  * needed. R activation rows share each panel load. After each block of 32 (16 for
  * Q6_K) the integer sums are corrected, converted and folded into the f32 results in
- * exactly the order of the portable kernel (qgemm.c), so all paths agree bit for bit. */
+ * exactly the order of the portable kernel (qgemm.c), so all paths agree bit for bit.
+ * Which kernel serves which weight type is the type's row (types.c). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #include <string.h>
@@ -109,8 +110,7 @@ T512 void dl_qact_block_avx512(dl_qact *o, const float *x, int *s0, int *s1) {
 
 T512 void dl_qkernel_avx512vnni(float *out, int ldo, const dl_qact *xa, int xs, int N,
                                 const dl_qpanel *panel, int n_groups, int cols, int nb,
-                                int kind, int z) {
-    (void)z;
+                                int kind) {
     for (int n = 0; n < N; n += R512) {
         int R = N - n < R512 ? N - n : R512;
         const dl_qact *x = xa + (size_t)n * xs;
@@ -223,19 +223,18 @@ AI T256 void kernel256(float *out, int ldo, const dl_qact *xa, int xs, int N,
 }
 
 T256 void dl_qkernel_avx2(float *out, int ldo, const dl_qact *xa, int xs, int N,
-                          const dl_qpanel *panel, int n_groups, int cols, int nb, int kind,
-                          int z) {
-    /* z == 0 with a zero-point kind means Q8_0: values are signed, see qgemm.c */
-    if (kind == DL_QK_ZP32 && z == 0)
-        kernel256(out, ldo, xa, xs, N, panel, n_groups, cols, nb, kind, DOT_SIGNED);
-    else
-        kernel256(out, ldo, xa, xs, N, panel, n_groups, cols, nb, kind, DOT_MADDUBS);
+                          const dl_qpanel *panel, int n_groups, int cols, int nb, int kind) {
+    kernel256(out, ldo, xa, xs, N, panel, n_groups, cols, nb, kind, DOT_MADDUBS);
+}
+
+T256 void dl_qkernel_avx2_signed(float *out, int ldo, const dl_qact *xa, int xs, int N,
+                                 const dl_qpanel *panel, int n_groups, int cols, int nb,
+                                 int kind) {
+    kernel256(out, ldo, xa, xs, N, panel, n_groups, cols, nb, kind, DOT_SIGNED);
 }
 
 T256 void dl_qkernel_avxvnni(float *out, int ldo, const dl_qact *xa, int xs, int N,
-                             const dl_qpanel *panel, int n_groups, int cols, int nb, int kind,
-                             int z) {
-    (void)z;
+                             const dl_qpanel *panel, int n_groups, int cols, int nb, int kind) {
     kernel256(out, ldo, xa, xs, N, panel, n_groups, cols, nb, kind, DOT_VNNI);
 }
 #endif

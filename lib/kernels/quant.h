@@ -1,28 +1,24 @@
-/* quant.h - ggml's quantized block formats (gguf.md §10): exact dequantization,
- * quantizers, and the integer matrix product over quantized weights.
+/* quant.h - the quantized block formats: exact dequantization, quantizers, and the
+ * integer matrix product over quantized weights, each reached through the type table
+ * (types.h), so these entry points take any type id.
  *
- * Block layouts (bytes, little-endian; fp16 = IEEE half):
- *   Q8_0  34: d fp16, qs[32] int8                      w = d*q
- *   Q4_0  18: d, qs[16] (lo nibble = j, hi = j+16)     w = d*(q-8)
- *   Q4_1  20: d, m, qs[16]                             w = d*q + m
- *   Q5_0  22: d, qh u32 (bit j = 5th bit of j), qs[16] w = d*(q-16)
- *   Q5_1  24: d, m, qh, qs[16]                         w = d*q + m
- *   Q4_K 144: d, dmin, scales[12] (6-bit sc/m per 32), qs[128]   w = (d*sc)*q - dmin*m
- *   Q5_K 176: d, dmin, scales[12], qh[32], qs[128]               likewise, q 5-bit
- *   Q6_K 210: ql[128], qh[64], scales[16] int8 (per 16), d       w = (d*sc)*(q-32)
- * The float operations are exactly the ones named above, left to right, in f32 (for
- * Q4_K/Q5_K: d1 = d*sc and m1 = dmin*m first, then d1*q - m1), so a reference written
- * from the same definitions reproduces every bit. */
+ * Each format's layout, its dequantization (its definition: the float operations named
+ * there, left to right, in f32, so a reference written from the same definitions
+ * reproduces every bit), its quantizer and its panel decoder live in its own file,
+ * quant_<name>.c (Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K today). */
 #ifndef DL_QUANT_H
 #define DL_QUANT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/types.h"
+
 #define DL_QK 32        /* elements per block of the 32-element formats */
 #define DL_QK_K 256     /* elements per K super-block */
 
-/* 1 for the quantized types this module handles: Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K. */
+/* 1 for the quantized types the integer product reads (their rows' product is
+ * DL_PRODUCT_INT8). */
 int dl_quant_type_supported(uint32_t type);
 
 /* --- dequantization (scalar, exact; the definition of each format)
@@ -33,9 +29,14 @@ void dl_dequant_row(uint32_t type, float *out, const void *src, int64_t n);
 /* --- quantizers (for tools/difflm-quantize and the tests)
  * dst: n / block_size blocks out;  src: [n].  n must be a multiple of the block size.
  * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 follow ggml's deterministic reference quantizers
- * (gguf.md §11). The K types search their sub-block scales (see quant_quantize.c); any
- * valid encoding reads the same everywhere. Returns 0, or -1 for an unsupported type. */
+ * (gguf.md §11). The K types search their sub-block scales (quant_fit.c, quant_q6_k.c);
+ * any valid encoding reads the same everywhere. Returns 0, or -1 for a type that is not
+ * quantized or has no quantizer. */
 int dl_quantize_row(uint32_t type, void *dst, const float *src, int64_t n);
+
+/* The same for any type the kernels can write, the float types included (F32 copied,
+ * F16 and BF16 rounded to nearest even). Returns 0, or -1 when the type has none. */
+int dl_from_f32_row(uint32_t type, void *dst, const float *src, int64_t n);
 
 /* --- activations quantized on the fly for the integer products
  * One record per 32 activations of a row: int8 values q = nearest-even(x * 127/amax),
@@ -66,8 +67,5 @@ void dl_qact_row(dl_qact *out, const float *x, uint32_t wtype, int K);
 #define DL_QGEMM_COLS 64
 void dl_qgemm_cols(int path, float *out, int ldo, const dl_qact *xa, int N, const void *w,
                    uint32_t wtype, int K, int64_t m0, int mc, const float *bias, int accumulate);
-
-/* Bytes of one stored row of K elements of type (0 for unknown types). */
-size_t dl_row_bytes(uint32_t type, int64_t K);
 
 #endif

@@ -20,11 +20,11 @@ static int bind(dl_weight *w, const dl_gguf *g, const char *name, int64_t ne0, i
         return 0;
     }
     if (!dl_weight_type_supported(t->type)) {
-        char buf[32];
+        char buf[32], list[256];
         return dl_fail(err, DIFFLM_E_UNSUPPORTED,
-                       "tensor '%s' has type %s; supported types are F32, F16, BF16, Q8_0, "
-                       "Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K", name,
-                       dl_type_name(t->type, buf, sizeof buf));
+                       "tensor '%s' has type %s; supported types are %s", name,
+                       dl_type_name(t->type, buf, sizeof buf),
+                       dl_weight_types_str(list, sizeof list));
     }
     if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1)
         return dl_fail(err, DIFFLM_E_FORMAT,

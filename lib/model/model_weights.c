@@ -11,16 +11,30 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fmt/ggml_types.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "kernels/types.h"
 #include "model/model_weights.h"
 
+/* A weight needs a product and a widening to f32 (row reads: embeddings, vectors). */
+static int usable(const dl_type_info *ti) {
+    return ti->product != DL_PRODUCT_NONE && ti->to_f32 != NULL;
+}
+
 int dl_weight_type_supported(uint32_t type) {
-    return type == DL_TYPE_F32 || type == DL_TYPE_F16 || type == DL_TYPE_BF16 ||
-           dl_quant_type_supported(type);
+    const dl_type_info *ti = dl_type_get(type);
+    return ti && usable(ti);
+}
+
+const char *dl_weight_types_str(char *buf, size_t cap) {
+    return dl_type_list(buf, cap, usable);
+}
+
+static int product_of(uint32_t type) {
+    const dl_type_info *ti = dl_type_get(type);
+    return ti ? ti->product : DL_PRODUCT_NONE;
 }
 
 /* Rows per conversion chunk for rows of k floats: a multiple of both column task sizes. */
@@ -30,7 +44,9 @@ static int64_t chunk_rows(int64_t k) {
 }
 
 static size_t blas_conv_floats(const dl_weight *w) {
-    if (dl_gemm_backend() != DL_GEMM_OPENBLAS || (w->type != DL_TYPE_F16 && w->type != DL_TYPE_BF16))
+    /* OpenBLAS reads f32 only: other float types are widened into the scratch */
+    if (dl_gemm_backend() != DL_GEMM_OPENBLAS || product_of(w->type) != DL_PRODUCT_F32 ||
+        w->type == DL_TYPE_F32)
         return 0;
     int64_t rows = w->ne1 < chunk_rows(w->ne0) ? w->ne1 : chunk_rows(w->ne0);
     return (size_t)rows * (size_t)w->ne0;
@@ -39,7 +55,7 @@ static size_t blas_conv_floats(const dl_weight *w) {
 size_t dl_weight_scratch_floats(const dl_weight *w, int32_t max_rows) {
     if (!w->data || w->ne0 <= 0 || w->ne1 <= 0)
         return 0;
-    if (dl_quant_type_supported(w->type)) {
+    if (product_of(w->type) == DL_PRODUCT_INT8) {
         size_t rows = (size_t)(max_rows < 1 ? 1 : max_rows);
         size_t bytes = rows * (size_t)(w->ne0 / DL_QK) * sizeof(dl_qact);
         return (bytes + sizeof(float) - 1) / sizeof(float);
@@ -198,7 +214,7 @@ void dl_weight_matmul(float *out, const float *x, const dl_weight *w, const floa
         return;
     int n_cols = (int)((w->ne1 + DL_COL_TASK - 1) / DL_COL_TASK);
     own_job j = { out, x, bias, w, NULL, accumulate, N, (int)w->ne0, ldo, 0 };
-    if (dl_quant_type_supported(w->type)) {
+    if (product_of(w->type) == DL_PRODUCT_INT8) {
         if (cap < dl_weight_scratch_floats(w, N))
             return;   /* the forward's scratch is sized by dl_weight_scratch_floats */
         j.xa = (dl_qact *)scratch;

@@ -1,11 +1,12 @@
 /* model_weights.h - products and row reads over a weight of any supported element type,
  * split into fixed-shape tasks over threads.
  *
- * F32, F16, BF16: the library's own f32 kernels (kernels/gemm.h; half types widened
- * while packing), or OpenBLAS sgemm when that backend is chosen (half types then
- * widened in bounded row chunks). Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K: the
- * activations are quantized to int8 blocks once per product, then integer kernels
- * (kernels/quant.h) run over tasks of weight rows. */
+ * The weight type's row (kernels/types.h) names the product. DL_PRODUCT_F32 (F32, F16,
+ * BF16): the library's own f32 kernels (kernels/gemm.h; half types widened while
+ * packing), or OpenBLAS sgemm when that backend is chosen (half types then widened in
+ * bounded row chunks). DL_PRODUCT_INT8 (the quantized types): the activations are
+ * quantized to int8 blocks once per product, then integer kernels (kernels/quant.h) run
+ * over tasks of weight rows. */
 #ifndef DL_MODEL_WEIGHTS_H
 #define DL_MODEL_WEIGHTS_H
 
@@ -32,8 +33,12 @@
  * kernels compute each row independently and need no grouping.) */
 #define DL_ROW_GROUP 16
 
-/* 1 if the forward pass can use weights of this ggml type. */
+/* 1 if the forward pass can use weights of this type id. */
 int dl_weight_type_supported(uint32_t type);
+
+/* "F32, F16, ... and BF16": the types dl_weight_type_supported accepts, from the type
+ * table, into buf (for error messages). Returns buf. */
+const char *dl_weight_types_str(char *buf, size_t cap);
 
 /* Floats of scratch dl_weight_matmul needs for w and up to max_rows activation rows:
  * the quantized activations for quantized weights, the widened chunk for F16/BF16
