@@ -20,12 +20,7 @@
 
 #include "bench_common.h"
 #include "ceiling.h"
-#include "core/pool.h"
-#include "kernels/cpu.h"
-#include "kernels/gemm.h"
-#include "kernels/kernels.h"
-#include "kernels/quant.h"
-#include "kernels/types.h"
+#include "difflm_internal.h"
 
 #ifdef DL_HAVE_BLAS
 #include <cblas.h>

@@ -28,6 +28,7 @@
 #include "kernels/kernels.h"
 #include "kernels/kernels_backward.h"
 #include "kernels/quant.h"
+#include "kernels/types.h"
 #include "model/arch.h"
 #include "model/model.h"
 #include "model/model_weights.h"

@@ -8,6 +8,7 @@
  * The OpenBLAS path remains for F32/F16/BF16 when chosen (kernels/gemm.h): BLAS itself
  * runs single-threaded and half-precision weights are widened chunk by chunk into the
  * scratch, because Debian's OpenBLAS exports no bf16/f16 GEMM (machine.md §3.5). */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -189,8 +190,11 @@ static void blas_matmul(float *out, const float *x, const dl_weight *w, const fl
         step = (int64_t)(conv_cap / (size_t)j.K);
         if (step < M)
             step = step / DL_HEAD_COL_TASK * DL_HEAD_COL_TASK;
+        // an invariant, not an input check: the callers size scratch with
+        // dl_weight_scratch_floats, which always holds a chunk
+        assert(step >= 1 && "scratch below dl_weight_scratch_floats");
         if (step < 1)
-            return;   /* scratch sized by dl_weight_scratch_floats always holds a chunk */
+            return;   // release builds: no product rather than a write past scratch
     }
     for (int64_t m0 = 0; m0 < M; m0 += step) {
         j.m0 = m0;
@@ -215,8 +219,10 @@ void dl_weight_matmul(float *out, const float *x, const dl_weight *w, const floa
     int n_cols = (int)((w->ne1 + DL_COL_TASK - 1) / DL_COL_TASK);
     own_job j = { out, x, bias, w, NULL, accumulate, N, (int)w->ne0, ldo, 0 };
     if (product_of(w->type) == DL_PRODUCT_INT8) {
+        // an invariant, not an input check (see blas_matmul)
+        assert(cap >= dl_weight_scratch_floats(w, N) && "scratch below dl_weight_scratch_floats");
         if (cap < dl_weight_scratch_floats(w, N))
-            return;   /* the forward's scratch is sized by dl_weight_scratch_floats */
+            return;   // release builds: no product rather than a write past scratch
         j.xa = (dl_qact *)scratch;
         j.path = dl_qpath_best();
         dl_pool_for(pool, n_threads, (N + QACT_ROWS - 1) / QACT_ROWS, qact_task, &j);
