@@ -97,7 +97,7 @@ static void make_batch(tr_batch *b, const tr_config *c, uint64_t seed) {
     uint16_t stream[64];
     uint64_t s = seed;
     for (int i = 0; i < 64; i++)
-        stream[i] = (uint16_t)(6 + tr_rng_below(&s, (uint64_t)c->n_vocab - 6));
+        stream[i] = (uint16_t)(6 + dl_splitmix64_below(&s, (uint64_t)c->n_vocab - 6));
     tr_data d = { stream, 64 };
     tr_sample_batch(b, &d, 2, 0.0f, 0, &s);
     b->seq_len[1] = 5;      /* a cut sequence: shorter rows stacked after a full one */
@@ -163,7 +163,7 @@ END_TEST
  * that span several tiles and dw's row chunks; any thread count gives the same bits. */
 static void fill(float *a, size_t n, uint64_t *s) {
     for (size_t i = 0; i < n; i++)
-        a[i] = (float)(tr_rng_uniform(s) * 2.0 - 1.0);
+        a[i] = (float)(dl_splitmix64_uniform(s) * 2.0 - 1.0);
 }
 
 static double worst_rel(const float *a, const float *ref, size_t n) {
@@ -391,10 +391,10 @@ static void write_text(const char *path, int n_docs, uint64_t seed) {
     ck_assert_ptr_nonnull(f);
     uint64_t s = seed;
     for (int d = 0; d < n_docs; d++) {
-        int nw = 5 + (int)tr_rng_below(&s, 40);
+        int nw = 5 + (int)dl_splitmix64_below(&s, 40);
         for (int w = 0; w < nw; w++)
-            fprintf(f, "%s%s", w ? (tr_rng_below(&s, 9) ? " " : "\n") : "",
-                    words[tr_rng_below(&s, 14)]);
+            fprintf(f, "%s%s", w ? (dl_splitmix64_below(&s, 9) ? " " : "\n") : "",
+                    words[dl_splitmix64_below(&s, 14)]);
         fputs(".\n\n", f);
     }
     fclose(f);
@@ -725,7 +725,7 @@ static void check_export(const ck *A, uint32_t wtype, const char *name, float to
     int32_t toks[20];
     uint64_t s = 4;
     for (int i = 0; i < T; i++)
-        toks[i] = i == 0 ? 0 : (int32_t)tr_rng_below(&s, (uint64_t)V);
+        toks[i] = i == 0 ? 0 : (int32_t)dl_splitmix64_below(&s, (uint64_t)V);
     toks[5] = toks[9] = 5;   /* masks */
     float *mine = malloc((size_t)T * V * sizeof *mine), *lib = malloc((size_t)T * V * sizeof *lib);
     tr_forward_logits(tm, toks, T, mine);

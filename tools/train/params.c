@@ -1,5 +1,5 @@
-/* params.c - the model's shape, its tensor table in GGUF order, initialisation, and the
- * random number generator every other piece draws from. */
+/* params.c - the model's shape, its tensor table in GGUF order, and initialisation (from
+ * the library's splitmix64, sample/sample.h). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,31 +111,8 @@ void tr_bind(tr_weights *w, float *base, const tr_config *c) {
     }
 }
 
-/* --- random numbers */
-
-uint64_t tr_rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-double tr_rng_uniform(uint64_t *s) {
-    return (double)(tr_rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-uint64_t tr_rng_below(uint64_t *s, uint64_t n) {
-    /* rejection keeps it exactly uniform; the loop almost never repeats */
-    uint64_t lim = UINT64_MAX - UINT64_MAX % n;
-    for (;;) {
-        uint64_t r = tr_rng_next(s);
-        if (r < lim)
-            return r % n;
-    }
-}
-
 static double normal(uint64_t *s) {
-    double u1 = tr_rng_uniform(s), u2 = tr_rng_uniform(s);
+    double u1 = dl_splitmix64_uniform(s), u2 = dl_splitmix64_uniform(s);
     return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);
 }
 

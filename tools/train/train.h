@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "sample/sample.h"
 
 #define TR_MAX_LAYERS 64
 #define TR_PATH_MAX 1024
@@ -71,10 +72,8 @@ void tr_bind(tr_weights *w, float *base, const tr_config *c);
  * 1/sqrt(2 n_layer)), norms 1. */
 void tr_init_params(float *params, const tr_config *c, uint64_t seed);
 
-/* --- random numbers: splitmix64, a single u64 of state (trivial to checkpoint) */
-uint64_t tr_rng_next(uint64_t *s);
-double tr_rng_uniform(uint64_t *s);           /* [0, 1) with 53 bits */
-uint64_t tr_rng_below(uint64_t *s, uint64_t n); /* [0, n), n >= 1 */
+/* --- random numbers: the library's splitmix64 (sample/sample.h: dl_splitmix64_next,
+ * _uniform in [0, 1), _below), a single u64 of state that the checkpoint stores */
 
 /* --- a step's sequences, stacked row after row */
 typedef struct tr_batch {
