@@ -94,20 +94,32 @@ size_t tr_n_params(const tr_config *c) {
     return total;
 }
 
-void tr_bind(tr_weights *w, float *base, const tr_config *c) {
+void tr_hparams(dl_hparams *hp, const tr_config *c) {
+    *hp = (dl_hparams){ .arch = DIFFLM_ARCH_LLADA, .n_vocab = c->n_vocab, .n_embd = c->n_embd,
+                        .n_layer = c->n_layer, .n_head = c->n_head, .n_head_kv = c->n_head_kv,
+                        .head_dim = c->head_dim, .n_ff = c->n_ff, .n_ctx_train = c->n_ctx,
+                        .rms_eps = c->rms_eps, .rope_theta = c->rope_theta,
+                        .rope_layout = DL_ROPE_PAIRS, .shift_logits = 0, .tied_output = 1,
+                        .n_params = tr_n_params(c) };
+}
+
+void tr_bind(dl_model *w, dl_layer *layers, const float *base, const tr_config *c) {
     tr_tensor t[TR_N_TENSORS(TR_MAX_LAYERS)];
-    size_t total;
-    table(c, t, &total);
+    int n = tr_tensor_table(c, t);
+    dl_weight v[TR_N_TENSORS(TR_MAX_LAYERS)];
+    for (int i = 0; i < n; i++)
+        v[i] = (dl_weight){ base + t[i].offset, DL_TYPE_F32, t[i].ne0, t[i].ne1 };
     memset(w, 0, sizeof *w);
-    w->tok_embd = base + t[0].offset;
-    w->output_norm = base + t[1].offset;
+    tr_hparams(&w->hp, c);
+    w->tok_embd = v[0];
+    w->output_norm = v[1];
+    w->layers = layers;
     for (int l = 0; l < c->n_layer; l++) {
-        const tr_tensor *e = &t[2 + 9 * l];
-        tr_layer *L = &w->layer[l];
-        float **slots[9] = { &L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_norm,
-                             &L->w_gate, &L->w_up, &L->w_down };
-        for (int j = 0; j < 9; j++)
-            *slots[j] = base + e[j].offset;
+        const dl_weight *e = &v[2 + 9 * l];
+        /* no biases: they stay absent (zeroed) */
+        layers[l] = (dl_layer){ .attn_norm = e[0], .wq = e[1], .wk = e[2], .wv = e[3],
+                                .wo = e[4], .ffn_norm = e[5], .w_gate = e[6], .w_up = e[7],
+                                .w_down = e[8] };
     }
 }
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "model/model.h"
 #include "sample/sample.h"
 
 #define TR_MAX_LAYERS 64
@@ -45,16 +46,8 @@ void tr_config_default(tr_config *c);
 void tr_hyper_default(tr_hyper *h);
 int tr_config_check(const tr_config *c, dl_err *err);
 
-/* --- parameters: one float buffer in GGUF tensor order */
-typedef struct tr_layer {
-    float *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *w_gate, *w_up, *w_down;
-} tr_layer;
-
-typedef struct tr_weights {
-    float *tok_embd, *output_norm;
-    tr_layer layer[TR_MAX_LAYERS];
-} tr_weights;
-
+/* --- parameters: one float buffer in GGUF tensor order, seen by the forward as a
+ * dl_model of F32 weights (lib/model/model.h), the struct inference binds to a file */
 typedef struct tr_tensor {
     char name[48];              /* GGUF name */
     size_t offset;              /* floats from the start of the buffer */
@@ -67,7 +60,10 @@ typedef struct tr_tensor {
 size_t tr_n_params(const tr_config *c);
 /* Fills out[0 .. TR_N_TENSORS(n_layer)) and returns the count. */
 int tr_tensor_table(const tr_config *c, tr_tensor *out);
-void tr_bind(tr_weights *w, float *base, const tr_config *c);
+/* The hyperparameters lib/model's layers read: llada, adjacent-pair RoPE, tied head. */
+void tr_hparams(dl_hparams *hp, const tr_config *c);
+/* w: F32 views of base's tensors; layers: [c->n_layer] records w->layers points to. */
+void tr_bind(dl_model *w, dl_layer *layers, const float *base, const tr_config *c);
 /* Deterministic init from seed: matrices N(0, 0.02) (output projections scaled by
  * 1/sqrt(2 n_layer)), norms 1. */
 void tr_init_params(float *params, const tr_config *c, uint64_t seed);
