@@ -70,17 +70,6 @@ static int merge_shape(tr_config *cfg, const tr_config *f, const char *path, dl_
     return 0;
 }
 
-/* The model's weight for entry k of the trainer's table (tr_tensor_table's order:
- * token_embd, output_norm, then nine per layer). */
-static const dl_weight *table_weight(const dl_model *m, int k) {
-    if (k < 2)
-        return k == 0 ? &m->tok_embd : &m->output_norm;
-    const dl_layer *L = &m->layers[(k - 2) / 9];
-    const dl_weight *w[9] = { &L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_norm,
-                              &L->w_gate, &L->w_up, &L->w_down };
-    return w[(k - 2) % 9];
-}
-
 static int load_params(float *p, const tr_config *c, const dl_gguf *g, const dl_model *m,
                        const char *path, dl_err *err) {
     tr_tensor tab[TR_N_TENSORS(TR_MAX_LAYERS)];
@@ -98,7 +87,7 @@ static int load_params(float *p, const tr_config *c, const dl_gguf *g, const dl_
     for (int k = 0; k < nt; k++) {
         /* the loader checked names, shapes and sizes; the trainer keeps f32 masters, so
          * only the types that widen exactly qualify */
-        const dl_weight *w = table_weight(m, k);
+        const dl_weight *w = tr_tensor_weight(m, &tab[k]);
         if (w->type != DL_TYPE_F32 && w->type != DL_TYPE_F16 && w->type != DL_TYPE_BF16) {
             char buf[32];
             return dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s': tensor '%s' is %s; only F32, F16 "

@@ -50,6 +50,8 @@ int tr_config_check(const tr_config *c, dl_err *err);
  * dl_model of F32 weights (lib/model/model.h), the struct inference binds to a file */
 typedef struct tr_tensor {
     char name[48];              /* GGUF name */
+    int id, layer;              /* its descriptor (dl_tensor_id, lib/model/arch.h); its layer
+                                 * (-1 for the global ones) */
     size_t offset;              /* floats from the start of the buffer */
     int64_t ne0, ne1;           /* ne0 = row length; ne1 = rows (1 for a vector) */
     int is_matrix;              /* gets weight decay and F16 on export */
@@ -64,6 +66,8 @@ int tr_tensor_table(const tr_config *c, tr_tensor *out);
 void tr_hparams(dl_hparams *hp, const tr_config *c);
 /* w: F32 views of base's tensors; layers: [c->n_layer] records w->layers points to. */
 void tr_bind(dl_model *w, dl_layer *layers, const float *base, const tr_config *c);
+/* The dl_weight of m that tensor t of the table binds. */
+const dl_weight *tr_tensor_weight(const dl_model *m, const tr_tensor *t);
 /* Deterministic init from seed: matrices N(0, 0.02) (output projections scaled by
  * 1/sqrt(2 n_layer)), norms 1. */
 void tr_init_params(float *params, const tr_config *c, uint64_t seed);
