@@ -24,11 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/pool.h"
-#include "fmt/ggml_types.h"
-#include "fmt/gguf.h"
-#include "fmt/gguf_internal.h"
-#include "kernels/quant.h"
+#include "difflm_internal.h"
 
 enum rule { RULE_PLAIN = 0, RULE_KM = 1, RULE_KS = 2 };
 
@@ -172,29 +168,12 @@ static void conv_task(void *ctx, int task, int worker) {
 
 /* --- metadata */
 
+/* Every key but the two that describe the old weights, copied with its type. */
 static int copy_kv(dl_gguf_writer *w, const dl_gguf *g, size_t i) {
-    const dl_gguf_kv *kv = &g->kv[i];
-    if (!strcmp(kv->key, "general.file_type") || !strcmp(kv->key, "general.quantization_version"))
+    const char *key = dl_gguf_key_at(g, i);
+    if (!strcmp(key, "general.file_type") || !strcmp(key, "general.quantization_version"))
         return 0;
-    if (kv->type == DL_GGUF_STRING) {
-        dl_str s = { (const char *)kv->val, kv->n };
-        return dl_gguf_w_kv(w, kv->key, DL_GGUF_STRING, &s);
-    }
-    if (kv->type != DL_GGUF_ARRAY)
-        return dl_gguf_w_kv(w, kv->key, kv->type, kv->val);
-    if (kv->elem_type != DL_GGUF_STRING)
-        return dl_gguf_w_arr(w, kv->key, kv->elem_type, kv->val, kv->n);
-    dl_str *s = malloc((size_t)(kv->n ? kv->n : 1) * sizeof *s);
-    if (!s)
-        return DIFFLM_E_NOMEM;
-    for (uint64_t e = 0; e < kv->n; e++)
-        if (dl_gguf_arr_str(g, kv->key, e, &s[e], NULL)) {
-            free(s);
-            return DIFFLM_E_FORMAT;
-        }
-    int rc = dl_gguf_w_arr(w, kv->key, DL_GGUF_STRING, s, kv->n);
-    free(s);
-    return rc;
+    return dl_gguf_w_copy_kv(w, g, i);
 }
 
 int main(int argc, char **argv) {

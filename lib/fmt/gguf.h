@@ -103,6 +103,11 @@ int dl_gguf_w_f32(dl_gguf_writer *w, const char *key, float v);
 int dl_gguf_w_bool(dl_gguf_writer *w, const char *key, int v);
 int dl_gguf_w_str(dl_gguf_writer *w, const char *key, const char *v);
 
+/* Copies key i of g (dl_gguf_key_at order) with its type and value, arrays of any
+ * element type included. Returns 0, E_INVALID_ARG (i out of range, duplicate key) or
+ * E_NOMEM. */
+int dl_gguf_w_copy_kv(dl_gguf_writer *w, const dl_gguf *g, size_t i);
+
 /* Adds a tensor of ggml type `type` with n_dims dims ne[] (fastest first); data holds
  * its bytes (size computed from type and ne). */
 int dl_gguf_w_tensor(dl_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,

@@ -225,6 +225,35 @@ int dl_gguf_w_arr(dl_gguf_writer *w, const char *key, uint32_t elem_type, const 
     return append_kv(w, key, blob, size);
 }
 
+int dl_gguf_w_copy_kv(dl_gguf_writer *w, const dl_gguf *g, size_t i) {
+    if (!g || i >= g->n_kv)
+        return DIFFLM_E_INVALID_ARG;
+    const dl_gguf_kv *kv = &g->kv[i];
+    if (kv->type == DL_GGUF_STRING) {
+        dl_str s = { (const char *)kv->val, kv->n };
+        return dl_gguf_w_kv(w, kv->key, DL_GGUF_STRING, &s);
+    }
+    /* the reader checked every value against the file, and the file is little-endian
+     * like the values the writer takes, so numbers and bools copy as they lie */
+    if (kv->type != DL_GGUF_ARRAY)
+        return dl_gguf_w_kv(w, kv->key, kv->type, kv->val);
+    if (kv->elem_type != DL_GGUF_STRING)
+        return dl_gguf_w_arr(w, kv->key, kv->elem_type, kv->val, kv->n);
+    if (kv->n > SIZE_MAX / sizeof(dl_str))
+        return DIFFLM_E_NOMEM;
+    dl_str *s = dl_malloc((size_t)(kv->n ? kv->n : 1) * sizeof *s);
+    if (!s)
+        return DIFFLM_E_NOMEM;
+    for (uint64_t e = 0; e < kv->n; e++)
+        if (dl_gguf_arr_str(g, kv->key, e, &s[e], NULL)) {
+            dl_free(s);
+            return DIFFLM_E_FORMAT;
+        }
+    int rc = dl_gguf_w_arr(w, kv->key, DL_GGUF_STRING, s, kv->n);
+    dl_free(s);
+    return rc;
+}
+
 int dl_gguf_w_u32(dl_gguf_writer *w, const char *key, uint32_t v) {
     return dl_gguf_w_kv(w, key, DL_GGUF_U32, &v);
 }

@@ -8,6 +8,7 @@
 
 #include "fmt/ggml_types.h"
 #include "kernels/kernels.h"
+#include "model/layers.h"
 #include "model/model.h"
 #include "model/model_weights.h"
 
@@ -96,107 +97,32 @@ size_t dl_model_scratch_size(const dl_model *m, int32_t max_tokens) {
     return fwd_layout(m, max_tokens, max_tokens, NULL, &b);
 }
 
-/* --- parallel pieces of a layer */
+/* --- the layers (layers.c), with their products on dl_weight_matmul */
 
-typedef struct attn_job {
-    float *out, *scores;
-    const float *q, *k, *v;
-    int n_q, n_kv, n_head, group, hd, n_blocks;
-} attn_job;
+typedef struct fwd_linear {
+    float *conv;
+    size_t cap;
+    dl_pool *pool;
+    int nt;
+} fwd_linear;
 
-static void attn_task(void *ctx, int task, int worker) {
-    attn_job *j = ctx;
-    int h = task / j->n_blocks, q0 = (task % j->n_blocks) * ATTN_QB;
-    int nq = j->n_q - q0 < ATTN_QB ? j->n_q - q0 : ATTN_QB;
-    int ldq = j->n_head * j->hd, ldkv = j->n_head / j->group * j->hd;
-    size_t qoff = (size_t)q0 * ldq + (size_t)h * j->hd;
-    size_t kvoff = (size_t)(h / j->group) * j->hd;
-    dl_attention_head(j->out + qoff, j->scores + (size_t)worker * ATTN_QB * j->n_kv, j->q + qoff,
-                      j->k + kvoff, j->v + kvoff, nq, j->n_kv, j->hd, ldq, ldkv);
+static void fwd_linear_fn(void *ctx, float *out, const float *x, const dl_weight *w,
+                          const float *bias, int accumulate, int row_groups, int n) {
+    const fwd_linear *l = ctx;
+    dl_weight_matmul(out, x, w, bias, accumulate, n, (int)w->ne1, row_groups, l->conv, l->cap,
+                     l->pool, l->nt);
 }
 
-typedef struct silu_job {
-    float *gate;
-    const float *up;
-    int T, F;
-} silu_job;
-
+/* Rows per elementwise task: the SwiGLU's tasks, whose shape decides its rounding. */
 #define SILU_ROWS 8
-static void silu_task(void *ctx, int task, int worker) {
-    (void)worker;
-    silu_job *j = ctx;
-    int r0 = task * SILU_ROWS, nr = j->T - r0 < SILU_ROWS ? j->T - r0 : SILU_ROWS;
-    size_t off = (size_t)r0 * j->F;
-    dl_silu_mul(j->gate + off, j->gate + off, j->up + off, (size_t)nr * j->F);
-}
 
-/* --- one layer */
-
-/* Attention sub-layer for the pass's R rows: x += attention(norm(x)) . Wo. The keys and
- * values attended over are the rows' own (kv_k == NULL: a plain pass) or a layer of a
- * cache ([K][Dkv], into which the fresh rows were just written).
- * Every row attends to every key (DL_MASK_BIDIRECTIONAL, the only mask kind with a
- * kernel so far; dl_arch_check refuses rows that name another). */
-static void attention_block(const dl_model *m, const dl_layer *L, fwd_bufs *b, const dl_pass *p,
-                            float *kv_k, float *kv_v, int nt) {
-    const dl_hparams *hp = &m->hp;
-    const int R = p->n_rows, E = hp->n_embd, hd = hp->head_dim;
-    const int nh = hp->n_head, nkv = hp->n_head_kv, Dq = nh * hd, Dkv = nkv * hd;
-    const int pairing = hp->rope_layout == DL_ROPE_HALF ? DL_ROPE_PAIR_HALF : DL_ROPE_PAIR_ADJACENT;
-
-    dl_rmsnorm(b->xn, b->x, dl_weight_vec_f32(&L->attn_norm, b->vec), hp->rms_eps, R, E);
-    /* each bias is widened into b->vec just before its product uses it */
-    dl_weight_matmul(b->q, b->xn, &L->wq, dl_weight_vec_f32(&L->bq, b->vec), 0, R, Dq, 0,
-                     b->conv, b->conv_cap, m->pool, nt);
-    dl_weight_matmul(b->k, b->xn, &L->wk, dl_weight_vec_f32(&L->bk, b->vec), 0, R, Dkv, 0,
-                     b->conv, b->conv_cap, m->pool, nt);
-    dl_weight_matmul(b->v, b->xn, &L->wv, dl_weight_vec_f32(&L->bv, b->vec), 0, R, Dkv, 0,
-                     b->conv, b->conv_cap, m->pool, nt);
-    dl_rope(b->q, b->rope_cs, pairing, R, nh, hd);
-    dl_rope(b->k, b->rope_cs, pairing, R, nkv, hd);
-
-    const float *keys = b->k, *values = b->v;
-    int n_kv = R;
-    if (kv_k) {
-        size_t off = (size_t)(p->fresh0 - p->row0) * Dkv, at = (size_t)p->fresh0 * Dkv;
-        size_t bytes = (size_t)p->n_fresh * Dkv * sizeof(float);
-        memcpy(kv_k + at, b->k + off, bytes);
-        memcpy(kv_v + at, b->v + off, bytes);
-        keys = kv_k;
-        values = kv_v;
-        n_kv = p->n_tokens;
-    }
-    attn_job aj = { b->att, b->scores, b->q, keys, values, R, n_kv, nh, nh / nkv, hd,
-                    (R + ATTN_QB - 1) / ATTN_QB };
-    /* score slots are per worker; a context sizes them for its pool, so the fallback (a
-     * pool wider than the slots: threads started for the call) is for tools that change
-     * n_threads after sizing the scratch */
-    const int slots = attn_slots(m);
-    dl_pool_for(dl_pool_threads(m->pool) <= slots ? m->pool : NULL, DL_MIN(nt, slots),
-                nh * aj.n_blocks, attn_task, &aj);
-    dl_weight_matmul(b->x, b->att, &L->wo, NULL, 1, R, E, 0, b->conv, b->conv_cap, m->pool, nt);
-}
-
-/* Dense feed-forward sub-layer: x += down(silu(gate . norm(x)) * (up . norm(x))). */
-static void ffn_dense(const dl_model *m, const dl_layer *L, fwd_bufs *b, int R, int nt) {
-    const dl_hparams *hp = &m->hp;
-    const int E = hp->n_embd, F = hp->n_ff;
-    silu_job sj = { b->gate, b->up, R, F };
-    dl_rmsnorm(b->xn, b->x, dl_weight_vec_f32(&L->ffn_norm, b->vec), hp->rms_eps, R, E);
-    dl_weight_matmul(b->gate, b->xn, &L->w_gate, NULL, 0, R, F, 0, b->conv, b->conv_cap,
-                     m->pool, nt);
-    dl_weight_matmul(b->up, b->xn, &L->w_up, NULL, 0, R, F, 0, b->conv, b->conv_cap,
-                     m->pool, nt);
-    dl_pool_for(m->pool, nt, (R + SILU_ROWS - 1) / SILU_ROWS, silu_task, &sj);
-    dl_weight_matmul(b->x, b->gate, &L->w_down, NULL, 1, R, E, 0, b->conv, b->conv_cap,
-                     m->pool, nt);
-}
-
-/* The feed-forward sub-layer of each kind (enum dl_ffn_kind). dl_arch_check refuses a
- * row whose kind has no entry here, so a loaded model never reaches a NULL. */
-typedef void (*ffn_fn)(const dl_model *m, const dl_layer *L, fwd_bufs *b, int R, int nt);
+/* The feed-forward sub-layer of each kind (enum dl_ffn_kind), as layers.c has them.
+ * dl_arch_check refuses a row whose kind has no entry here, so a loaded model never
+ * reaches a NULL. */
+typedef void (*ffn_fn)(const dl_exec *ex, float *x_out, const dl_ffn_acts *a, const float *x,
+                       const dl_layer *L, const dl_hparams *hp, int R);
 static const ffn_fn k_ffn[DL_FFN_KINDS] = {
-    [DL_FFN_DENSE] = ffn_dense,
+    [DL_FFN_DENSE] = dl_layer_ffn,
 };
 
 /* --- a pass */
@@ -226,25 +152,38 @@ int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hid
     fwd_bufs b;
     const int R = p->n_rows, E = hp->n_embd;
     fwd_layout(m, R, p->kv ? p->n_tokens : R, scratch, &b);
-    for (int t = 0; t < R; t++) {
-        dl_weight_rows_f32(b.x + (size_t)t * E, &m->tok_embd, p->tokens[p->row0 + t], 1);
+    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt };
+    const dl_exec ex = { m->pool, nt, fwd_linear_fn, &lin, b.vec, SILU_ROWS };
+    dl_layer_embed(b.x, &m->tok_embd, p->tokens + p->row0, R);
+    for (int t = 0; t < R; t++)
         b.pos[t] = p->row0 + t;   // absolute positions: a cached pass rotates as a full one
-    }
     dl_rope_table(b.rope_cs, b.pos, hp->rope_theta, R, hp->head_dim);
 
+    /* one sequence: the rows, attending over themselves or over the cache's n_tokens */
+    const int n_kv = p->kv ? p->n_tokens : R;
+    const dl_attn_seq seq = { 0, R, 0, n_kv };
+    const dl_attn_acts aa = { b.xn, b.q, b.k, b.v, b.att };
+    const dl_ffn_acts fa = { b.xn, b.gate, b.up, b.gate };
     const size_t layer_kv = p->kv ? (size_t)p->kv->max_tokens * (size_t)p->kv->dkv : 0;
     for (int il = 0; il < hp->n_layer; il++) {
         if (cancel && *cancel)
             return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before layer %d", il);
         const dl_layer *L = &m->layers[il];
-        float *kv_k = p->kv ? p->kv->k + (size_t)il * layer_kv : NULL;
-        float *kv_v = p->kv ? p->kv->v + (size_t)il * layer_kv : NULL;
-        attention_block(m, L, &b, p, kv_k, kv_v, nt);
-        k_ffn[m->arch->ffn](m, L, &b, R, nt);
+        dl_attn_cache cache;
+        if (p->kv)
+            cache = (dl_attn_cache){ p->kv->k + (size_t)il * layer_kv,
+                                     p->kv->v + (size_t)il * layer_kv, p->fresh0 - p->row0,
+                                     p->fresh0, p->n_fresh };
+        /* every row attends to every key (DL_MASK_BIDIRECTIONAL, the only mask kind with a
+         * kernel so far; dl_arch_check refuses rows that name another) */
+        const dl_attn_plan plan = { &seq, 1, ATTN_QB, p->kv ? &cache : NULL, b.scores,
+                                    (size_t)ATTN_QB * (size_t)n_kv, 0, attn_slots(m) };
+        dl_layer_attention(&ex, b.x, &aa, b.x, L, hp, b.rope_cs, &plan, R);
+        k_ffn[m->arch->ffn](&ex, b.x, &fa, b.x, L, hp, R);
     }
     if (cancel && *cancel)
         return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before the final norm");
-    dl_rmsnorm(hidden, b.x, dl_weight_vec_f32(&m->output_norm, b.vec), hp->rms_eps, R, E);
+    dl_layer_norm(&ex, hidden, b.x, &m->output_norm, hp->rms_eps, R, E);
     return 0;
 }
 
@@ -289,15 +228,12 @@ void dl_model_logits(const dl_model *m, void *scratch, const float *hidden, cons
                      int32_t n_rows, float *logits) {
     if (n_rows < 1)
         return;
-    const int E = m->hp.n_embd, V = m->hp.n_vocab;
     head_bufs b;
     head_layout(m, n_rows, scratch, &b);
-    int padded = (n_rows + DL_ROW_GROUP - 1) / DL_ROW_GROUP * DL_ROW_GROUP;
-    for (int32_t i = 0; i < n_rows; i++)
-        memcpy(b.rows + (size_t)i * E, hidden + (size_t)rows[i] * E, (size_t)E * sizeof(float));
-    memset(b.rows + (size_t)n_rows * E, 0, (size_t)(padded - n_rows) * E * sizeof(float));
+    const int nt = m->n_threads < 1 ? 1 : m->n_threads;
+    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt };
+    const dl_exec ex = { m->pool, nt, fwd_linear_fn, &lin, NULL, SILU_ROWS };
     /* fixed groups of rows: a row's logits do not depend on which rows come with it */
-    dl_weight_matmul(logits, b.rows, head_weight(m), dl_weight_vec_f32(&m->output_bias, b.bias),
-                     0, n_rows, V, 1, b.conv, b.conv_cap, m->pool,
-                     m->n_threads < 1 ? 1 : m->n_threads);
+    dl_layer_head(&ex, logits, b.rows, hidden, rows, n_rows, DL_ROW_GROUP, head_weight(m),
+                  dl_weight_vec_f32(&m->output_bias, b.bias), m->hp.n_embd);
 }

@@ -1,13 +1,30 @@
-/* rng.c - the generation's random stream: xoshiro256** seeded through splitmix64. */
+/* rng.c - the library's one pseudo-random generator family: splitmix64 (a single u64 of
+ * state: the trainer's data and mask streams, the test-model writer's weights, and the
+ * seeding of the next one) and the generation's stream, xoshiro256** seeded through
+ * splitmix64. */
 #include <math.h>
 
 #include "sample/sample.h"
 
-static uint64_t splitmix64_next(uint64_t *state) {
+uint64_t dl_splitmix64_next(uint64_t *state) {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+double dl_splitmix64_uniform(uint64_t *state) {
+    return (double)(dl_splitmix64_next(state) >> 11) * 0x1p-53;
+}
+
+uint64_t dl_splitmix64_below(uint64_t *state, uint64_t n) {
+    /* rejection keeps it exactly uniform; the loop almost never repeats */
+    uint64_t lim = UINT64_MAX - UINT64_MAX % n;
+    for (;;) {
+        uint64_t r = dl_splitmix64_next(state);
+        if (r < lim)
+            return r % n;
+    }
 }
 
 static inline uint64_t rotl64(uint64_t x, int k) {
@@ -18,7 +35,7 @@ void dl_rng_seed(dl_rng *rng, uint64_t seed) {
     // splitmix64 never yields four zero words in a row, so the state is never all zero.
     uint64_t sm = seed;
     for (int i = 0; i < 4; i++)
-        rng->s[i] = splitmix64_next(&sm);
+        rng->s[i] = dl_splitmix64_next(&sm);
 }
 
 uint64_t dl_rng_next(dl_rng *rng) {

@@ -11,6 +11,14 @@
 
 /* ---------------------------------------------------------------- random stream */
 
+/* splitmix64: one u64 of state (trivial to checkpoint), advanced by each call. The only
+ * copy in the tree: the trainer, the test-model writer and dl_rng_seed draw from it. */
+uint64_t dl_splitmix64_next(uint64_t *state);
+/* (next >> 11) * 2^-53: uniform in [0, 1) with 53 bits (0 is possible). */
+double dl_splitmix64_uniform(uint64_t *state);
+/* Uniform in [0, n) for n >= 1, by rejection (exactly uniform). */
+uint64_t dl_splitmix64_below(uint64_t *state, uint64_t n);
+
 /* xoshiro256** state. */
 typedef struct dl_rng {
     uint64_t s[4];

@@ -24,6 +24,7 @@
 #include "grad_ref.h"
 #include "kernels/kernels.h"
 #include "kernels/kernels_backward.h"
+#include "model/layers.h"
 #include "model/model.h"
 #include "model_tiny.h"
 #include "tok/tok.h"
@@ -97,7 +98,7 @@ static void make_batch(tr_batch *b, const tr_config *c, uint64_t seed) {
     uint16_t stream[64];
     uint64_t s = seed;
     for (int i = 0; i < 64; i++)
-        stream[i] = (uint16_t)(6 + tr_rng_below(&s, (uint64_t)c->n_vocab - 6));
+        stream[i] = (uint16_t)(6 + dl_splitmix64_below(&s, (uint64_t)c->n_vocab - 6));
     tr_data d = { stream, 64 };
     tr_sample_batch(b, &d, 2, 0.0f, 0, &s);
     b->seq_len[1] = 5;      /* a cut sequence: shorter rows stacked after a full one */
@@ -163,7 +164,7 @@ END_TEST
  * that span several tiles and dw's row chunks; any thread count gives the same bits. */
 static void fill(float *a, size_t n, uint64_t *s) {
     for (size_t i = 0; i < n; i++)
-        a[i] = (float)(tr_rng_uniform(s) * 2.0 - 1.0);
+        a[i] = (float)(dl_splitmix64_uniform(s) * 2.0 - 1.0);
 }
 
 static double worst_rel(const float *a, const float *ref, size_t n) {
@@ -315,6 +316,109 @@ START_TEST(bf16_tile) {
 }
 END_TEST
 
+/* The shared layers (lib/model/layers.c) as the two callers use them: the trainer's
+ * batch of sequences with kept probabilities against each sequence run alone the way
+ * inference runs it (blocks of queries, per-worker score slots), sequences isolated from
+ * each other, and in-place residual / SwiGLU updates equal to separate buffers. */
+static void naive_linear(void *ctx, float *out, const float *x, const dl_weight *w,
+                         const float *bias, int accumulate, int row_groups, int n) {
+    (void)ctx;
+    (void)row_groups;
+    const float *wf = w->data;
+    for (int r = 0; r < n; r++)
+        for (int64_t o = 0; o < w->ne1; o++) {
+            double sum = bias ? bias[o] : 0.0;
+            for (int64_t k = 0; k < w->ne0; k++)
+                sum += (double)x[r * w->ne0 + k] * wf[o * w->ne0 + k];
+            float *y = out + (size_t)r * (size_t)w->ne1 + (size_t)o;
+            *y = accumulate ? *y + (float)sum : (float)sum;
+        }
+}
+
+START_TEST(shared_layers) {
+    tr_config c;
+    tiny_config(&c);
+    const int E = c.n_embd, F = c.n_ff, T = c.n_ctx, nh = c.n_head, hd = c.head_dim;
+    const int Dq = nh * hd, R = 12, len[2] = { 7, 5 };
+    size_t n = tr_n_params(&c);
+    float *p = malloc(n * sizeof *p);
+    tr_init_params(p, &c, 3);
+    uint64_t s = 21;
+    for (size_t i = 0; i < n; i++)
+        p[i] += gd_rand(&s) * 0.2f;
+    dl_model w;
+    dl_layer layers[TR_MAX_LAYERS];
+    tr_bind(&w, layers, p, &c);
+    float *x = malloc(sizeof(float) * R * E), *cs = malloc(sizeof(float) * R * hd);
+    int32_t pos[12];
+    for (int i = 0; i < R; i++)
+        pos[i] = i < len[0] ? i : i - len[0];
+    for (int i = 0; i < R * E; i++)
+        x[i] = gd_rand(&s);
+    dl_rope_table(cs, pos, c.rope_theta, R, hd);
+    dl_exec ex = { NULL, 1, naive_linear, NULL, NULL, 4 };
+    float *buf[12];
+    for (int i = 0; i < 12; i++)
+        buf[i] = calloc((size_t)R * (F > Dq ? F : Dq) + (size_t)R * E, sizeof(float));
+    float *probs = calloc((size_t)2 * nh * T * T, sizeof(float));
+    float *slot = calloc((size_t)3 * T, sizeof(float));
+
+    /* the batch, as the trainer runs it: both sequences, one task per (sequence, head) */
+    dl_attn_seq seqs[2] = { { 0, 7, 0, 7 }, { 7, 5, 7, 5 } };
+    dl_attn_acts aa = { buf[0], buf[1], buf[2], buf[3], buf[4] };
+    dl_attn_plan keep = { seqs, 2, T, NULL, probs, (size_t)T * T, 1, 0 };
+    float *xo = buf[5];
+    dl_layer_attention(&ex, xo, &aa, x, &layers[0], &w.hp, cs, &keep, R);
+    for (int q = 0; q < 2; q++)
+        for (int h = 0; h < nh; h++)
+            for (int i = 0; i < len[q]; i++) {
+                double sum = 0;
+                for (int j = 0; j < len[q]; j++)
+                    sum += probs[((size_t)q * nh + h) * T * T + (size_t)i * len[q] + j];
+                ck_assert_double_eq_tol(sum, 1.0, 1e-6);
+            }
+    /* each sequence alone, in place, as inference runs a canvas: the same rows */
+    for (int q = 0; q < 2; q++) {
+        int r0 = q ? len[0] : 0;
+        float *xi = buf[6];
+        memcpy(xi, x + (size_t)r0 * E, sizeof(float) * len[q] * E);
+        dl_attn_seq one = { 0, len[q], 0, len[q] };
+        dl_attn_acts ai = { buf[7], buf[8], buf[9], buf[10], buf[11] };
+        dl_attn_plan blocks = { &one, 1, 3, NULL, slot, (size_t)3 * len[q], 0, 1 };
+        dl_layer_attention(&ex, xi, &ai, xi, &layers[0], &w.hp, cs + (size_t)r0 * hd, &blocks,
+                           len[q]);
+        double e = 0.0;
+        for (int i = 0; i < len[q] * E; i++) {
+            double d = fabs((double)xi[i] - xo[(size_t)r0 * E + i]);
+            e = d > e ? d : e;
+        }
+        ck_assert_msg(e < 1e-5, "sequence %d alone differs by %g", q, e);
+    }
+    /* nothing crosses sequences: changing the first leaves the second's rows as they were */
+    float *xo2 = buf[6];
+    x[3] += 1.0f;
+    dl_layer_attention(&ex, xo2, &aa, x, &layers[0], &w.hp, cs, &keep, R);
+    ck_assert_int_ne(memcmp(xo2, xo, sizeof(float) * len[0] * E), 0);
+    ck_assert_int_eq(memcmp(xo2 + (size_t)len[0] * E, xo + (size_t)len[0] * E,
+                            sizeof(float) * len[1] * E), 0);
+    /* the FFN: separate output and activation buffers against in place */
+    dl_ffn_acts fa = { buf[0], buf[1], buf[2], buf[3] };
+    dl_layer_ffn(&ex, xo, &fa, x, &layers[1], &w.hp, R);
+    memcpy(xo2, x, sizeof(float) * R * E);
+    dl_ffn_acts fi = { buf[7], buf[8], buf[9], buf[8] };
+    dl_layer_ffn(&ex, xo2, &fi, xo2, &layers[1], &w.hp, R);
+    ck_assert_int_eq(memcmp(xo, xo2, sizeof(float) * R * E), 0);
+    ck_assert_int_eq(memcmp(buf[3], buf[8], sizeof(float) * R * F), 0);
+    for (int i = 0; i < 12; i++)
+        free(buf[i]);
+    free(probs);
+    free(slot);
+    free(x);
+    free(cs);
+    free(p);
+}
+END_TEST
+
 START_TEST(masking) {
     dl_err err;
     tr_batch b;
@@ -391,10 +495,10 @@ static void write_text(const char *path, int n_docs, uint64_t seed) {
     ck_assert_ptr_nonnull(f);
     uint64_t s = seed;
     for (int d = 0; d < n_docs; d++) {
-        int nw = 5 + (int)tr_rng_below(&s, 40);
+        int nw = 5 + (int)dl_splitmix64_below(&s, 40);
         for (int w = 0; w < nw; w++)
-            fprintf(f, "%s%s", w ? (tr_rng_below(&s, 9) ? " " : "\n") : "",
-                    words[tr_rng_below(&s, 14)]);
+            fprintf(f, "%s%s", w ? (dl_splitmix64_below(&s, 9) ? " " : "\n") : "",
+                    words[dl_splitmix64_below(&s, 14)]);
         fputs(".\n\n", f);
     }
     fclose(f);
@@ -725,7 +829,7 @@ static void check_export(const ck *A, uint32_t wtype, const char *name, float to
     int32_t toks[20];
     uint64_t s = 4;
     for (int i = 0; i < T; i++)
-        toks[i] = i == 0 ? 0 : (int32_t)tr_rng_below(&s, (uint64_t)V);
+        toks[i] = i == 0 ? 0 : (int32_t)dl_splitmix64_below(&s, (uint64_t)V);
     toks[5] = toks[9] = 5;   /* masks */
     float *mine = malloc((size_t)T * V * sizeof *mine), *lib = malloc((size_t)T * V * sizeof *lib);
     tr_forward_logits(tm, toks, T, mine);
@@ -1017,6 +1121,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, products);
     tcase_add_test(tc, products_bf16);
     tcase_add_test(tc, bf16_tile);
+    tcase_add_test(tc, shared_layers);
     tcase_add_test(tc, masking);
     tcase_add_test(tc, schedule);
     suite_add_tcase(s, tc);

@@ -334,10 +334,10 @@ void tr_sample_batch(tr_batch *b, const tr_data *d, int32_t n_seq, float cut_fra
     b->n_seq = b->n_rows = b->n_masked = 0;
     for (int32_t i = 0; i < n_seq; i++) {
         int32_t len = b->max_len;
-        if (tr_rng_uniform(rng) < cut_frac)
-            len = 2 + (int32_t)tr_rng_below(rng, (uint64_t)b->max_len - 1);
+        if (dl_splitmix64_uniform(rng) < cut_frac)
+            len = 2 + (int32_t)dl_splitmix64_below(rng, (uint64_t)b->max_len - 1);
         size_t span = (size_t)len - 1;
-        size_t off = d->n > span ? (size_t)tr_rng_below(rng, d->n - span + 1) : 0;
+        size_t off = d->n > span ? (size_t)dl_splitmix64_below(rng, d->n - span + 1) : 0;
         if (span > d->n)   /* the caller checks the stream is long enough; stay in bounds */
             len = (int32_t)d->n + 1;
         push_seq(b, d, off, len, bos);

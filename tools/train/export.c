@@ -12,108 +12,15 @@
 #include "model/model.h"
 #include "train.h"
 
-static size_t elem_size(uint32_t t) {
-    switch (t) {
-    case DL_GGUF_U8: case DL_GGUF_I8: case DL_GGUF_BOOL: return 1;
-    case DL_GGUF_U16: case DL_GGUF_I16: return 2;
-    case DL_GGUF_U32: case DL_GGUF_I32: case DL_GGUF_F32: return 4;
-    case DL_GGUF_U64: case DL_GGUF_I64: case DL_GGUF_F64: return 8;
-    default: return 0;
-    }
-}
-
-/* A numeric value of type t from its integer / double reading, in t's C layout. */
-static void pack(void *dst, uint32_t t, int64_t iv, double dv) {
-    switch (t) {
-    case DL_GGUF_U8: case DL_GGUF_BOOL: { uint8_t x = (uint8_t)iv; memcpy(dst, &x, 1); break; }
-    case DL_GGUF_I8: { int8_t x = (int8_t)iv; memcpy(dst, &x, 1); break; }
-    case DL_GGUF_U16: { uint16_t x = (uint16_t)iv; memcpy(dst, &x, 2); break; }
-    case DL_GGUF_I16: { int16_t x = (int16_t)iv; memcpy(dst, &x, 2); break; }
-    case DL_GGUF_U32: { uint32_t x = (uint32_t)iv; memcpy(dst, &x, 4); break; }
-    case DL_GGUF_I32: { int32_t x = (int32_t)iv; memcpy(dst, &x, 4); break; }
-    case DL_GGUF_U64: { uint64_t x = (uint64_t)iv; memcpy(dst, &x, 8); break; }
-    case DL_GGUF_I64: memcpy(dst, &iv, 8); break;
-    case DL_GGUF_F32: { float x = (float)dv; memcpy(dst, &x, 4); break; }
-    case DL_GGUF_F64: memcpy(dst, &dv, 8); break;
-    default: break;
-    }
-}
-
-static int is_float(uint32_t t) { return t == DL_GGUF_F32 || t == DL_GGUF_F64; }
-
-static int copy_array(dl_gguf_writer *w, const dl_gguf *g, const char *key, dl_err *err) {
-    uint32_t et;
-    uint64_t n;
-    int rc = dl_gguf_get_arr(g, key, &et, &n, err);
-    if (rc)
-        return rc;
-    size_t es = et == DL_GGUF_STRING ? sizeof(dl_str) : elem_size(et);
-    if (!es)
-        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "key '%s': array element type %u", key, et);
-    void *buf = malloc(n ? (size_t)n * es : 1);
-    if (!buf)
-        return dl_fail(err, DIFFLM_E_NOMEM, "copying '%s'", key);
-    for (uint64_t i = 0; i < n && !rc; i++) {
-        char *dst = (char *)buf + i * es;
-        if (et == DL_GGUF_STRING) {
-            rc = dl_gguf_arr_str(g, key, i, (dl_str *)dst, err);
-        } else if (is_float(et)) {
-            double d;
-            if (!(rc = dl_gguf_arr_f64(g, key, i, &d, err)))
-                pack(dst, et, 0, d);
-        } else {
-            int64_t v;
-            if (!(rc = dl_gguf_arr_i64(g, key, i, &v, err)))
-                pack(dst, et, v, 0.0);
-        }
-    }
-    if (!rc && dl_gguf_w_arr(w, key, et, buf, n))
-        rc = dl_fail(err, DIFFLM_E_NOMEM, "writing '%s'", key);
-    free(buf);
-    return rc;
-}
-
-static int copy_scalar(dl_gguf_writer *w, const dl_gguf *g, const char *key, uint32_t t,
-                       dl_err *err) {
-    int rc = 0;
-    uint8_t val[8];
-    if (t == DL_GGUF_STRING) {
-        dl_str s;
-        if ((rc = dl_gguf_get_str(g, key, &s, err)))
-            return rc;
-        rc = dl_gguf_w_kv(w, key, t, &s);
-    } else if (t == DL_GGUF_BOOL) {
-        int b;
-        if ((rc = dl_gguf_get_bool_opt(g, key, 0, &b, err)))
-            return rc;
-        rc = dl_gguf_w_bool(w, key, b);
-    } else if (t == DL_GGUF_F32) {
-        float f;
-        if ((rc = dl_gguf_get_f32(g, key, &f, err)))
-            return rc;
-        rc = dl_gguf_w_f32(w, key, f);
-    } else if (elem_size(t) && !is_float(t)) {
-        int64_t v;
-        if ((rc = dl_gguf_get_i64_opt(g, key, 0, &v, err)))
-            return rc;
-        pack(val, t, v, 0.0);
-        rc = dl_gguf_w_kv(w, key, t, val);
-    } else {
-        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "key '%s': value type %u", key, t);
-    }
-    return rc ? dl_fail(err, rc, "writing '%s'", key) : 0;
-}
-
 /* Every tokenizer.* key of g, in file order, with its own type. */
 static int copy_tokenizer(dl_gguf_writer *w, const dl_gguf *g, dl_err *err) {
     for (size_t i = 0; i < dl_gguf_n_kv(g); i++) {
         const char *key = dl_gguf_key_at(g, i);
         if (strncmp(key, "tokenizer.", 10) != 0)
             continue;
-        uint32_t t = dl_gguf_type_at(g, i);
-        int rc = t == DL_GGUF_ARRAY ? copy_array(w, g, key, err) : copy_scalar(w, g, key, t, err);
+        int rc = dl_gguf_w_copy_kv(w, g, i);
         if (rc)
-            return rc;
+            return dl_fail(err, rc, "copying '%s'", key);
     }
     return 0;
 }

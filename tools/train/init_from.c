@@ -1,9 +1,11 @@
 /* init_from.c - a fresh run's parameters from a llada GGUF instead of random init, so a
- * later run can continue training an exported model (with new optimizer state). The
- * file's shape fills the options left unset and must equal the ones that were set; every
- * tensor of the trainer's table is read by name (F32, F16 or BF16), and a tensor the
- * table does not have (an untied output.weight, a bias) is refused rather than dropped,
- * because training without it would silently change the model. */
+ * later run can continue training an exported model (with new optimizer state). The file
+ * is read by lib/model's loader (dl_model_load: the same keys, names, shapes and checks
+ * as inference); its shape fills the options left unset and must equal the ones that
+ * were set; every tensor of the trainer's table is widened to f32 by lib/model
+ * (dl_weight_rows_f32; F32, F16 or BF16), and a tensor the table does not have (an
+ * untied output.weight, a bias) is refused rather than dropped, because training
+ * without it would silently change the model. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,42 +13,23 @@
 
 #include "fmt/ggml_types.h"
 #include "fmt/gguf.h"
-#include "kernels/kernels.h"
 #include "model/model.h"
+#include "model/model_weights.h"
 #include "train.h"
 
-/* The file's shape, read by the library's own schema (lib/model/hparams.c), so that a
- * file the trainer starts from is one the library would load. */
-static int read_shape(const dl_gguf *g, const char *path, tr_config *f, dl_err *err) {
-    const dl_arch *a = dl_arch_by_id(DIFFLM_ARCH_LLADA);   /* the trainer's model (train.h) */
-    dl_str arch;
-    int rc = dl_gguf_get_str(g, "general.architecture", &arch, err);
-    if (rc)
-        return rc;
-    if (dl_arch_find(arch.p, arch.n) != a)
-        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s' is a '%.*s' model; the trainer needs %s",
-                       path, (int)(arch.n > 64 ? 64 : arch.n), arch.p, a->name);
-    dl_hparams hp;
-    memset(&hp, 0, sizeof hp);
-    if ((rc = dl_hparams_read(&hp, a, g, NULL, err)))
-        return rc;
-    f->n_embd = hp.n_embd;
-    f->n_layer = hp.n_layer;
-    f->n_head = hp.n_head;
-    f->n_head_kv = hp.n_head_kv;
-    f->head_dim = hp.head_dim;
-    f->n_ff = hp.n_ff;
-    f->n_ctx = hp.n_ctx_train;
-    f->rope_theta = hp.rope_theta;
-    f->rms_eps = hp.rms_eps;
-    const char *emb = dl_tensor_desc_get(DL_T_TOKEN_EMBD)->name;
-    const dl_gguf_tensor *t = dl_gguf_find_tensor(g, emb);
-    if (!t)
-        return dl_fail(err, DIFFLM_E_FORMAT, "'%s' lacks tensor '%s'", path, emb);
-    if (t->ne[1] < 1 || t->ne[1] > 65536)
-        return dl_fail(err, DIFFLM_E_FORMAT, "'%s': %s has %lld rows", path, emb,
-                       (long long)t->ne[1]);
-    f->n_vocab = (int32_t)t->ne[1];
+/* The file's shape, from lib/model's loader: the hyperparameters (the schema of
+ * lib/model/hparams.c) and the bound weights are read, checked and named there exactly
+ * as for inference. Only the trainer's architecture qualifies (train.h). */
+static int read_shape(const dl_model *m, const char *path, tr_config *f, dl_err *err) {
+    const dl_arch *a = dl_arch_by_id(DIFFLM_ARCH_LLADA);
+    const dl_hparams *hp = &m->hp;
+    if (m->arch != a)
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s' is a '%s' model; the trainer needs %s",
+                       path, m->arch->name, a->name);
+    *f = (tr_config){ .n_vocab = hp->n_vocab, .n_embd = hp->n_embd, .n_layer = hp->n_layer,
+                      .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
+                      .n_ff = hp->n_ff, .n_ctx = hp->n_ctx_train, .rope_theta = hp->rope_theta,
+                      .rms_eps = hp->rms_eps };
     return 0;
 }
 
@@ -87,47 +70,8 @@ static int merge_shape(tr_config *cfg, const tr_config *f, const char *path, dl_
     return 0;
 }
 
-/* out: [ne0 * ne1] floats from the file tensor t, after its type and shape are checked. */
-static int load_tensor(float *out, const tr_tensor *want, const dl_gguf_tensor *t, const char *path,
-                       dl_err *err) {
-    if (t->ne[0] != want->ne0 || t->ne[1] != want->ne1 || t->ne[2] != 1 || t->ne[3] != 1)
-        return dl_fail(err, DIFFLM_E_FORMAT,
-                       "'%s': tensor '%s' is [%lld, %lld, %lld, %lld], the trainer needs [%lld, %lld]",
-                       path, want->name, (long long)t->ne[0], (long long)t->ne[1],
-                       (long long)t->ne[2], (long long)t->ne[3], (long long)want->ne0,
-                       (long long)want->ne1);
-    size_t n = (size_t)(want->ne0 * want->ne1);
-    size_t es = t->type == DL_TYPE_F32 ? 4 : (t->type == DL_TYPE_F16 || t->type == DL_TYPE_BF16) ? 2 : 0;
-    if (!es) {
-        char buf[32];
-        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s': tensor '%s' is %s; only F32, F16 and "
-                       "BF16 can be trained from", path, want->name, dl_type_name(t->type, buf, sizeof buf));
-    }
-    if (t->size != n * es)
-        return dl_fail(err, DIFFLM_E_FORMAT, "'%s': tensor '%s' holds %llu bytes, expected %zu",
-                       path, want->name, (unsigned long long)t->size, n * es);
-    if (t->type == DL_TYPE_F32) {
-        memcpy(out, t->data, n * sizeof(float));
-        return 0;
-    }
-    /* the row converters read uint16_t; a file with an odd alignment goes through a copy */
-    const uint16_t *src = t->data;
-    uint16_t *copy = NULL;
-    if ((uintptr_t)t->data % sizeof(uint16_t)) {
-        if (!(copy = malloc(n * sizeof(uint16_t))))
-            return dl_fail(err, DIFFLM_E_NOMEM, "converting '%s'", want->name);
-        memcpy(copy, t->data, n * sizeof(uint16_t));
-        src = copy;
-    }
-    if (t->type == DL_TYPE_F16)
-        dl_f16_to_f32_row(out, src, n);
-    else
-        dl_bf16_to_f32_row(out, src, n);
-    free(copy);
-    return 0;
-}
-
-static int load_params(float *p, const tr_config *c, const dl_gguf *g, const char *path, dl_err *err) {
+static int load_params(float *p, const tr_config *c, const dl_gguf *g, const dl_model *m,
+                       const char *path, dl_err *err) {
     tr_tensor tab[TR_N_TENSORS(TR_MAX_LAYERS)];
     int nt = tr_tensor_table(c, tab);
     for (size_t i = 0; i < dl_gguf_n_tensors(g); i++) {
@@ -141,12 +85,16 @@ static int load_params(float *p, const tr_config *c, const dl_gguf *g, const cha
     }
     memset(p, 0, tr_n_params(c) * sizeof(float));   /* the padding between tensors */
     for (int k = 0; k < nt; k++) {
-        const dl_gguf_tensor *t = dl_gguf_find_tensor(g, tab[k].name);
-        if (!t)
-            return dl_fail(err, DIFFLM_E_FORMAT, "'%s' lacks tensor '%s'", path, tab[k].name);
-        int rc = load_tensor(p + tab[k].offset, &tab[k], t, path, err);
-        if (rc)
-            return rc;
+        /* the loader checked names, shapes and sizes; the trainer keeps f32 masters, so
+         * only the types that widen exactly qualify */
+        const dl_weight *w = tr_tensor_weight(m, &tab[k]);
+        if (w->type != DL_TYPE_F32 && w->type != DL_TYPE_F16 && w->type != DL_TYPE_BF16) {
+            char buf[32];
+            return dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s': tensor '%s' is %s; only F32, F16 "
+                           "and BF16 can be trained from", path, tab[k].name,
+                           dl_type_name(w->type, buf, sizeof buf));
+        }
+        dl_weight_rows_f32(p + tab[k].offset, w, 0, w->ne1);
     }
     return 0;
 }
@@ -154,11 +102,17 @@ static int load_params(float *p, const tr_config *c, const dl_gguf *g, const cha
 int tr_init_from_gguf(const char *path, tr_config *cfg, float **params, dl_err *err) {
     *params = NULL;
     dl_gguf *g = NULL;
+    dl_model *m = NULL;
     tr_config f;
     memset(&f, 0, sizeof f);
     int rc = dl_gguf_open(&g, path, err);
+    if (!rc && (rc = dl_model_load(&m, g, NULL, err))) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        dl_fail(err, rc, "'%s': %s", path, msg);
+    }
     if (!rc)
-        rc = read_shape(g, path, &f, err);
+        rc = read_shape(m, path, &f, err);
     if (!rc)
         rc = merge_shape(cfg, &f, path, err);
     if (!rc)
@@ -169,11 +123,12 @@ int tr_init_from_gguf(const char *path, tr_config *cfg, float **params, dl_err *
             rc = dl_fail(err, DIFFLM_E_NOMEM, "%zu parameters", tr_n_params(cfg));
     }
     if (!rc)
-        rc = load_params(*params, cfg, g, path, err);
+        rc = load_params(*params, cfg, g, m, path, err);
     if (rc) {
         free(*params);
         *params = NULL;
     }
+    dl_model_free(m);
     dl_gguf_close(g);
     return rc;
 }

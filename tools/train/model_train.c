@@ -1,7 +1,8 @@
-/* model_train.c - the trainable model: forward over a stacked batch with every
- * activation the backward needs kept, the output head on masked rows only, and the
- * backward pass through every layer, built from lib/kernels' forward kernels and their
- * backward twins (kernels_backward.h).
+/* model_train.c - the trainable model: the forward over a stacked batch is lib/model's
+ * own layers (layers.h: the functions the inference pass runs), with every activation
+ * the backward needs kept and the products on the trainer's tiles (gemm_par.c); the
+ * output head on masked rows only; and the backward pass through every layer, built
+ * from the backward twins of lib/kernels' kernels (kernels_backward.h).
  *
  * Threads: the model owns a pool (one per run); the products are cut into fixed tiles
  * (gemm_par.c) and everything else into tasks (attention heads, row chunks), all run on
@@ -14,6 +15,7 @@
 #include "core/pool.h"
 #include "kernels/kernels.h"
 #include "kernels/kernels_backward.h"
+#include "model/layers.h"
 #include "gemm_par.h"
 #include "train.h"
 
@@ -38,16 +40,19 @@ typedef struct tr_acts {
     float *dp;                  /* [threads][T][T] per-thread softmax-gradient scratch */
     float *dw_part;             /* [ceil(N / ROW_CHUNK)][E] norm-weight gradient partials */
     float *gemm_t;              /* [threads][TR_GEMM_SCRATCH] product scratch (gemm_par.h) */
+    dl_attn_seq *seqs;          /* [max_seq] the batch's sequences, for the attention */
 } tr_acts;
 
 struct tr_model {
     tr_config c;
     size_t n_params;
     float *params, *grads;
-    tr_weights w, g;
+    dl_model w, g;              /* F32 views of params and grads (g: written through gw) */
+    dl_layer wl[TR_MAX_LAYERS], gl[TR_MAX_LAYERS];
     int32_t n_threads, max_seq, max_rows;
     dl_pool *pool;
     tr_gemm gm;                 /* the pool, a->gemm_t and the precision of the products */
+    dl_exec ex;                 /* the layers' products on gm, elementwise work on pool */
     void *mem;
     tr_acts a;
 };
@@ -98,7 +103,18 @@ static size_t acts_layout(const tr_config *c, int32_t max_seq, int32_t nt, void 
     a->dp = dl_arena_alloc(&ar, fl((size_t)nt * T, T));
     a->dw_part = dl_arena_alloc(&ar, fl((N + ROW_CHUNK - 1) / ROW_CHUNK, E));
     a->gemm_t = dl_arena_alloc(&ar, fl((size_t)nt, TR_GEMM_SCRATCH));
+    a->seqs = dl_arena_alloc(&ar, fl((size_t)max_seq, sizeof(dl_attn_seq) / sizeof(float)));
     return ar.used;
+}
+
+/* The layers' products (layers.h) on the trainer's fixed tiles: out (+)= x w^T over f32
+ * masters, in f32 or bf16 as the run says. The trainer's model has no biases and no
+ * row groups (its head scores whole masked rows, not canvases of varying content). */
+static void linear_fn(void *ctx, float *out, const float *x, const dl_weight *w,
+                      const float *bias, int accumulate, int row_groups, int n) {
+    (void)bias;
+    (void)row_groups;
+    tr_matmul_par(ctx, out, x, w->data, accumulate, n, (int)w->ne0, (int)w->ne1);
 }
 
 int tr_model_new(tr_model **out, const tr_config *c, int32_t max_seq, int32_t n_threads,
@@ -133,8 +149,10 @@ int tr_model_new(tr_model **out, const tr_config *c, int32_t max_seq, int32_t n_
     memset(m->grads, 0, m->n_params * sizeof(float));
     acts_layout(c, max_seq, n_threads, m->mem, &m->a);
     m->gm = (tr_gemm){ .pool = m->pool, .scratch = m->a.gemm_t, .bf16 = 0 };
-    tr_bind(&m->w, m->params, c);
-    tr_bind(&m->g, m->grads, c);
+    tr_bind(&m->w, m->wl, m->params, c);
+    tr_bind(&m->g, m->gl, m->grads, c);
+    m->ex = (dl_exec){ .pool = m->pool, .n_threads = n_threads, .linear = linear_fn,
+                       .linear_ctx = &m->gm, .vec = NULL, .row_chunk = ROW_CHUNK };
     *out = m;
     return 0;
 }
@@ -171,20 +189,6 @@ static int chunk_rows(int N, int task, int *r0) {
     return N - *r0 < ROW_CHUNK ? N - *r0 : ROW_CHUNK;
 }
 
-static void rmsnorm_task(void *ctx, int task, int worker) {
-    (void)worker;
-    row_job *j = ctx;
-    int r0, nr = chunk_rows(j->N, task, &r0);
-    size_t o = (size_t)r0 * j->C;
-    dl_rmsnorm(j->out + o, j->in + o, j->w, j->eps, nr, j->C);
-}
-
-/* out = rmsnorm(in) * w.  out, in: [N][C];  w: [C] */
-static void rmsnorm_par(tr_model *m, float *out, const float *in, const float *w, int N, int C) {
-    row_job j = { .out = out, .in = in, .w = w, .eps = m->c.rms_eps, .N = N, .C = C };
-    dl_pool_run(m->pool, (N + ROW_CHUNK - 1) / ROW_CHUNK, rmsnorm_task, &j);
-}
-
 static void rmsnorm_bwd_task(void *ctx, int task, int worker) {
     (void)worker;
     row_job *j = ctx;
@@ -208,14 +212,6 @@ static void rmsnorm_bwd_par(tr_model *m, float *dx, float *dw, const float *dout
         for (int c = 0; c < C; c++)
             dw[c] += part[c];
     }
-}
-
-static void silu_task(void *ctx, int task, int worker) {
-    (void)worker;
-    row_job *j = ctx;
-    int r0, nr = chunk_rows(j->N, task, &r0);
-    size_t o = (size_t)r0 * j->C;
-    dl_silu_mul(j->out + o, j->in + o, j->in2 + o, (size_t)nr * j->C);
 }
 
 static void silu_bwd_task(void *ctx, int task, int worker) {
@@ -248,18 +244,6 @@ typedef struct attn_job {
     const float *q, *k, *v, *datt;
     int T, nh, nkv, hd;
 } attn_job;
-
-/* task = (sequence, query head): one head's attention within one sequence */
-static void attn_fwd_task(void *ctx, int task, int worker) {
-    (void)worker;
-    attn_job *j = ctx;
-    int s = task / j->nh, h = task % j->nh, grp = j->nh / j->nkv;
-    int r0 = j->b->seq_start[s], len = j->b->seq_len[s];
-    int ldq = j->nh * j->hd, ldkv = j->nkv * j->hd;
-    size_t qo = (size_t)r0 * ldq + (size_t)h * j->hd, ko = (size_t)r0 * ldkv + (size_t)(h / grp) * j->hd;
-    float *p = j->p + ((size_t)s * j->nh + h) * j->T * j->T;
-    dl_attention_head(j->att + qo, p, j->q + qo, j->k + ko, j->v + ko, len, len, j->hd, ldq, ldkv);
-}
 
 /* task = (sequence, kv head): the query heads sharing a K/V head run in order, so their
  * dk / dv contributions add up in a fixed order without races */
@@ -301,46 +285,43 @@ static layer_acts layer_view(tr_model *m, int l) {
 }
 
 
-/* The layers over the batch's rows; leaves hidden = final-normed states. */
+/* The layers over the batch's rows, each sequence attending within itself; leaves
+ * hidden = final-normed states. The probabilities of a (sequence, head) are kept whole
+ * (one task per head: q_block = n_ctx) for the backward. */
 static void forward_layers(tr_model *m, const tr_batch *b) {
     const tr_config *c = &m->c;
-    const int N = b->n_rows, E = c->n_embd, F = c->n_ff, hd = c->head_dim;
-    const int nh = c->n_head, nkv = c->n_head_kv, Dq = nh * hd, Dkv = nkv * hd;
+    const int N = b->n_rows, E = c->n_embd, T = c->n_ctx;
     tr_acts *a = &m->a;
 
     dl_blas_set_threads(1);   /* attention tasks call sgemm concurrently: one BLAS thread each */
-    for (int r = 0; r < N; r++)
-        memcpy(a->resid + (size_t)r * E, m->w.tok_embd + (size_t)b->input[r] * E,
-               (size_t)E * sizeof(float));
-    dl_rope_table(a->cs, b->pos, c->rope_theta, N, hd);
+    dl_layer_embed(a->resid, &m->w.tok_embd, b->input, N);
+    dl_rope_table(a->cs, b->pos, c->rope_theta, N, c->head_dim);
+    for (int s = 0; s < b->n_seq; s++)
+        a->seqs[s] = (dl_attn_seq){ b->seq_start[s], b->seq_len[s], b->seq_start[s], b->seq_len[s] };
 
     for (int l = 0; l < c->n_layer; l++) {
-        const tr_layer *W = &m->w.layer[l];
         layer_acts A = layer_view(m, l);
-        rmsnorm_par(m, A.xn1, A.x, W->attn_norm, N, E);
-        tr_matmul_par(&m->gm, A.q, A.xn1, W->wq, 0, N, E, Dq);
-        tr_matmul_par(&m->gm, A.k, A.xn1, W->wk, 0, N, E, Dkv);
-        tr_matmul_par(&m->gm, A.v, A.xn1, W->wv, 0, N, E, Dkv);
-        dl_rope(A.q, a->cs, DL_ROPE_PAIR_ADJACENT, N, nh, hd);
-        dl_rope(A.k, a->cs, DL_ROPE_PAIR_ADJACENT, N, nkv, hd);
-        attn_job aj = { .b = b, .att = A.att, .p = A.p, .q = A.q, .k = A.k, .v = A.v,
-                        .T = c->n_ctx, .nh = nh, .nkv = nkv, .hd = hd };
-        dl_pool_run(m->pool, b->n_seq * nh, attn_fwd_task, &aj);
-        memcpy(A.xmid, A.x, (size_t)N * E * sizeof(float));
-        tr_matmul_par(&m->gm, A.xmid, A.att, W->wo, 1, N, Dq, E);
-        rmsnorm_par(m, A.xn2, A.xmid, W->ffn_norm, N, E);
-        tr_matmul_par(&m->gm, A.gate, A.xn2, W->w_gate, 0, N, E, F);
-        tr_matmul_par(&m->gm, A.up, A.xn2, W->w_up, 0, N, E, F);
-        row_job sj = { .out = A.h, .in = A.gate, .in2 = A.up, .N = N, .C = F };
-        dl_pool_run(m->pool, (N + ROW_CHUNK - 1) / ROW_CHUNK, silu_task, &sj);
-        memcpy(A.xo, A.xmid, (size_t)N * E * sizeof(float));
-        tr_matmul_par(&m->gm, A.xo, A.h, W->w_down, 1, N, F, E);
+        const dl_attn_acts aa = { A.xn1, A.q, A.k, A.v, A.att };
+        const dl_attn_plan plan = { a->seqs, b->n_seq, T, NULL, A.p, (size_t)T * T, 1, 0 };
+        const dl_ffn_acts fa = { A.xn2, A.gate, A.up, A.h };
+        dl_layer_attention(&m->ex, A.xmid, &aa, A.x, &m->wl[l], &m->w.hp, a->cs, &plan, N);
+        dl_layer_ffn(&m->ex, A.xo, &fa, A.xmid, &m->wl[l], &m->w.hp, N);
     }
-    rmsnorm_par(m, a->hidden, a->resid + (size_t)c->n_layer * m->max_rows * E, m->w.output_norm,
-                N, E);
+    dl_layer_norm(&m->ex, a->hidden, a->resid + (size_t)c->n_layer * m->max_rows * E,
+                  &m->w.output_norm, c->rms_eps, N, E);
 }
 
 /* --- backward */
+
+/* A weight's values: every weight of the trainer's model is an F32 view of params. */
+static const float *pw(const dl_weight *w) {
+    return w->data;
+}
+
+/* A gradient's values: g's views point into m->grads, which the model owns and writes. */
+static float *gw(const dl_weight *w) {
+    return (float *)w->data;
+}
 
 static void backward_layers(tr_model *m, const tr_batch *b) {
     const tr_config *c = &m->c;
@@ -351,30 +332,29 @@ static void backward_layers(tr_model *m, const tr_batch *b) {
 
     /* dres = d(last residual) through the final norm */
     memset(a->dres, 0, nE * sizeof(float));
-    rmsnorm_bwd_par(m, a->dres, m->g.output_norm, a->dhidden,
-                    a->resid + (size_t)c->n_layer * m->max_rows * E, m->w.output_norm, N, E);
+    rmsnorm_bwd_par(m, a->dres, gw(&m->g.output_norm), a->dhidden,
+                    a->resid + (size_t)c->n_layer * m->max_rows * E, pw(&m->w.output_norm), N, E);
 
     for (int l = c->n_layer - 1; l >= 0; l--) {
-        const tr_layer *W = &m->w.layer[l];
-        tr_layer *G = &m->g.layer[l];
+        const dl_layer *W = &m->wl[l], *G = &m->gl[l];
         layer_acts A = layer_view(m, l);
         /* FFN: xo = xmid + down(silu(gate) * up) */
         memset(a->dh, 0, (size_t)N * F * sizeof(float));
-        tr_matmul_dx_par(&m->gm, a->dh, a->dres, W->w_down, N, F, E);
-        tr_matmul_dw_par(&m->gm, G->w_down, a->dres, A.h, N, F, E);
+        tr_matmul_dx_par(&m->gm, a->dh, a->dres, pw(&W->w_down), N, F, E);
+        tr_matmul_dw_par(&m->gm, gw(&G->w_down), a->dres, A.h, N, F, E);
         row_job sj = { .out = a->dgate, .out2 = a->dup, .in = a->dh, .in2 = A.gate, .in3 = A.up,
                        .N = N, .C = F };
         dl_pool_run(m->pool, (N + ROW_CHUNK - 1) / ROW_CHUNK, silu_bwd_task, &sj);
         memset(a->dxn, 0, nE * sizeof(float));
-        tr_matmul_dx_par(&m->gm, a->dxn, a->dgate, W->w_gate, N, E, F);
-        tr_matmul_dw_par(&m->gm, G->w_gate, a->dgate, A.xn2, N, E, F);
-        tr_matmul_dx_par(&m->gm, a->dxn, a->dup, W->w_up, N, E, F);
-        tr_matmul_dw_par(&m->gm, G->w_up, a->dup, A.xn2, N, E, F);
-        rmsnorm_bwd_par(m, a->dres, G->ffn_norm, a->dxn, A.xmid, W->ffn_norm, N, E);
+        tr_matmul_dx_par(&m->gm, a->dxn, a->dgate, pw(&W->w_gate), N, E, F);
+        tr_matmul_dw_par(&m->gm, gw(&G->w_gate), a->dgate, A.xn2, N, E, F);
+        tr_matmul_dx_par(&m->gm, a->dxn, a->dup, pw(&W->w_up), N, E, F);
+        tr_matmul_dw_par(&m->gm, gw(&G->w_up), a->dup, A.xn2, N, E, F);
+        rmsnorm_bwd_par(m, a->dres, gw(&G->ffn_norm), a->dxn, A.xmid, pw(&W->ffn_norm), N, E);
         /* attention: xmid = x + wo(attn(rope(q), rope(k), v)) */
         memset(a->datt, 0, (size_t)N * Dq * sizeof(float));
-        tr_matmul_dx_par(&m->gm, a->datt, a->dres, W->wo, N, Dq, E);
-        tr_matmul_dw_par(&m->gm, G->wo, a->dres, A.att, N, Dq, E);
+        tr_matmul_dx_par(&m->gm, a->datt, a->dres, pw(&W->wo), N, Dq, E);
+        tr_matmul_dw_par(&m->gm, gw(&G->wo), a->dres, A.att, N, Dq, E);
         memset(a->dk, 0, (size_t)N * Dkv * sizeof(float));
         memset(a->dv, 0, (size_t)N * Dkv * sizeof(float));
         attn_job aj = { .b = b, .p = A.p, .dq = a->dq, .dk = a->dk, .dv = a->dv, .dp = a->dp,
@@ -384,15 +364,15 @@ static void backward_layers(tr_model *m, const tr_batch *b) {
         dl_rope_backward(a->dq, a->cs, DL_ROPE_PAIR_ADJACENT, N, nh, hd);
         dl_rope_backward(a->dk, a->cs, DL_ROPE_PAIR_ADJACENT, N, nkv, hd);
         memset(a->dxn, 0, nE * sizeof(float));
-        tr_matmul_dx_par(&m->gm, a->dxn, a->dq, W->wq, N, E, Dq);
-        tr_matmul_dw_par(&m->gm, G->wq, a->dq, A.xn1, N, E, Dq);
-        tr_matmul_dx_par(&m->gm, a->dxn, a->dk, W->wk, N, E, Dkv);
-        tr_matmul_dw_par(&m->gm, G->wk, a->dk, A.xn1, N, E, Dkv);
-        tr_matmul_dx_par(&m->gm, a->dxn, a->dv, W->wv, N, E, Dkv);
-        tr_matmul_dw_par(&m->gm, G->wv, a->dv, A.xn1, N, E, Dkv);
-        rmsnorm_bwd_par(m, a->dres, G->attn_norm, a->dxn, A.x, W->attn_norm, N, E);
+        tr_matmul_dx_par(&m->gm, a->dxn, a->dq, pw(&W->wq), N, E, Dq);
+        tr_matmul_dw_par(&m->gm, gw(&G->wq), a->dq, A.xn1, N, E, Dq);
+        tr_matmul_dx_par(&m->gm, a->dxn, a->dk, pw(&W->wk), N, E, Dkv);
+        tr_matmul_dw_par(&m->gm, gw(&G->wk), a->dk, A.xn1, N, E, Dkv);
+        tr_matmul_dx_par(&m->gm, a->dxn, a->dv, pw(&W->wv), N, E, Dkv);
+        tr_matmul_dw_par(&m->gm, gw(&G->wv), a->dv, A.xn1, N, E, Dkv);
+        rmsnorm_bwd_par(m, a->dres, gw(&G->attn_norm), a->dxn, A.x, pw(&W->attn_norm), N, E);
     }
-    dl_embedding_backward(m->g.tok_embd, a->dres, b->input, N, E);
+    dl_embedding_backward(gw(&m->g.tok_embd), a->dres, b->input, N, E);
 }
 
 double tr_forward_backward(tr_model *m, const tr_batch *b, int backward) {
@@ -405,11 +385,9 @@ double tr_forward_backward(tr_model *m, const tr_batch *b, int backward) {
         return 0.0;
     forward_layers(m, b);
 
-    /* tied head on the masked rows only: nothing else is scored */
-    for (int i = 0; i < M; i++)
-        memcpy(a->hid_m + (size_t)i * E, a->hidden + (size_t)b->mask_rows[i] * E,
-               (size_t)E * sizeof(float));
-    tr_matmul_par(&m->gm, a->logits, a->hid_m, m->w.tok_embd, 0, M, E, V);
+    /* tied head on the masked rows only (gathered into hid_m): nothing else is scored */
+    dl_layer_head(&m->ex, a->logits, a->hid_m, a->hidden, b->mask_rows, M, 1, &m->w.tok_embd,
+                  NULL, E);
     xent_job xj = { a->logits, a->row_loss, b->targets, b->weights, M, V };
     dl_pool_run(m->pool, (M + ROW_CHUNK - 1) / ROW_CHUNK, xent_task, &xj);
     double loss = 0.0;
@@ -419,8 +397,8 @@ double tr_forward_backward(tr_model *m, const tr_batch *b, int backward) {
         return loss;
 
     memset(a->dhid_m, 0, (size_t)M * E * sizeof(float));
-    tr_matmul_dx_par(&m->gm, a->dhid_m, a->logits, m->w.tok_embd, M, E, V);
-    tr_matmul_dw_par(&m->gm, m->g.tok_embd, a->logits, a->hid_m, M, E, V);
+    tr_matmul_dx_par(&m->gm, a->dhid_m, a->logits, pw(&m->w.tok_embd), M, E, V);
+    tr_matmul_dw_par(&m->gm, gw(&m->g.tok_embd), a->logits, a->hid_m, M, E, V);
     memset(a->dhidden, 0, (size_t)N * E * sizeof(float));
     for (int i = 0; i < M; i++)
         memcpy(a->dhidden + (size_t)b->mask_rows[i] * E, a->dhid_m + (size_t)i * E,
@@ -450,7 +428,7 @@ void tr_forward_logits(tr_model *m, const int32_t *tokens, int32_t T, float *log
                    .seq_start = &start, .seq_len = &len, .clean = input, .input = input,
                    .pos = pos };
     forward_layers(m, &b);
-    tr_matmul_par(&m->gm, logits, m->a.hidden, m->w.tok_embd, 0, T, c->n_embd, c->n_vocab);
+    dl_layer_head(&m->ex, logits, NULL, m->a.hidden, NULL, T, 1, &m->w.tok_embd, NULL, c->n_embd);
     free(pos);
     free(input);
 }

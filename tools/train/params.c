@@ -1,5 +1,5 @@
-/* params.c - the model's shape, its tensor table in GGUF order, initialisation, and the
- * random number generator every other piece draws from. */
+/* params.c - the model's shape, its tensor table in GGUF order, and initialisation (from
+ * the library's splitmix64, sample/sample.h). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,38 +46,51 @@ int tr_config_check(const tr_config *c, dl_err *err) {
 
 /* --- tensor table */
 
-static void put(tr_tensor *t, int *i, size_t *off, const char *name, int64_t ne0, int64_t ne1) {
-    tr_tensor *e = &t[(*i)++];
-    snprintf(e->name, sizeof e->name, "%s", name);
+/* The trainer's tensors in the order of its parameter buffer (and of the files it
+ * writes): the library's descriptors (lib/model/arch.c) give their names, shapes and
+ * places in dl_model / dl_layer. */
+static const dl_tensor_id k_global[] = { DL_T_TOKEN_EMBD, DL_T_OUTPUT_NORM };
+static const dl_tensor_id k_layer[] = { DL_T_ATTN_NORM, DL_T_ATTN_Q, DL_T_ATTN_K, DL_T_ATTN_V,
+                                        DL_T_ATTN_OUT, DL_T_FFN_NORM, DL_T_FFN_GATE,
+                                        DL_T_FFN_UP, DL_T_FFN_DOWN };
+
+/* The shape part of tr_hparams (n_params aside, which the table itself gives). */
+static void shape(dl_hparams *hp, const tr_config *c) {
+    const dl_arch *a = dl_arch_by_id(DIFFLM_ARCH_LLADA);   /* the trainer's model (train.h) */
+    *hp = (dl_hparams){ .arch = a->id, .n_vocab = c->n_vocab, .n_embd = c->n_embd,
+                        .n_layer = c->n_layer, .n_head = c->n_head, .n_head_kv = c->n_head_kv,
+                        .head_dim = c->head_dim, .n_ff = c->n_ff, .n_ctx_train = c->n_ctx,
+                        .rms_eps = c->rms_eps, .rope_theta = c->rope_theta,
+                        .n_rot = c->head_dim, .rope_layout = a->rope,
+                        .shift_logits = a->shift_logits, .tied_output = 1 };
+}
+
+static void put(tr_tensor *e, const dl_hparams *hp, dl_tensor_id id, int layer, size_t *off) {
+    const dl_tensor_desc *d = dl_tensor_desc_get(id);
+    if (d->per_layer)
+        snprintf(e->name, sizeof e->name, d->name, layer);
+    else
+        snprintf(e->name, sizeof e->name, "%s", d->name);
+    e->id = id;
+    e->layer = layer;
     e->offset = *off;
-    e->ne0 = ne0;
-    e->ne1 = ne1;
-    e->is_matrix = ne1 > 1;
+    e->ne0 = dl_hparams_dim(hp, d->ne[0]);
+    e->ne1 = dl_hparams_dim(hp, d->ne[1]);
+    e->is_matrix = d->kind == DL_TK_MATRIX;
     /* every tensor starts on a 16-float boundary so rows of any kernel stay aligned */
-    *off += ((size_t)(ne0 * ne1) + 15) / 16 * 16;
+    *off += ((size_t)(e->ne0 * e->ne1) + 15) / 16 * 16;
 }
 
 static int table(const tr_config *c, tr_tensor *t, size_t *total) {
-    int64_t E = c->n_embd, Dq = (int64_t)c->head_dim * c->n_head;
-    int64_t Dkv = (int64_t)c->head_dim * c->n_head_kv, F = c->n_ff;
+    dl_hparams hp;
+    shape(&hp, c);
     int i = 0;
     size_t off = 0;
-    char nm[48];
-    put(t, &i, &off, "token_embd.weight", E, c->n_vocab);
-    put(t, &i, &off, "output_norm.weight", E, 1);
-    for (int l = 0; l < c->n_layer; l++) {
-#define N(s) (snprintf(nm, sizeof nm, "blk.%d.%s", l, s), nm)
-        put(t, &i, &off, N("attn_norm.weight"), E, 1);
-        put(t, &i, &off, N("attn_q.weight"), E, Dq);
-        put(t, &i, &off, N("attn_k.weight"), E, Dkv);
-        put(t, &i, &off, N("attn_v.weight"), E, Dkv);
-        put(t, &i, &off, N("attn_output.weight"), Dq, E);
-        put(t, &i, &off, N("ffn_norm.weight"), E, 1);
-        put(t, &i, &off, N("ffn_gate.weight"), E, F);
-        put(t, &i, &off, N("ffn_up.weight"), E, F);
-        put(t, &i, &off, N("ffn_down.weight"), F, E);
-#undef N
-    }
+    for (size_t k = 0; k < sizeof k_global / sizeof k_global[0]; k++)
+        put(&t[i++], &hp, k_global[k], -1, &off);
+    for (int l = 0; l < c->n_layer; l++)
+        for (size_t k = 0; k < sizeof k_layer / sizeof k_layer[0]; k++)
+            put(&t[i++], &hp, k_layer[k], l, &off);
     *total = off;
     return i;
 }
@@ -94,48 +107,32 @@ size_t tr_n_params(const tr_config *c) {
     return total;
 }
 
-void tr_bind(tr_weights *w, float *base, const tr_config *c) {
+void tr_hparams(dl_hparams *hp, const tr_config *c) {
+    shape(hp, c);
+    hp->n_params = tr_n_params(c);
+}
+
+const dl_weight *tr_tensor_weight(const dl_model *m, const tr_tensor *t) {
+    const dl_tensor_desc *d = dl_tensor_desc_get(t->id);
+    const char *base = d->per_layer ? (const char *)&m->layers[t->layer] : (const char *)m;
+    return (const dl_weight *)(base + d->offset);
+}
+
+void tr_bind(dl_model *w, dl_layer *layers, const float *base, const tr_config *c) {
     tr_tensor t[TR_N_TENSORS(TR_MAX_LAYERS)];
-    size_t total;
-    table(c, t, &total);
+    int n = tr_tensor_table(c, t);
     memset(w, 0, sizeof *w);
-    w->tok_embd = base + t[0].offset;
-    w->output_norm = base + t[1].offset;
-    for (int l = 0; l < c->n_layer; l++) {
-        const tr_tensor *e = &t[2 + 9 * l];
-        tr_layer *L = &w->layer[l];
-        float **slots[9] = { &L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_norm,
-                             &L->w_gate, &L->w_up, &L->w_down };
-        for (int j = 0; j < 9; j++)
-            *slots[j] = base + e[j].offset;
-    }
-}
-
-/* --- random numbers */
-
-uint64_t tr_rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-double tr_rng_uniform(uint64_t *s) {
-    return (double)(tr_rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-uint64_t tr_rng_below(uint64_t *s, uint64_t n) {
-    /* rejection keeps it exactly uniform; the loop almost never repeats */
-    uint64_t lim = UINT64_MAX - UINT64_MAX % n;
-    for (;;) {
-        uint64_t r = tr_rng_next(s);
-        if (r < lim)
-            return r % n;
-    }
+    memset(layers, 0, (size_t)c->n_layer * sizeof *layers);   /* no biases: they stay absent */
+    w->arch = dl_arch_by_id(DIFFLM_ARCH_LLADA);
+    tr_hparams(&w->hp, c);
+    w->layers = layers;
+    for (int i = 0; i < n; i++)
+        *(dl_weight *)tr_tensor_weight(w, &t[i]) =
+            (dl_weight){ base + t[i].offset, DL_TYPE_F32, t[i].ne0, t[i].ne1 };
 }
 
 static double normal(uint64_t *s) {
-    double u1 = tr_rng_uniform(s), u2 = tr_rng_uniform(s);
+    double u1 = dl_splitmix64_uniform(s), u2 = dl_splitmix64_uniform(s);
     return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);
 }
 
@@ -156,7 +153,7 @@ void tr_init_params(float *params, const tr_config *c, uint64_t seed) {
                 p[j] = 1.0f;
             continue;
         }
-        int is_out = strstr(t[i].name, "attn_output") || strstr(t[i].name, "ffn_down");
+        int is_out = t[i].id == DL_T_ATTN_OUT || t[i].id == DL_T_FFN_DOWN;
         double std = 0.02 * (is_out ? resid_scale : 1.0);
         for (size_t j = 0; j < cnt; j++)
             p[j] = (float)(std * normal(&s));

@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "model/model.h"
+#include "sample/sample.h"
 
 #define TR_MAX_LAYERS 64
 #define TR_PATH_MAX 1024
@@ -44,18 +46,12 @@ void tr_config_default(tr_config *c);
 void tr_hyper_default(tr_hyper *h);
 int tr_config_check(const tr_config *c, dl_err *err);
 
-/* --- parameters: one float buffer in GGUF tensor order */
-typedef struct tr_layer {
-    float *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *w_gate, *w_up, *w_down;
-} tr_layer;
-
-typedef struct tr_weights {
-    float *tok_embd, *output_norm;
-    tr_layer layer[TR_MAX_LAYERS];
-} tr_weights;
-
+/* --- parameters: one float buffer in GGUF tensor order, seen by the forward as a
+ * dl_model of F32 weights (lib/model/model.h), the struct inference binds to a file */
 typedef struct tr_tensor {
     char name[48];              /* GGUF name */
+    int id, layer;              /* its descriptor (dl_tensor_id, lib/model/arch.h); its layer
+                                 * (-1 for the global ones) */
     size_t offset;              /* floats from the start of the buffer */
     int64_t ne0, ne1;           /* ne0 = row length; ne1 = rows (1 for a vector) */
     int is_matrix;              /* gets weight decay and F16 on export */
@@ -66,15 +62,18 @@ typedef struct tr_tensor {
 size_t tr_n_params(const tr_config *c);
 /* Fills out[0 .. TR_N_TENSORS(n_layer)) and returns the count. */
 int tr_tensor_table(const tr_config *c, tr_tensor *out);
-void tr_bind(tr_weights *w, float *base, const tr_config *c);
+/* The hyperparameters lib/model's layers read: llada, adjacent-pair RoPE, tied head. */
+void tr_hparams(dl_hparams *hp, const tr_config *c);
+/* w: F32 views of base's tensors; layers: [c->n_layer] records w->layers points to. */
+void tr_bind(dl_model *w, dl_layer *layers, const float *base, const tr_config *c);
+/* The dl_weight of m that tensor t of the table binds. */
+const dl_weight *tr_tensor_weight(const dl_model *m, const tr_tensor *t);
 /* Deterministic init from seed: matrices N(0, 0.02) (output projections scaled by
  * 1/sqrt(2 n_layer)), norms 1. */
 void tr_init_params(float *params, const tr_config *c, uint64_t seed);
 
-/* --- random numbers: splitmix64, a single u64 of state (trivial to checkpoint) */
-uint64_t tr_rng_next(uint64_t *s);
-double tr_rng_uniform(uint64_t *s);           /* [0, 1) with 53 bits */
-uint64_t tr_rng_below(uint64_t *s, uint64_t n); /* [0, n), n >= 1 */
+/* --- random numbers: the library's splitmix64 (sample/sample.h: dl_splitmix64_next,
+ * _uniform in [0, 1), _below), a single u64 of state that the checkpoint stores */
 
 /* --- a step's sequences, stacked row after row */
 typedef struct tr_batch {
