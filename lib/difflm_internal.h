@@ -30,6 +30,7 @@
 #include "kernels/quant.h"
 #include "kernels/types.h"
 #include "model/arch.h"
+#include "model/layers.h"
 #include "model/model.h"
 #include "model/model_weights.h"
 #include "sample/sample.h"

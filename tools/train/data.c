@@ -8,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fmt/gguf.h"
-#include "core/pool.h"
-#include "tok/tok.h"
+#include "difflm_internal.h"
 #include "train.h"
 
 static const char k_magic[8] = { 'D', 'L', 'T', 'O', 'K', 'C', '0', '1' };

@@ -7,9 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fmt/gguf.h"
-#include "kernels/kernels.h"
-#include "model/model.h"
+#include "difflm_internal.h"
 #include "train.h"
 
 /* Every tokenizer.* key of g, in file order, with its own type. */

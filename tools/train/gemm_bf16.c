@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "gemm_bf16.h"
-#include "kernels/cpu.h"
+#include "difflm_internal.h"
 
 #define KP TR_BF16_KP
 #define NC TR_BF16_COLS

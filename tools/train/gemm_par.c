@@ -11,8 +11,7 @@
  * its slice of dout, TR_DW_NCHUNK rows at a time (each call continues the fma chains
  * from what dw holds, so the chunking does not change the sequence of operations). */
 #include "gemm_par.h"
-#include "kernels/cpu.h"
-#include "kernels/gemm.h"
+#include "difflm_internal.h"
 
 #define TILE_ROWS 256           /* activation rows per forward / dx task */
 #define DW_COLS 256             /* dw columns per weight-gradient task */

@@ -4,7 +4,7 @@
 #ifndef DL_TRAIN_GEMM_PAR_H
 #define DL_TRAIN_GEMM_PAR_H
 
-#include "core/pool.h"
+#include "difflm_internal.h"
 #include "gemm_bf16.h"
 
 /* Rows of dw per weight-gradient task, and the rows of dout transposed at a time into

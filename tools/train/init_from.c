@@ -11,10 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fmt/ggml_types.h"
-#include "fmt/gguf.h"
-#include "model/model.h"
-#include "model/model_weights.h"
+#include "difflm_internal.h"
 #include "train.h"
 
 /* The file's shape, from lib/model's loader: the hyperparameters (the schema of

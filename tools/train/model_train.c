@@ -12,10 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/pool.h"
-#include "kernels/kernels.h"
-#include "kernels/kernels_backward.h"
-#include "model/layers.h"
+#include "difflm_internal.h"
 #include "gemm_par.h"
 #include "train.h"
 

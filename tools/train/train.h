@@ -13,9 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/core.h"
-#include "model/model.h"
-#include "sample/sample.h"
+#include "difflm_internal.h"
 
 #define TR_MAX_LAYERS 64
 #define TR_PATH_MAX 1024

@@ -12,8 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "fmt/gguf.h"
-#include "tok/tok.h"
+#include "difflm_internal.h"
 #include "gemm_bf16.h"
 #include "train.h"
 

@@ -17,8 +17,7 @@
 #include <unistd.h>
 
 #include "difflm.h"
-#include "fmt/ggml_types.h"
-#include "fmt/gguf.h"
+#include "difflm_internal.h"
 #include "train.h"
 
 #ifdef DL_HAVE_BLAS
