@@ -1,4 +1,4 @@
-/* quant.h - ggml's quantized block formats (gguf.md §10): exact dequantization,
+/* quant.h - ggml's quantized block formats (doc/formats.md, "Quantized block layouts"): exact dequantization,
  * quantizers, and the integer matrix product over quantized weights.
  *
  * Block layouts (bytes, little-endian; fp16 = IEEE half):
@@ -33,7 +33,7 @@ void dl_dequant_row(uint32_t type, float *out, const void *src, int64_t n);
 /* --- quantizers (for tools/difflm-quantize and the tests)
  * dst: n / block_size blocks out;  src: [n].  n must be a multiple of the block size.
  * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 follow ggml's deterministic reference quantizers
- * (gguf.md §11). The K types search their sub-block scales (see quant_quantize.c); any
+ * (doc/formats.md, "Reference quantizers"). The K types search their sub-block scales (see quant_quantize.c); any
  * valid encoding reads the same everywhere. Returns 0, or -1 for an unsupported type. */
 int dl_quantize_row(uint32_t type, void *dst, const float *src, int64_t n);
 

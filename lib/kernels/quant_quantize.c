@@ -1,7 +1,7 @@
 /* quant_quantize.c - f32 rows to quantized blocks.
  *
- * The 32-element formats follow ggml's deterministic reference quantizers (gguf.md
- * §11), so files written here quantize exactly as llama.cpp's reference would.
+ * The 32-element formats follow ggml's deterministic reference quantizers (doc/formats.md,
+ * "Reference quantizers"), so files written here quantize exactly as llama.cpp's reference would.
  *
  * The K formats choose their scales by a small search of our own (byte identity with
  * llama-quantize is not a goal; any valid encoding dequantizes the same everywhere):
