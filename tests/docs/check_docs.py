@@ -96,10 +96,11 @@ def check_citations(src, errors):
         if name.endswith(".md"):
             with open(os.path.join(src, "doc", name), encoding="utf-8") as f:
                 docs[name] = headings(f.read())
-    me = os.path.relpath(os.path.abspath(__file__), os.path.abspath(src))
+    # the check and its self-test quote faulty citations on purpose
+    here = os.path.relpath(os.path.dirname(os.path.abspath(__file__)), os.path.abspath(src))
     n_cites = 0
     for rel in tracked_files(src):
-        if rel == me or rel.startswith(("models/", "doc/design.md")):
+        if rel.startswith((here + os.sep, "models/")):
             continue
         try:
             with open(os.path.join(src, rel), encoding="utf-8") as f:
