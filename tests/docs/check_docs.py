@@ -33,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 # Commands that run nowhere but on a fresh machine, matched by their start, with the
 # reason. Prefer a marker in the document; this list is for text the check must not edit.
@@ -263,7 +264,9 @@ def main(argv):
                 print(f"run  {where}: {first}")
                 if "--no-run" in opts:
                     continue
+            t0 = time.monotonic()
             rc, out = run_block(src, build, script, timeout)
+            print(f"ran  {where} in {time.monotonic() - t0:.1f} s: {first}")
             if rc != 0:
                 what = f"timed out after {timeout} s" if rc is None else f"exit status {rc}"
                 errors.append(f"{where}: {what}:\n{script}\n--- output (last 2000 bytes):\n{out[-2000:]}")

@@ -63,6 +63,14 @@ class CheckDocs(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         self.assertIn("1 commands run, 1 skipped, 0 errors", out)
 
+    def test_console_block_runs_prompt_lines_only(self):
+        doc = GOOD_DOC + "\n<!-- doc-check -->\n```console\n$ build/tool\nthis output line is not run\n$ false\n```\n"
+        rc, out = self.run_check(*self.tree(doc))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("exit status 1", out)
+        rc, out = self.run_check(*self.tree(doc.replace("$ false", "$ true")))
+        self.assertEqual(rc, 0, out)
+
     def test_failing_command(self):
         rc, out = self.run_check(*self.tree(GOOD_DOC.replace("build/tool", "build/tool && false")))
         self.assertEqual(rc, 1, out)
