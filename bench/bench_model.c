@@ -7,7 +7,7 @@
  * 1. Ceiling: a peak f32 FMA loop on every thread; the best f32 product at the model's
  *    FFN shape (512 x 1024 x 2816), OpenBLAS (its own threads) and the own kernels.
  * 2. A LLaDA-shaped model (d 1024, 12 layers, 16 heads, ff 2816, vocab 4096: 154M matrix
- *    parameters, the shape of peer-baseline.md) is written by the project's GGUF writer
+ *    parameters, the shape of doc/performance.md, "llama.cpp baseline") is written by the project's GGUF writer
  *    in F32, F16 and BF16, and converted by tools/difflm-quantize to Q8_0, Q4_0, Q4_K_M,
  *    Q5_K_M and Q6_K (files kept in DIR, reused by later runs).
  * 3. Each file is measured in a fresh process (so peak RSS is its own): one step = a

@@ -7,7 +7,7 @@
  * Q5_K mean Q4_K_M and Q5_K_M, as in llama-quantize) or, with --pure, one type for every
  * quantizable matrix (those presets' types, or F16, BF16, F32). Case does not matter.
  *
- * Per-tensor choices follow llama.cpp's llama-quantize (gguf.md §12): only tensors of 2+
+ * Per-tensor choices follow llama.cpp's llama-quantize (doc/formats.md, "Quantization presets"): only tensors of 2+
  * dimensions whose name ends in "weight" and that are not norms or the MoE router are
  * quantized; the output head (output.weight, or token_embd.weight when the head is tied)
  * becomes Q6_K unless the preset is Q8_0 (Q8_0 when its rows do not fit the preset's
@@ -95,7 +95,7 @@ static int quantizable(const dl_gguf_tensor *t) {
            !strstr(t->name, "_norm.weight") && !strstr(t->name, "ffn_gate_inp");
 }
 
-/* The per-tensor type (gguf.md §12), before the divisibility fallbacks. */
+/* The per-tensor type (doc/formats.md, "Quantization presets"), before the divisibility fallbacks. */
 static uint32_t rule_type(const preset *p, int pure, const char *name, int64_t ne0, int is_head,
                           int n_layer) {
     uint32_t t = p->type;

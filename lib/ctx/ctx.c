@@ -192,7 +192,7 @@ static void resolve_params(const struct difflm_ctx *c, const difflm_gen_params *
     sp->threshold = g->threshold;
     sp->factor = g->factor;
     // Under a cache a step after the block's first computes no row before the block,
-    // so shifted logits cannot predict the block's first position then (§10.4).
+    // so shifted logits cannot predict the block's first position then (doc/sampling.md, "KV caches").
     sp->force_block_first = c->model->hp.shift_logits && g->cache != DIFFLM_CACHE_NONE;
 }
 

@@ -3,7 +3,7 @@
  * second copy of the model).
  *
  * Debian 12's OpenBLAS 0.3.21 misdetects recent CPUs and falls back to slow kernels
- * (machine.md §3); these micro-kernels (AVX-512: 12 rows x 32 columns, AVX2+FMA:
+ * (doc/performance.md, "OpenBLAS and AMX"); these micro-kernels (AVX-512: 12 rows x 32 columns, AVX2+FMA:
  * 6 x 16) make the speed independent of what OpenBLAS detects. */
 #ifndef DL_GEMM_H
 #define DL_GEMM_H

@@ -29,7 +29,7 @@ void dl_dequant_row(uint32_t type, float *out, const void *src, int64_t n);
 /* --- quantizers (for tools/difflm-quantize and the tests)
  * dst: n / block_size blocks out;  src: [n].  n must be a multiple of the block size.
  * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 follow ggml's deterministic reference quantizers
- * (gguf.md §11). The K types search their sub-block scales (quant_fit.c, quant_q6_k.c);
+ * (doc/formats.md, "Reference quantizers"). The K types search their sub-block scales (quant_fit.c, quant_q6_k.c);
  * any valid encoding reads the same everywhere. Returns 0, or -1 for a type that is not
  * quantized or has no quantizer. */
 int dl_quantize_row(uint32_t type, void *dst, const float *src, int64_t n);

@@ -102,7 +102,7 @@ void dl_model_logits(const dl_model *m, void *scratch, const float *hidden, cons
                      int32_t n_rows, float *logits);
 
 /* ---------------------------------------------------------------- KV caches
- * Fast-dLLM's approximate caches (models-and-samplers.md §10.1-10.2). A full pass at a
+ * Fast-dLLM's approximate caches (doc/sampling.md, "KV caches"). A full pass at a
  * block's first step stores every layer's K (after RoPE) and V for the whole canvas;
  * the block's later steps run only some rows through the layers, and those rows attend
  * over the stored K/V, their own fresh K/V written over it first. */

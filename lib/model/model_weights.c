@@ -7,7 +7,7 @@
  *
  * The OpenBLAS path remains for F32/F16/BF16 when chosen (kernels/gemm.h): BLAS itself
  * runs single-threaded and half-precision weights are widened chunk by chunk into the
- * scratch, because Debian's OpenBLAS exports no bf16/f16 GEMM (machine.md §3.5). */
+ * scratch, because Debian's OpenBLAS exports no bf16/f16 GEMM (doc/performance.md, "OpenBLAS and AMX"). */
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>

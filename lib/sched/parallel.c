@@ -1,5 +1,5 @@
 /* parallel.c - how many candidates a confidence-aware step commits (Fast-dLLM's
- * threshold and factor rules, models-and-samplers.md §10.3), and where an early stop
+ * threshold and factor rules, doc/sampling.md, "Parallel decoding"), and where an early stop
  * may cut the canvas. Pure functions over ranked keys and token ids. */
 #include "sched/plan.h"
 

@@ -1,4 +1,4 @@
-/* pretok.c - pre-tokenizer split rules (reference gguf.md §13) as PCRE2 regex lists.
+/* pretok.c - pre-tokenizer split rules (doc/formats.md, "Pre-tokenizer rules") as PCRE2 regex lists.
  *
  * Each rule set is a list of regexes applied in sequence: every regex re-splits each
  * piece the previous one produced, and within a piece every match and every unmatched

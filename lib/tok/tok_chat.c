@@ -1,5 +1,5 @@
 /* tok_chat.c - chat prompts in the two formats the supported models were tuned on
- * (reference models-and-samplers.md §7). The output is text with the special tokens
+ * (doc/models.md, "Chat formats"). The output is text with the special tokens
  * spelled out; the caller tokenizes it with DIFFLM_TOKENIZE_PARSE_SPECIAL. */
 #include <string.h>
 

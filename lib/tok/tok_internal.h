@@ -11,7 +11,7 @@
 
 #include "tok/tok.h"
 
-/* Pre-tokenizer rule sets (reference gguf.md §13). */
+/* Pre-tokenizer rule sets (doc/formats.md, "Pre-tokenizer rules"). */
 enum dl_pre_type {
     DL_PRE_DEFAULT = 0,
     DL_PRE_GPT2 = 1,

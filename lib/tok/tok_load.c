@@ -1,4 +1,4 @@
-/* tok_load.c - builds a dl_tok from a GGUF file's tokenizer.* keys (reference gguf.md §9).
+/* tok_load.c - builds a dl_tok from a GGUF file's tokenizer.* keys (doc/formats.md, "Tokenizer metadata").
  *
  * Everything is copied out of the file, so the dl_gguf may be closed afterwards. Loading
  * is linear in vocabulary plus merges: one pass to copy texts, one to hash them, one

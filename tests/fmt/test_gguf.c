@@ -471,7 +471,7 @@ START_TEST(test_writer_rejects) {
 END_TEST
 
 /* The writer's bytes must equal a file assembled field by field from the format
- * description (reference gguf.md section 1), so the reader is not its only judge. */
+ * description (doc/formats.md, "GGUF container layout"), so the reader is not its only judge. */
 START_TEST(test_writer_bytes_match_spec) {
     const float data[2] = {1.0f, -2.0f};
     const uint16_t half[32] = {0x3c00};

@@ -108,7 +108,7 @@ static int32_t *tokens(int T, int V, uint32_t seed) {
     return t;
 }
 
-/* --- the naive forward: the reference kernels wired straight from gguf.md §7, over an
+/* --- the naive forward: the reference kernels wired straight from doc/formats.md, "The forward pass", over an
  * all-F32 model, to check the layer loop (order, residuals, GQA, RoPE layout, biases). */
 static void ref_forward(const dl_model *m, const int32_t *tok, int T, float *hidden, float *logits) {
     const dl_hparams *hp = &m->hp;

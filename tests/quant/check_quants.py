@@ -6,7 +6,7 @@
 1. Dequantization: random blocks (random bytes with finite fp16 scales) dequantized by
    difflm must equal quants.py bit for bit, for every type.
 2. Quantization, 32-element formats: difflm's output must equal, byte for byte, ggml's
-   reference quantizers as gguf.md section 11 describes them, re-implemented here.
+   reference quantizers as doc/formats.md, "Reference quantizers", describes them, re-implemented here.
 3. Quantization, K formats (own scale search): the blocks must decode (by quants.py)
    to within a per-type RMS error of the input (the error bounds also in test_quant.c).
 """

@@ -5,8 +5,8 @@
 
 1. Per-tensor types. tools/difflm-quantize runs every preset on 2-layer and 8-layer
    LLaDA models (untied and tied), a Dream model with biases and a d=64 model whose rows
-   no K block divides. The type of every tensor must equal what the rules of gguf.md
-   section 12, re-implemented below, give; every metadata key must be copied unchanged
+   no K block divides. The type of every tensor must equal what the rules of doc/formats.md,
+   "Quantization presets", re-implemented below, give; every metadata key must be copied unchanged
    (general.file_type and general.quantization_version set to the preset's values).
 
 2. Logits. For every weight type (--pure) and the K presets, difflm-logits on the
@@ -79,7 +79,7 @@ def more_bits(i, n):
 
 
 def expected_type(preset, name, src_type, ne, n_layer, tied, pure_type=None):
-    """gguf.md section 12, written independently of the C tool."""
+    """doc/formats.md, "Quantization presets", written independently of the C tool."""
     if len(ne) < 2 or not name.endswith("weight") or "_norm.weight" in name \
             or "ffn_gate_inp" in name:
         return src_type

@@ -1,6 +1,6 @@
 """A small, independent GGUF reader for the reference program.
 
-Written from the container description in shared/reference/gguf.md (sections 1 and 2),
+Written from doc/formats.md ("GGUF container layout", "Tensor types and file types"),
 not from difflm's C reader, so that the two can check each other. It reads versions 2
 and 3 (they share one little-endian layout; version 1 used 32-bit lengths and is
 refused), every metadata value type, and tensors of type F32, F16 and BF16 as numpy
@@ -256,7 +256,7 @@ class GGUFReader:
             u = np.frombuffer(raw, dtype="<u2", count=count).astype(np.uint32) << 16
             a = u.view(np.float32)
         elif t.type in quants.DEQUANT:
-            a = quants.dequantize(t.type, raw)   # float32, gguf.md section 10
+            a = quants.dequantize(t.type, raw)   # float32, doc/formats.md, "Quantized block layouts"
         else:
             raise GGUFError("tensor '%s': type %s is not supported by the reference"
                             % (t.name, t.type_name))

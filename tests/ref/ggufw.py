@@ -1,6 +1,6 @@
 """A minimal GGUF writer for the reference's own tests (tiny models written from Python).
 
-Lays out the file as gguf.md section 1 says: header, metadata in insertion order, tensor
+Lays out the file as doc/formats.md, "GGUF container layout", says: header, metadata in insertion order, tensor
 infos, padding to the alignment, then tensors contiguously in insertion order, each
 padded to the alignment.
 """

@@ -1,7 +1,7 @@
 """Reference forward pass of the `llada` and `dream` architectures, in float64 numpy.
 
-Written from shared/reference/gguf.md (sections 3, 4, 6, 7, 8) and
-models-and-samplers.md (sections 2.3 and 5), independently of difflm's C model:
+Written from doc/formats.md ("Model metadata" to "Diffusion keys") and
+doc/models.md, "Architectures", independently of difflm's C model:
 
     x = token_embd rows for the ids                  (no scaling)
     per layer:

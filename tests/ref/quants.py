@@ -1,10 +1,10 @@
 """Dequantizers for ggml's quantized block formats, for the reference program.
 
-Written from the block layouts in shared/reference/gguf.md section 10, not from
+Written from doc/formats.md, "Quantized block layouts", not from
 difflm's C code, so the two check each other. Every function takes the raw bytes of a
 tensor (a whole number of blocks) and returns float32 values in storage order.
 
-Arithmetic is float32 and follows the formulas in the order gguf.md (and ggml's
+Arithmetic is float32 and follows the formulas in the order doc/formats.md (and ggml's
 dequantize_row_*) evaluate them:
   Q8_0  d*q            Q4_0 d*(q-8)        Q4_1 d*q + m
   Q5_0  d*(q-16)       Q5_1 d*q + m
@@ -82,7 +82,7 @@ def q5_1(raw):
 
 
 def _k_scales(s):
-    """12 packed bytes per block -> (sc[8], m[8]) 6-bit integers (gguf.md 10.2)."""
+    """12 packed bytes per block -> (sc[8], m[8]) 6-bit integers (doc/formats.md, "The K formats")."""
     s = s.astype(np.int32)
     sc = np.empty((s.shape[0], 8), dtype=np.int32)
     m = np.empty((s.shape[0], 8), dtype=np.int32)

@@ -1,6 +1,6 @@
 """Reference denoising sampler: the contract of doc/sampling.md, in plain Python + numpy.
 
-Written from doc/sampling.md and models-and-samplers.md (sections 8 and 11), not from
+Written from doc/sampling.md ("The published samplers" included), not from
 lib/sched. It takes a logits function (canvas ids -> [len(canvas)][n_vocab] unshifted
 logits) so it is tested with synthetic logits and run with the reference model.
 

@@ -1,7 +1,7 @@
 """Unit tests of the reference forward pass (tests/ref/model.py).
 
 The vectorised numpy model is checked against a scalar, loop-by-loop transcription of
-gguf.md section 7 (a second, deliberately naive implementation), and against
+doc/formats.md, "The forward pass" (a second, deliberately naive implementation), and against
 properties that follow from the facts: the LLaDA GGUF row permutation turns half-split
 RoPE into adjacent-pair RoPE, GQA equals MHA with repeated K/V heads, attention is
 bidirectional, and the head is tied when output.weight is absent."""
@@ -113,7 +113,7 @@ class TestModel(unittest.TestCase):
         self.compare_naive(arch="dream", n_head_kv=1, out_bias=True, shift_key=False, **kw)
 
     def test_llada_permutation_equals_half_split(self):
-        # gguf.md 6: GGUF row 2j <- HF row j, row 2j+1 <- HF row hd/2 + j, per head.
+        # doc/formats.md, "RoPE layouts": GGUF row 2j <- HF row j, row 2j+1 <- HF row hd/2 + j, per head.
         w = W.tiny_model(arch="llada", n_head_kv=2, seed=5, **SMALL)
         ll = load(w)
         hd = ll.head_dim

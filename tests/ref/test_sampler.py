@@ -70,7 +70,7 @@ class TestSchedules(unittest.TestCase):
         self.assertTrue(np.allclose(t, np.linspace(1, 1e-3, 33), atol=1e-6))
 
     def test_dream_steps_equal_length(self):
-        # models-and-samplers.md 11.4: first step commits 0, last commits 2.
+        # doc/sampling.md, "Schedule TIMESTEPS": first step commits 0, last commits 2.
         for n in (32, 256, 512):
             c = S.timestep_counts(n, n, 1e-3)
             self.assertEqual(c[0], 0, n)

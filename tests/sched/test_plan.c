@@ -108,7 +108,7 @@ START_TEST(test_dream_time_ends) {
 END_TEST
 
 /* steps = gen: the first step commits 0, then one each, the last 2
- * (models-and-samplers.md 11.4, checked here for 32, 256 and 512). */
+ * (doc/sampling.md, "Dream's generation_utils.py"; checked here for 32, 256 and 512). */
 START_TEST(test_dream_steps_equal_gen) {
     static int32_t k[MAXN];
     const int32_t gens[] = {32, 256, 512};
@@ -127,7 +127,7 @@ START_TEST(test_dream_steps_equal_gen) {
 END_TEST
 
 /* steps = gen / 2: the first commits 1, then two each, the last 3 (the summary in
- * models-and-samplers.md 11.4 omits the first step's 1; the total must be gen). */
+ * doc/sampling.md, "Schedule TIMESTEPS"; a summary that omits the first 1 is wrong). */
 START_TEST(test_dream_steps_half_gen) {
     static int32_t k[MAXN];
     const int32_t gens[] = {32, 256, 512};

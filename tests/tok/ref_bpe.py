@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Independent reference for the tokenizer tests: writes tests/tok/tok_golden.txt.
 
-Written from the rules in shared/reference/gguf.md sections 13.2 (gpt-2) and 13.3/13.4
-(qwen2) as a hand-made character scanner (no regex engine), with a textual BPE loop
+Written from the rules of doc/formats.md, "Pre-tokenizer rules" (gpt-2; llama3 and qwen2)
+as a hand-made character scanner (no regex engine), with a textual BPE loop
 (merge the lowest-ranked adjacent pair, leftmost first). It shares no code with the C
 tokenizer. Run: /usr/bin/python3 tests/tok/ref_bpe.py [shared-dir] > tests/tok/tok_golden.txt
 """

@@ -1,6 +1,6 @@
 /* test_tok.c - the tokenizer on small synthetic vocabularies written with the GGUF writer:
  * the byte alphabet, UTF-8 validation, pre-tokenizer splits for each rule set (expected
- * pieces worked out by hand from reference gguf.md §13), BPE merges (priority queue vs
+ * pieces worked out by hand from doc/formats.md, "Pre-tokenizer rules"), BPE merges (priority queue vs
  * the naive loop), special tokens, round trips of random bytes, buffers, chat formats
  * and load errors. */
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* grad_ref.h - double-precision forward re-implementations of every layer, written
- * independently of lib/kernels from gguf.md §7, for the finite-difference checks of the
+ * independently of lib/kernels from doc/formats.md, "The forward pass", for the finite-difference checks of the
  * backward kernels and of the whole trainer. Header-only: each test file includes it. */
 #ifndef DL_TEST_GRAD_REF_H
 #define DL_TEST_GRAD_REF_H

@@ -2,7 +2,7 @@
 """Cleans diatheke's plain export of Spurgeon's Treasury of David into paragraphs.
 
 stdin: `diatheke -b TDavid -f plain -k Ps 1:1-150:6`; stdout: one paragraph per line.
-Steps (shared/reference/machine.md section 8.1): strip the "Psalms n:n: " entry prefix,
+Steps (doc/default-model.md, "Cleaning the exports"): strip the "Psalms n:n: " entry prefix,
 drop the "(TDavid)" module marker line and leading spaces, drop standalone "*" emphasis
 marks. Two additions: the export runs many paragraphs into one line with a run of two or
 more spaces between them (27,877 such runs), so each run becomes a line break; and

@@ -2,7 +2,7 @@
 """Cleans diatheke's OSIS export of the World English Bible into one verse per line.
 
 stdin: `diatheke -b engWEB2015eb -f OSIS -k Gen 1:1-Rev 22:21`; stdout: clean UTF-8 text.
-The steps are those of shared/reference/machine.md section 8.2. With --refs each output
+The steps are those of doc/default-model.md, "Cleaning the exports". With --refs each output
 line is prefixed by its "Book C:V<TAB>" reference, so that make-corpus.sh can group
 verses into chapters for the train/validation split.
 """

@@ -42,11 +42,11 @@ export LC_ALL=C.UTF-8
 bible -f Gen1:1-Rev22:21 </dev/null >"$RAW/kjv.bible"
 sed -E 's/^([^ ]*[0-9]+):[0-9]+ /\1\t/' "$RAW/kjv.bible" >"$RAW/kjv.refs"
 
-# WEB: OSIS, cleaned (machine.md section 8.2).
+# WEB: OSIS, cleaned (doc/default-model.md, "Cleaning the exports").
 diatheke -b engWEB2015eb -f OSIS -k Gen 1:1-Rev 22:21 >"$RAW/web.osis"
 $PY "$HERE/clean_web_osis.py" --refs <"$RAW/web.osis" >"$RAW/web.refs"
 
-# Treasury of David: plain, cleaned (machine.md section 8.1).
+# Treasury of David: plain, cleaned (doc/default-model.md, "Cleaning the exports").
 diatheke -b TDavid -f plain -k Ps 1:1-150:6 >"$RAW/tdavid.plain"
 $PY "$HERE/clean_tdavid.py" --refs <"$RAW/tdavid.plain" >"$RAW/tdavid.refs"
 
@@ -56,7 +56,7 @@ $PY "$HERE/clean_mhcc.py" --refs /usr/share/sword/modules/comments/zcom/mhcc >"$
 for s in kjv web tdavid mhcc; do
     cut -f2- "$RAW/$s.refs" >"$OUT/$s.txt"
 done
-echo "extracted (machine.md section 8.2 lists the reference SHA-256 values):"
+echo "extracted (doc/default-model.md, section Data, lists the expected SHA-256 values):"
 (cd "$OUT" && sha256sum kjv.txt web.txt tdavid.txt mhcc.txt && wc -c kjv.txt web.txt tdavid.txt mhcc.txt)
 
 $PY "$HERE/split_corpus.py" "$OUT" "$RAW/kjv.refs" "$RAW/web.refs" "$RAW/tdavid.refs" "$RAW/mhcc.refs"

@@ -11,7 +11,7 @@
  *
  * Models with shifted logits (Dream) predict position p from output row p-1; the same
  * estimator then weights Dream's shifted predictions (Dream's own evaluation samples
- * p_mask per row instead, see models-and-samplers.md 9.2). Such a sequence needs at
+ * p_mask per row instead, see doc/sampling.md, "Dream's estimator"). Such a sequence needs at
  * least one unmasked token (prompt) before the answer.
  *
  * Buffers are sized once at create time; estimating allocates nothing. */

@@ -1,4 +1,4 @@
-/* export.c - the trained parameters as a llada GGUF (doc/formats.md): the
+/* export.c - the trained parameters as a llada GGUF (doc/formats.md, "Model metadata" to "Diffusion keys"): the
  * architecture keys llama.cpp requires, diffusion.shift_logits = false, every
  * tokenizer.* key of the tokenizer file copied with its type, and the tensors as the
  * trainer holds them (it trains in the GGUF layout: adjacent-pair RoPE on the stored

@@ -3,7 +3,7 @@
  * Tile edges depend only on the shapes, never on the thread count, and the own GEMM
  * defines every output as one fma chain in k order (gemm.h), so results are bitwise
  * identical for any number of threads. The own kernels replace sgemm here: they beat
- * the cores Debian's OpenBLAS 0.3.21 offers this CPU (machine.md §3); a training step
+ * the cores Debian's OpenBLAS 0.3.21 offers this CPU (doc/performance.md, "OpenBLAS and AMX"); a training step
  * measured 1.3-1.4x faster.
  *
  * The weight gradient sums over rows, which both its operands keep in their rows, while

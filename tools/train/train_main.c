@@ -6,7 +6,7 @@
  *   difflm-train --ckpt-dir DIR --export out.gguf [--export-f32]
  *
  * Debian's OpenBLAS does not recognise recent Intel cores and falls back to SSE3
- * kernels 4-6x slower than its AVX-512 ones (machine.md §3). The core is chosen when the
+ * kernels 4-6x slower than its AVX-512 ones (doc/performance.md, "OpenBLAS and AMX"). The core is chosen when the
  * library loads, so on an AVX-512 CPU without OPENBLAS_CORETYPE set, the program sets
  * it to SkylakeX and re-executes itself. The core is part of a run's identity: kernels
  * differ in summation order, so resume under the same setting for bitwise equality. */

@@ -1,5 +1,5 @@
 /* gguf_out.c - a trained vocabulary as tokenizer.* GGUF keys, in the form of the llada
- * converter's files (reference gguf.md section 9): gpt2 model, byte-level token texts,
+ * converter's files (doc/formats.md, "Tokenizer metadata"): gpt2 model, byte-level token texts,
  * "left right" merges in rank order, token types, special ids. */
 #include <stdlib.h>
 #include <string.h>
