@@ -174,15 +174,23 @@ API void difflm_model_free(difflm_model *model) {
     dl_model_obj_release(model);   // enters the model's own scope
 }
 
+/* Copies info into a caller's struct of out->struct_size bytes (an older, smaller one
+ * gets the fields it has). */
+static int give_info(difflm_model_info *out, const difflm_model_info *info) {
+    size_t n = out->struct_size < sizeof *info ? out->struct_size : sizeof *info;
+    memcpy(out, info, n);
+    out->struct_size = (uint32_t)n;
+    return DIFFLM_OK;
+}
+
+#define INFO_MIN_SIZE offsetof(difflm_model_info, n_params)
+
 API int difflm_model_describe(const difflm_model *model, difflm_model_info *out) {
-    if (!model || !out || out->struct_size < offsetof(difflm_model_info, n_params))
+    if (!model || !out || out->struct_size < INFO_MIN_SIZE)
         return DIFFLM_E_INVALID_ARG;
     difflm_model_info info;
     dl_model_obj_info(model, &info);
-    size_t n = out->struct_size < sizeof info ? out->struct_size : sizeof info;
-    memcpy(out, &info, n);
-    out->struct_size = (uint32_t)n;
-    return DIFFLM_OK;
+    return give_info(out, &info);
 }
 
 /* Checks and versions ctx params; fills *prm. */
@@ -287,14 +295,11 @@ API const char *difflm_last_error(const difflm_ctx *ctx) {
 }
 
 API int difflm_model_info_get(const difflm_ctx *ctx, difflm_model_info *out) {
-    if (!ctx || !out || out->struct_size < offsetof(difflm_model_info, n_params))
+    if (!ctx || !out || out->struct_size < INFO_MIN_SIZE)
         return DIFFLM_E_INVALID_ARG;
     difflm_model_info info;
     dl_ctx_info(ctx, &info);
-    size_t n = out->struct_size < sizeof info ? out->struct_size : sizeof info;
-    memcpy(out, &info, n);
-    out->struct_size = (uint32_t)n;
-    return DIFFLM_OK;
+    return give_info(out, &info);
 }
 
 /* --------------------------------------------------------------- tokenizer */

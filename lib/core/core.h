@@ -98,6 +98,14 @@ static inline int dl_add_size(size_t a, size_t b, size_t *out) {
     return __builtin_add_overflow(a, b, out) ? -1 : 0;
 }
 
+/* Bytes of an a x b float array; SIZE_MAX (which no arena fits) on overflow. */
+static inline size_t dl_floats_bytes(size_t a, size_t b) {
+    size_t n;
+    if (dl_mul_size(a, b, &n) || dl_mul_size(n, sizeof(float), &n))
+        return SIZE_MAX;
+    return n;
+}
+
 /* Number of online CPUs (at least 1). */
 int dl_cpu_count(void);
 

@@ -39,14 +39,6 @@ static int attn_slots(const dl_model *m) {
     return DL_MAX(ATTN_SLOTS, m->n_threads);
 }
 
-/* n floats as bytes; SIZE_MAX (which no arena fits) on overflow. */
-static size_t floats(size_t a, size_t b) {
-    size_t n;
-    if (dl_mul_size(a, b, &n) || dl_mul_size(n, sizeof(float), &n))
-        return SIZE_MAX;
-    return n;
-}
-
 /* The products' scratch for R rows: widened weights (OpenBLAS path) or the quantized
  * activations (quantized weights), the largest any layer needs. */
 static size_t max_conv_floats(const dl_model *m, int32_t R) {
@@ -71,22 +63,22 @@ static size_t fwd_layout(const dl_model *m, int32_t R, int32_t K, void *base, fw
     dl_arena a = { base, SIZE_MAX, 0 };
     memset(b, 0, sizeof *b);
     b->conv_cap = max_conv_floats(m, R);
-    b->x = dl_arena_alloc(&a, floats(r, E));
-    b->xn = dl_arena_alloc(&a, floats(r, E));
-    b->rope_cs = dl_arena_alloc(&a, floats(r, hd));
-    b->vec = dl_arena_alloc(&a, floats(DL_MAX(E, DL_MAX(Dq, Dkv)), 1));
-    b->conv = dl_arena_alloc(&a, floats(b->conv_cap, 1));
-    b->pos = dl_arena_alloc(&a, floats(r, 1));   /* int32_t is float-sized */
+    b->x = dl_arena_alloc(&a, dl_floats_bytes(r, E));
+    b->xn = dl_arena_alloc(&a, dl_floats_bytes(r, E));
+    b->rope_cs = dl_arena_alloc(&a, dl_floats_bytes(r, hd));
+    b->vec = dl_arena_alloc(&a, dl_floats_bytes(DL_MAX(E, DL_MAX(Dq, Dkv)), 1));
+    b->conv = dl_arena_alloc(&a, dl_floats_bytes(b->conv_cap, 1));
+    b->pos = dl_arena_alloc(&a, dl_floats_bytes(r, 1));   /* int32_t is float-sized */
     size_t phase = a.used;
-    b->q = dl_arena_alloc(&a, floats(r, Dq));
-    b->k = dl_arena_alloc(&a, floats(r, Dkv));
-    b->v = dl_arena_alloc(&a, floats(r, Dkv));
-    b->att = dl_arena_alloc(&a, floats(r, Dq));
-    b->scores = dl_arena_alloc(&a, floats((size_t)attn_slots(m) * ATTN_QB, (size_t)K));
+    b->q = dl_arena_alloc(&a, dl_floats_bytes(r, Dq));
+    b->k = dl_arena_alloc(&a, dl_floats_bytes(r, Dkv));
+    b->v = dl_arena_alloc(&a, dl_floats_bytes(r, Dkv));
+    b->att = dl_arena_alloc(&a, dl_floats_bytes(r, Dq));
+    b->scores = dl_arena_alloc(&a, dl_floats_bytes((size_t)attn_slots(m) * ATTN_QB, (size_t)K));
     size_t attn_end = a.used;
     a.used = attn_end == SIZE_MAX ? SIZE_MAX : phase;
-    b->gate = dl_arena_alloc(&a, floats(r, (size_t)hp->n_ff));
-    b->up = dl_arena_alloc(&a, floats(r, (size_t)hp->n_ff));
+    b->gate = dl_arena_alloc(&a, dl_floats_bytes(r, (size_t)hp->n_ff));
+    b->up = dl_arena_alloc(&a, dl_floats_bytes(r, (size_t)hp->n_ff));
     return DL_MAX(a.used, attn_end);
 }
 
@@ -210,10 +202,10 @@ static size_t head_layout(const dl_model *m, int32_t n_rows, void *base, head_bu
     dl_arena a = { base, SIZE_MAX, 0 };
     size_t padded = ((size_t)n_rows + DL_ROW_GROUP - 1) / DL_ROW_GROUP * DL_ROW_GROUP;
     b->conv_cap = dl_weight_scratch_floats(head_weight(m), (int32_t)padded);
-    b->rows = dl_arena_alloc(&a, floats(padded, (size_t)m->hp.n_embd));
-    b->conv = dl_arena_alloc(&a, floats(b->conv_cap, 1));
+    b->rows = dl_arena_alloc(&a, dl_floats_bytes(padded, (size_t)m->hp.n_embd));
+    b->conv = dl_arena_alloc(&a, dl_floats_bytes(b->conv_cap, 1));
     int wide_bias = m->output_bias.data && m->output_bias.type != DL_TYPE_F32;
-    b->bias = dl_arena_alloc(&a, wide_bias ? floats((size_t)m->hp.n_vocab, 1) : 0);
+    b->bias = dl_arena_alloc(&a, wide_bias ? dl_floats_bytes((size_t)m->hp.n_vocab, 1) : 0);
     return a.used;
 }
 

@@ -56,51 +56,44 @@ struct tr_model {
 
 /* --- layout: one aligned allocation, measured then carved by the same code */
 
-static size_t fl(size_t a, size_t b) {
-    size_t n;
-    if (dl_mul_size(a, b, &n) || dl_mul_size(n, sizeof(float), &n))
-        return SIZE_MAX;
-    return n;
-}
-
 static size_t acts_layout(const tr_config *c, int32_t max_seq, int32_t nt, void *base, tr_acts *a) {
     size_t L = (size_t)c->n_layer, N = (size_t)max_seq * (size_t)c->n_ctx, T = (size_t)c->n_ctx;
     size_t E = (size_t)c->n_embd, F = (size_t)c->n_ff, V = (size_t)c->n_vocab;
     size_t Dq = (size_t)c->head_dim * c->n_head, Dkv = (size_t)c->head_dim * c->n_head_kv;
     dl_arena ar = { base, SIZE_MAX, 0 };
     memset(a, 0, sizeof *a);
-    a->resid = dl_arena_alloc(&ar, fl((L + 1) * N, E));
-    a->xn1 = dl_arena_alloc(&ar, fl(L * N, E));
-    a->xmid = dl_arena_alloc(&ar, fl(L * N, E));
-    a->xn2 = dl_arena_alloc(&ar, fl(L * N, E));
-    a->q = dl_arena_alloc(&ar, fl(L * N, Dq));
-    a->att = dl_arena_alloc(&ar, fl(L * N, Dq));
-    a->k = dl_arena_alloc(&ar, fl(L * N, Dkv));
-    a->v = dl_arena_alloc(&ar, fl(L * N, Dkv));
-    a->p = dl_arena_alloc(&ar, fl(L * (size_t)max_seq * (size_t)c->n_head * T, T));
-    a->gate = dl_arena_alloc(&ar, fl(L * N, F));
-    a->up = dl_arena_alloc(&ar, fl(L * N, F));
-    a->h = dl_arena_alloc(&ar, fl(L * N, F));
-    a->hidden = dl_arena_alloc(&ar, fl(N, E));
-    a->cs = dl_arena_alloc(&ar, fl(N, (size_t)c->head_dim));
-    a->hid_m = dl_arena_alloc(&ar, fl(N, E));
-    a->dhid_m = dl_arena_alloc(&ar, fl(N, E));
-    a->logits = dl_arena_alloc(&ar, fl(N, V));
-    a->row_loss = dl_arena_alloc(&ar, fl(N, 1));
-    a->dres = dl_arena_alloc(&ar, fl(N, E));
-    a->dxn = dl_arena_alloc(&ar, fl(N, E));
-    a->dhidden = dl_arena_alloc(&ar, fl(N, E));
-    a->dq = dl_arena_alloc(&ar, fl(N, Dq));
-    a->datt = dl_arena_alloc(&ar, fl(N, Dq));
-    a->dk = dl_arena_alloc(&ar, fl(N, Dkv));
-    a->dv = dl_arena_alloc(&ar, fl(N, Dkv));
-    a->dgate = dl_arena_alloc(&ar, fl(N, F));
-    a->dup = dl_arena_alloc(&ar, fl(N, F));
-    a->dh = dl_arena_alloc(&ar, fl(N, F));
-    a->dp = dl_arena_alloc(&ar, fl((size_t)nt * T, T));
-    a->dw_part = dl_arena_alloc(&ar, fl((N + ROW_CHUNK - 1) / ROW_CHUNK, E));
-    a->gemm_t = dl_arena_alloc(&ar, fl((size_t)nt, TR_GEMM_SCRATCH));
-    a->seqs = dl_arena_alloc(&ar, fl((size_t)max_seq, sizeof(dl_attn_seq) / sizeof(float)));
+    a->resid = dl_arena_alloc(&ar, dl_floats_bytes((L + 1) * N, E));
+    a->xn1 = dl_arena_alloc(&ar, dl_floats_bytes(L * N, E));
+    a->xmid = dl_arena_alloc(&ar, dl_floats_bytes(L * N, E));
+    a->xn2 = dl_arena_alloc(&ar, dl_floats_bytes(L * N, E));
+    a->q = dl_arena_alloc(&ar, dl_floats_bytes(L * N, Dq));
+    a->att = dl_arena_alloc(&ar, dl_floats_bytes(L * N, Dq));
+    a->k = dl_arena_alloc(&ar, dl_floats_bytes(L * N, Dkv));
+    a->v = dl_arena_alloc(&ar, dl_floats_bytes(L * N, Dkv));
+    a->p = dl_arena_alloc(&ar, dl_floats_bytes(L * (size_t)max_seq * (size_t)c->n_head * T, T));
+    a->gate = dl_arena_alloc(&ar, dl_floats_bytes(L * N, F));
+    a->up = dl_arena_alloc(&ar, dl_floats_bytes(L * N, F));
+    a->h = dl_arena_alloc(&ar, dl_floats_bytes(L * N, F));
+    a->hidden = dl_arena_alloc(&ar, dl_floats_bytes(N, E));
+    a->cs = dl_arena_alloc(&ar, dl_floats_bytes(N, (size_t)c->head_dim));
+    a->hid_m = dl_arena_alloc(&ar, dl_floats_bytes(N, E));
+    a->dhid_m = dl_arena_alloc(&ar, dl_floats_bytes(N, E));
+    a->logits = dl_arena_alloc(&ar, dl_floats_bytes(N, V));
+    a->row_loss = dl_arena_alloc(&ar, dl_floats_bytes(N, 1));
+    a->dres = dl_arena_alloc(&ar, dl_floats_bytes(N, E));
+    a->dxn = dl_arena_alloc(&ar, dl_floats_bytes(N, E));
+    a->dhidden = dl_arena_alloc(&ar, dl_floats_bytes(N, E));
+    a->dq = dl_arena_alloc(&ar, dl_floats_bytes(N, Dq));
+    a->datt = dl_arena_alloc(&ar, dl_floats_bytes(N, Dq));
+    a->dk = dl_arena_alloc(&ar, dl_floats_bytes(N, Dkv));
+    a->dv = dl_arena_alloc(&ar, dl_floats_bytes(N, Dkv));
+    a->dgate = dl_arena_alloc(&ar, dl_floats_bytes(N, F));
+    a->dup = dl_arena_alloc(&ar, dl_floats_bytes(N, F));
+    a->dh = dl_arena_alloc(&ar, dl_floats_bytes(N, F));
+    a->dp = dl_arena_alloc(&ar, dl_floats_bytes((size_t)nt * T, T));
+    a->dw_part = dl_arena_alloc(&ar, dl_floats_bytes((N + ROW_CHUNK - 1) / ROW_CHUNK, E));
+    a->gemm_t = dl_arena_alloc(&ar, dl_floats_bytes((size_t)nt, TR_GEMM_SCRATCH));
+    a->seqs = dl_arena_alloc(&ar, dl_floats_bytes((size_t)max_seq, sizeof(dl_attn_seq) / sizeof(float)));
     return ar.used;
 }
 
