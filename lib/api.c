@@ -216,6 +216,7 @@ static const dl_mem *ctx_mem(const difflm_model *model, const difflm_ctx_params 
 API difflm_ctx *difflm_ctx_create(difflm_model *model, const difflm_ctx_params *p, int *status) {
     dl_err err = {0};
     difflm_ctx_params prm;
+    difflm_ctx_params_init(&prm);
     difflm_ctx *ctx = NULL;
     int rc = model ? ctx_params(p, &prm, &err)
                    : dl_fail(&err, DIFFLM_E_INVALID_ARG, "model is NULL");

@@ -40,6 +40,7 @@ static void *heap_alloc(size_t size, size_t align, void *user) {
     void *p = NULL;
     if (++h->n_calls != h->fail_at && h->n_live < MAX_BLOCKS &&
         posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) == 0) {
+        memset(p, 0, size);   // the hash below reads whole blocks, padding included
         h->base[h->n_live] = p;
         h->size[h->n_live++] = size;
         h->live_bytes += size;
