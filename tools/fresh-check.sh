@@ -21,6 +21,10 @@
 # Exit status: 0 when both commands succeed with no test skipped, 1 otherwise.
 set -euo pipefail
 
+# The whole script is one function, read in full before it runs: editing this file while
+# a check runs cannot change the running check.
+main() {
+
 die() { echo "fresh-check: $*" >&2; exit 1; }
 
 root=/var/tmp/difflm-fresh
@@ -198,3 +202,6 @@ echo "result: $([ "$status" -eq 0 ] && echo PASS || echo FAIL)" >>"$summary"
 echo "== summary ($summary)"
 cat "$summary"
 exit "$status"
+}
+
+main "$@"
