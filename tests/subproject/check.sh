@@ -25,11 +25,19 @@ if grep -n "Program cargo\|Program valgrind\|Run-time dependency check\|C++ comp
 fi
 "$meson" introspect --targets "$tmp/build" >"$tmp/targets.json"
 "$meson" introspect --tests "$tmp/build" >"$tmp/tests.json"
-names=$(/usr/bin/python3 -c 'import json, sys
-print(" ".join(sorted(t["name"] for t in json.load(open(sys.argv[1])))))' "$tmp/targets.json")
-echo "targets: $names"
-[ "$names" = "difflm difflm difflm_internal host" ] ||
-    fail "expected the library (shared, static, internal objects) and host, got: $names"
+# Every target of the subproject is the library's (defined in lib/, not an executable);
+# the parent's only target is its program.
+/usr/bin/python3 - "$tmp/targets.json" "$tmp/host/subprojects/difflm/lib/" <<'PY' ||
+import json, sys
+targets, lib = json.load(open(sys.argv[1])), sys.argv[2]
+print("targets:", " ".join(sorted("%s (%s)" % (t["name"], t["type"]) for t in targets)))
+bad = [t["name"] for t in targets
+       if t.get("subproject") and (not t["defined_in"].startswith(lib) or t["type"] == "executable")]
+host = [t["name"] for t in targets if not t.get("subproject")]
+if bad or host != ["host"] or len(host) == len(targets):
+    sys.exit("not only the library: %s; the parent's own: %s" % (bad, host))
+PY
+    fail "the default subproject build has more than the library (above)"
 ntests=$(/usr/bin/python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$tmp/tests.json")
 [ "$ntests" = 0 ] || fail "the subproject registered $ntests tests"
 
