@@ -1,5 +1,11 @@
 #!/bin/sh
-# Installs what difflm needs to build and test on Debian 12 (run as root, or through sudo).
+# Installs what difflm needs to build and test on Debian 12 (run as root, or through sudo),
+# from Debian's own packages only:
+#   build:    gcc, meson, ninja, pkg-config, PCRE2, OpenBLAS
+#   tests:    g++ (the C++ header and binding), Check, Python 3 with numpy (the reference
+#             programs and the Python binding) and pip (its offline install test), cargo
+#             and rustc (the Rust crates; Debian 12 has rustc 1.63, their rust-version),
+#             valgrind, binutils (nm for the symbols test)
 set -eu
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -8,4 +14,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     gcc g++ libc6-dev meson ninja-build pkg-config \
     libopenblas-dev libpcre2-dev check libsubunit-dev \
-    python3 python3-numpy valgrind binutils >/dev/null
+    python3 python3-numpy python3-pip cargo rustc valgrind binutils >/dev/null

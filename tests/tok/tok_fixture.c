@@ -389,6 +389,6 @@ const char *tf_shared_path(char *buf, size_t cap, const char *rel) {
     const char *shared = getenv("DIFFLM_SHARED");
     const char *src = getenv("DIFFLM_SRCDIR");
     if (shared && *shared) snprintf(buf, cap, "%s/%s", shared, rel);
-    else snprintf(buf, cap, "%s/../shared/%s", src && *src ? src : ".", rel);
+    else snprintf(buf, cap, "%s/tests/tok/%s", src && *src ? src : ".", rel);
     return buf;
 }

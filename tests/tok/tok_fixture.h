@@ -59,8 +59,8 @@ int tf_json_added_tokens(const char *json, size_t n, tf_vocab *v);
 /* merges.txt: one "left right" per line, a leading "#version" line skipped. */
 int tf_merges_txt(const char *txt, size_t n, tf_vocab *v);
 
-/* The shared data folder ($DIFFLM_SHARED, else $DIFFLM_SRCDIR/../shared) joined with
- * rel into buf; returns buf. */
+/* The test data folder ($DIFFLM_SHARED, else $DIFFLM_SRCDIR/tests/tok, which holds
+ * data/tokenizers) joined with rel into buf; returns buf. */
 const char *tf_shared_path(char *buf, size_t cap, const char *rel);
 
 /* Encodes s[0..n) into out (at most cap ids) and fails the running test on any error;

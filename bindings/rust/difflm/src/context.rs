@@ -152,10 +152,13 @@ impl Context {
         let mut status: c_int = 0;
         // SAFETY: p is a complete difflm_params; the strings outlive the call.
         let raw = unsafe { sys::difflm_create(&p, &mut status) };
-        let Some(raw) = NonNull::new(raw) else {
-            // SAFETY: log came from Box::into_raw above and the library is done with it.
-            let sink = unsafe { Box::from_raw(log) };
-            return Err(Error::new(status, sink.last_error));
+        let raw = match NonNull::new(raw) {
+            Some(raw) => raw,
+            None => {
+                // SAFETY: log came from Box::into_raw above and the library is done with it.
+                let sink = unsafe { Box::from_raw(log) };
+                return Err(Error::new(status, sink.last_error));
+            }
         };
         let mut ctx = Context {
             raw,
@@ -517,9 +520,7 @@ mod tests {
 
     #[test]
     fn long_token_fallback_matches_sample() {
-        let path =
-            std::env::var("DIFFLM_TEST_MODEL").expect("set DIFFLM_TEST_MODEL to a model file");
-        let mut ctx = Context::new(path).unwrap();
+        let mut ctx = Context::new(crate::test_common::test_model()).unwrap();
         let g = GenParams { gen_length: 16, steps: 8, block_length: 8, ..Default::default() };
         let want = ctx.generate("abc", &g).unwrap();
         // No room at all: difflm_sample says BUFFER_TOO_SMALL, the canvas gives the text.

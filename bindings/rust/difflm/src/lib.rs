@@ -20,6 +20,10 @@ mod context;
 mod error;
 mod params;
 
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod test_common;
+
 use std::ffi::CStr;
 
 pub use context::{CancelHandle, Context, ModelInfo, Step, Steps, Token};

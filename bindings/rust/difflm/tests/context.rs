@@ -1,12 +1,16 @@
-//! Tests of the safe wrapper against the built library. DIFFLM_TEST_MODEL names a model
-//! (meson sets it; the tests fail loudly without it).
+//! Tests of the safe wrapper against the built library, on the model DIFFLM_TEST_MODEL
+//! names (meson sets a tiny one) or, when it is unset, on the repository's
+//! models/difflm-default.gguf.
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread;
 
 use difflm::{Context, ContextParams, ErrorKind, GenParams, Step};
 
-fn model() -> String {
-    std::env::var("DIFFLM_TEST_MODEL").expect("set DIFFLM_TEST_MODEL to a model file")
+mod common;
+
+fn model() -> PathBuf {
+    common::test_model()
 }
 
 fn small() -> GenParams {
