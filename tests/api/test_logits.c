@@ -2,7 +2,8 @@
  * numpy reference (tests/ref/refcli.py logits, run by meson at build time on the same
  * ids), all rows against chosen rows and 1 against 2 threads bitwise, the documented
  * shift (the step commits the argmax of the row the header names), bad arguments, the
- * size query, cancel, and a generation that runs on unchanged around the calls.
+ * size query, cancel, a generation that runs on unchanged around the calls, and no
+ * allocation per call.
  * usage: test_logits LLADA.gguf DREAM.gguf LLADA_REF.bin DREAM_REF.bin IDS */
 #include <math.h>
 #include <pthread.h>
@@ -405,6 +406,54 @@ START_TEST(generation_undisturbed) {
 }
 END_TEST
 
+/* A host allocator that counts its calls: a logits call makes none (the arena serves). */
+static long n_host_allocs;
+
+static void *count_alloc(size_t size, size_t align, void *user) {
+    (void)user;
+    __atomic_add_fetch(&n_host_allocs, 1, __ATOMIC_SEQ_CST);
+    void *p = NULL;
+    return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1)
+               ? NULL
+               : p;
+}
+
+static void count_free(void *ptr, void *user) {
+    (void)user;
+    free(ptr);
+}
+
+START_TEST(no_allocation_per_call) {
+    difflm_model_params mp;
+    difflm_model_params_init(&mp);
+    mp.path = model_paths[1];
+    mp.alloc_fn = count_alloc;
+    mp.free_fn = count_free;
+    int st;
+    difflm_model *model = difflm_model_load(&mp, &st);
+    ck_assert_ptr_nonnull(model);
+    difflm_ctx_params cp;
+    difflm_ctx_params_init(&cp);
+    cp.n_threads = 2;
+    difflm_ctx *ctx = difflm_ctx_create(model, &cp, &st);
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_gt(n_host_allocs, 0);   // the allocator is the one in use
+    const size_t V = (size_t)info_of(ctx).n_vocab, n = n_ref_ids;
+    float *out = malloc(n * V * sizeof *out);
+    int32_t rows[3] = {2, 1, 2};
+    size_t got;
+    long before = n_host_allocs;
+    ck_assert_int_eq(difflm_logits(ctx, ref_ids, n, NULL, 0, NULL, 0, &got),
+                     DIFFLM_E_BUFFER_TOO_SMALL);
+    ck_assert_int_eq(difflm_logits(ctx, ref_ids, n, NULL, 0, out, n * V, &got), DIFFLM_OK);
+    ck_assert_int_eq(difflm_logits(ctx, ref_ids, n, rows, 3, out, 3 * V, &got), DIFFLM_OK);
+    ck_assert_int_eq(n_host_allocs, before);
+    free(out);
+    difflm_free(ctx);
+    difflm_model_free(model);
+}
+END_TEST
+
 static Suite *logits_suite(void) {
     Suite *s = suite_create("logits");
     TCase *tc = tcase_create("logits");
@@ -416,6 +465,7 @@ static Suite *logits_suite(void) {
     tcase_add_test(tc, buffer_too_small);
     tcase_add_test(tc, cancel);
     tcase_add_test(tc, generation_undisturbed);
+    tcase_add_test(tc, no_allocation_per_call);
     suite_add_tcase(s, tc);
     return s;
 }
