@@ -429,7 +429,7 @@ DIFFLM_API void difflm_cancel(difflm_ctx *ctx);
  *
  * Returns OK; E_BUFFER_TOO_SMALL (cap < the floats needed, *n_out = floats needed;
  * checked before any work, so out NULL with cap 0 asks for the size); E_TOO_LONG
- * (n > max_canvas); E_INVALID_ARG (ids or n_out NULL, n 0, an id outside [0, n_vocab),
+ * (n > max_canvas); E_INVALID_ARG (ctx, ids or n_out NULL, n 0, an id outside [0, n_vocab),
  * a row outside [0, n), rows NULL with n_rows not 0, out NULL with cap > 0, or
  * n_rows * n_vocab overflowing a size_t); E_CANCELLED. After an error *n_out is 0 (but
  * for E_BUFFER_TOO_SMALL) and out's contents are unspecified. */
