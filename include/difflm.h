@@ -396,6 +396,47 @@ DIFFLM_API int difflm_sample(difflm_ctx *ctx, const char *prompt, const difflm_g
  * difflm_generate_begin. */
 DIFFLM_API void difflm_cancel(difflm_ctx *ctx);
 
+/* ---------------------------------------------------------------- logits */
+
+/* One bidirectional forward pass over ids[0 .. n) at positions 0 .. n-1 (every position
+ * sees every other; MASK ids are allowed: that is how a host asks what the model
+ * predicts for a hole), then the output head over the canvas rows rows[0 .. n_rows)
+ * (any order, repeats allowed), or over all n rows in order when rows is NULL (n_rows
+ * must then be 0). Writes out[i * n_vocab + v], the logit of token v at row rows[i]
+ * (row i for all rows), and sets *n_out to the floats written: n_rows * n_vocab, or
+ * n * n_vocab for all rows. n_vocab is difflm_model_info's.
+ *
+ * The logits are raw: the head's output (an output bias included), without temperature,
+ * filtering, the -inf a generation gives the ids past the tokenizer's vocabulary, or the
+ * shift. With difflm_model_info.shift_logits (Dream) row r predicts position r + 1, so
+ * canvas position p >= 1 is predicted by row p - 1 (and position 0 by row 0, as the
+ * steps do); without it (LLaDA) row p predicts position p.
+ *
+ * Deterministic: the same bits for any n_threads, and a row's logits are the same
+ * whichever other rows are asked for. Allocates nothing: the pass runs in the context's
+ * arena (so n <= max_canvas).
+ *
+ * A generation in progress is not disturbed: its canvas, schedule, random stream and
+ * KV cache are untouched, so a host may call this between difflm_generate_step calls
+ * (on difflm_canvas's copy, say) and the generation goes on to the tokens it would have
+ * given without.
+ *
+ * Cancel: difflm_cancel before or during the call stops it (between layers and between
+ * chunks of rows) with E_CANCELLED. That call spends the request, so the next one runs,
+ * except while a generation has begun and not completed: the request is then that
+ * generation's too and stays (its steps and this call return E_CANCELLED) until
+ * difflm_generate_begin clears it.
+ *
+ * Returns OK; E_BUFFER_TOO_SMALL (cap < the floats needed, *n_out = floats needed;
+ * checked before any work, so out NULL with cap 0 asks for the size); E_TOO_LONG
+ * (n > max_canvas); E_INVALID_ARG (ctx, ids or n_out NULL, n 0, an id outside [0, n_vocab),
+ * a row outside [0, n), rows NULL with n_rows not 0, out NULL with cap > 0, or
+ * n_rows * n_vocab overflowing a size_t); E_CANCELLED. After an error *n_out is 0 (but
+ * for E_BUFFER_TOO_SMALL) and out's contents are unspecified. */
+DIFFLM_API int difflm_logits(difflm_ctx *ctx, const difflm_token *ids, size_t n,
+                             const int32_t *rows, size_t n_rows, float *out, size_t cap,
+                             size_t *n_out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -398,3 +398,21 @@ API int difflm_sample(difflm_ctx *ctx, const char *prompt, const difflm_gen_para
         IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_sample(ctx, prompt, &gp, out, cap, n_out));
     return rc;
 }
+
+/* --------------------------------------------------------------- logits */
+
+API int difflm_logits(difflm_ctx *ctx, const difflm_token *ids, size_t n, const int32_t *rows,
+                      size_t n_rows, float *out, size_t cap, size_t *n_out) {
+    if (!ctx)
+        return DIFFLM_E_INVALID_ARG;
+    if (n_out)
+        *n_out = 0;
+    if (!ids || !n_out || (!out && cap))
+        return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_logits: NULL ids, out or n_out");
+    if (!rows && n_rows)
+        return fail(ctx, DIFFLM_E_INVALID_ARG,
+                    "difflm_logits: rows is NULL (all rows) but n_rows is not 0");
+    int rc;
+    IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_logits(ctx, ids, n, rows, n_rows, out, cap, n_out));
+    return rc;
+}

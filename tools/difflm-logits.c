@@ -4,17 +4,15 @@
  *
  * Runs one bidirectional forward pass over exactly those ids (positions 0..n-1) and
  * writes little-endian float32 [n_ids][n_vocab]: the unshifted head output, one row per
- * input position. The golden tests compare this file with tests/ref/refcli.py's. */
+ * input position. The golden tests compare this file with tests/ref/refcli.py's.
+ * A host of the public API only: difflm_logits (include/difflm.h) does the work. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "difflm_internal.h"
-
-/* Rows of logits computed per dl_model_logits call: bounds the buffer at large vocabs. */
-#define LOGITS_CHUNK 32
+#include "difflm.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: difflm-logits -m MODEL.gguf --ids ID[,ID...] -o FILE [-t THREADS]\n"
@@ -63,7 +61,7 @@ static int write_f32le(FILE *f, const float *x, size_t n) {
     unsigned char buf[4 * 256];
     size_t done = 0;
     while (done < n) {
-        size_t k = DL_MIN(n - done, (size_t)256);
+        size_t k = n - done < 256 ? n - done : 256;
         for (size_t i = 0; i < k; i++) {
             uint32_t u;
             memcpy(&u, &x[done + i], 4);
@@ -77,6 +75,13 @@ static int write_f32le(FILE *f, const float *x, size_t n) {
         done += k;
     }
     return 0;
+}
+
+/* The library's messages (errors only) go to stderr, after the tool's name. */
+static void log_stderr(int32_t level, const char *message, void *user) {
+    (void)level;
+    (void)user;
+    fprintf(stderr, "difflm-logits: %s\n", message);
 }
 
 int main(int argc, char **argv) {
@@ -124,23 +129,33 @@ int main(int argc, char **argv) {
     if (parse_ids(ids_arg, &ids, &n_ids) != 0)
         return 1;
 
-    int rc = 1;
-    dl_err err;
-    dl_err_clear(&err);
-    dl_log log = {0};
-    dl_gguf *g = NULL;
-    dl_model *m = NULL;
-    void *scratch = NULL, *lscratch = NULL;
-    float *hidden = NULL, *logits = NULL;
-    int32_t *rows = NULL;
+    int rc = 1, st;
+    difflm_ctx *ctx = NULL;
+    float *logits = NULL;
     FILE *f = NULL;
 
-    if (dl_gguf_open(&g, model_path, &err) != 0 || dl_model_load(&m, g, &log, &err) != 0) {
-        fprintf(stderr, "difflm-logits: %s: %s\n", model_path, err.msg);
+    difflm_params p;
+    difflm_params_init(&p);
+    p.model_path = model_path;
+    p.n_threads = (int32_t)n_threads;   // 0: all cores
+    p.max_canvas = n_ids;               // the arena for exactly this pass
+    // The forward pass never reads the mask id; 0 is in every vocabulary, so files
+    // without tokenizer.ggml.mask_token_id load as well.
+    p.mask_token_id = 0;
+    p.log_level = DIFFLM_LOG_ERROR;
+    p.log_fn = log_stderr;
+    ctx = difflm_create(&p, &st);
+    if (!ctx) {
+        fprintf(stderr, "difflm-logits: %s: %s\n", model_path, difflm_status_str(st));
         goto done;
     }
-    m->n_threads = n_threads > 0 ? (int32_t)n_threads : dl_cpu_count();
-    const int32_t n_vocab = m->hp.n_vocab, n_embd = m->hp.n_embd;
+    difflm_model_info info;
+    info.struct_size = sizeof info;
+    if ((st = difflm_model_info_get(ctx, &info)) != DIFFLM_OK) {
+        fprintf(stderr, "difflm-logits: model info: %s\n", difflm_status_str(st));
+        goto done;
+    }
+    const int32_t n_vocab = info.n_vocab;
     for (int32_t i = 0; i < n_ids; i++) {
         if (ids[i] < 0 || ids[i] >= n_vocab) {
             fprintf(stderr, "difflm-logits: id %ld (index %ld) out of range [0, %ld)\n",
@@ -149,25 +164,23 @@ int main(int argc, char **argv) {
         }
     }
 
-    const int32_t chunk = DL_MIN(n_ids, LOGITS_CHUNK);
-    size_t n_hidden, n_logits;
-    if (dl_mul_size((size_t)n_ids, (size_t)n_embd * sizeof(float), &n_hidden) ||
-        dl_mul_size((size_t)chunk, (size_t)n_vocab * sizeof(float), &n_logits)) {
-        fprintf(stderr, "difflm-logits: sizes overflow\n");
+    /* One call, one pass, every row: the buffer holds n_ids x n_vocab floats. */
+    size_t n_logits = 0;
+    if ((st = difflm_logits(ctx, ids, (size_t)n_ids, NULL, 0, NULL, 0, &n_logits)) !=
+        DIFFLM_E_BUFFER_TOO_SMALL) {
+        fprintf(stderr, "difflm-logits: %s: %s\n", difflm_status_str(st), difflm_last_error(ctx));
         goto done;
     }
-    /* At least one line each: a zero-byte request may legitimately come back NULL. */
-    scratch = dl_aligned_alloc(DL_MAX(dl_model_scratch_size(m, n_ids), (size_t)DL_ALIGN));
-    lscratch = dl_aligned_alloc(DL_MAX(dl_model_logits_scratch_size(m, chunk), (size_t)DL_ALIGN));
-    hidden = dl_aligned_alloc(n_hidden);
-    logits = dl_aligned_alloc(n_logits);
-    rows = malloc((size_t)chunk * sizeof *rows);
-    if (!scratch || !lscratch || !hidden || !logits || !rows) {
+    logits = n_logits <= SIZE_MAX / sizeof *logits ? malloc(n_logits * sizeof *logits) : NULL;
+    if (!logits) {
         fprintf(stderr, "difflm-logits: out of memory for %ld tokens\n", (long)n_ids);
         goto done;
     }
-    if (dl_model_forward(m, scratch, ids, n_ids, hidden, NULL, &err) != 0) {
-        fprintf(stderr, "difflm-logits: forward pass: %s\n", err.msg);
+    size_t n_got = 0;
+    if ((st = difflm_logits(ctx, ids, (size_t)n_ids, NULL, 0, logits, n_logits, &n_got)) !=
+        DIFFLM_OK) {
+        fprintf(stderr, "difflm-logits: forward pass: %s: %s\n", difflm_status_str(st),
+                difflm_last_error(ctx));
         goto done;
     }
 
@@ -176,15 +189,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "difflm-logits: cannot open %s for writing: %s\n", out_path, strerror(errno));
         goto done;
     }
-    for (int32_t r0 = 0; r0 < n_ids; r0 += chunk) {
-        const int32_t nr = DL_MIN(chunk, n_ids - r0);
-        for (int32_t i = 0; i < nr; i++)
-            rows[i] = r0 + i;
-        dl_model_logits(m, lscratch, hidden, rows, nr, logits);
-        if (write_f32le(f, logits, (size_t)nr * (size_t)n_vocab) != 0) {
-            fprintf(stderr, "difflm-logits: write to %s failed\n", out_path);
-            goto done;
-        }
+    if (write_f32le(f, logits, n_got) != 0) {
+        fprintf(stderr, "difflm-logits: write to %s failed\n", out_path);
+        goto done;
     }
     if (fclose(f) != 0) {
         f = NULL;
@@ -197,13 +204,8 @@ int main(int argc, char **argv) {
 done:
     if (f)
         fclose(f);
-    free(rows);
-    dl_aligned_free(logits);
-    dl_aligned_free(hidden);
-    dl_aligned_free(lscratch);
-    dl_aligned_free(scratch);
-    dl_model_free(m);
-    dl_gguf_close(g);
+    free(logits);
+    difflm_free(ctx);
     free(ids);
     return rc;
 }

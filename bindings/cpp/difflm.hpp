@@ -240,6 +240,34 @@ class context {
     // Safe from any thread while the context exists.
     void cancel() const noexcept { difflm_cancel(ctx_); }
 
+    // -------------------------------------------------------- logits
+
+    // One forward pass's raw logits (difflm_logits): every row of ids, row-major
+    // [ids.size()][info().n_vocab], unshifted (with info().shift_logits, canvas position
+    // p >= 1 is predicted by row p - 1). A generation in progress is not disturbed.
+    std::vector<float> logits(const std::vector<token> &ids) {
+        std::error_code ec;
+        auto out = logits(ids, ec);
+        rethrow(ec);
+        return out;
+    }
+    std::vector<float> logits(const std::vector<token> &ids, std::error_code &ec) {
+        return logits_of(ids, nullptr, 0, ec);
+    }
+    // The chosen rows only (any order, repeats allowed): [rows.size()][n_vocab], each row
+    // bitwise what the full pass gives for it.
+    std::vector<float> logits(const std::vector<token> &ids, const std::vector<int32_t> &rows) {
+        std::error_code ec;
+        auto out = logits(ids, rows, ec);
+        rethrow(ec);
+        return out;
+    }
+    std::vector<float> logits(const std::vector<token> &ids, const std::vector<int32_t> &rows,
+                              std::error_code &ec) {
+        static const int32_t no_row = 0;  // non-NULL: no rows is not "all rows" here
+        return logits_of(ids, rows.empty() ? &no_row : rows.data(), rows.size(), ec);
+    }
+
   private:
     // Heap state whose address the library keeps (log_user) across moves of the context.
     struct state {
@@ -323,6 +351,17 @@ class context {
         }
         ec = st < 0 ? make_error_code(st) : std::error_code();
         out.resize(st < 0 ? 0 : n);
+    }
+
+    // difflm_logits into a vector sized by its own size query (rows NULL: every row).
+    std::vector<float> logits_of(const std::vector<token> &ids, const int32_t *rows,
+                                 std::size_t n_rows, std::error_code &ec) {
+        std::vector<float> out;
+        grow(out, ec, [&](std::size_t &n) {
+            return difflm_logits(ctx_, ids.data(), ids.size(), rows, n_rows, out.data(), out.size(),
+                                 &n);
+        });
+        return out;
     }
 
     // The finished canvas's generated text, cut before EOS / end-of-turn as

@@ -51,4 +51,9 @@ int dl_ctx_sample(struct difflm_ctx *ctx, const char *prompt, const difflm_gen_p
 /* Safe from any thread. */
 void dl_ctx_cancel(struct difflm_ctx *ctx);
 
+/* ---- logits (ctx_logits.c): difflm_logits after api.c's pointer checks (ids, n_out
+ * non-NULL; out non-NULL when cap > 0; rows NULL only with n_rows 0). */
+int dl_ctx_logits(struct difflm_ctx *ctx, const int32_t *ids, size_t n, const int32_t *rows,
+                  size_t n_rows, float *out, size_t cap, size_t *n_out);
+
 #endif

@@ -1,6 +1,7 @@
 // Tests of bindings/cpp/difflm.hpp against the shared library. usage: test_cpp MODEL.gguf
 #include "difflm.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -174,6 +175,46 @@ static void test_cancel(const char *model) {
     CHECK(ctx.generate("x", small()) == ctx.generate("x", small()));  // still usable
 }
 
+static void test_logits(const char *model) {
+    difflm::context ctx = open(model);
+    const difflm_model_info info = ctx.info();
+    const std::size_t V = static_cast<std::size_t>(info.n_vocab);
+    std::vector<difflm::token> ids = ctx.prompt_ids("Hello there");
+    ids.push_back(info.mask_id);
+    ids.push_back(info.mask_id);
+    std::vector<float> all = ctx.logits(ids);
+    CHECK(all.size() == ids.size() * V);
+    std::vector<int32_t> rows = {static_cast<int32_t>(ids.size()) - 1, 0, 0};
+    std::vector<float> some = ctx.logits(ids, rows);
+    CHECK(some.size() == rows.size() * V);
+    for (std::size_t i = 0; i < rows.size(); i++)
+        CHECK(std::equal(some.begin() + static_cast<std::ptrdiff_t>(i * V),
+                         some.begin() + static_cast<std::ptrdiff_t>((i + 1) * V),
+                         all.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(rows[i]) * V)));
+    CHECK(ctx.logits(ids, std::vector<int32_t>{}).empty());  // no rows, not every row
+    std::error_code ec;
+    CHECK(ctx.logits(ids, {static_cast<int32_t>(ids.size())}, ec).empty() &&
+          ec.value() == DIFFLM_E_INVALID_ARG);
+    std::vector<difflm::token> bad = ids;
+    bad[1] = info.n_vocab;
+    std::string msg = expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { ctx.logits(bad); });
+    CHECK(msg.find("vocabulary") != std::string::npos);
+    std::vector<difflm::token> too_long(static_cast<std::size_t>(info.max_canvas) + 1, 0);
+    expect_throw<difflm::error>(DIFFLM_E_TOO_LONG, [&] { ctx.logits(too_long); });
+    ctx.cancel();
+    expect_throw<difflm::cancelled>(DIFFLM_E_CANCELLED, [&] { ctx.logits(ids); });
+    CHECK(ctx.logits(ids) == all);  // the request was spent
+    // Between steps: the generation ends as it would without the calls.
+    difflm::gen_params g = small();
+    ctx.begin(ctx.prompt_ids("Hello"), g);
+    while (ctx.step()) CHECK(ctx.logits(ctx.canvas()).size() == ctx.canvas().size() * V);
+    std::vector<difflm::token> peeked = ctx.canvas();
+    ctx.begin(ctx.prompt_ids("Hello"), g);
+    while (ctx.step()) {
+    }
+    CHECK(ctx.canvas() == peeked);
+}
+
 static void test_moves(const char *model) {
     difflm::context a = open(model);
     std::string want = a.generate("move", small());
@@ -195,6 +236,7 @@ int main(int argc, char **argv) {
     test_tokens(argv[1]);
     test_generate_and_steps(argv[1]);
     test_cancel(argv[1]);
+    test_logits(argv[1]);
     test_moves(argv[1]);
     if (failures) std::fprintf(stderr, "%d check(s) failed\n", failures);
     else std::printf("all C++ binding checks passed\n");

@@ -356,6 +356,39 @@ class Cancellation(WithContext):
         self.assertEqual(cm.exception.code, ll.E_STATE)
 
 
+class Logits(WithContext):
+    def test_rows_and_errors(self):
+        info = self.ctx.info
+        ids = self.ctx.tokenize("Hello there") + [info.mask_id, info.mask_id]
+        full = self.ctx.logits(ids)
+        self.assertEqual(len(full), len(ids))
+        self.assertTrue(all(len(r) == info.n_vocab for r in full))
+        rows = [len(ids) - 1, 0, 0]
+        self.assertEqual(self.ctx.logits(ids, rows), [full[r] for r in rows])
+        self.assertEqual(self.ctx.logits(ids, []), [])
+        with self.assertRaises(difflm.Error) as cm:
+            self.ctx.logits(ids, [len(ids)])
+        self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+        with self.assertRaises(difflm.Error) as cm:
+            self.ctx.logits([info.n_vocab])
+        self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+        with self.assertRaises(difflm.Error) as cm:
+            self.ctx.logits([0] * (info.max_canvas + 1))
+        self.assertEqual(cm.exception.code, ll.E_TOO_LONG)
+        self.ctx.cancel()
+        with self.assertRaises(difflm.Cancelled):
+            self.ctx.logits(ids)
+        self.assertEqual(self.ctx.logits(ids), full)  # the request was spent
+
+    def test_generation_undisturbed(self):
+        want = [s.canvas for s in self.ctx.steps("Hello", **SMALL)]
+        got = []
+        for s in self.ctx.steps("Hello", **SMALL):
+            self.assertEqual(len(self.ctx.logits(self.ctx.canvas())), len(s.canvas))
+            got.append(s.canvas)
+        self.assertEqual(got, want)
+
+
 class Lifetime(unittest.TestCase):
     def test_with_and_close(self):
         with difflm.Context(MODEL) as ctx:

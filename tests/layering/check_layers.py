@@ -31,7 +31,6 @@ INTERNAL = {
     "tools/train_tokenizer": "the tokenizer trainer writes vocabularies in the GGUF writer",
     "tools/difflm-train-tokenizer.c": "the tokenizer trainer's command line",
     "tools/difflm-quantize.c": "no public quantize call yet (the GGUF writer, the encoders)",
-    "tools/difflm-logits.c": "no public logits call yet (the golden tests read raw logits)",
     "tools/difflm-score.c": "no public ELBO call yet (tools/score runs lib/model directly)",
     "tools/difflm-bigram.c": "the bigram baseline reads the tokenizer's tables",
     "tools/score": "the ELBO and bigram code behind difflm-score and difflm-bigram",

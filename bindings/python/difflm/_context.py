@@ -394,6 +394,31 @@ class Context:
         self._check(lib.difflm_canvas(self._handle(), out, cap, byref(n)))
         return list(out[:n.value])
 
+    def logits(self, ids, rows=None):
+        """One forward pass's raw logits over ids (difflm_logits): a list of rows, each a
+        list of info.n_vocab floats, for every position (rows None) or for the given
+        canvas rows (any order, repeats allowed). Unshifted: with info.shift_logits,
+        position p >= 1 is predicted by row p - 1. A generation in progress is not
+        disturbed."""
+        arr, n = _check_ids(ids)
+        if rows is None:
+            rarr, n_rows = None, 0
+        else:
+            rows = list(rows)
+            for r in rows:
+                if not isinstance(r, int) or not -2**31 <= r < 2**31:
+                    raise ValueError("rows must be 32-bit integers, got %r" % (r,))
+            # never NULL: no rows is not every row
+            rarr, n_rows = (ctypes.c_int32 * max(len(rows), 1))(*rows), len(rows)
+        V = self._info.n_vocab
+        need = (n if rows is None else n_rows) * V
+        out = (ctypes.c_float * max(need, 1))()
+        got = c_size_t(0)
+        self._check(lib.difflm_logits(self._handle(), arr, n, rarr, n_rows, out, need,
+                                      byref(got)))
+        flat = out[:got.value]
+        return [flat[i:i + V] for i in range(0, got.value, V)]
+
     def cancel(self):
         """Stops the running (or next) step with Cancelled. Safe from any thread, even
         racing close() (then it does nothing); a later generate()/steps() clears it."""

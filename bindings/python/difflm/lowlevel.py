@@ -202,6 +202,10 @@ PROTOTYPES = {
         "char *out, size_t cap, size_t *n_out);"),
     "difflm_cancel": (None, [_ctx_p],
         "void difflm_cancel(difflm_ctx *ctx);"),
+    "difflm_logits": (c_int, [_ctx_p, POINTER(difflm_token), c_size_t, POINTER(c_int32),
+                              c_size_t, POINTER(c_float), c_size_t, POINTER(c_size_t)],
+        "int difflm_logits(difflm_ctx *ctx, const difflm_token *ids, size_t n, "
+        "const int32_t *rows, size_t n_rows, float *out, size_t cap, size_t *n_out);"),
 }
 
 

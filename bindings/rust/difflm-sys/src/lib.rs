@@ -260,6 +260,18 @@ extern "C" {
     ) -> c_int;
     /// `void difflm_cancel(difflm_ctx *ctx);`
     pub fn difflm_cancel(ctx: *mut difflm_ctx);
+    /// `int difflm_logits(difflm_ctx *ctx, const difflm_token *ids, size_t n,
+    /// const int32_t *rows, size_t n_rows, float *out, size_t cap, size_t *n_out);`
+    pub fn difflm_logits(
+        ctx: *mut difflm_ctx,
+        ids: *const difflm_token,
+        n: usize,
+        rows: *const i32,
+        n_rows: usize,
+        out: *mut f32,
+        cap: usize,
+        n_out: *mut usize,
+    ) -> c_int;
 }
 
 #[cfg(test)]

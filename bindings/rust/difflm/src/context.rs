@@ -449,6 +449,54 @@ impl Context {
         Ok(out)
     }
 
+    /// One forward pass's raw logits over `ids` (`difflm_logits`), row-major
+    /// `[rows][n_vocab]`: every position for `rows` `None`, else the given canvas rows
+    /// (any order, repeats allowed; `Some(&[])` gives none). Unshifted: with
+    /// `info().shift_logits`, position p >= 1 is predicted by row p - 1. A generation in
+    /// progress is not disturbed.
+    pub fn logits(&mut self, ids: &[Token], rows: Option<&[i32]>) -> Result<Vec<f32>> {
+        let (rows_ptr, n_rows) = match rows {
+            None => (std::ptr::null(), 0),
+            Some(r) => (r.as_ptr(), r.len()), // never null, even when empty
+        };
+        let mut need = 0usize;
+        // SAFETY: ids and rows are valid for the lengths passed; cap 0 writes nothing.
+        let st = unsafe {
+            sys::difflm_logits(
+                self.ptr(),
+                ids.as_ptr(),
+                ids.len(),
+                rows_ptr,
+                n_rows,
+                std::ptr::null_mut(),
+                0,
+                &mut need,
+            )
+        };
+        if st != sys::DIFFLM_E_BUFFER_TOO_SMALL {
+            self.check(st)?;
+            return Ok(Vec::new()); // nothing to write: no rows
+        }
+        let mut out: Vec<f32> = vec![0.0; need];
+        let mut n = 0usize;
+        // SAFETY: as above, and out is valid for its length.
+        let st = unsafe {
+            sys::difflm_logits(
+                self.ptr(),
+                ids.as_ptr(),
+                ids.len(),
+                rows_ptr,
+                n_rows,
+                out.as_mut_ptr(),
+                out.len(),
+                &mut n,
+            )
+        };
+        self.check(st)?;
+        out.truncate(n);
+        Ok(out)
+    }
+
     /// Stops the running or next step of this context.
     pub fn cancel(&self) {
         // SAFETY: difflm_cancel is safe at any time while the context exists.

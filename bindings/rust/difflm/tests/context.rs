@@ -207,3 +207,28 @@ fn context_moves_between_threads() {
     let mut here = open();
     assert_eq!(text, here.generate("moved", &small()).unwrap());
 }
+
+#[test]
+fn logits_rows_errors_and_generation() {
+    let mut ctx = open();
+    let info = ctx.info().clone();
+    let v = info.n_vocab as usize;
+    let mut ids = ctx.tokenize("Hello there", 0).unwrap();
+    ids.push(info.mask_id);
+    let full = ctx.logits(&ids, None).unwrap();
+    assert_eq!(full.len(), ids.len() * v);
+    let rows = [ids.len() as i32 - 1, 0, 0];
+    let some = ctx.logits(&ids, Some(&rows)).unwrap();
+    for (i, &r) in rows.iter().enumerate() {
+        assert_eq!(some[i * v..(i + 1) * v], full[r as usize * v..(r as usize + 1) * v]);
+    }
+    assert!(ctx.logits(&ids, Some(&[])).unwrap().is_empty());
+    let bad_row = [ids.len() as i32];
+    assert_eq!(ctx.logits(&ids, Some(&bad_row)).unwrap_err().kind(), ErrorKind::InvalidArg);
+    assert_eq!(ctx.logits(&[info.n_vocab], None).unwrap_err().kind(), ErrorKind::InvalidArg);
+    let too_long = vec![0; info.max_canvas as usize + 1];
+    assert_eq!(ctx.logits(&too_long, None).unwrap_err().kind(), ErrorKind::TooLong);
+    ctx.cancel();
+    assert_eq!(ctx.logits(&ids, None).unwrap_err().kind(), ErrorKind::Cancelled);
+    assert_eq!(ctx.logits(&ids, None).unwrap(), full); // the request was spent
+}
