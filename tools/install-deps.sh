@@ -11,7 +11,10 @@ SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# libgfortran-12-dev: a static link (pkg-config --static difflm, checked by the install
+# test) pulls OpenBLAS's -lgfortran, whose linker name only the -dev package installs.
 $SUDO apt-get install -y -qq --no-install-recommends \
     gcc g++ libc6-dev meson ninja-build pkg-config \
     libopenblas-dev libpcre2-dev check libsubunit-dev \
+    libgfortran-12-dev \
     python3 python3-numpy python3-pip cargo rustc valgrind binutils >/dev/null
