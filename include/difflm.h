@@ -41,8 +41,8 @@
  *   - A context is used by one thread at a time. Different contexts are independent
  *     and may be used concurrently from different threads.
  *   - difflm_cancel() is the one call that is safe from any thread at any time while
- *     the context exists: the running (or next) generation step returns
- *     DIFFLM_E_CANCELLED.
+ *     the context exists: the running (or next) generation step, or difflm_logits
+ *     pass, returns DIFFLM_E_CANCELLED.
  *   - The functions that take no context (difflm_status_str, difflm_status_name,
  *     difflm_version*, difflm_abi_version, difflm_*_params_init) are safe from any
  *     thread, and so are the calls on a const difflm_model * and difflm_model_free.
@@ -392,8 +392,9 @@ DIFFLM_API int difflm_canvas(const difflm_ctx *ctx, difflm_token *out, size_t ca
 DIFFLM_API int difflm_sample(difflm_ctx *ctx, const char *prompt, const difflm_gen_params *g,
                              char *out, size_t cap, size_t *n_out);
 
-/* Asks the running or next step to stop. Safe from any thread; cleared by
- * difflm_generate_begin. */
+/* Asks the running or next step (or difflm_logits pass) to stop. Safe from any thread;
+ * cleared by difflm_generate_begin (and by a difflm_logits call outside a generation,
+ * which it cancels). */
 DIFFLM_API void difflm_cancel(difflm_ctx *ctx);
 
 /* ---------------------------------------------------------------- logits */
