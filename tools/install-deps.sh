@@ -9,3 +9,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     gcc g++ libc6-dev meson ninja-build pkg-config \
     libopenblas-dev libpcre2-dev check libsubunit-dev \
     python3 python3-numpy valgrind binutils >/dev/null
+# clang and its sanitizer runtimes (only recommended by clang): the sanitizer builds of
+# .ci/run (doc/testing.md, "Sanitizers")
+$SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null
