@@ -18,3 +18,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libopenblas-dev libpcre2-dev check libsubunit-dev \
     libgfortran-12-dev \
     python3 python3-numpy python3-pip cargo rustc valgrind binutils >/dev/null
+# clang and its sanitizer runtimes (only recommended by clang): the sanitizer builds of
+# .ci/run (doc/testing.md, "Sanitizers")
+$SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null

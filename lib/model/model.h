@@ -89,10 +89,11 @@ size_t dl_model_logits_scratch_size(const dl_model *m, int32_t max_rows);
 /* One forward pass over tokens[0..n_tokens) at positions 0..n_tokens-1, bidirectional.
  *   hidden: [n_tokens][n_embd] out, the final-normed hidden states (input of the head).
  *   scratch: dl_model_scratch_size(m, n_tokens) bytes, DL_ALIGN-aligned.
- * cancel (may be NULL) is read between layers; non-zero stops the pass with
+ * cancel (may be NULL) is read atomically between layers (another thread may set it
+ * with __atomic_store_n); non-zero stops the pass with
  * DIFFLM_E_CANCELLED. Returns 0 or a negative status. Allocates nothing. */
 int dl_model_forward(const dl_model *m, void *scratch, const int32_t *tokens, int32_t n_tokens,
-                     float *hidden, const volatile int *cancel, dl_err *err);
+                     float *hidden, const int *cancel, dl_err *err);
 
 /* The output head for selected rows: logits[i] = head(hidden[rows[i]]).
  *   hidden: [*][n_embd] from dl_model_forward;  rows: n_rows indices, any order,
@@ -138,13 +139,13 @@ typedef struct dl_pass {
  * rows (row row0 first). scratch: dl_model_scratch_size(m, n_tokens) bytes. Returns 0
  * or E_INVALID_ARG (ranges, ids) / E_CANCELLED. Allocates nothing. */
 int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hidden,
-                  const volatile int *cancel, dl_err *err);
+                  const int *cancel, dl_err *err);
 
 /* The full pass that refreshes a cache: exactly dl_model_forward (same arithmetic, same
  * hidden states, bitwise) and, as a side effect, every row's K/V stored in kv. */
 int dl_model_forward_fill(const dl_model *m, void *scratch, const int32_t *tokens,
                           int32_t n_tokens, float *hidden, dl_kv_cache *kv,
-                          const volatile int *cancel, dl_err *err);
+                          const int *cancel, dl_err *err);
 
 /* A cached step: rows [row0, row0 + n_rows) go through the layers and refresh their own
  * K/V in the cache; every other row is represented by its cached K/V.
@@ -152,6 +153,6 @@ int dl_model_forward_fill(const dl_model *m, void *scratch, const int32_t *token
  * hidden: [n_rows][n_embd] out. */
 int dl_model_forward_cached(const dl_model *m, void *scratch, const int32_t *tokens,
                             int32_t n_tokens, int32_t row0, int32_t n_rows, float *hidden,
-                            dl_kv_cache *kv, const volatile int *cancel, dl_err *err);
+                            dl_kv_cache *kv, const int *cancel, dl_err *err);
 
 #endif

@@ -28,14 +28,14 @@ void dl_kv_cache_bind(dl_kv_cache *kv, const dl_model *m, void *mem, int32_t max
 
 int dl_model_forward_fill(const dl_model *m, void *scratch, const int32_t *tokens,
                           int32_t n_tokens, float *hidden, dl_kv_cache *kv,
-                          const volatile int *cancel, dl_err *err) {
+                          const int *cancel, dl_err *err) {
     dl_pass p = { tokens, n_tokens, 0, n_tokens, kv, 0, n_tokens };
     return dl_model_pass(m, scratch, &p, hidden, cancel, err);
 }
 
 int dl_model_forward_cached(const dl_model *m, void *scratch, const int32_t *tokens,
                             int32_t n_tokens, int32_t row0, int32_t n_rows, float *hidden,
-                            dl_kv_cache *kv, const volatile int *cancel, dl_err *err) {
+                            dl_kv_cache *kv, const int *cancel, dl_err *err) {
     if (!kv)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "cached forward without a cache");
     dl_pass p = { tokens, n_tokens, row0, n_rows, kv, row0, n_rows };

@@ -119,8 +119,14 @@ static const ffn_fn k_ffn[DL_FFN_KINDS] = {
 
 /* --- a pass */
 
+/* The cancel flag is written with __atomic_store_n from any thread (difflm_cancel,
+ * lib/ctx/ctx_calls.c); a plain or volatile read of it would be a data race. */
+static int cancelled(const int *cancel) {
+    return cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED);
+}
+
 int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hidden,
-                  const volatile int *cancel, dl_err *err) {
+                  const int *cancel, dl_err *err) {
     const dl_hparams *hp = &m->hp;
     if (p->n_tokens < 1 || p->n_rows < 1 || p->row0 < 0 || p->row0 > p->n_tokens - p->n_rows)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "forward: rows [%d, %d) of a canvas of %d",
@@ -158,7 +164,7 @@ int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hid
     const dl_ffn_acts fa = { b.xn, b.gate, b.up, b.gate };
     const size_t layer_kv = p->kv ? (size_t)p->kv->max_tokens * (size_t)p->kv->dkv : 0;
     for (int il = 0; il < hp->n_layer; il++) {
-        if (cancel && *cancel)
+        if (cancelled(cancel))
             return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before layer %d", il);
         const dl_layer *L = &m->layers[il];
         dl_attn_cache cache;
@@ -173,14 +179,14 @@ int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hid
         dl_layer_attention(&ex, b.x, &aa, b.x, L, hp, b.rope_cs, &plan, R);
         k_ffn[m->arch->ffn](&ex, b.x, &fa, b.x, L, hp, R);
     }
-    if (cancel && *cancel)
+    if (cancelled(cancel))
         return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before the final norm");
     dl_layer_norm(&ex, hidden, b.x, &m->output_norm, hp->rms_eps, R, E);
     return 0;
 }
 
 int dl_model_forward(const dl_model *m, void *scratch, const int32_t *tokens, int32_t n_tokens,
-                     float *hidden, const volatile int *cancel, dl_err *err) {
+                     float *hidden, const int *cancel, dl_err *err) {
     dl_pass p = { tokens, n_tokens, 0, n_tokens, NULL, 0, 0 };
     return dl_model_pass(m, scratch, &p, hidden, cancel, err);
 }

@@ -205,6 +205,20 @@ static int check_params(const dl_sched *s, const dl_sched_params *p, dl_err *err
     if (p->force_block_first && p->schedule != DIFFLM_SCHEDULE_BLOCKS)
         return dl_fail(err, DIFFLM_E_INVALID_ARG,
                        "committing a block's first position needs the BLOCKS schedule");
+    if (p->schedule == DIFFLM_SCHEDULE_TIMESTEPS && p->parallel == DIFFLM_PARALLEL_NONE) {
+        // ORIGIN runs a forward pass at every step; beyond gen_length steps the expected
+        // commits per step fall below one, and most steps would run a pass for nothing.
+        if (p->remasking == DIFFLM_REMASK_ORIGIN && p->steps > p->gen_length)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                           "steps (%d) must be <= gen_length (%d) with ORIGIN remasking on the "
+                           "TIMESTEPS schedule (every ORIGIN step runs a forward pass)",
+                           p->steps, p->gen_length);
+        // the confidence rules' plan walks every step once
+        if (p->steps > DL_SCHED_MAX_TIMESTEPS)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                           "steps (%d) must be <= %d on the TIMESTEPS schedule", p->steps,
+                           DL_SCHED_MAX_TIMESTEPS);
+    }
     if (p->schedule == DIFFLM_SCHEDULE_BLOCKS && p->parallel == DIFFLM_PARALLEL_NONE) {
         int32_t nb = dl_block_count(p->gen_length, p->block_length);
         if (p->steps < nb)
@@ -310,7 +324,9 @@ int dl_sched_begin(dl_sched *s, const dl_sched_params *p, const int32_t *prompt,
     for (int32_t i = n_prompt; i < s->len; i++)
         s->canvas[i] = s->mask_id;
 
-    if (s->p.schedule == DIFFLM_SCHEDULE_BLOCKS)
+    if (s->p.parallel != DIFFLM_PARALLEL_NONE)
+        s->total_steps = s->p.gen_length;   // an upper bound: every step commits one at least
+    else if (s->p.schedule == DIFFLM_SCHEDULE_BLOCKS)
         s->total_steps = dl_plan_blocks(s->plan_count, s->plan_block, s->p.gen_length,
                                         s->p.steps, s->p.block_length);
     else if (s->p.remasking == DIFFLM_REMASK_ORIGIN)
@@ -318,8 +334,6 @@ int dl_sched_begin(dl_sched *s, const dl_sched_params *p, const int32_t *prompt,
     else
         s->total_steps = dl_plan_timesteps(s->plan_count, s->p.gen_length, s->p.steps,
                                            s->p.eps);
-    if (s->p.parallel != DIFFLM_PARALLEL_NONE)
-        s->total_steps = s->p.gen_length;   // an upper bound: every step commits one at least
     s->steps_done = 0;
     s->stopped = 0;
     s->block = -1;

@@ -16,6 +16,11 @@
 #include "difflm.h"
 #include "sample/sample.h"
 
+/* The most steps the TIMESTEPS schedule plans (its confidence-rule plan costs O(steps)
+ * time at begin: about 40 ms at this bound). Under ORIGIN steps are bounded by gen_length
+ * instead. BLOCKS plans in O(gen_length) and takes any steps. doc/sampling.md. */
+#define DL_SCHED_MAX_TIMESTEPS (1 << 20)
+
 /* The resolved generation settings (AUTO values already replaced). */
 typedef struct dl_sched_params {
     int32_t gen_length;

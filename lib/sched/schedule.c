@@ -41,7 +41,8 @@ int32_t dl_plan_blocks(int32_t *counts, int32_t *block_of, int32_t gen_length, i
 float dl_dream_time(int32_t i, int32_t steps, float eps) {
     volatile float step = (eps - 1.0f) / (float)steps;
     volatile float offset;
-    if (i < (steps + 1) / 2) {
+    // (steps + 1) / 2 without the overflow of steps + 1 at INT32_MAX
+    if (i < steps / 2 + steps % 2) {
         offset = step * (float)i;
         return 1.0f + offset;
     }

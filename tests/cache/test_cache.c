@@ -343,7 +343,7 @@ START_TEST(test_pass_arguments) {
     tok[5] = s.n_vocab;
     ck_assert_int_eq(dl_model_forward_cached(f.m, f.scratch, tok, 16, 4, 4, h, &f.kv, NULL, &e),
                      DIFFLM_E_INVALID_ARG);
-    volatile int cancel = 1;
+    int cancel = 1;
     tok[5] = 9;
     ck_assert_int_eq(dl_model_forward_cached(f.m, f.scratch, tok, 16, 4, 4, h, &f.kv, &cancel, &e),
                      DIFFLM_E_CANCELLED);

@@ -109,6 +109,25 @@ END_TEST
 
 /* steps = gen: the first step commits 0, then one each, the last 2
  * (doc/sampling.md, "Dream's generation_utils.py"; checked here for 32, 256 and 512). */
+/* steps = INT32_MAX: the half-way split (steps + 1) / 2 must not overflow (UBSan), and
+ * each half keeps its own formula: t[i] = 1 + step*i before the split, eps - step*(steps-i)
+ * from it on, in float32. */
+START_TEST(test_dream_time_int32_max) {
+    const int32_t S = INT32_MAX, half = 1073741824;   // (S + 1) / 2, in 64 bits
+    const float eps = 1e-3f;
+    volatile float step = (eps - 1.0f) / (float)S;
+    ck_assert(dl_dream_time(0, S, eps) == 1.0f);
+    ck_assert(dl_dream_time(S, S, eps) == eps);
+    volatile float a = step * (float)(half - 1), b = step * (float)(S - half);
+    ck_assert(dl_dream_time(half - 1, S, eps) == 1.0f + a);
+    ck_assert(dl_dream_time(half, S, eps) == eps - b);
+    float r = dl_dream_ratio(S - 1, S, eps);
+    ck_assert(r >= 0.0f && r < 1.0f);
+    ck_assert_int_eq(dl_dream_step_count(10, S - 1, S, eps), 10);   // the last takes all
+    ck_assert_int_eq(dl_dream_step_count(10, 0, S, eps), 0);
+}
+END_TEST
+
 START_TEST(test_dream_steps_equal_gen) {
     static int32_t k[MAXN];
     const int32_t gens[] = {32, 256, 512};
@@ -203,6 +222,7 @@ static Suite *plan_suite(void) {
     tcase_add_test(tc, test_blocks_hand_cases);
     tcase_add_test(tc, test_blocks_properties);
     tcase_add_test(tc, test_dream_time_ends);
+    tcase_add_test(tc, test_dream_time_int32_max);
     tcase_add_test(tc, test_dream_steps_equal_gen);
     tcase_add_test(tc, test_dream_steps_half_gen);
     tcase_add_test(tc, test_dream_other_shapes);
