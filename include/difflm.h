@@ -369,8 +369,10 @@ DIFFLM_API void difflm_gen_params_init(difflm_gen_params *g);
 
 /* Sets the canvas to [prompt | MASK x gen_length] and prepares the schedule. The prompt
  * is copied. Returns OK, E_INVALID_ARG (bad parameters, ids outside the vocabulary, a
- * MASK id in the prompt), E_UNSUPPORTED (a combination the library does not run, such
- * as a KV cache with CFG), E_TOO_LONG (n + gen_length > max_canvas). */
+ * MASK id in the prompt; with TIMESTEPS, steps above gen_length for ORIGIN or above
+ * 2^20 for the confidence rules: more steps could commit nothing, doc/sampling.md),
+ * E_UNSUPPORTED (a combination the library does not run, such as a KV cache with CFG),
+ * E_TOO_LONG (n + gen_length > max_canvas; checked first). */
 DIFFLM_API int difflm_generate_begin(difflm_ctx *ctx, const difflm_token *prompt, size_t n,
                                      const difflm_gen_params *g);
 
