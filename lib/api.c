@@ -274,9 +274,10 @@ API difflm_ctx *difflm_create(const difflm_params *p, int *status) {
         cp.n_threads = prm.n_threads;
         cp.max_canvas = prm.max_canvas;
         difflm_model *m = NULL;
-        rc = dl_model_obj_load(&m, &mp, &err);
+        // the C library's allocator, even when called from a callback inside a host's scope
+        IN_SCOPE(NULL, rc = dl_model_obj_load(&m, &mp, &err));
         if (rc == 0)   // the context inherits the model's log
-            rc = dl_ctx_create(&ctx, m, &cp, &err);
+            IN_SCOPE(NULL, rc = dl_ctx_create(&ctx, m, &cp, &err));
         dl_model_obj_release(m);   // the context holds the only reference now
     }
     if (rc != 0)
