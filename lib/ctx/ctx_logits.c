@@ -28,12 +28,12 @@ static int run(struct difflm_ctx *c, const int32_t *ids, int32_t n, const int32_
             return dl_fail(&c->err, DIFFLM_E_CANCELLED, "logits cancelled after %zu of %zu rows",
                            first, n_rows);
         int32_t k = (int32_t)DL_MIN((size_t)c->logit_rows, n_rows - first);
-        const int32_t *r = rows + first;
-        if (!rows) {   // all rows: first .. first + k - 1, which fit an int32 (n does)
+        const int32_t *r = c->rows;
+        if (rows)
+            r = rows + first;
+        else   // all rows: first .. first + k - 1, which fit an int32 (n does)
             for (int32_t i = 0; i < k; i++)
                 c->rows[i] = (int32_t)first + i;
-            r = c->rows;
-        }
         // into the arena's chunk (aligned, as the head's products expect), then out
         dl_model_logits(c->model, c->head_scratch, c->hidden, r, k, c->logits);
         memcpy(out + first * V, c->logits, (size_t)k * V * sizeof(float));
@@ -55,19 +55,18 @@ int dl_ctx_logits(struct difflm_ctx *c, const int32_t *ids, size_t n, const int3
             return dl_fail(&c->err, DIFFLM_E_INVALID_ARG,
                            "difflm_logits: id %d at index %zu is outside the vocabulary [0, %d)",
                            ids[i], i, V);
-    if (rows) {
+    if (!rows)
+        n_rows = n;
+    size_t need;   // before the rows are read: a count that overflows names no real array
+    if (dl_mul_size(n_rows, (size_t)V, &need))
+        return dl_fail(&c->err, DIFFLM_E_INVALID_ARG,
+                       "difflm_logits: %zu rows of %d logits overflow a size_t", n_rows, V);
+    if (rows)
         for (size_t i = 0; i < n_rows; i++)
             if (rows[i] < 0 || (size_t)rows[i] >= n)
                 return dl_fail(&c->err, DIFFLM_E_INVALID_ARG,
                                "difflm_logits: rows[%zu] = %d is outside the canvas [0, %zu)", i,
                                rows[i], n);
-    } else {
-        n_rows = n;
-    }
-    size_t need;
-    if (dl_mul_size(n_rows, (size_t)V, &need))
-        return dl_fail(&c->err, DIFFLM_E_INVALID_ARG,
-                       "difflm_logits: %zu rows of %d logits overflow a size_t", n_rows, V);
     if (cap < need) {
         *n_out = need;
         return dl_fail(&c->err, DIFFLM_E_BUFFER_TOO_SMALL,
