@@ -31,6 +31,7 @@
 #include "kernels/types.h"
 #include "model/arch.h"
 #include "model/layers.h"
+#include "model/layers_backward.h"
 #include "model/model.h"
 #include "model/model_weights.h"
 #include "sample/sample.h"

@@ -167,52 +167,6 @@ size_t tr_model_n_params(const tr_model *m) { return m->n_params; }
 
 /* --- parallel pieces */
 
-typedef struct row_job {
-    float *out, *out2, *dw_part;
-    const float *in, *in2, *in3, *w;
-    float eps;
-    int N, C;
-} row_job;
-
-static int chunk_rows(int N, int task, int *r0) {
-    *r0 = task * ROW_CHUNK;
-    return N - *r0 < ROW_CHUNK ? N - *r0 : ROW_CHUNK;
-}
-
-static void rmsnorm_bwd_task(void *ctx, int task, int worker) {
-    (void)worker;
-    row_job *j = ctx;
-    int r0, nr = chunk_rows(j->N, task, &r0);
-    size_t o = (size_t)r0 * j->C;
-    float *part = j->dw_part + (size_t)task * j->C;
-    memset(part, 0, (size_t)j->C * sizeof(float));
-    dl_rmsnorm_backward(j->out + o, part, j->in + o, j->in2 + o, j->w, j->eps, nr, j->C);
-}
-
-/* dx += ..., dw += ... of out = rmsnorm(x) * w. Per-chunk weight partials are added in
- * chunk order.  dx, dout, x: [N][C];  dw, w: [C] */
-static void rmsnorm_bwd_par(tr_model *m, float *dx, float *dw, const float *dout, const float *x,
-                            const float *w, int N, int C) {
-    int n_chunks = (N + ROW_CHUNK - 1) / ROW_CHUNK;
-    row_job j = { .out = dx, .dw_part = m->a.dw_part, .in = dout, .in2 = x, .w = w,
-                  .eps = m->c.rms_eps, .N = N, .C = C };
-    dl_pool_run(m->pool, n_chunks, rmsnorm_bwd_task, &j);
-    for (int t = 0; t < n_chunks; t++) {
-        const float *part = m->a.dw_part + (size_t)t * C;
-        for (int c = 0; c < C; c++)
-            dw[c] += part[c];
-    }
-}
-
-static void silu_bwd_task(void *ctx, int task, int worker) {
-    (void)worker;
-    row_job *j = ctx;
-    int r0, nr = chunk_rows(j->N, task, &r0);
-    size_t o = (size_t)r0 * j->C;
-    dl_silu_mul_backward(j->out + o, j->out2 + o, j->in + o, j->in2 + o, j->in3 + o,
-                         (size_t)nr * j->C);
-}
-
 typedef struct xent_job {
     float *logits, *loss;
     const int32_t *targets;
@@ -226,30 +180,6 @@ static void xent_task(void *ctx, int task, int worker) {
     int r0 = task * ROW_CHUNK, nr = j->N - r0 < ROW_CHUNK ? j->N - r0 : ROW_CHUNK;
     float *lg = j->logits + (size_t)r0 * j->V;
     dl_xent_forward_backward(lg, j->loss + r0, lg, j->targets + r0, j->weights + r0, nr, j->V);
-}
-
-typedef struct attn_job {
-    const tr_batch *b;
-    float *att, *p, *dq, *dk, *dv, *dp;
-    const float *q, *k, *v, *datt;
-    int T, nh, nkv, hd;
-} attn_job;
-
-/* task = (sequence, kv head): the query heads sharing a K/V head run in order, so their
- * dk / dv contributions add up in a fixed order without races */
-static void attn_bwd_task(void *ctx, int task, int worker) {
-    attn_job *j = ctx;
-    int s = task / j->nkv, g = task % j->nkv, grp = j->nh / j->nkv;
-    int r0 = j->b->seq_start[s], len = j->b->seq_len[s];
-    int ldq = j->nh * j->hd, ldkv = j->nkv * j->hd;
-    size_t ko = (size_t)r0 * ldkv + (size_t)g * j->hd;
-    float *dp = j->dp + (size_t)worker * j->T * j->T;
-    for (int h = g * grp; h < (g + 1) * grp; h++) {
-        size_t qo = (size_t)r0 * ldq + (size_t)h * j->hd;
-        const float *p = j->p + ((size_t)s * j->nh + h) * j->T * j->T;
-        dl_attention_head_backward(j->dq + qo, j->dk + ko, j->dv + ko, dp, j->datt + qo, p,
-                                   j->q + qo, j->k + ko, j->v + ko, len, len, j->hd, ldq, ldkv);
-    }
 }
 
 /* --- forward */
@@ -313,54 +243,40 @@ static float *gw(const dl_weight *w) {
     return (float *)w->data;
 }
 
+/* The backward blocks' products (layers_backward.h) on the trainer's tiles. */
+static void linear_dx_fn(void *ctx, float *dx, const float *dy, const dl_weight *w, int n) {
+    tr_matmul_dx_par(ctx, dx, dy, pw(w), n, (int)w->ne0, (int)w->ne1);
+}
+
+static void linear_dw_fn(void *ctx, float *dw, const float *dy, const float *x,
+                         const dl_weight *w, int n) {
+    tr_matmul_dw_par(ctx, dw, dy, x, n, (int)w->ne0, (int)w->ne1);
+}
+
 static void backward_layers(tr_model *m, const tr_batch *b) {
     const tr_config *c = &m->c;
-    const int N = b->n_rows, E = c->n_embd, F = c->n_ff, hd = c->head_dim;
-    const int nh = c->n_head, nkv = c->n_head_kv, Dq = nh * hd, Dkv = nkv * hd;
+    const int N = b->n_rows, E = c->n_embd, T = c->n_ctx;
     tr_acts *a = &m->a;
-    size_t nE = (size_t)N * E;
+    const dl_exec_backward bx = { .pool = m->pool, .dx = linear_dx_fn, .dw = linear_dw_fn,
+                                  .linear_ctx = &m->gm, .row_chunk = ROW_CHUNK,
+                                  .norm_part = a->dw_part, .dp = a->dp,
+                                  .dp_stride = (size_t)T * T };
+    const dl_attn_grads ag = { a->dxn, a->datt, a->dq, a->dk, a->dv };
+    const dl_ffn_grads fg = { a->dxn, a->dh, a->dgate, a->dup };
 
     /* dres = d(last residual) through the final norm */
-    memset(a->dres, 0, nE * sizeof(float));
-    rmsnorm_bwd_par(m, a->dres, gw(&m->g.output_norm), a->dhidden,
-                    a->resid + (size_t)c->n_layer * m->max_rows * E, pw(&m->w.output_norm), N, E);
-
+    memset(a->dres, 0, (size_t)N * E * sizeof(float));
+    dl_layer_norm_backward(&bx, a->dres, gw(&m->g.output_norm), a->dhidden,
+                           a->resid + (size_t)c->n_layer * m->max_rows * E, &m->w.output_norm,
+                           c->rms_eps, N, E);
     for (int l = c->n_layer - 1; l >= 0; l--) {
-        const dl_layer *W = &m->wl[l], *G = &m->gl[l];
         layer_acts A = layer_view(m, l);
-        /* FFN: xo = xmid + down(silu(gate) * up) */
-        memset(a->dh, 0, (size_t)N * F * sizeof(float));
-        tr_matmul_dx_par(&m->gm, a->dh, a->dres, pw(&W->w_down), N, F, E);
-        tr_matmul_dw_par(&m->gm, gw(&G->w_down), a->dres, A.h, N, F, E);
-        row_job sj = { .out = a->dgate, .out2 = a->dup, .in = a->dh, .in2 = A.gate, .in3 = A.up,
-                       .N = N, .C = F };
-        dl_pool_run(m->pool, (N + ROW_CHUNK - 1) / ROW_CHUNK, silu_bwd_task, &sj);
-        memset(a->dxn, 0, nE * sizeof(float));
-        tr_matmul_dx_par(&m->gm, a->dxn, a->dgate, pw(&W->w_gate), N, E, F);
-        tr_matmul_dw_par(&m->gm, gw(&G->w_gate), a->dgate, A.xn2, N, E, F);
-        tr_matmul_dx_par(&m->gm, a->dxn, a->dup, pw(&W->w_up), N, E, F);
-        tr_matmul_dw_par(&m->gm, gw(&G->w_up), a->dup, A.xn2, N, E, F);
-        rmsnorm_bwd_par(m, a->dres, gw(&G->ffn_norm), a->dxn, A.xmid, pw(&W->ffn_norm), N, E);
-        /* attention: xmid = x + wo(attn(rope(q), rope(k), v)) */
-        memset(a->datt, 0, (size_t)N * Dq * sizeof(float));
-        tr_matmul_dx_par(&m->gm, a->datt, a->dres, pw(&W->wo), N, Dq, E);
-        tr_matmul_dw_par(&m->gm, gw(&G->wo), a->dres, A.att, N, Dq, E);
-        memset(a->dk, 0, (size_t)N * Dkv * sizeof(float));
-        memset(a->dv, 0, (size_t)N * Dkv * sizeof(float));
-        attn_job aj = { .b = b, .p = A.p, .dq = a->dq, .dk = a->dk, .dv = a->dv, .dp = a->dp,
-                        .q = A.q, .k = A.k, .v = A.v, .datt = a->datt, .T = c->n_ctx,
-                        .nh = nh, .nkv = nkv, .hd = hd };
-        dl_pool_run(m->pool, b->n_seq * nkv, attn_bwd_task, &aj);
-        dl_rope_backward(a->dq, a->cs, DL_ROPE_PAIR_ADJACENT, N, nh, hd);
-        dl_rope_backward(a->dk, a->cs, DL_ROPE_PAIR_ADJACENT, N, nkv, hd);
-        memset(a->dxn, 0, nE * sizeof(float));
-        tr_matmul_dx_par(&m->gm, a->dxn, a->dq, pw(&W->wq), N, E, Dq);
-        tr_matmul_dw_par(&m->gm, gw(&G->wq), a->dq, A.xn1, N, E, Dq);
-        tr_matmul_dx_par(&m->gm, a->dxn, a->dk, pw(&W->wk), N, E, Dkv);
-        tr_matmul_dw_par(&m->gm, gw(&G->wk), a->dk, A.xn1, N, E, Dkv);
-        tr_matmul_dx_par(&m->gm, a->dxn, a->dv, pw(&W->wv), N, E, Dkv);
-        tr_matmul_dw_par(&m->gm, gw(&G->wv), a->dv, A.xn1, N, E, Dkv);
-        rmsnorm_bwd_par(m, a->dres, gw(&G->attn_norm), a->dxn, A.x, pw(&W->attn_norm), N, E);
+        const dl_attn_acts aa = { A.xn1, A.q, A.k, A.v, A.att };
+        const dl_attn_plan plan = { a->seqs, b->n_seq, T, NULL, A.p, (size_t)T * T, 1, 0 };
+        const dl_ffn_acts fa = { A.xn2, A.gate, A.up, A.h };
+        dl_layer_ffn_backward(&bx, a->dres, &m->gl[l], &fg, &fa, A.xmid, &m->wl[l], &m->w.hp, N);
+        dl_layer_attention_backward(&bx, a->dres, &m->gl[l], &ag, &aa, A.x, &m->wl[l], &m->w.hp,
+                                    a->cs, &plan, N);
     }
     dl_embedding_backward(gw(&m->g.tok_embd), a->dres, b->input, N, E);
 }
