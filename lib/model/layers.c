@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "model/layer_rows.h"
 #include "model/layers.h"
 #include "model/model_weights.h"
 
@@ -17,32 +18,19 @@ void dl_layer_embed(float *x, const dl_weight *tok_embd, const int32_t *tokens, 
 
 /* --- elementwise tasks: fixed chunks of rows */
 
-typedef struct rows_job {
-    float *out;
-    const float *in, *in2, *w;
-    float eps;
-    int R, C, chunk;
-} rows_job;
-
-static int job_rows(const rows_job *j, int task, size_t *off) {
-    int r0 = task * j->chunk;
-    *off = (size_t)r0 * (size_t)j->C;
-    return j->R - r0 < j->chunk ? j->R - r0 : j->chunk;
-}
-
 static void norm_task(void *ctx, int task, int worker) {
     (void)worker;
-    const rows_job *j = ctx;
+    const dl_rows_job *j = ctx;
     size_t o;
-    int nr = job_rows(j, task, &o);
+    int nr = dl_rows_job_rows(j, task, &o);
     dl_rmsnorm(j->out + o, j->in + o, j->w, j->eps, nr, j->C);
 }
 
 static void swiglu_task(void *ctx, int task, int worker) {
     (void)worker;
-    const rows_job *j = ctx;
+    const dl_rows_job *j = ctx;
     size_t o;
-    int nr = job_rows(j, task, &o);
+    int nr = dl_rows_job_rows(j, task, &o);
     /* silu_mul's vector body and scalar tail round differently, so the chunk (not the
      * thread count) decides which elements take which: the caller fixes it */
     dl_silu_mul(j->out + o, j->in + o, j->in2 + o, (size_t)nr * (size_t)j->C);
@@ -55,7 +43,7 @@ static int n_chunks(const dl_exec *ex, int R) {
 void dl_layer_norm(const dl_exec *ex, float *out, const float *x, const dl_weight *w, float eps,
                    int R, int E) {
     /* rmsnorm is per row: any chunking gives the same bits, so it never starts threads */
-    rows_job j = { .out = out, .in = x, .w = dl_weight_vec_f32(w, ex->vec), .eps = eps, .R = R,
+    dl_rows_job j = { .out = out, .in = x, .w = dl_weight_vec_f32(w, ex->vec), .eps = eps, .R = R,
                    .C = E, .chunk = ex->row_chunk };
     dl_pool_run(ex->pool, n_chunks(ex, R), norm_task, &j);
 }
@@ -141,7 +129,7 @@ void dl_layer_ffn(const dl_exec *ex, float *x_out, const dl_ffn_acts *a, const f
     dl_layer_norm(ex, a->xn, x, &L->ffn_norm, hp->rms_eps, R, E);
     ex->linear(lc, a->gate, a->xn, &L->w_gate, NULL, 0, 0, R);
     ex->linear(lc, a->up, a->xn, &L->w_up, NULL, 0, 0, R);
-    rows_job j = { .out = a->h, .in = a->gate, .in2 = a->up, .R = R, .C = F, .chunk = ex->row_chunk };
+    dl_rows_job j = { .out = a->h, .in = a->gate, .in2 = a->up, .R = R, .C = F, .chunk = ex->row_chunk };
     dl_pool_for(ex->pool, ex->n_threads, n_chunks(ex, R), swiglu_task, &j);
     if (x_out != x)
         memcpy(x_out, x, (size_t)R * E * sizeof(float));

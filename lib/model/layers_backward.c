@@ -6,20 +6,8 @@
 
 #include "kernels/kernels.h"
 #include "kernels/kernels_backward.h"
+#include "model/layer_rows.h"
 #include "model/layers_backward.h"
-
-typedef struct rows_job {
-    float *out, *out2, *part;
-    const float *in, *in2, *in3, *w;
-    float eps;
-    int R, C, chunk;
-} rows_job;
-
-static int job_rows(const rows_job *j, int task, size_t *off) {
-    int r0 = task * j->chunk;
-    *off = (size_t)r0 * (size_t)j->C;
-    return j->R - r0 < j->chunk ? j->R - r0 : j->chunk;
-}
 
 static int n_chunks(const dl_exec_backward *bx, int R) {
     return (R + bx->row_chunk - 1) / bx->row_chunk;
@@ -27,9 +15,9 @@ static int n_chunks(const dl_exec_backward *bx, int R) {
 
 static void norm_task(void *ctx, int task, int worker) {
     (void)worker;
-    const rows_job *j = ctx;
+    const dl_rows_job *j = ctx;
     size_t o;
-    int nr = job_rows(j, task, &o);
+    int nr = dl_rows_job_rows(j, task, &o);
     float *part = j->part + (size_t)task * j->C;
     memset(part, 0, (size_t)j->C * sizeof(float));
     dl_rmsnorm_backward(j->out + o, part, j->in + o, j->in2 + o, j->w, j->eps, nr, j->C);
@@ -38,7 +26,7 @@ static void norm_task(void *ctx, int task, int worker) {
 void dl_layer_norm_backward(const dl_exec_backward *bx, float *dx, float *dw, const float *dout,
                             const float *x, const dl_weight *w, float eps, int R, int E) {
     int n = n_chunks(bx, R);
-    rows_job j = { .out = dx, .part = bx->norm_part, .in = dout, .in2 = x, .w = w->data,
+    dl_rows_job j = { .out = dx, .part = bx->norm_part, .in = dout, .in2 = x, .w = w->data,
                    .eps = eps, .R = R, .C = E, .chunk = bx->row_chunk };
     dl_pool_run(bx->pool, n, norm_task, &j);
     for (int t = 0; t < n; t++) {   /* in chunk order: the same sums for any thread count */
@@ -64,9 +52,9 @@ static void linear_backward(const dl_exec_backward *bx, float *din, const dl_wei
 
 static void swiglu_task(void *ctx, int task, int worker) {
     (void)worker;
-    const rows_job *j = ctx;
+    const dl_rows_job *j = ctx;
     size_t o;
-    int nr = job_rows(j, task, &o);
+    int nr = dl_rows_job_rows(j, task, &o);
     dl_silu_mul_backward(j->out + o, j->out2 + o, j->in + o, j->in2 + o, j->in3 + o,
                          (size_t)nr * (size_t)j->C);
 }
@@ -77,7 +65,7 @@ void dl_layer_ffn_backward(const dl_exec_backward *bx, float *dres, const dl_lay
     const int E = hp->n_embd, F = hp->n_ff;
     memset(g->dh, 0, (size_t)R * F * sizeof(float));
     linear_backward(bx, g->dh, &G->w_down, dres, a->h, &L->w_down, R);
-    rows_job j = { .out = g->dgate, .out2 = g->dup, .in = g->dh, .in2 = a->gate, .in3 = a->up,
+    dl_rows_job j = { .out = g->dgate, .out2 = g->dup, .in = g->dh, .in2 = a->gate, .in3 = a->up,
                    .R = R, .C = F, .chunk = bx->row_chunk };
     dl_pool_run(bx->pool, n_chunks(bx, R), swiglu_task, &j);
     memset(g->dxn, 0, (size_t)R * E * sizeof(float));
