@@ -440,6 +440,64 @@ DIFFLM_API int difflm_logits(difflm_ctx *ctx, const difflm_token *ids, size_t n,
                              const int32_t *rows, size_t n_rows, float *out, size_t cap,
                              size_t *n_out);
 
+/* ---------------------------------------------------------------- scoring */
+
+/* How difflm_score estimates. */
+typedef struct difflm_score_params {
+    uint32_t struct_size;        /* sizeof(difflm_score_params), set by the init call */
+    int32_t mc;                  /* forward passes in all, a multiple of batch (default 128,
+                                    LLaDA's mc_num) */
+    int32_t batch;               /* rows sharing one stratified draw of mask counts
+                                    (default 16, LLaDA's batch_size) */
+    uint64_t seed;               /* the random stream of the masks (default 0) */
+} difflm_score_params;
+
+/* What difflm_score found. Set struct_size (sizeof) before the call: an older, smaller
+ * struct gets the fields it has. */
+typedef struct difflm_score_result {
+    uint32_t struct_size;
+    int32_t n_tokens;            /* tokens scored: n */
+    int32_t n_iter;              /* mc / batch */
+    double nll;                  /* the estimate of -ELBO in nats: an upper bound, in
+                                    expectation, on -log p(ids | prompt) */
+    double var;                  /* the estimate's variance (from the n_iter iteration
+                                    means; from the batch's rows when n_iter is 1; NaN
+                                    when mc is 1) */
+    double se;                   /* its standard error, sqrt(var) */
+} difflm_score_result;
+
+/* Fills *p with defaults. */
+DIFFLM_API void difflm_score_params_init(difflm_score_params *p);
+
+/* LLaDA's Monte Carlo estimate of -log p(ids | prompt) (get_log_likelihood, the negative
+ * ELBO, an upper bound on the negative log-likelihood), over the sequence prompt[0 ..
+ * n_prompt) followed by ids[0 .. n): the prompt is never masked. For each of mc / batch
+ * iterations one k is drawn uniform in 1..n and row i of the batch masks
+ * m_i = ((round(k + i*n/batch) - 1) mod n) + 1 positions of ids chosen uniformly at random
+ * (ties rounded to even); one forward pass per row gives loss_i = (n / m_i) * the sum of
+ * -log p(true token) over the masked positions. out->nll is the mean of the mc losses.
+ * doc/api.md ("Scoring") gives the order of the random draws. Without a prompt
+ * (n_prompt 0) this is the unconditional ELBO of the text; give BOS as the prompt when
+ * the model adds BOS (difflm_model_info.add_bos), as generation does.
+ *
+ * Shifted logits (difflm_model_info.shift_logits, Dream): position p is predicted from
+ * row p - 1, so a non-empty text needs n_prompt >= 1.
+ *
+ * Deterministic: the same bits for the same inputs and seed, for any n_threads. Costs mc
+ * forward passes of n_prompt + n tokens. Allocates nothing: it runs in the context's
+ * arena (so n_prompt + n <= max_canvas). A generation in progress is not disturbed, as
+ * with difflm_logits; cancel as there (difflm_cancel stops it between forward passes and
+ * layers with E_CANCELLED).
+ *
+ * Returns OK (n 0 scores 0 with variance 0); E_TOO_LONG (n_prompt + n > max_canvas);
+ * E_INVALID_ARG (ctx or out NULL, out->struct_size too small, prompt NULL with n_prompt
+ * > 0, ids NULL with n > 0, an id outside [0, n_vocab), mc or batch < 1, mc not a
+ * multiple of batch, a shifted-logits model without a prompt, a bad p->struct_size);
+ * E_CANCELLED. p NULL takes the defaults. On error *out is unchanged. */
+DIFFLM_API int difflm_score(difflm_ctx *ctx, const difflm_token *prompt, size_t n_prompt,
+                            const difflm_token *ids, size_t n, const difflm_score_params *p,
+                            difflm_score_result *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -417,3 +417,48 @@ API int difflm_logits(difflm_ctx *ctx, const difflm_token *ids, size_t n, const 
     IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_logits(ctx, ids, n, rows, n_rows, out, cap, n_out));
     return rc;
 }
+
+/* --------------------------------------------------------------- scoring */
+
+#define SCORE_PARAMS_MIN_SIZE sizeof(difflm_score_params)
+#define SCORE_RESULT_MIN_SIZE (offsetof(difflm_score_result, se) + sizeof(double))
+
+API void difflm_score_params_init(difflm_score_params *p) {
+    if (!p)
+        return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->mc = 128;
+    p->batch = 16;
+}
+
+API int difflm_score(difflm_ctx *ctx, const difflm_token *prompt, size_t n_prompt,
+                     const difflm_token *ids, size_t n, const difflm_score_params *p,
+                     difflm_score_result *out) {
+    if (!ctx)
+        return DIFFLM_E_INVALID_ARG;
+    if (!out || out->struct_size < SCORE_RESULT_MIN_SIZE)
+        return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_score: out is NULL or its struct_size "
+                    "is smaller than any released difflm_score_result");
+    if ((!prompt && n_prompt) || (!ids && n))
+        return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_score: NULL prompt or ids with a "
+                    "non-zero count");
+    difflm_score_params prm;
+    difflm_score_params_init(&prm);
+    if (p) {
+        int rc = copy_versioned(&prm, sizeof prm, p, p->struct_size, SCORE_PARAMS_MIN_SIZE,
+                                "difflm_score_params", dl_ctx_err(ctx));
+        if (rc != 0)
+            return rc;
+    }
+    difflm_score_result res;
+    memset(&res, 0, sizeof res);
+    int rc;
+    IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_score(ctx, prompt, n_prompt, ids, n, &prm, &res));
+    if (rc != 0)
+        return rc;
+    const uint32_t size = out->struct_size < sizeof res ? out->struct_size : (uint32_t)sizeof res;
+    res.struct_size = size;
+    memcpy(out, &res, size);
+    return DIFFLM_OK;
+}
