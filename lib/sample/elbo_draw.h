@@ -23,9 +23,9 @@ void dl_elbo_choose(int32_t *idx, dl_rng *rng, int32_t m, int32_t L);
 /* The stratified mask count of row i of a batch of b (LLaDA's get_log_likelihood): one
  * k uniform in 1..L per batch, row i gets round(k + i*L/b) wrapped into 1..L, i.e.
  * ((round(k + i*L/b) - 1) mod L) + 1, the value computed exactly over the common
- * denominator b and ties rounded to even (as torch.round). Every row's count is still
- * uniform on 1..L, so the estimator stays unbiased, while a batch covers light and
- * heavy masking alike. k in 1..L, 0 <= i < b, L >= 1, b >= 1. */
+ * denominator b and ties rounded to even (as torch.round). Every row's count is
+ * uniform on 1..L (but for rows on a rounding tie, a bias LLaDA's estimator shares),
+ * while a batch covers light and heavy masking alike. k in 1..L, 0 <= i < b, L >= 1, b >= 1. */
 int32_t dl_elbo_count(int32_t k, int32_t L, int32_t b, int32_t i);
 
 /* -log softmax(logits)[target] in double. logits: [n_vocab]. +inf when the row is all
