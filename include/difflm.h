@@ -195,9 +195,14 @@ DIFFLM_API int difflm_model_info_get(const difflm_ctx *ctx, difflm_model_info *o
  * own scratch arena, schedule state, thread pool, last error and cancel flag. A server
  * keeps one model and a pool of contexts; a game gives each character a context. */
 
+/* Reads n bytes at offset of a model image into dst (a pack's asset, say). Returns 0 on
+ * success, anything else on failure (the load then fails with E_IO). Called only during
+ * difflm_model_load, from its thread, in increasing offsets, chunks of at most 1 MiB. */
+typedef int (*difflm_read_fn)(void *user, uint64_t offset, void *dst, size_t n);
+
 typedef struct difflm_model_params {
     uint32_t struct_size;        /* sizeof(difflm_model_params), set by the init call */
-    const char *path;            /* GGUF file; required */
+    const char *path;            /* GGUF file; exactly one of path, data and read_fn */
     int32_t mask_token_id;       /* -1 = the file's tokenizer.ggml.mask_token_id */
     int32_t log_level;           /* most verbose level passed to log_fn (default WARN) */
     difflm_log_fn log_fn;        /* NULL = silent; may be called from any thread that
@@ -206,12 +211,25 @@ typedef struct difflm_model_params {
     difflm_alloc_fn alloc_fn;    /* NULL (with free_fn NULL) = the C library's */
     difflm_free_fn free_fn;
     void *alloc_user;
+    /* Appended in 0.3: a model image from memory, validated as a file is. */
+    const void *data;            /* a GGUF image of size bytes the host owns: used in place
+                                    (nothing copied), so it must stay unchanged and alive
+                                    until the model and its last context are freed, and
+                                    be 32-byte aligned (else E_INVALID_ARG) */
+    size_t size;                 /* bytes of data, or of the read_fn image */
+    difflm_read_fn read_fn;      /* reads the image of size bytes once, at load, into one
+                                    block the library allocates (through alloc_fn): the
+                                    model then costs size bytes of heap, where a file or a
+                                    buffer costs none */
+    void *read_user;
 } difflm_model_params;
 
 /* Fills *p with defaults. */
 DIFFLM_API void difflm_model_params_init(difflm_model_params *p);
 
-/* Maps and checks a model file and parses its tokenizer. Returns the model, or NULL
+/* Maps and checks a model file (or the image of data / read_fn) and parses its
+ * tokenizer: the same validation for all three; a truncated or malformed image is
+ * E_FORMAT, a failing read_fn E_IO. Returns the model, or NULL
  * with *status (if non-NULL) set to E_INVALID_ARG, E_IO, E_FORMAT, E_UNSUPPORTED or
  * E_NOMEM (details to the log callback). The model is read-only from here on: the
  * calls that take a const difflm_model * are safe from any number of threads at once.

@@ -35,7 +35,7 @@ static int copy_versioned(void *dst, size_t dst_size, const void *src, uint32_t 
 /* The first released layouts end here; anything smaller is not a real struct. */
 #define PARAMS_MIN_SIZE offsetof(difflm_params, log_user) + sizeof(void *)
 #define GEN_MIN_SIZE offsetof(difflm_gen_params, step_user) + sizeof(void *)
-#define MODEL_PARAMS_MIN_SIZE sizeof(difflm_model_params)
+#define MODEL_PARAMS_MIN_SIZE offsetof(difflm_model_params, alloc_user) + sizeof(void *)
 #define CTX_PARAMS_MIN_SIZE sizeof(difflm_ctx_params)
 
 API void difflm_params_init(difflm_params *p) {
@@ -153,8 +153,9 @@ API difflm_model *difflm_model_load(const difflm_model_params *p, int *status) {
     else
         rc = copy_versioned(&prm, sizeof prm, p, p->struct_size, MODEL_PARAMS_MIN_SIZE,
                             "difflm_model_params", &err);
-    if (rc == 0 && !prm.path)
-        rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "difflm_model_params.path is NULL");
+    if (rc == 0 && (!prm.path + !prm.data + !prm.read_fn) != 2)
+        rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "difflm_model_params: give exactly one of "
+                     "path, data and read_fn");
     if (rc == 0 && prm.mask_token_id < -1)
         rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "mask_token_id must be >= -1");
     if (rc == 0)
