@@ -195,9 +195,14 @@ DIFFLM_API int difflm_model_info_get(const difflm_ctx *ctx, difflm_model_info *o
  * own scratch arena, schedule state, thread pool, last error and cancel flag. A server
  * keeps one model and a pool of contexts; a game gives each character a context. */
 
+/* Reads n bytes at offset of a model image into dst (a pack's asset, say). Returns 0 on
+ * success, anything else on failure (the load then fails with E_IO). Called only during
+ * difflm_model_load, from its thread, in increasing offsets, chunks of at most 1 MiB. */
+typedef int (*difflm_read_fn)(void *user, uint64_t offset, void *dst, size_t n);
+
 typedef struct difflm_model_params {
     uint32_t struct_size;        /* sizeof(difflm_model_params), set by the init call */
-    const char *path;            /* GGUF file; required */
+    const char *path;            /* GGUF file; exactly one of path, data and read_fn */
     int32_t mask_token_id;       /* -1 = the file's tokenizer.ggml.mask_token_id */
     int32_t log_level;           /* most verbose level passed to log_fn (default WARN) */
     difflm_log_fn log_fn;        /* NULL = silent; may be called from any thread that
@@ -206,12 +211,25 @@ typedef struct difflm_model_params {
     difflm_alloc_fn alloc_fn;    /* NULL (with free_fn NULL) = the C library's */
     difflm_free_fn free_fn;
     void *alloc_user;
+    /* Appended in 0.3: a model image from memory, validated as a file is. */
+    const void *data;            /* a GGUF image of size bytes the host owns: used in place
+                                    (nothing copied), so it must stay unchanged and alive
+                                    until the model and its last context are freed, and
+                                    be 32-byte aligned (else E_INVALID_ARG) */
+    size_t size;                 /* bytes of data, or of the read_fn image */
+    difflm_read_fn read_fn;      /* reads the image of size bytes once, at load, into one
+                                    block the library allocates (through alloc_fn): the
+                                    model then costs size bytes of heap, where a file or a
+                                    buffer costs none */
+    void *read_user;
 } difflm_model_params;
 
 /* Fills *p with defaults. */
 DIFFLM_API void difflm_model_params_init(difflm_model_params *p);
 
-/* Maps and checks a model file and parses its tokenizer. Returns the model, or NULL
+/* Maps and checks a model file (or the image of data / read_fn) and parses its
+ * tokenizer: the same validation for all three; a truncated or malformed image is
+ * E_FORMAT, a failing read_fn E_IO. Returns the model, or NULL
  * with *status (if non-NULL) set to E_INVALID_ARG, E_IO, E_FORMAT, E_UNSUPPORTED or
  * E_NOMEM (details to the log callback). The model is read-only from here on: the
  * calls that take a const difflm_model * are safe from any number of threads at once.
@@ -439,6 +457,64 @@ DIFFLM_API void difflm_cancel(difflm_ctx *ctx);
 DIFFLM_API int difflm_logits(difflm_ctx *ctx, const difflm_token *ids, size_t n,
                              const int32_t *rows, size_t n_rows, float *out, size_t cap,
                              size_t *n_out);
+
+/* ---------------------------------------------------------------- scoring */
+
+/* How difflm_score estimates. */
+typedef struct difflm_score_params {
+    uint32_t struct_size;        /* sizeof(difflm_score_params), set by the init call */
+    int32_t mc;                  /* forward passes in all, a multiple of batch (default 128,
+                                    LLaDA's mc_num) */
+    int32_t batch;               /* rows sharing one stratified draw of mask counts
+                                    (default 16, LLaDA's batch_size) */
+    uint64_t seed;               /* the random stream of the masks (default 0) */
+} difflm_score_params;
+
+/* What difflm_score found. Set struct_size (sizeof) before the call: an older, smaller
+ * struct gets the fields it has. */
+typedef struct difflm_score_result {
+    uint32_t struct_size;
+    int32_t n_tokens;            /* tokens scored: n */
+    int32_t n_iter;              /* mc / batch */
+    double nll;                  /* the estimate of -ELBO in nats: an upper bound, in
+                                    expectation, on -log p(ids | prompt) */
+    double var;                  /* the estimate's variance (from the n_iter iteration
+                                    means; from the batch's rows when n_iter is 1; NaN
+                                    when mc is 1) */
+    double se;                   /* its standard error, sqrt(var) */
+} difflm_score_result;
+
+/* Fills *p with defaults. */
+DIFFLM_API void difflm_score_params_init(difflm_score_params *p);
+
+/* LLaDA's Monte Carlo estimate of -log p(ids | prompt) (get_log_likelihood, the negative
+ * ELBO, an upper bound on the negative log-likelihood), over the sequence prompt[0 ..
+ * n_prompt) followed by ids[0 .. n): the prompt is never masked. For each of mc / batch
+ * iterations one k is drawn uniform in 1..n and row i of the batch masks
+ * m_i = ((round(k + i*n/batch) - 1) mod n) + 1 positions of ids chosen uniformly at random
+ * (ties rounded to even); one forward pass per row gives loss_i = (n / m_i) * the sum of
+ * -log p(true token) over the masked positions. out->nll is the mean of the mc losses.
+ * doc/api.md ("Scoring") gives the order of the random draws. Without a prompt
+ * (n_prompt 0) this is the unconditional ELBO of the text; give BOS as the prompt when
+ * the model adds BOS (difflm_model_info.add_bos), as generation does.
+ *
+ * Shifted logits (difflm_model_info.shift_logits, Dream): position p is predicted from
+ * row p - 1, so a non-empty text needs n_prompt >= 1.
+ *
+ * Deterministic: the same bits for the same inputs and seed, for any n_threads. Costs mc
+ * forward passes of n_prompt + n tokens. Allocates nothing: it runs in the context's
+ * arena (so n_prompt + n <= max_canvas). A generation in progress is not disturbed, as
+ * with difflm_logits; cancel as there (difflm_cancel stops it between forward passes and
+ * layers with E_CANCELLED).
+ *
+ * Returns OK (n 0 scores 0 with variance 0); E_TOO_LONG (n_prompt + n > max_canvas);
+ * E_INVALID_ARG (ctx or out NULL, out->struct_size too small, prompt NULL with n_prompt
+ * > 0, ids NULL with n > 0, an id outside [0, n_vocab), mc or batch < 1, mc not a
+ * multiple of batch, a shifted-logits model without a prompt, a bad p->struct_size);
+ * E_CANCELLED. p NULL takes the defaults. On error *out is unchanged. */
+DIFFLM_API int difflm_score(difflm_ctx *ctx, const difflm_token *prompt, size_t n_prompt,
+                            const difflm_token *ids, size_t n, const difflm_score_params *p,
+                            difflm_score_result *out);
 
 #ifdef __cplusplus
 }

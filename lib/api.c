@@ -35,7 +35,7 @@ static int copy_versioned(void *dst, size_t dst_size, const void *src, uint32_t 
 /* The first released layouts end here; anything smaller is not a real struct. */
 #define PARAMS_MIN_SIZE offsetof(difflm_params, log_user) + sizeof(void *)
 #define GEN_MIN_SIZE offsetof(difflm_gen_params, step_user) + sizeof(void *)
-#define MODEL_PARAMS_MIN_SIZE sizeof(difflm_model_params)
+#define MODEL_PARAMS_MIN_SIZE offsetof(difflm_model_params, alloc_user) + sizeof(void *)
 #define CTX_PARAMS_MIN_SIZE sizeof(difflm_ctx_params)
 
 API void difflm_params_init(difflm_params *p) {
@@ -153,8 +153,9 @@ API difflm_model *difflm_model_load(const difflm_model_params *p, int *status) {
     else
         rc = copy_versioned(&prm, sizeof prm, p, p->struct_size, MODEL_PARAMS_MIN_SIZE,
                             "difflm_model_params", &err);
-    if (rc == 0 && !prm.path)
-        rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "difflm_model_params.path is NULL");
+    if (rc == 0 && (!prm.path + !prm.data + !prm.read_fn) != 2)
+        rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "difflm_model_params: give exactly one of "
+                     "path, data and read_fn");
     if (rc == 0 && prm.mask_token_id < -1)
         rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "mask_token_id must be >= -1");
     if (rc == 0)
@@ -416,4 +417,49 @@ API int difflm_logits(difflm_ctx *ctx, const difflm_token *ids, size_t n, const 
     int rc;
     IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_logits(ctx, ids, n, rows, n_rows, out, cap, n_out));
     return rc;
+}
+
+/* --------------------------------------------------------------- scoring */
+
+#define SCORE_PARAMS_MIN_SIZE sizeof(difflm_score_params)
+#define SCORE_RESULT_MIN_SIZE (offsetof(difflm_score_result, se) + sizeof(double))
+
+API void difflm_score_params_init(difflm_score_params *p) {
+    if (!p)
+        return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->mc = 128;
+    p->batch = 16;
+}
+
+API int difflm_score(difflm_ctx *ctx, const difflm_token *prompt, size_t n_prompt,
+                     const difflm_token *ids, size_t n, const difflm_score_params *p,
+                     difflm_score_result *out) {
+    if (!ctx)
+        return DIFFLM_E_INVALID_ARG;
+    if (!out || out->struct_size < SCORE_RESULT_MIN_SIZE)
+        return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_score: out is NULL or its struct_size "
+                    "is smaller than any released difflm_score_result");
+    if ((!prompt && n_prompt) || (!ids && n))
+        return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_score: NULL prompt or ids with a "
+                    "non-zero count");
+    difflm_score_params prm;
+    difflm_score_params_init(&prm);
+    if (p) {
+        int rc = copy_versioned(&prm, sizeof prm, p, p->struct_size, SCORE_PARAMS_MIN_SIZE,
+                                "difflm_score_params", dl_ctx_err(ctx));
+        if (rc != 0)
+            return rc;
+    }
+    difflm_score_result res;
+    memset(&res, 0, sizeof res);
+    int rc;
+    IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_score(ctx, prompt, n_prompt, ids, n, &prm, &res));
+    if (rc != 0)
+        return rc;
+    const uint32_t size = out->struct_size < sizeof res ? out->struct_size : (uint32_t)sizeof res;
+    res.struct_size = size;
+    memcpy(out, &res, size);
+    return DIFFLM_OK;
 }

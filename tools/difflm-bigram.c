@@ -19,6 +19,7 @@
 #include "score/args.h"
 #include "score/bigram.h"
 #include "score/corpus.h"
+#include "score/corpus_tok.h"
 
 #define TOOL "difflm-bigram"
 
@@ -35,9 +36,9 @@ static void usage(FILE *f) {
 }
 
 /* Reads and tokenizes one file. */
-static int load_stream(const char *path, const dl_tok *t, int split_docs, score_stream *s) {
-    dl_err err;
-    dl_err_clear(&err);
+static int load_stream(const char *path, const score_tokenizer *t, int split_docs,
+                       score_stream *s) {
+    score_err err = {0};
     char *text = NULL;
     size_t len = 0;
     int rc = score_read_file(path, &text, &len, &err);
@@ -91,6 +92,8 @@ int main(int argc, char **argv) {
     int rc = 1;
     dl_err err;
     dl_err_clear(&err);
+    score_err serr = {0};
+    score_tokenizer st;
     dl_gguf *g = NULL;
     dl_tok *t = NULL;
     uint32_t *tok_bytes = NULL;
@@ -101,6 +104,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, TOOL ": %s: %s\n", tok_path, err.msg);
         goto done;
     }
+    score_tokenizer_from_tok(&st, t);
     const dl_tok_special *sp = dl_tok_specials(t);
     const int32_t ctx_id = sp->add_bos && sp->bos >= 0 ? sp->bos : -1;
     if (canvas <= (ctx_id >= 0)) {
@@ -108,8 +112,8 @@ int main(int argc, char **argv) {
         goto done;
     }
     const size_t body = (size_t)canvas - (ctx_id >= 0);
-    if (load_stream(train_path, t, split_docs, &train) != 0 ||
-        load_stream(eval_path, t, split_docs, &eval) != 0)
+    if (load_stream(train_path, &st, split_docs, &train) != 0 ||
+        load_stream(eval_path, &st, split_docs, &eval) != 0)
         goto done;
     score_windows wt, we;
     score_windows_plan(&wt, train.n, body, 0);
@@ -127,10 +131,10 @@ int main(int argc, char **argv) {
     const size_t take = score_windows_take(&we, max_windows);
     double nll = 0.0;
     size_t n_scored = 0;
-    if (score_token_bytes(tok_bytes, t, &err) != 0 ||
-        score_bigram_train(&bg, train.ids, &wt, ctx_id, n_vocab, &err) != 0 ||
-        score_bigram_nll(&bg, eval.ids, &we, ctx_id, take, &nll, &n_scored, &err) != 0) {
-        fprintf(stderr, TOOL ": %s\n", err.msg);
+    if (score_token_bytes(tok_bytes, &st, &serr) != 0 ||
+        score_bigram_train(&bg, train.ids, &wt, ctx_id, n_vocab, &serr) != 0 ||
+        score_bigram_nll(&bg, eval.ids, &we, ctx_id, take, &nll, &n_scored, &serr) != 0) {
+        fprintf(stderr, TOOL ": %s\n", serr.msg);
         goto done;
     }
     size_t bytes = 0;

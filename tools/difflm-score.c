@@ -4,11 +4,11 @@
  *                  [--docs] [--mc N] [--batch B] [--seed S] [--canvas C] [--max-windows N]
  *                  [-t THREADS] [-v]
  *
- * Scores with the library's own forward pass (lib/model), so a number measured here is
- * a number about the code that generates. The text is cut into consecutive windows that
- * fill the canvas after the prompt (BOS alone when no prompt is given and the model adds
- * BOS); each window's -ELBO is estimated on its own (tools/score/elbo.h) and the
- * windows' estimates are summed. Output on stdout, one key=value per line; -v reports
+ * A host of the public API: the estimate is the library's difflm_score, over the same
+ * forward pass that generates, so a number measured here is a number about that code.
+ * The text is cut into consecutive windows that fill the canvas after the prompt (BOS
+ * alone when no prompt is given and the model adds BOS); each window's -ELBO is
+ * estimated on its own and the windows' estimates (and variances) are summed. Output on stdout, one key=value per line; -v reports
  * progress on stderr. doc/default-model.md ("Evaluation method") describes the method. */
 #include <math.h>
 #include <stdio.h>
@@ -16,10 +16,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "difflm_internal.h"
+#include "difflm.h"
 #include "score/args.h"
 #include "score/corpus.h"
-#include "score/elbo.h"
+#include "score/corpus_api.h"
 
 #define TOOL "difflm-score"
 
@@ -126,10 +126,22 @@ static int parse_args(int argc, char **argv, opts *o, int *run) {
     return 0;
 }
 
+/* The last error-level message of the library, for the load failures that have no
+ * context to ask (difflm_model_load, difflm_ctx_create). */
+typedef struct last_log {
+    char msg[512];
+} last_log;
+
+static void keep_log(int32_t level, const char *message, void *user) {
+    (void)level;
+    last_log *l = user;
+    snprintf(l->msg, sizeof l->msg, "%s", message);
+}
+
 /* The prompt's tokens: the prompt text with BOS in front when the model adds BOS, or BOS
  * alone without a prompt. malloc'd into *ids (at least one element). */
-static int build_prompt(const opts *o, const dl_tok *t, int32_t **ids, size_t *n, dl_err *err) {
-    const dl_tok_special *sp = dl_tok_specials(t);
+static int build_prompt(const opts *o, difflm_ctx *ctx, int add_bos, int32_t **ids, size_t *n,
+                        score_err *err) {
     char *owned = NULL;
     const char *text = o->prompt ? o->prompt : "";
     size_t len = strlen(text);
@@ -138,14 +150,16 @@ static int build_prompt(const opts *o, const dl_tok *t, int32_t **ids, size_t *n
         return rc;
     if (owned)
         text = owned;
-    const uint32_t flags = sp->add_bos ? DIFFLM_TOKENIZE_ADD_BOS : 0;
+    const uint32_t flags = add_bos ? DIFFLM_TOKENIZE_ADD_BOS : 0;
     /* At most one token per byte, plus BOS. */
     *ids = malloc((len + 2) * sizeof **ids);
     if (!*ids) {
         free(owned);
-        return dl_fail(err, DIFFLM_E_NOMEM, "out of memory for the prompt");
+        return score_fail(err, DIFFLM_E_NOMEM, "out of memory for the prompt");
     }
-    rc = dl_tok_encode(t, text, len, flags, *ids, len + 2, n, err);
+    rc = difflm_tokenize(ctx, text, len, flags, *ids, len + 2, n);
+    if (rc != DIFFLM_OK)
+        score_fail(err, rc, "%s", difflm_last_error(ctx));
     free(owned);
     if (rc != 0) {
         free(*ids);
@@ -160,37 +174,36 @@ typedef struct totals {
 } totals;
 
 /* Scores the chosen windows of the stream, summing estimates and variances. */
-static int score_chosen_windows(const opts *o, const dl_model *m, int32_t mask_id,
-                                const int32_t *prompt, size_t n_prompt, const score_stream *s,
-                                const score_windows *w, const uint32_t *tok_bytes, totals *tot,
-                                dl_err *err) {
+static int score_chosen_windows(const opts *o, difflm_ctx *ctx, const int32_t *prompt,
+                                size_t n_prompt, const score_stream *s, const score_windows *w,
+                                const uint32_t *tok_bytes, totals *tot, score_err *err) {
     const size_t borrow = w->first;
     const size_t seq_cap = n_prompt + borrow + w->body;
-    score_elbo *e = NULL;
-    int rc = score_elbo_create(&e, m, mask_id, (int32_t)seq_cap, (int32_t)o->batch, err);
-    if (rc != 0)
-        return rc;
     int32_t *seq = malloc(seq_cap * sizeof *seq);
-    if (!seq) {
-        score_elbo_free(e);
-        return dl_fail(err, DIFFLM_E_NOMEM, "out of memory for the canvas");
-    }
+    if (!seq)
+        return score_fail(err, DIFFLM_E_NOMEM, "out of memory for the canvas");
     memcpy(seq, prompt, n_prompt * sizeof *seq);
+    difflm_score_params sp;
+    difflm_score_params_init(&sp);
+    sp.mc = (int32_t)o->mc;
+    sp.batch = (int32_t)o->batch;
     const size_t take = score_windows_take(w, o->max_windows);
     const clock_t t0 = clock();
+    int rc = 0;
     for (size_t j = 0; j < take; j++) {
         const size_t win = score_window_pick(w, j, take);
         size_t start, len;
         score_window_at(w, win, &start, &len);
-        /* The borrowed context token is the stream token just before the window. */
+        /* The borrowed context token is the stream token just before the window: it
+         * joins the prompt, never masked. */
         memcpy(seq + n_prompt, s->ids + start - borrow, (borrow + len) * sizeof *seq);
-        dl_rng rng;
-        dl_rng_seed(&rng, o->seed + WINDOW_SEED_STRIDE * (uint64_t)win);
-        score_estimate est;
-        rc = score_elbo_estimate(e, seq, (int32_t)(n_prompt + borrow), (int32_t)len,
-                                 (int32_t)o->mc, (int32_t)o->batch, &rng, &est, err);
-        if (rc != 0)
+        sp.seed = o->seed + WINDOW_SEED_STRIDE * (uint64_t)win;
+        difflm_score_result est = { .struct_size = sizeof est };
+        rc = difflm_score(ctx, seq, n_prompt + borrow, seq + n_prompt + borrow, len, &sp, &est);
+        if (rc != DIFFLM_OK) {
+            score_fail(err, rc, "%s", difflm_last_error(ctx));
             break;
+        }
         tot->windows++;
         tot->tokens += len;
         tot->bytes += score_span_bytes(tok_bytes, s->ids, start, len);
@@ -198,40 +211,57 @@ static int score_chosen_windows(const opts *o, const dl_model *m, int32_t mask_i
         tot->var += est.var;
         if (o->verbose)
             fprintf(stderr, TOOL ": window %zu (%zu/%zu): %zu tokens, nll %.4f +- %.4f nats, "
-                    "%.1f s so far\n", win, j + 1, take, len, est.nll, sqrt(est.var),
+                    "%.1f s so far\n", win, j + 1, take, len, est.nll, est.se,
                     (double)(clock() - t0) / CLOCKS_PER_SEC);
     }
     free(seq);
-    score_elbo_free(e);
     return rc;
 }
 
 static int run(const opts *o) {
     int rc = 1;
-    dl_err err;
-    dl_err_clear(&err);
-    dl_log silent = {0};
-    dl_gguf *g = NULL;
-    dl_model *m = NULL;
-    dl_tok *t = NULL;
+    score_err err = {0};
+    last_log lg = {{0}};
+    difflm_model *model = NULL;
+    difflm_ctx *ctx = NULL;
     char *text = NULL;
     int32_t *prompt = NULL;
     uint32_t *tok_bytes = NULL;
     score_stream s = {0};
     size_t text_len = 0, n_prompt = 0;
 
-    if (dl_gguf_open(&g, o->model, &err) != 0 || dl_model_load(&m, g, &silent, &err) != 0 ||
-        dl_tok_load(&t, g, &err) != 0) {
-        fprintf(stderr, TOOL ": %s: %s\n", o->model, err.msg);
+    difflm_model_params mp;
+    difflm_model_params_init(&mp);
+    mp.path = o->model;
+    mp.log_level = DIFFLM_LOG_ERROR;
+    mp.log_fn = keep_log;
+    mp.log_user = &lg;
+    if (!(model = difflm_model_load(&mp, NULL))) {
+        fprintf(stderr, TOOL ": %s: %s\n", o->model, lg.msg);
         goto done;
     }
-    m->n_threads = o->threads > 0 ? (int32_t)o->threads : dl_cpu_count();
-    const int32_t mask_id = dl_tok_specials(t)->mask;
-    if (mask_id < 0) {
+    difflm_model_info info = { .struct_size = sizeof info };
+    if (difflm_model_describe(model, &info) != DIFFLM_OK) {
+        fprintf(stderr, TOOL ": %s: cannot describe the model\n", o->model);
+        goto done;
+    }
+    if (info.mask_id < 0) {
         fprintf(stderr, TOOL ": %s has no tokenizer.ggml.mask_token_id\n", o->model);
         goto done;
     }
-    if (build_prompt(o, t, &prompt, &n_prompt, &err) != 0) {
+    const int64_t canvas = o->canvas > 0 ? o->canvas : info.n_ctx_train;
+    difflm_ctx_params cp;
+    difflm_ctx_params_init(&cp);
+    cp.n_threads = (int32_t)o->threads;   /* 0: all CPUs */
+    cp.max_canvas = (int32_t)canvas;
+    cp.log_level = DIFFLM_LOG_ERROR;
+    cp.log_fn = keep_log;
+    cp.log_user = &lg;
+    if (!(ctx = difflm_ctx_create(model, &cp, NULL))) {
+        fprintf(stderr, TOOL ": %s: %s\n", o->model, lg.msg);
+        goto done;
+    }
+    if (build_prompt(o, ctx, info.add_bos, &prompt, &n_prompt, &err) != 0) {
         fprintf(stderr, TOOL ": prompt: %s\n", err.msg);
         goto done;
     }
@@ -243,12 +273,13 @@ static int run(const opts *o) {
     } else {
         text_len = strlen(o->text);
     }
-    if (score_stream_build(&s, t, text ? text : o->text, text_len, o->split_docs, &err) != 0) {
+    score_tokenizer st;
+    if (score_tokenizer_from_ctx(&st, ctx, &err) != 0 ||
+        score_stream_build(&s, &st, text ? text : o->text, text_len, o->split_docs, &err) != 0) {
         fprintf(stderr, TOOL ": tokenizing the text: %s\n", err.msg);
         goto done;
     }
-    const int64_t canvas = o->canvas > 0 ? o->canvas : m->hp.n_ctx_train;
-    const int borrow = m->hp.shift_logits && n_prompt == 0;
+    const int borrow = info.shift_logits && n_prompt == 0;
     if (canvas <= (int64_t)n_prompt + borrow) {
         fprintf(stderr, TOOL ": the canvas of %lld tokens leaves no room after the %zu-token "
                 "prompt (set --canvas)\n", (long long)canvas, n_prompt + (size_t)borrow);
@@ -260,17 +291,17 @@ static int run(const opts *o) {
         fprintf(stderr, TOOL ": the text has no tokens to score\n");
         goto done;
     }
-    tok_bytes = malloc((size_t)dl_tok_n_vocab(t) * sizeof *tok_bytes);
+    tok_bytes = malloc((size_t)st.n_vocab * sizeof *tok_bytes);
     if (!tok_bytes) {
         fprintf(stderr, TOOL ": out of memory\n");
         goto done;
     }
-    if (score_token_bytes(tok_bytes, t, &err) != 0) {
+    if (score_token_bytes(tok_bytes, &st, &err) != 0) {
         fprintf(stderr, TOOL ": decoding the vocabulary: %s\n", err.msg);
         goto done;
     }
     totals tot = {0};
-    if (score_chosen_windows(o, m, mask_id, prompt, n_prompt, &s, &w, tok_bytes, &tot, &err) != 0) {
+    if (score_chosen_windows(o, ctx, prompt, n_prompt, &s, &w, tok_bytes, &tot, &err) != 0) {
         fprintf(stderr, TOOL ": %s\n", err.msg);
         goto done;
     }
@@ -290,9 +321,8 @@ done:
     score_stream_free(&s);
     free(prompt);
     free(text);
-    dl_tok_free(t);
-    dl_model_free(m);
-    dl_gguf_close(g);
+    difflm_free(ctx);
+    difflm_model_free(model);
     return rc;
 }
 

@@ -268,6 +268,33 @@ class context {
         return logits_of(ids, rows.empty() ? &no_row : rows.data(), rows.size(), ec);
     }
 
+    // -------------------------------------------------------- scoring
+
+    // LLaDA's Monte Carlo estimate of -log p(ids | prompt) in nats (difflm_score: the
+    // negative ELBO, an upper bound in expectation): mc forward passes in mc / batch
+    // stratified iterations, the prompt never masked. Deterministic for a seed, whatever
+    // the thread count. score_params() holds the defaults (mc 128, batch 16, seed 0).
+    static difflm_score_params score_params() noexcept {
+        difflm_score_params p;
+        difflm_score_params_init(&p);
+        return p;
+    }
+    difflm_score_result score(const std::vector<token> &ids, const std::vector<token> &prompt,
+                              const difflm_score_params &p = score_params()) {
+        std::error_code ec;
+        auto r = score(ids, prompt, p, ec);
+        rethrow(ec);
+        return r;
+    }
+    difflm_score_result score(const std::vector<token> &ids, const std::vector<token> &prompt,
+                              const difflm_score_params &p, std::error_code &ec) noexcept {
+        difflm_score_result r{};
+        r.struct_size = sizeof r;
+        int st = difflm_score(ctx_, prompt.data(), prompt.size(), ids.data(), ids.size(), &p, &r);
+        ec = st < 0 ? make_error_code(st) : std::error_code();
+        return r;
+    }
+
   private:
     // Heap state whose address the library keeps (log_user) across moves of the context.
     struct state {

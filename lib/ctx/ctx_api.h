@@ -56,4 +56,11 @@ void dl_ctx_cancel(struct difflm_ctx *ctx);
 int dl_ctx_logits(struct difflm_ctx *ctx, const int32_t *ids, size_t n, const int32_t *rows,
                   size_t n_rows, float *out, size_t cap, size_t *n_out);
 
+/* ---- scoring (ctx_score.c): difflm_score after api.c's pointer checks and with a
+ * checked, current-size copy of the parameters; fills every field of out but
+ * struct_size, only on success. */
+int dl_ctx_score(struct difflm_ctx *ctx, const int32_t *prompt, size_t n_prompt,
+                 const int32_t *ids, size_t n, const difflm_score_params *p,
+                 difflm_score_result *out);
+
 #endif

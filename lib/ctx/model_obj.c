@@ -9,7 +9,17 @@ int dl_model_obj_load(struct difflm_model **out, const difflm_model_params *p, d
     m->mem = (dl_mem){p->alloc_fn, p->free_fn, p->alloc_user};
     m->log = (dl_log){p->log_fn, p->log_user, p->log_level};
     m->refs = 1;
-    int rc = dl_gguf_open(&m->gguf, p->path, err);
+    int rc;
+    if (p->path) {
+        rc = dl_gguf_open(&m->gguf, p->path, err);
+    } else {
+        dl_mapped_file mf;
+        rc = p->data ? dl_map_buffer(&mf, p->data, p->size, err)
+                     : dl_map_reader(&mf, p->read_fn, p->read_user, p->size, err);
+        if (rc == 0)
+            rc = dl_gguf_open_mapped(&m->gguf, &mf, p->data ? "model buffer" : "read_fn image",
+                                     err);
+    }
     if (rc == 0)
         rc = dl_model_load(&m->model, m->gguf, &m->log, err);
     if (rc == 0)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "fmt/mapped_file.h"
 #include "fmt/ggml_types.h"
 
 /* GGUF metadata value types. */
@@ -44,6 +45,9 @@ typedef struct dl_gguf dl_gguf;
 int dl_gguf_open(dl_gguf **out, const char *path, dl_err *err);
 /* Same over a caller buffer (not copied; it must outlive the dl_gguf). For tests and fuzzing. */
 int dl_gguf_open_mem(dl_gguf **out, const void *data, size_t size, dl_err *err);
+/* Parses the image *mf (mapped_file.h) and takes it over: the handle frees it on close,
+ * or it is freed here on failure. name (may be NULL) prefixes a parse error. */
+int dl_gguf_open_mapped(dl_gguf **out, dl_mapped_file *mf, const char *name, dl_err *err);
 void dl_gguf_close(dl_gguf *g);   /* NULL is fine */
 
 uint32_t dl_gguf_version(const dl_gguf *g);

@@ -440,6 +440,24 @@ int dl_gguf_open_mem(dl_gguf **out, const void *data, size_t size, dl_err *err) 
     return 0;
 }
 
+int dl_gguf_open_mapped(dl_gguf **out, dl_mapped_file *mf, const char *name, dl_err *err) {
+    dl_gguf *g;
+    int rc = dl_gguf_open_mem(&g, mf->data, mf->size, err);
+    if (rc) {
+        /* Say which file was malformed: prefix the name to the parser's message. */
+        if (err && name) {
+            char msg[DL_ERR_MSG_MAX];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            dl_fail(err, rc, "%s: %s", name, msg);
+        }
+        dl_unmap_file(mf);
+        return rc;
+    }
+    g->map = *mf;
+    *out = g;
+    return 0;
+}
+
 int dl_gguf_open(dl_gguf **out, const char *path, dl_err *err) {
     if (!out)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "dl_gguf_open: out is NULL");
@@ -448,21 +466,7 @@ int dl_gguf_open(dl_gguf **out, const char *path, dl_err *err) {
     int rc = dl_map_file(&mf, path, err);
     if (rc)
         return rc;
-    dl_gguf *g;
-    rc = dl_gguf_open_mem(&g, mf.data, mf.size, err);
-    if (rc) {
-        /* Say which file was malformed: prefix the path to the parser's message. */
-        if (err) {
-            char msg[DL_ERR_MSG_MAX];
-            snprintf(msg, sizeof msg, "%s", err->msg);
-            dl_fail(err, rc, "%s: %s", path, msg);
-        }
-        dl_unmap_file(&mf);
-        return rc;
-    }
-    g->map = mf;
-    *out = g;
-    return 0;
+    return dl_gguf_open_mapped(out, &mf, path, err);
 }
 
 void dl_gguf_close(dl_gguf *g) {

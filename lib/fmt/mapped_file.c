@@ -1,6 +1,7 @@
 /* mapped_file.c - read-only private mapping of a whole file. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 int dl_map_file(dl_mapped_file *mf, const char *path, dl_err *err) {
     mf->data = NULL;
     mf->size = 0;
+    mf->kind = DL_MAP_MMAP;
     if (!path)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "no file path given");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -46,9 +48,55 @@ int dl_map_file(dl_mapped_file *mf, const char *path, dl_err *err) {
     return 0;
 }
 
-void dl_unmap_file(dl_mapped_file *mf) {
-    if (mf->data)
-        munmap((void *)mf->data, mf->size);
+int dl_map_buffer(dl_mapped_file *mf, const void *data, size_t size, dl_err *err) {
     mf->data = NULL;
     mf->size = 0;
+    mf->kind = DL_MAP_BORROWED;
+    if (!data && size > 0)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "the model buffer is NULL but its size is %zu",
+                       size);
+    if ((uintptr_t)data % DL_MAP_BUFFER_ALIGN != 0)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "the model buffer at %p is not %d-byte "
+                       "aligned", data, DL_MAP_BUFFER_ALIGN);
+    mf->data = size ? data : NULL;
+    mf->size = size;
+    return 0;
+}
+
+#define READ_CHUNK ((size_t)1 << 20)
+
+int dl_map_reader(dl_mapped_file *mf, int (*read_fn)(void *, uint64_t, void *, size_t),
+                  void *user, size_t size, dl_err *err) {
+    mf->data = NULL;
+    mf->size = 0;
+    mf->kind = DL_MAP_OWNED;
+    if (!read_fn)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "no read callback given");
+    if (size == 0)
+        return 0;
+    uint8_t *buf = dl_aligned_alloc(size);
+    if (!buf)
+        return dl_fail(err, DIFFLM_E_NOMEM, "cannot allocate %zu bytes for the model image",
+                       size);
+    for (size_t off = 0; off < size; off += READ_CHUNK) {
+        const size_t n = size - off < READ_CHUNK ? size - off : READ_CHUNK;
+        if (read_fn(user, (uint64_t)off, buf + off, n) != 0) {
+            dl_aligned_free(buf);
+            return dl_fail(err, DIFFLM_E_IO, "the read callback failed at offset %zu (%zu "
+                           "bytes)", off, n);
+        }
+    }
+    mf->data = buf;
+    mf->size = size;
+    return 0;
+}
+
+void dl_unmap_file(dl_mapped_file *mf) {
+    if (mf->data && mf->kind == DL_MAP_MMAP)
+        munmap((void *)mf->data, mf->size);
+    else if (mf->data && mf->kind == DL_MAP_OWNED)
+        dl_aligned_free((void *)mf->data);
+    mf->data = NULL;
+    mf->size = 0;
+    mf->kind = DL_MAP_MMAP;
 }

@@ -1,15 +1,35 @@
-/* mapped_file.h - a whole file mapped read-only (weights are used in place, never copied). */
+/* mapped_file.h - a whole model image, read-only: a file mapped (weights are used in
+ * place, never copied), a host's buffer (used in place), or the bytes of a host's read
+ * callback copied into memory the library owns (through the allocator in scope). */
 #ifndef DL_MAPPED_FILE_H
 #define DL_MAPPED_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/core.h"
 
 typedef struct dl_mapped_file {
     const void *data;           /* NULL when size == 0 (nothing to map) */
     size_t size;
+    int kind;                   /* DL_MAP_* : how dl_unmap_file gives data back */
 } dl_mapped_file;
+
+#define DL_MAP_MMAP 0           /* munmap */
+#define DL_MAP_BORROWED 1       /* the host's buffer: nothing to free */
+#define DL_MAP_OWNED 2          /* dl_aligned_free (in the scope that allocated it) */
+
+/* The buffer a host owns and keeps alive; it must be DL_MAP_BUFFER_ALIGN-aligned (the
+ * products load weights with aligned vector loads where a file's mapping is
+ * page-aligned). Returns 0, or DIFFLM_E_INVALID_ARG (NULL with a size, misaligned). */
+#define DL_MAP_BUFFER_ALIGN 32
+int dl_map_buffer(dl_mapped_file *mf, const void *data, size_t size, dl_err *err);
+
+/* size bytes read with read_fn(user, offset, dst, n) (0 = success; chunks of at most
+ * 1 MiB, in increasing offsets) into one dl_aligned_alloc block. Returns 0,
+ * DIFFLM_E_NOMEM, or DIFFLM_E_IO (the callback failed; nothing is kept). */
+int dl_map_reader(dl_mapped_file *mf, int (*read_fn)(void *, uint64_t, void *, size_t),
+                  void *user, size_t size, dl_err *err);
 
 /* Maps path with PROT_READ / MAP_PRIVATE. Returns 0, or DIFFLM_E_IO naming the path
  * (missing, unreadable, not a regular file, too large for the address space). */

@@ -175,6 +175,29 @@ static void test_cancel(const char *model) {
     CHECK(ctx.generate("x", small()) == ctx.generate("x", small()));  // still usable
 }
 
+static void test_score(const char *model) {
+    difflm::context ctx = open(model);
+    std::vector<difflm::token> prompt = ctx.prompt_ids("The Lord said");
+    std::vector<difflm::token> ids = ctx.tokenize(" unto Moses", 0);
+    difflm_score_params p = difflm::context::score_params();
+    CHECK(p.mc == 128 && p.batch == 16);
+    p.mc = 8;
+    p.batch = 4;
+    p.seed = 3;
+    difflm_score_result a = ctx.score(ids, prompt, p), b = ctx.score(ids, prompt, p);
+    CHECK(a.nll > 0.0 && a.nll == b.nll && a.var == b.var && a.n_iter == 2);
+    CHECK(a.n_tokens == static_cast<int32_t>(ids.size()));
+    CHECK(ctx.score({}, prompt, p).nll == 0.0);
+    p.mc = 6;
+    std::error_code ec;
+    ctx.score(ids, prompt, p, ec);
+    CHECK(ec.value() == DIFFLM_E_INVALID_ARG);
+    p.mc = 8;
+    ctx.cancel();
+    expect_throw<difflm::cancelled>(DIFFLM_E_CANCELLED, [&] { ctx.score(ids, prompt, p); });
+    CHECK(ctx.score(ids, prompt, p).nll == a.nll);
+}
+
 static void test_logits(const char *model) {
     difflm::context ctx = open(model);
     const difflm_model_info info = ctx.info();
@@ -237,6 +260,7 @@ int main(int argc, char **argv) {
     test_generate_and_steps(argv[1]);
     test_cancel(argv[1]);
     test_logits(argv[1]);
+    test_score(argv[1]);
     test_moves(argv[1]);
     if (failures) std::fprintf(stderr, "%d check(s) failed\n", failures);
     else std::printf("all C++ binding checks passed\n");

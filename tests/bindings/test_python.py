@@ -3,6 +3,7 @@
 usage: test_python.py MODEL.gguf [unittest args]; DIFFLM_LIBRARY names the library and
 PYTHONPATH holds bindings/python (meson sets both)."""
 import ctypes
+import math
 import os
 import subprocess
 import sys
@@ -34,6 +35,10 @@ class ImportChecks(unittest.TestCase):
             self.assertEqual(ctypes.sizeof(ll.difflm_gen_params), 96)
             self.assertEqual(ctypes.sizeof(ll.difflm_step_info), 40)
             self.assertEqual(ctypes.sizeof(ll.difflm_model_info), 72)
+            self.assertEqual(ctypes.sizeof(ll.difflm_score_params), 24)
+            self.assertEqual(ctypes.sizeof(ll.difflm_score_result), 40)
+        self.assertEqual(ll.library_struct_size(lib.difflm_score_params_init),
+                         ctypes.sizeof(ll.difflm_score_params))
 
     def test_every_prototype_is_bound(self):
         for name, (restype, argtypes, proto) in ll.PROTOTYPES.items():
@@ -387,6 +392,37 @@ class Logits(WithContext):
             self.assertEqual(len(self.ctx.logits(self.ctx.canvas())), len(s.canvas))
             got.append(s.canvas)
         self.assertEqual(got, want)
+
+
+class Scoring(WithContext):
+    def test_score(self):
+        info = self.ctx.info
+        prompt = self.ctx.tokenize("The Lord said", add_bos=True)
+        ids = self.ctx.tokenize(" unto Moses")[-3:]
+        a = self.ctx.score(ids, prompt, mc=8, batch=4, seed=3)
+        self.assertIsInstance(a, difflm.Score)
+        self.assertEqual((a.n_tokens, a.n_iter), (len(ids), 2))
+        self.assertGreater(a.nll, 0.0)
+        self.assertAlmostEqual(a.se * a.se, a.var, places=9)
+        self.assertEqual(self.ctx.score(ids, prompt, mc=8, batch=4, seed=3), a)
+        self.assertNotEqual(self.ctx.score(ids, prompt, mc=8, batch=4, seed=4).nll, a.nll)
+        # one token: every row masks it, so the estimate is its exact cross-entropy
+        row = self.ctx.logits(prompt + [info.mask_id],
+                              [len(prompt) - (1 if info.shift_logits else 0)])[0]
+        mx = max(row)
+        ce = mx + math.log(sum(math.exp(v - mx) for v in row)) - row[ids[0]]
+        self.assertAlmostEqual(self.ctx.score(ids[:1], prompt, mc=4, batch=2).nll, ce, places=4)
+        self.assertEqual(self.ctx.score([], prompt).nll, 0.0)
+        with self.assertRaises(difflm.Error) as cm:
+            self.ctx.score(ids, prompt, mc=6, batch=4)
+        self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+        with self.assertRaises(difflm.Error) as cm:
+            self.ctx.score([0] * info.max_canvas, prompt)
+        self.assertEqual(cm.exception.code, ll.E_TOO_LONG)
+        self.ctx.cancel()
+        with self.assertRaises(difflm.Cancelled):
+            self.ctx.score(ids, prompt, mc=4, batch=4)
+        self.assertEqual(self.ctx.score(ids, prompt, mc=8, batch=4, seed=3), a)
 
 
 class Lifetime(unittest.TestCase):

@@ -1,21 +1,34 @@
-/* test_score.c - the scoring tools' parts: stratified counts, random subsets, the
- * cross-entropy row, LLaDA's estimator against an exact enumeration of the same ELBO on
- * tiny in-memory models, the text-to-windows path and the bigram model. */
+/* test_score.c - difflm_score and the scoring tools' parts: the library's stratified
+ * counts, random subsets and cross-entropy row (lib/sample/elbo_draw.h), the public
+ * difflm_score against an exact enumeration of the same ELBO (through difflm_logits) on
+ * tiny models, its determinism over thread counts, cancel and errors, the
+ * text-to-windows path and the bigram model. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_compat.h"
 #include "core/core.h"
 #include "fmt/gguf.h"
 #include "model/model.h"
 #include "model_tiny.h"
+#include "difflm.h"
+#include "sample/elbo_draw.h"
 #include "score/bigram.h"
 #include "score/corpus.h"
-#include "score/elbo.h"
-#include "score/masks.h"
-#include "score/strat.h"
+#include "score/corpus_tok.h"
 #include "tok/tok.h"
+
+/* The library's draws under the names these tests were first written against. */
+static void score_strat_counts(int32_t *counts, int32_t k, int32_t L, int32_t b) {
+    for (int32_t i = 0; i < b; i++)
+        counts[i] = dl_elbo_count(k, L, b, i);
+}
+#define score_choose_positions dl_elbo_choose
+#define score_rng_below dl_rng_below
+#define score_row_nll dl_row_nll
 
 /* ------------------------------------------------------------------ stratified counts */
 
@@ -135,13 +148,29 @@ END_TEST
 typedef struct fixture {
     void *buf;
     size_t n;
+    char path[64];
     dl_gguf *g;
     dl_model *m;
     dl_tok *t;
-    score_elbo *e;
+    score_tokenizer st;
+    difflm_model *lm;
+    difflm_ctx *ctx;
 } fixture;
 
-static void fx_open(fixture *f, int32_t arch, int32_t max_tokens, int32_t max_batch) {
+static difflm_ctx *fx_ctx(fixture *f, int32_t max_canvas, int32_t n_threads) {
+    difflm_ctx_params cp;
+    difflm_ctx_params_init(&cp);
+    cp.max_canvas = max_canvas;
+    cp.n_threads = n_threads;
+    cp.log_level = DIFFLM_LOG_ERROR;
+    int st = 0;
+    difflm_ctx *c = difflm_ctx_create(f->lm, &cp, &st);
+    ck_assert_msg(c != NULL, "difflm_ctx_create: %d", st);
+    return c;
+}
+
+/* A tiny model (mask id 5) in memory for the tokenizer, and as a file for the public API. */
+static void fx_open(fixture *f, int32_t arch, int32_t max_tokens) {
     memset(f, 0, sizeof *f);
     dl_err err;
     dl_err_clear(&err);
@@ -159,16 +188,75 @@ static void fx_open(fixture *f, int32_t arch, int32_t max_tokens, int32_t max_ba
     ck_assert_msg(dl_model_load(&f->m, f->g, &silent, &err) == 0, "%s", err.msg);
     ck_assert_msg(dl_tok_load(&f->t, f->g, &err) == 0, "%s", err.msg);
     f->m->n_threads = 1;
-    ck_assert_msg(score_elbo_create(&f->e, f->m, 5, max_tokens, max_batch, &err) == 0, "%s",
-                  err.msg);
+    score_tokenizer_from_tok(&f->st, f->t);
+    snprintf(f->path, sizeof f->path, "/tmp/difflm-score-XXXXXX");
+    int fd = mkstemp(f->path);
+    ck_assert(fd >= 0);
+    ck_assert(write(fd, f->buf, f->n) == (ssize_t)f->n);
+    close(fd);
+    difflm_model_params mp;
+    difflm_model_params_init(&mp);
+    mp.path = f->path;
+    mp.mask_token_id = 5;
+    int st = 0;
+    f->lm = difflm_model_load(&mp, &st);
+    ck_assert_msg(f->lm != NULL, "difflm_model_load: %d", st);
+    f->ctx = fx_ctx(f, max_tokens, 1);
 }
 
 static void fx_close(fixture *f) {
-    score_elbo_free(f->e);
+    difflm_free(f->ctx);
+    difflm_model_free(f->lm);
+    unlink(f->path);
     dl_tok_free(f->t);
     dl_model_free(f->m);
     dl_gguf_close(f->g);
     free(f->buf);
+}
+
+/* sum over the masked answer positions of -log p(true token), from difflm_logits: the
+ * sequence with those positions set to the mask, one pass, the head over their rows
+ * (row p - 1 for shifted logits), log-sum-exp in double. */
+static double masked_nll(fixture *f, const int32_t *seq, int32_t n_prompt, int32_t n_answer,
+                         const int32_t *masked, int32_t m) {
+    difflm_model_info info = { .struct_size = sizeof info };
+    ck_assert_int_eq(difflm_model_info_get(f->ctx, &info), DIFFLM_OK);
+    const int32_t n = n_prompt + n_answer, V = info.n_vocab, shift = info.shift_logits;
+    int32_t noisy[64], rows[64];
+    ck_assert(n <= 64);
+    memcpy(noisy, seq, (size_t)n * sizeof *seq);
+    for (int32_t j = 0; j < m; j++) {
+        noisy[n_prompt + masked[j]] = info.mask_id;
+        rows[j] = n_prompt + masked[j] - shift;
+    }
+    float *logits = malloc((size_t)m * V * sizeof *logits);
+    size_t got = 0;
+    ck_assert_msg(difflm_logits(f->ctx, noisy, (size_t)n, rows, (size_t)m, logits,
+                                (size_t)m * V, &got) == DIFFLM_OK, "%s",
+                  difflm_last_error(f->ctx));
+    double sum = 0.0;
+    for (int32_t j = 0; j < m; j++) {
+        const float *l = logits + (size_t)j * V;
+        double mx = l[0], z = 0.0;
+        for (int32_t v = 1; v < V; v++)
+            mx = l[v] > mx ? l[v] : mx;
+        for (int32_t v = 0; v < V; v++)
+            z += exp((double)l[v] - mx);
+        sum += mx + log(z) - (double)l[seq[n_prompt + masked[j]]];
+    }
+    free(logits);
+    return sum;
+}
+
+static int score_call(difflm_ctx *ctx, const int32_t *seq, int32_t n_prompt, int32_t L,
+                      int32_t mc, int32_t b, uint64_t seed, difflm_score_result *out) {
+    difflm_score_params p;
+    difflm_score_params_init(&p);
+    p.mc = mc;
+    p.batch = b;
+    p.seed = seed;
+    out->struct_size = sizeof *out;
+    return difflm_score(ctx, seq, (size_t)n_prompt, seq + n_prompt, (size_t)L, &p, out);
 }
 
 /* The estimator's expectation, by enumeration: k uniform on 1..L, row i gets the
@@ -187,10 +275,7 @@ static double exact_expectation(fixture *f, const int32_t *seq, int32_t n_prompt
             for (int32_t p = 0; p < L; p++)
                 if (set & (1u << p))
                     masked[nm++] = p;
-            double ce;
-            dl_err err;
-            ck_assert_int_eq(score_masked_nll(f->e, seq, n_prompt, L, masked, nm, &ce, &err), 0);
-            sum += ce;
+            sum += masked_nll(f, seq, n_prompt, L, masked, nm);
             n_sets++;
         }
         f_of_m[m] = sum / n_sets * (weight_by_inverse_p ? (double)L / m : 1.0);
@@ -208,17 +293,16 @@ static double exact_expectation(fixture *f, const int32_t *seq, int32_t n_prompt
 static void check_against_exact(int32_t arch, const int32_t *seq, int32_t n_prompt, int32_t L,
                                  int32_t b, int32_t mc) {
     fixture f;
-    fx_open(&f, arch, 16, 16);
+    fx_open(&f, arch, 16);
     const double exact = exact_expectation(&f, seq, n_prompt, L, b, 1);
     const double unweighted = exact_expectation(&f, seq, n_prompt, L, b, 0);
-    dl_rng rng;
-    dl_rng_seed(&rng, 1234);
-    score_estimate est;
-    dl_err err;
-    ck_assert_msg(score_elbo_estimate(f.e, seq, n_prompt, L, mc, b, &rng, &est, &err) == 0, "%s",
-                  err.msg);
-    const double se = sqrt(est.var);
+    difflm_score_result est;
+    ck_assert_msg(score_call(f.ctx, seq, n_prompt, L, mc, b, 1234, &est) == DIFFLM_OK, "%s",
+                  difflm_last_error(f.ctx));
     ck_assert_int_eq(est.n_iter, mc / b);
+    ck_assert_int_eq(est.n_tokens, L);
+    ck_assert_double_eq_tol(est.se, sqrt(est.var), 1e-15);
+    const double se = est.se;
     ck_assert(se > 0.0 && se < 0.05 * exact);
     ck_assert_msg(fabs(est.nll - exact) < 4.0 * se, "arch %d L=%d b=%d: estimate %.5f, exact "
                   "%.5f, se %.5f", arch, L, b, est.nll, exact, se);
@@ -246,44 +330,73 @@ END_TEST
 
 START_TEST(estimator_deterministic_and_exact_cases) {
     fixture f;
-    fx_open(&f, DIFFLM_ARCH_LLADA, 16, 16);
+    fx_open(&f, DIFFLM_ARCH_LLADA, 16);
     const int32_t seq[] = { 0, 310, 311, 312, 313, 314, 315 };
-    score_estimate a, b, c;
-    dl_rng rng;
-    dl_err err;
-    dl_rng_seed(&rng, 9);
-    ck_assert_int_eq(score_elbo_estimate(f.e, seq, 1, 6, 32, 8, &rng, &a, &err), 0);
-    dl_rng_seed(&rng, 9);
-    ck_assert_int_eq(score_elbo_estimate(f.e, seq, 1, 6, 32, 8, &rng, &b, &err), 0);
-    dl_rng_seed(&rng, 10);
-    ck_assert_int_eq(score_elbo_estimate(f.e, seq, 1, 6, 32, 8, &rng, &c, &err), 0);
+    difflm_score_result a, b, c;
+    ck_assert_int_eq(score_call(f.ctx, seq, 1, 6, 32, 8, 9, &a), 0);
+    ck_assert_int_eq(score_call(f.ctx, seq, 1, 6, 32, 8, 9, &b), 0);
+    ck_assert_int_eq(score_call(f.ctx, seq, 1, 6, 32, 8, 10, &c), 0);
     ck_assert(memcmp(&a.nll, &b.nll, sizeof a.nll) == 0);
     ck_assert(memcmp(&a.var, &b.var, sizeof a.var) == 0);
     ck_assert(a.nll != c.nll);
     ck_assert(a.nll > 0.0 && a.var > 0.0);
 
     /* One answer token: every row masks it with weight 1, so the estimate is exact. */
-    double ce;
     const int32_t only[1] = { 0 };
-    ck_assert_int_eq(score_masked_nll(f.e, seq, 6, 1, only, 1, &ce, &err), 0);
-    ck_assert_int_eq(score_elbo_estimate(f.e, seq, 6, 1, 16, 4, &rng, &a, &err), 0);
-    ck_assert_double_eq_tol(a.nll, ce, 1e-12 * ce);
+    const double ce = masked_nll(&f, seq, 6, 1, only, 1);
+    ck_assert_int_eq(score_call(f.ctx, seq, 6, 1, 16, 4, 3, &a), 0);
+    ck_assert_double_eq_tol(a.nll, ce, 1e-6 * ce);
     ck_assert_double_eq_tol(a.var, 0.0, 1e-20);
     /* No answer: zero. One iteration: the row-based variance is used. */
-    ck_assert_int_eq(score_elbo_estimate(f.e, seq, 7, 0, 16, 16, &rng, &a, &err), 0);
-    ck_assert(a.nll == 0.0 && a.var == 0.0);
-    ck_assert_int_eq(score_elbo_estimate(f.e, seq, 1, 6, 16, 16, &rng, &a, &err), 0);
+    ck_assert_int_eq(score_call(f.ctx, seq, 7, 0, 16, 16, 3, &a), 0);
+    ck_assert(a.nll == 0.0 && a.var == 0.0 && a.n_tokens == 0);
+    ck_assert_int_eq(score_call(f.ctx, seq, 1, 6, 16, 16, 3, &a), 0);
     ck_assert(a.n_iter == 1 && a.var > 0.0);
-    ck_assert_int_eq(score_elbo_estimate(f.e, seq, 1, 6, 1, 1, &rng, &a, &err), 0);
+    ck_assert_int_eq(score_call(f.ctx, seq, 1, 6, 1, 1, 3, &a), 0);
     ck_assert(isnan(a.var));
+    /* NULL params: the defaults (mc 128, batch 16). */
+    difflm_score_result d = { .struct_size = sizeof d };
+    ck_assert_int_eq(difflm_score(f.ctx, seq, 1, seq + 1, 6, NULL, &d), 0);
+    ck_assert_int_eq(d.n_iter, 8);
     fx_close(&f);
 }
 END_TEST
 
-/* Cross-entropy of masked positions recomputed from the model's logits by hand. */
+/* The same bits for 1, 2 and 3 threads, LLaDA and Dream, and an older, smaller result. */
+START_TEST(estimator_thread_counts) {
+    const int32_t archs[2] = { DIFFLM_ARCH_LLADA, DIFFLM_ARCH_DREAM };
+    for (int ai = 0; ai < 2; ai++) {
+        fixture f;
+        fx_open(&f, archs[ai], 32);
+        int32_t seq[24];
+        for (int i = 0; i < 24; i++)
+            seq[i] = 40 + 13 * i;
+        difflm_score_result r[3];
+        for (int t = 1; t <= 3; t++) {
+            difflm_ctx *c = fx_ctx(&f, 32, t);
+            ck_assert_int_eq(score_call(c, seq, 3, 21, 12, 4, 77, &r[t - 1]), 0);
+            difflm_free(c);
+        }
+        for (int t = 1; t < 3; t++) {
+            ck_assert(memcmp(&r[0].nll, &r[t].nll, sizeof r[0].nll) == 0);
+            ck_assert(memcmp(&r[0].var, &r[t].var, sizeof r[0].var) == 0);
+        }
+        struct { uint32_t struct_size; int32_t n_tokens, n_iter; double nll; } small_r;
+        small_r.struct_size = 0;   /* below the first release: refused */
+        difflm_score_params p;
+        difflm_score_params_init(&p);
+        ck_assert_int_eq(difflm_score(f.ctx, seq, 3, seq + 3, 21, &p,
+                                      (difflm_score_result *)&small_r), DIFFLM_E_INVALID_ARG);
+        fx_close(&f);
+    }
+}
+END_TEST
+
+/* Cross-entropy of masked positions from difflm_logits (masked_nll above) recomputed
+ * from the internal forward pass and head by hand. */
 static void check_masked_nll_direct(int32_t arch) {
     fixture f;
-    fx_open(&f, arch, 16, 4);
+    fx_open(&f, arch, 16);
     const int32_t seq[] = { 0, 320, 321, 322, 323, 324 };
     const int32_t n = 6, n_prompt = 2, masked[2] = { 3, 1 };
     int32_t noisy[6];
@@ -307,8 +420,7 @@ static void check_masked_nll_direct(int32_t arch) {
             z += exp((double)logits[v]);
         want += log(z) - logits[seq[pos]];
     }
-    double got;
-    ck_assert_int_eq(score_masked_nll(f.e, seq, n_prompt, n - n_prompt, masked, 2, &got, &err), 0);
+    const double got = masked_nll(&f, seq, n_prompt, n - n_prompt, masked, 2);
     ck_assert_msg(fabs(got - want) < 1e-9 * fabs(want), "got %.12f want %.12f", got, want);
     free(logits);
     free(hidden);
@@ -325,37 +437,41 @@ END_TEST
 
 START_TEST(estimator_errors) {
     fixture f;
-    fx_open(&f, DIFFLM_ARCH_DREAM, 8, 4);
+    fx_open(&f, DIFFLM_ARCH_DREAM, 8);
     const int32_t seq[] = { 0, 320, 321, 322, 323, 324, 325, 326, 327 };
-    score_estimate est;
-    dl_rng rng;
-    dl_rng_seed(&rng, 1);
-    dl_err err;
-    dl_err_clear(&err);
-    ck_assert_int_eq(score_elbo_estimate(f.e, seq, 1, 3, 6, 4, &rng, &est, &err),
-                     DIFFLM_E_INVALID_ARG);
-    ck_assert_ptr_nonnull(strstr(err.msg, "multiple"));
-    ck_assert_int_eq(score_elbo_estimate(f.e, seq, 1, 3, 8, 8, &rng, &est, &err),
-                     DIFFLM_E_INVALID_ARG);     /* batch above the scorer's */
-    ck_assert_int_eq(score_elbo_estimate(f.e, seq, 1, 8, 4, 4, &rng, &est, &err),
-                     DIFFLM_E_INVALID_ARG);     /* 9 tokens in a scorer of 8 */
-    ck_assert_ptr_nonnull(strstr(err.msg, "fit"));
-    ck_assert_int_eq(score_elbo_estimate(f.e, seq, 0, 3, 4, 4, &rng, &est, &err),
-                     DIFFLM_E_INVALID_ARG);     /* shifted logits need a token before */
-    ck_assert_ptr_nonnull(strstr(err.msg, "row p-1"));
+    difflm_score_result est;
+    ck_assert_int_eq(score_call(f.ctx, seq, 1, 3, 6, 4, 1, &est), DIFFLM_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(difflm_last_error(f.ctx), "multiple"));
+    ck_assert_int_eq(score_call(f.ctx, seq, 1, 3, 0, 1, 1, &est), DIFFLM_E_INVALID_ARG);
+    ck_assert_int_eq(score_call(f.ctx, seq, 1, 8, 4, 4, 1, &est), DIFFLM_E_TOO_LONG);
+    ck_assert_ptr_nonnull(strstr(difflm_last_error(f.ctx), "max_canvas"));
+    ck_assert_int_eq(score_call(f.ctx, seq, 0, 3, 4, 4, 1, &est), DIFFLM_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(difflm_last_error(f.ctx), "row p-1"));
     const int32_t bad[] = { 0, 320, 9999 };
-    ck_assert_int_eq(score_elbo_estimate(f.e, bad, 1, 2, 4, 4, &rng, &est, &err),
+    ck_assert_int_eq(score_call(f.ctx, bad, 1, 2, 4, 4, 1, &est), DIFFLM_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(difflm_last_error(f.ctx), "9999"));
+    ck_assert_int_eq(score_call(f.ctx, bad, 3, 0, 4, 4, 1, &est), DIFFLM_E_INVALID_ARG);
+    /* NULL pointers with counts, a NULL result, a params struct from the future. */
+    difflm_score_params p;
+    difflm_score_params_init(&p);
+    est.struct_size = sizeof est;
+    ck_assert_int_eq(difflm_score(f.ctx, NULL, 1, seq, 2, &p, &est), DIFFLM_E_INVALID_ARG);
+    ck_assert_int_eq(difflm_score(f.ctx, seq, 1, NULL, 2, &p, &est), DIFFLM_E_INVALID_ARG);
+    ck_assert_int_eq(difflm_score(f.ctx, seq, 1, seq + 1, 2, &p, NULL), DIFFLM_E_INVALID_ARG);
+    ck_assert_int_eq(difflm_score(NULL, seq, 1, seq + 1, 2, &p, &est), DIFFLM_E_INVALID_ARG);
+    struct { difflm_score_params p; uint64_t extra; } future;
+    memset(&future, 0, sizeof future);
+    difflm_score_params_init(&future.p);
+    future.p.struct_size = sizeof future;
+    future.extra = 1;
+    ck_assert_int_eq(difflm_score(f.ctx, seq, 1, seq + 1, 2, &future.p, &est),
                      DIFFLM_E_INVALID_ARG);
-    ck_assert_ptr_nonnull(strstr(err.msg, "9999"));
-    const int32_t out_of_answer[1] = { 3 };
-    double ce;
-    ck_assert_int_eq(score_masked_nll(f.e, seq, 1, 3, out_of_answer, 1, &ce, &err),
-                     DIFFLM_E_INVALID_ARG);
-    score_elbo *e2 = NULL;
-    ck_assert_int_eq(score_elbo_create(&e2, f.m, 400, 8, 4, &err), DIFFLM_E_INVALID_ARG);
-    ck_assert_int_eq(score_elbo_create(&e2, f.m, 5, 0, 4, &err), DIFFLM_E_INVALID_ARG);
-    ck_assert_ptr_null(e2);
-    score_elbo_free(NULL);
+    future.extra = 0;
+    ck_assert_int_eq(difflm_score(f.ctx, seq, 1, seq + 1, 2, &future.p, &est), DIFFLM_OK);
+    /* A cancel request stops the call, and is spent: the next call runs. */
+    difflm_cancel(f.ctx);
+    ck_assert_int_eq(score_call(f.ctx, seq, 1, 3, 4, 4, 1, &est), DIFFLM_E_CANCELLED);
+    ck_assert_int_eq(score_call(f.ctx, seq, 1, 3, 4, 4, 1, &est), DIFFLM_OK);
     fx_close(&f);
 }
 END_TEST
@@ -371,12 +487,12 @@ static size_t encode(const dl_tok *t, const char *s, int32_t *out, size_t cap) {
 
 START_TEST(stream_documents) {
     fixture f;
-    fx_open(&f, DIFFLM_ARCH_LLADA, 8, 1);
+    fx_open(&f, DIFFLM_ARCH_LLADA, 8);
     const char *text =
         "\n\r\nThe word was with them\nand it is\r\n\n\n\r\n \tNext doc here.\n\nlast";
     score_stream s;
-    dl_err err;
-    ck_assert_int_eq(score_stream_build(&s, f.t, text, strlen(text), 1, &err), 0);
+    score_err err;
+    ck_assert_int_eq(score_stream_build(&s, &f.st, text, strlen(text), 1, &err), 0);
     int32_t want[256];
     size_t n = encode(f.t, "The word was with them\nand it is", want, 256);
     want[n++] = 1;   /* EOS of the tiny tokenizer */
@@ -390,7 +506,7 @@ START_TEST(stream_documents) {
 
     /* Token bytes add up to the documents' bytes; EOS counts nothing. */
     uint32_t *lens = malloc((size_t)dl_tok_n_vocab(f.t) * sizeof *lens);
-    ck_assert_int_eq(score_token_bytes(lens, f.t, &err), 0);
+    ck_assert_int_eq(score_token_bytes(lens, &f.st, &err), 0);
     size_t bytes = 0;
     for (size_t i = 0; i < s.n; i++)
         bytes += lens[s.ids[i]];
@@ -400,14 +516,14 @@ START_TEST(stream_documents) {
     score_stream_free(&s);
 
     /* Without documents: the text as one piece, newlines and all. */
-    ck_assert_int_eq(score_stream_build(&s, f.t, text, strlen(text), 0, &err), 0);
+    ck_assert_int_eq(score_stream_build(&s, &f.st, text, strlen(text), 0, &err), 0);
     n = encode(f.t, text, want, 256);
     ck_assert_uint_eq(s.n, n);
     ck_assert(memcmp(s.ids, want, n * sizeof *want) == 0);
     score_stream_free(&s);
 
     /* Nothing but blank lines: no documents, no tokens. */
-    ck_assert_int_eq(score_stream_build(&s, f.t, "\n\n\r\n", 4, 1, &err), 0);
+    ck_assert_int_eq(score_stream_build(&s, &f.st, "\n\n\r\n", 4, 1, &err), 0);
     ck_assert_uint_eq(s.n, 0);
     ck_assert_uint_eq(s.n_docs, 0);
     score_stream_free(&s);
@@ -442,7 +558,7 @@ END_TEST
 START_TEST(read_file_missing) {
     char *text = NULL;
     size_t len = 0;
-    dl_err err;
+    score_err err;
     ck_assert_int_eq(score_read_file("/nonexistent/score.txt", &text, &len, &err), DIFFLM_E_IO);
     ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/score.txt"));
     ck_assert_ptr_null(text);
@@ -461,7 +577,7 @@ START_TEST(bigram_hand_computed) {
     score_windows_plan(&wt, 6, 4, 0);
     score_windows_plan(&we, 3, 4, 0);
     score_bigram b;
-    dl_err err;
+    score_err err;
     ck_assert_int_eq(score_bigram_train(&b, train, &wt, 0, 4, &err), 0);
     ck_assert_double_eq_tol(score_bigram_prob(&b, 0, 1), 0.8, 1e-12);
     ck_assert_double_eq_tol(score_bigram_prob(&b, 1, 2), 0.52, 1e-12);
@@ -519,6 +635,7 @@ static Suite *score_suite(void) {
     tcase_add_test(tc, estimator_matches_exact_llada);
     tcase_add_test(tc, estimator_matches_exact_dream);
     tcase_add_test(tc, estimator_deterministic_and_exact_cases);
+    tcase_add_test(tc, estimator_thread_counts);
     tcase_add_test(tc, masked_nll_direct);
     tcase_add_test(tc, estimator_errors);
     tcase_add_test(tc, stream_documents);

@@ -2,6 +2,7 @@
 #include "args.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,4 +51,15 @@ int score_option_value(const char *tool, int argc, char **argv, int *i,
     }
     *value = argv[++*i];
     return 0;
+}
+
+int score_fail(score_err *e, int code, const char *fmt, ...) {
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+        e->code = code;
+    }
+    return code;
 }

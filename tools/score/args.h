@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "score_err.h"
+
 int score_parse_i64(const char *tool, const char *opt, const char *s, int64_t min, int64_t max,
                     int64_t *out);
 int score_parse_u64(const char *tool, const char *opt, const char *s, uint64_t *out);

@@ -25,32 +25,32 @@ static int32_t window_context(const int32_t *ids, const score_windows *w, size_t
     return w->first ? ids[start - 1] : ctx_id;
 }
 
-static int check_ids(const int32_t *ids, const score_windows *w, int32_t n_vocab, dl_err *err) {
+static int check_ids(const int32_t *ids, const score_windows *w, int32_t n_vocab, score_err *err) {
     for (size_t i = 0; i < w->n; i++)
         if (ids[i] < 0 || ids[i] >= n_vocab)
-            return dl_fail(err, DIFFLM_E_INVALID_ARG, "bigram: token %d at %zu is outside the "
+            return score_fail(err, DIFFLM_E_INVALID_ARG, "bigram: token %d at %zu is outside the "
                            "vocabulary of %d", (int)ids[i], i, (int)n_vocab);
     return 0;
 }
 
 int score_bigram_train(score_bigram *b, const int32_t *ids, const score_windows *w,
-                       int32_t ctx_id, int32_t n_vocab, dl_err *err) {
+                       int32_t ctx_id, int32_t n_vocab, score_err *err) {
     memset(b, 0, sizeof *b);
     if (n_vocab < 1 || ctx_id >= n_vocab)
-        return dl_fail(err, DIFFLM_E_INVALID_ARG, "bigram: bad vocabulary %d or context %d",
+        return score_fail(err, DIFFLM_E_INVALID_ARG, "bigram: bad vocabulary %d or context %d",
                        (int)n_vocab, (int)ctx_id);
     int rc = check_ids(ids, w, n_vocab, err);
     if (rc != 0)
         return rc;
     b->n_vocab = n_vocab;
     const size_t n_pred = w->n - w->first;
-    b->keys = malloc(DL_MAX(n_pred, (size_t)1) * sizeof *b->keys);
+    b->keys = malloc(SCORE_MAX(n_pred, (size_t)1) * sizeof *b->keys);
     b->ctx_count = calloc((size_t)n_vocab, sizeof *b->ctx_count);
     b->ctx_types = calloc((size_t)n_vocab, sizeof *b->ctx_types);
     b->uni = calloc((size_t)n_vocab, sizeof *b->uni);
     if (!b->keys || !b->ctx_count || !b->ctx_types || !b->uni) {
         score_bigram_free(b);
-        return dl_fail(err, DIFFLM_E_NOMEM, "bigram: out of memory for %zu tokens", n_pred);
+        return score_fail(err, DIFFLM_E_NOMEM, "bigram: out of memory for %zu tokens", n_pred);
     }
     size_t nk = 0;
     for (size_t j = 0; j < w->count; j++) {
@@ -65,10 +65,10 @@ int score_bigram_train(score_bigram *b, const int32_t *ids, const score_windows 
         }
     }
     qsort(b->keys, nk, sizeof *b->keys, cmp_u64);
-    b->pair_count = malloc(DL_MAX(nk, (size_t)1) * sizeof *b->pair_count);
+    b->pair_count = malloc(SCORE_MAX(nk, (size_t)1) * sizeof *b->pair_count);
     if (!b->pair_count) {
         score_bigram_free(b);
-        return dl_fail(err, DIFFLM_E_NOMEM, "bigram: out of memory for %zu pairs", nk);
+        return score_fail(err, DIFFLM_E_NOMEM, "bigram: out of memory for %zu pairs", nk);
     }
     /* Run-length the sorted keys in place into (key, count). */
     size_t u = 0;
@@ -110,12 +110,12 @@ double score_bigram_prob(const score_bigram *b, int32_t x, int32_t y) {
 }
 
 int score_bigram_nll(const score_bigram *b, const int32_t *ids, const score_windows *w,
-                     int32_t ctx_id, size_t take, double *nll, size_t *n_tokens, dl_err *err) {
+                     int32_t ctx_id, size_t take, double *nll, size_t *n_tokens, score_err *err) {
     int rc = check_ids(ids, w, b->n_vocab, err);
     if (rc != 0)
         return rc;
     if (ctx_id >= b->n_vocab)
-        return dl_fail(err, DIFFLM_E_INVALID_ARG, "bigram: context %d is outside the "
+        return score_fail(err, DIFFLM_E_INVALID_ARG, "bigram: context %d is outside the "
                        "vocabulary of %d", (int)ctx_id, (int)b->n_vocab);
     if (take == 0 || take > w->count)
         take = w->count;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "difflm_internal.h"
+#include "score_err.h"
 #include "corpus.h"
 
 typedef struct score_bigram {
@@ -33,7 +33,7 @@ typedef struct score_bigram {
  * each window (-1: none); a window that borrows its context (w->first) uses the stream
  * token before it instead. */
 int score_bigram_train(score_bigram *b, const int32_t *ids, const score_windows *w,
-                       int32_t ctx_id, int32_t n_vocab, dl_err *err);
+                       int32_t ctx_id, int32_t n_vocab, score_err *err);
 void score_bigram_free(score_bigram *b);   /* leaves *b empty; an empty one is fine */
 
 /* p(y | x); x = -1 for no context. */
@@ -44,6 +44,6 @@ double score_bigram_prob(const score_bigram *b, int32_t x, int32_t y);
  * for --max-windows); 0 or >= w->count: all. *n_tokens: tokens scored. ids outside
  * 0..n_vocab-1 make it fail. */
 int score_bigram_nll(const score_bigram *b, const int32_t *ids, const score_windows *w,
-                     int32_t ctx_id, size_t take, double *nll, size_t *n_tokens, dl_err *err);
+                     int32_t ctx_id, size_t take, double *nll, size_t *n_tokens, score_err *err);
 
 #endif

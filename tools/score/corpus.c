@@ -6,17 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-int score_read_file(const char *path, char **text, size_t *len, dl_err *err) {
+int score_read_file(const char *path, char **text, size_t *len, score_err *err) {
     *text = NULL;
     *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return dl_fail(err, DIFFLM_E_IO, "cannot open %s: %s", path, strerror(errno));
+        return score_fail(err, DIFFLM_E_IO, "cannot open %s: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     if (!buf) {
         fclose(f);
-        return dl_fail(err, DIFFLM_E_NOMEM, "out of memory reading %s", path);
+        return score_fail(err, DIFFLM_E_NOMEM, "out of memory reading %s", path);
     }
     for (;;) {
         if (cap - n < 2) {
@@ -24,7 +24,7 @@ int score_read_file(const char *path, char **text, size_t *len, dl_err *err) {
             if (!nb) {
                 free(buf);
                 fclose(f);
-                return dl_fail(err, DIFFLM_E_NOMEM, "out of memory reading %s", path);
+                return score_fail(err, DIFFLM_E_NOMEM, "out of memory reading %s", path);
             }
             buf = nb;
             cap *= 2;
@@ -38,7 +38,7 @@ int score_read_file(const char *path, char **text, size_t *len, dl_err *err) {
     fclose(f);
     if (bad) {
         free(buf);
-        return dl_fail(err, DIFFLM_E_IO, "read error in %s", path);
+        return score_fail(err, DIFFLM_E_IO, "read error in %s", path);
     }
     buf[n] = '\0';
     *text = buf;
@@ -52,26 +52,26 @@ void score_stream_free(score_stream *s) {
 }
 
 /* Makes room for `more` tokens after the current end. */
-static int stream_reserve(score_stream *s, size_t *cap, size_t more, dl_err *err) {
+static int stream_reserve(score_stream *s, size_t *cap, size_t more, score_err *err) {
     size_t need;
-    if (dl_add_size(s->n, more, &need))
-        return dl_fail(err, DIFFLM_E_NOMEM, "token stream too long");
+    if (score_add_size(s->n, more, &need))
+        return score_fail(err, DIFFLM_E_NOMEM, "token stream too long");
     if (need <= *cap)
         return 0;
-    size_t nc = DL_MAX(need, *cap < SIZE_MAX / 4 ? *cap * 2 : need), bytes;
-    if (dl_mul_size(nc, sizeof *s->ids, &bytes))
-        return dl_fail(err, DIFFLM_E_NOMEM, "token stream too long");
+    size_t nc = SCORE_MAX(need, *cap < SIZE_MAX / 4 ? *cap * 2 : need), bytes;
+    if (score_mul_size(nc, sizeof *s->ids, &bytes))
+        return score_fail(err, DIFFLM_E_NOMEM, "token stream too long");
     int32_t *ni = realloc(s->ids, bytes);
     if (!ni)
-        return dl_fail(err, DIFFLM_E_NOMEM, "out of memory for %zu tokens", nc);
+        return score_fail(err, DIFFLM_E_NOMEM, "out of memory for %zu tokens", nc);
     s->ids = ni;
     *cap = nc;
     return 0;
 }
 
 /* Appends the tokens of text[0..len). */
-static int stream_append_text(score_stream *s, size_t *cap, const dl_tok *t, const char *text,
-                              size_t len, dl_err *err) {
+static int stream_append_text(score_stream *s, size_t *cap, const score_tokenizer *t, const char *text,
+                              size_t len, score_err *err) {
     /* Every byte-level BPE token covers at least one byte; the retry is only a guard. */
     size_t want = len + 1;
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -79,7 +79,7 @@ static int stream_append_text(score_stream *s, size_t *cap, const dl_tok *t, con
         if (rc != 0)
             return rc;
         size_t got = 0;
-        rc = dl_tok_encode(t, text, len, 0, s->ids + s->n, *cap - s->n, &got, err);
+        rc = t->encode(t->user, text, len, s->ids + s->n, *cap - s->n, &got, err);
         if (rc == 0) {
             s->n += got;
             return 0;
@@ -88,7 +88,7 @@ static int stream_append_text(score_stream *s, size_t *cap, const dl_tok *t, con
             return rc;
         want = got;
     }
-    return dl_fail(err, DIFFLM_E_INTERNAL, "tokenizer asked for more room twice");
+    return score_fail(err, DIFFLM_E_INTERNAL, "tokenizer asked for more room twice");
 }
 
 /* Empty, or carriage returns only (a CRLF file's empty line). */
@@ -99,8 +99,8 @@ static int is_blank_line(const char *p, const char *end) {
     return 1;
 }
 
-int score_stream_build(score_stream *s, const dl_tok *t, const char *text, size_t len,
-                       int split_docs, dl_err *err) {
+int score_stream_build(score_stream *s, const score_tokenizer *t, const char *text, size_t len,
+                       int split_docs, score_err *err) {
     memset(s, 0, sizeof *s);
     size_t cap = 0;
     int rc = 0;
@@ -109,7 +109,7 @@ int score_stream_build(score_stream *s, const dl_tok *t, const char *text, size_
         s->n_docs = 1;
         goto done;
     }
-    const int32_t eos = dl_tok_specials(t)->eos;
+    const int32_t eos = t->eos;
     const char *p = text, *end = text + len;
     const char *doc = NULL, *doc_end = NULL;   /* the open document, without its last newline */
     while (p < end || doc) {
@@ -122,7 +122,7 @@ int score_stream_build(score_stream *s, const dl_tok *t, const char *text, size_
             doc_end = line_end;
         } else if (doc) {
             if (eos < 0) {
-                rc = dl_fail(err, DIFFLM_E_FORMAT, "the tokenizer has no EOS token to end "
+                rc = score_fail(err, DIFFLM_E_FORMAT, "the tokenizer has no EOS token to end "
                              "documents with (tokenizer.ggml.eos_token_id)");
                 goto done;
             }
@@ -145,12 +145,12 @@ done:
     return rc;
 }
 
-int score_token_bytes(uint32_t *lens, const dl_tok *t, dl_err *err) {
+int score_token_bytes(uint32_t *lens, const score_tokenizer *t, score_err *err) {
     char buf[256];
-    const int32_t n_vocab = dl_tok_n_vocab(t);
+    const int32_t n_vocab = t->n_vocab;
     for (int32_t v = 0; v < n_vocab; v++) {
         size_t n = 0;
-        int rc = dl_tok_decode(t, &v, 1, 0, buf, sizeof buf, &n, err);
+        int rc = t->decode(t->user, v, buf, sizeof buf, &n, err);
         if (rc != 0 && rc != DIFFLM_E_BUFFER_TOO_SMALL)
             return rc;
         lens[v] = (uint32_t)n;
@@ -168,7 +168,7 @@ void score_windows_plan(score_windows *w, size_t n, size_t body, int borrow_cont
 
 void score_window_at(const score_windows *w, size_t j, size_t *start, size_t *len) {
     *start = w->first + j * w->body;
-    *len = DL_MIN(w->body, w->n - *start);
+    *len = SCORE_MIN(w->body, w->n - *start);
 }
 
 size_t score_window_pick(const score_windows *w, size_t j, size_t take) {
@@ -178,7 +178,7 @@ size_t score_window_pick(const score_windows *w, size_t j, size_t take) {
 }
 
 size_t score_windows_take(const score_windows *w, int64_t max_windows) {
-    return max_windows > 0 ? DL_MIN((size_t)max_windows, w->count) : w->count;
+    return max_windows > 0 ? SCORE_MIN((size_t)max_windows, w->count) : w->count;
 }
 
 size_t score_span_bytes(const uint32_t *lens, const int32_t *ids, size_t start, size_t len) {

@@ -13,10 +13,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "difflm_internal.h"
+#include "score_err.h"
+
+/* The tokenizer the stream is cut with, as the tool has it: the public API's
+ * (difflm-score, corpus_api.c) or the tokenizer tables alone (difflm-bigram, which needs
+ * no weights). encode tokenizes text[0..len) without BOS or specials into out[0..cap):
+ * returns DIFFLM_OK with *n ids, DIFFLM_E_BUFFER_TOO_SMALL with *n = ids needed, or
+ * another status with the detail in *err. decode gives the bytes of one token without
+ * specials (control tokens: 0 bytes) into out[0..cap): DIFFLM_OK or
+ * DIFFLM_E_BUFFER_TOO_SMALL with *n = the bytes (needed), another status on failure. */
+typedef struct score_tokenizer {
+    int (*encode)(void *user, const char *text, size_t len, int32_t *out, size_t cap,
+                  size_t *n, score_err *err);
+    int (*decode)(void *user, int32_t id, char *out, size_t cap, size_t *n, score_err *err);
+    void *user;
+    int32_t n_vocab;
+    int32_t eos;        /* -1 when there is none */
+} score_tokenizer;
 
 /* Reads the whole file into a malloc'd buffer with a NUL after its *len bytes. */
-int score_read_file(const char *path, char **text, size_t *len, dl_err *err);
+int score_read_file(const char *path, char **text, size_t *len, score_err *err);
 
 typedef struct score_stream {
     int32_t *ids;       /* [n] */
@@ -24,14 +40,14 @@ typedef struct score_stream {
     size_t n_docs;
 } score_stream;
 
-int score_stream_build(score_stream *s, const dl_tok *t, const char *text, size_t len,
-                       int split_docs, dl_err *err);
+int score_stream_build(score_stream *s, const score_tokenizer *t, const char *text, size_t len,
+                       int split_docs, score_err *err);
 void score_stream_free(score_stream *s);   /* leaves *s empty; an empty one is fine */
 
 /* lens: [n_vocab] out, the bytes of each token as decoded without specials (control
  * tokens such as EOS count 0). Byte-level BPE decodes token by token, so the bytes of a
  * span of the stream are the sum over its tokens. */
-int score_token_bytes(uint32_t *lens, const dl_tok *t, dl_err *err);
+int score_token_bytes(uint32_t *lens, const score_tokenizer *t, score_err *err);
 
 /* Consecutive windows over stream[first..n): window j scores stream[first + j*body ..
  * first + (j+1)*body) (the last one may be shorter). first is 1 when the model needs a

@@ -52,6 +52,18 @@ class ModelInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class Score:
+    """What Context.score found (difflm_score_result): nll, the estimate of -ELBO in
+    nats; se, its standard error; var = se**2 (NaN when mc is 1); n_tokens scored;
+    n_iter = mc / batch."""
+    nll: float
+    se: float
+    var: float
+    n_tokens: int
+    n_iter: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Step:
     """The canvas after one denoising step (a copy: it stays valid)."""
     index: int            # 1-based step just run
@@ -418,6 +430,23 @@ class Context:
                                       byref(got)))
         flat = out[:got.value]
         return [flat[i:i + V] for i in range(0, got.value, V)]
+
+    def score(self, ids, prompt=(), mc=128, batch=16, seed=0):
+        """LLaDA's Monte Carlo estimate of -log p(ids | prompt) in nats (difflm_score: the
+        negative ELBO, an upper bound in expectation). The prompt is never masked; mc
+        forward passes in mc / batch stratified iterations. Returns a Score(nll, se, var,
+        n_tokens, n_iter). Deterministic for a seed, whatever the thread count."""
+        ids, prompt = list(ids), list(prompt)
+        arr, n = _check_ids(ids) if ids else (None, 0)
+        parr, n_prompt = _check_ids(prompt) if prompt else (None, 0)
+        p = ll.difflm_score_params()
+        lib.difflm_score_params_init(byref(p))
+        p.mc, p.batch, p.seed = mc, batch, seed
+        r = ll.difflm_score_result()
+        r.struct_size = ctypes.sizeof(r)
+        self._check(lib.difflm_score(self._handle(), parr, n_prompt, arr, n, byref(p),
+                                     byref(r)))
+        return Score(r.nll, r.se, r.var, r.n_tokens, r.n_iter)
 
     def cancel(self):
         """Stops the running (or next) step with Cancelled. Safe from any thread, even

@@ -114,6 +114,20 @@ class difflm_model_info(Structure):
     ] + [("n_params", c_uint64)]
 
 
+class difflm_score_params(Structure):
+    """typedef struct difflm_score_params { uint32_t struct_size; int32_t mc, batch;
+    uint64_t seed; } difflm_score_params;"""
+    _fields_ = [("struct_size", c_uint32), ("mc", c_int32), ("batch", c_int32),
+                ("seed", c_uint64)]
+
+
+class difflm_score_result(Structure):
+    """typedef struct difflm_score_result { uint32_t struct_size; int32_t n_tokens, n_iter;
+    double nll, var, se; } difflm_score_result;"""
+    _fields_ = [("struct_size", c_uint32), ("n_tokens", c_int32), ("n_iter", c_int32),
+                ("nll", ctypes.c_double), ("var", ctypes.c_double), ("se", ctypes.c_double)]
+
+
 class difflm_chat_message(Structure):
     """typedef struct difflm_chat_message { const char *role; const char *content; }"""
     _fields_ = [("role", c_char_p), ("content", c_char_p)]
@@ -206,6 +220,14 @@ PROTOTYPES = {
                               c_size_t, POINTER(c_float), c_size_t, POINTER(c_size_t)],
         "int difflm_logits(difflm_ctx *ctx, const difflm_token *ids, size_t n, "
         "const int32_t *rows, size_t n_rows, float *out, size_t cap, size_t *n_out);"),
+    "difflm_score_params_init": (None, [POINTER(difflm_score_params)],
+        "void difflm_score_params_init(difflm_score_params *p);"),
+    "difflm_score": (c_int, [_ctx_p, POINTER(difflm_token), c_size_t, POINTER(difflm_token),
+                             c_size_t, POINTER(difflm_score_params),
+                             POINTER(difflm_score_result)],
+        "int difflm_score(difflm_ctx *ctx, const difflm_token *prompt, size_t n_prompt, "
+        "const difflm_token *ids, size_t n, const difflm_score_params *p, "
+        "difflm_score_result *out);"),
 }
 
 

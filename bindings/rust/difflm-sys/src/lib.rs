@@ -113,6 +113,30 @@ pub struct difflm_params {
 /// `typedef struct difflm_model_info { uint32_t struct_size; int32_t arch, n_vocab,
 /// n_ctx_train, max_canvas, n_layer, n_embd, n_head, n_head_kv, n_ff, shift_logits,
 /// mask_id, bos_id, eos_id, eot_id, add_bos; uint64_t n_params; } difflm_model_info;`
+/// `typedef struct difflm_score_params { uint32_t struct_size; int32_t mc, batch;
+/// uint64_t seed; } difflm_score_params;`
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct difflm_score_params {
+    pub struct_size: u32,
+    pub mc: i32,
+    pub batch: i32,
+    pub seed: u64,
+}
+
+/// `typedef struct difflm_score_result { uint32_t struct_size; int32_t n_tokens, n_iter;
+/// double nll, var, se; } difflm_score_result;`
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct difflm_score_result {
+    pub struct_size: u32,
+    pub n_tokens: i32,
+    pub n_iter: i32,
+    pub nll: f64,
+    pub var: f64,
+    pub se: f64,
+}
+
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct difflm_model_info {
@@ -272,6 +296,20 @@ extern "C" {
         cap: usize,
         n_out: *mut usize,
     ) -> c_int;
+    /// `void difflm_score_params_init(difflm_score_params *p);`
+    pub fn difflm_score_params_init(p: *mut difflm_score_params);
+    /// `int difflm_score(difflm_ctx *ctx, const difflm_token *prompt, size_t n_prompt,
+    /// const difflm_token *ids, size_t n, const difflm_score_params *p,
+    /// difflm_score_result *out);`
+    pub fn difflm_score(
+        ctx: *mut difflm_ctx,
+        prompt: *const difflm_token,
+        n_prompt: usize,
+        ids: *const difflm_token,
+        n: usize,
+        p: *const difflm_score_params,
+        out: *mut difflm_score_result,
+    ) -> c_int;
 }
 
 #[cfg(test)]
@@ -291,12 +329,17 @@ mod tests {
             let mut buf = [MaybeUninit::<u64>::zeroed(); 64];
             difflm_gen_params_init(buf.as_mut_ptr().cast());
             assert_eq!(*buf.as_ptr().cast::<u32>() as usize, size_of::<difflm_gen_params>());
+            let mut buf = [MaybeUninit::<u64>::zeroed(); 64];
+            difflm_score_params_init(buf.as_mut_ptr().cast());
+            assert_eq!(*buf.as_ptr().cast::<u32>() as usize, size_of::<difflm_score_params>());
         }
         if size_of::<usize>() == 8 {
             assert_eq!(size_of::<difflm_params>(), 48);
             assert_eq!(size_of::<difflm_gen_params>(), 96);
             assert_eq!(size_of::<difflm_step_info>(), 40);
             assert_eq!(size_of::<difflm_model_info>(), 72);
+            assert_eq!(size_of::<difflm_score_params>(), 24);
+            assert_eq!(size_of::<difflm_score_result>(), 40);
         }
     }
 

@@ -497,6 +497,44 @@ impl Context {
         Ok(out)
     }
 
+    /// LLaDA's Monte Carlo estimate of -log p(ids | prompt) in nats (`difflm_score`: the
+    /// negative ELBO, an upper bound in expectation): `mc` forward passes in `mc / batch`
+    /// stratified iterations (LLaDA's defaults: 128 and 16), the prompt never masked.
+    /// Deterministic for a seed, whatever the thread count.
+    pub fn score(
+        &mut self,
+        ids: &[Token],
+        prompt: &[Token],
+        mc: i32,
+        batch: i32,
+        seed: u64,
+    ) -> Result<sys::difflm_score_result> {
+        let mut p = sys::difflm_score_params::default();
+        // SAFETY: p is a valid, writable difflm_score_params.
+        unsafe { sys::difflm_score_params_init(&mut p) };
+        p.mc = mc;
+        p.batch = batch;
+        p.seed = seed;
+        let mut r = sys::difflm_score_result {
+            struct_size: std::mem::size_of::<sys::difflm_score_result>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: ids and prompt are valid for their lengths; p and r are valid structs.
+        let st = unsafe {
+            sys::difflm_score(
+                self.ptr(),
+                prompt.as_ptr(),
+                prompt.len(),
+                ids.as_ptr(),
+                ids.len(),
+                &p,
+                &mut r,
+            )
+        };
+        self.check(st)?;
+        Ok(r)
+    }
+
     /// Stops the running or next step of this context.
     pub fn cancel(&self) {
         // SAFETY: difflm_cancel is safe at any time while the context exists.

@@ -232,3 +232,21 @@ fn logits_rows_errors_and_generation() {
     assert_eq!(ctx.logits(&ids, None).unwrap_err().kind(), ErrorKind::Cancelled);
     assert_eq!(ctx.logits(&ids, None).unwrap(), full); // the request was spent
 }
+
+#[test]
+fn score_is_deterministic_and_checked() {
+    let mut ctx = open();
+    let prompt = ctx.tokenize("The Lord said", 0).unwrap();
+    let ids = ctx.tokenize(" unto Moses", 0).unwrap();
+    let a = ctx.score(&ids, &prompt, 8, 4, 3).unwrap();
+    let b = ctx.score(&ids, &prompt, 8, 4, 3).unwrap();
+    assert!(a.nll > 0.0);
+    assert_eq!(a.nll.to_bits(), b.nll.to_bits());
+    assert_eq!((a.n_tokens as usize, a.n_iter), (ids.len(), 2));
+    assert!((a.se * a.se - a.var).abs() < 1e-9 * a.var.max(1.0));
+    assert_eq!(ctx.score(&[], &prompt, 8, 4, 3).unwrap().nll, 0.0);
+    assert_eq!(ctx.score(&ids, &prompt, 6, 4, 3).unwrap_err().kind(), ErrorKind::InvalidArg);
+    ctx.cancel();
+    assert_eq!(ctx.score(&ids, &prompt, 8, 4, 3).unwrap_err().kind(), ErrorKind::Cancelled);
+    assert_eq!(ctx.score(&ids, &prompt, 8, 4, 3).unwrap().nll.to_bits(), a.nll.to_bits());
+}
