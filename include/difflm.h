@@ -150,6 +150,7 @@ typedef struct difflm_params {
     int32_t log_level;           /* most verbose level passed to log_fn (default WARN) */
     difflm_log_fn log_fn;        /* NULL = silent */
     void *log_user;
+    int32_t max_batch;           /* difflm_ctx_params.max_batch (default 1) */
 } difflm_params;
 
 /* Fills *p with defaults. */

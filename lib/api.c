@@ -45,6 +45,7 @@ API void difflm_params_init(difflm_params *p) {
     p->struct_size = sizeof *p;
     p->mask_token_id = -1;
     p->log_level = DIFFLM_LOG_WARN;
+    p->max_batch = 1;
 }
 
 API void difflm_model_params_init(difflm_model_params *p) {
@@ -259,9 +260,10 @@ API difflm_ctx *difflm_create(const difflm_params *p, int *status) {
                             "difflm_params", &err);
     if (rc == 0 && !prm.model_path)
         rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "difflm_params.model_path is NULL");
-    if (rc == 0 && (prm.n_threads < 0 || prm.max_canvas < 0 || prm.mask_token_id < -1))
+    if (rc == 0 && (prm.n_threads < 0 || prm.max_canvas < 0 || prm.mask_token_id < -1 ||
+                    prm.max_batch < 0))
         rc = dl_fail(&err, DIFFLM_E_INVALID_ARG,
-                     "n_threads and max_canvas must be >= 0, mask_token_id >= -1");
+                     "n_threads, max_canvas and max_batch must be >= 0, mask_token_id >= -1");
     if (rc == 0) {
         difflm_model_params mp;
         difflm_model_params_init(&mp);
@@ -274,6 +276,7 @@ API difflm_ctx *difflm_create(const difflm_params *p, int *status) {
         difflm_ctx_params_init(&cp);
         cp.n_threads = prm.n_threads;
         cp.max_canvas = prm.max_canvas;
+        cp.max_batch = prm.max_batch;
         difflm_model *m = NULL;
         // the C library's allocator, even when called from a callback inside a host's scope
         IN_SCOPE(NULL, rc = dl_model_obj_load(&m, &mp, &err));
