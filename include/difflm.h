@@ -131,6 +131,8 @@ typedef struct difflm_step_info {
     int32_t prompt_length;       /* canvas[0 .. prompt_length) is the prompt */
     const difflm_token *canvas;  /* the whole canvas, prompt included */
     size_t canvas_length;
+    int32_t batch_index;         /* difflm_batch_step: the canvas (0-based) this call
+                                    reports; 0 for difflm_generate_step */
 } difflm_step_info;
 
 /* Called after every step; a non-zero return stops generation with DIFFLM_E_CANCELLED. */
@@ -148,6 +150,7 @@ typedef struct difflm_params {
     int32_t log_level;           /* most verbose level passed to log_fn (default WARN) */
     difflm_log_fn log_fn;        /* NULL = silent */
     void *log_user;
+    int32_t max_batch;           /* difflm_ctx_params.max_batch (default 1) */
 } difflm_params;
 
 /* Fills *p with defaults. */
@@ -255,6 +258,9 @@ typedef struct difflm_ctx_params {
     difflm_alloc_fn alloc_fn;    /* NULL (with free_fn NULL) = the C library's */
     difflm_free_fn free_fn;
     void *alloc_user;
+    int32_t max_batch;           /* most canvases difflm_batch_begin takes (default 1,
+                                    0 = 1, at most 64); the arena's forward scratch and
+                                    hidden states grow to max_batch * max_canvas rows */
 } difflm_ctx_params;
 
 /* Fills *p with defaults. */
@@ -416,6 +422,71 @@ DIFFLM_API int difflm_sample(difflm_ctx *ctx, const char *prompt, const difflm_g
  * cleared by difflm_generate_begin (and by a difflm_logits call outside a generation,
  * which it cancels). */
 DIFFLM_API void difflm_cancel(difflm_ctx *ctx);
+
+/* ---------------------------------------------------------------- batches
+ *
+ * Several canvases (different prompts, the same generation parameters) advanced
+ * together: each step runs ONE forward pass over the rows of every canvas still
+ * denoising, so every weight is read once per step for all of them (the throughput a
+ * server batching users wants), while attention stays per canvas: a canvas never sees
+ * another's keys, and each has its own positions, schedule state and random stream.
+ * Each canvas gets bitwise the tokens difflm_generate_begin/step give it alone with
+ * the same parameters and its seed, for any n_threads and whichever canvases share
+ * the batch. The context's max_batch (difflm_ctx_params) bounds the batch.
+ *
+ * A context runs one generation at a time: difflm_batch_begin ends a single
+ * generation (difflm_canvas then returns E_STATE) and difflm_generate_begin or
+ * difflm_sample ends a batch. difflm_logits between batch steps leaves the batch alone,
+ * as it does a single generation.
+ *
+ * Supported: both schedules, every remasking rule, temperature / top-k / top-p, the
+ * gen flags LOGITS_EOS_INF, CONFIDENCE_EOS_EOT_INF and EARLY_STOP (a canvas that stops
+ * early takes no more rows), parallel decoding (each canvas takes its own number of
+ * steps; one that completes takes no more rows). E_UNSUPPORTED: classifier-free
+ * guidance (cfg_scale > 0), the KV caches (cache != NONE), DIFFLM_GEN_ALL_LOGITS.
+ *
+ *     difflm_ctx_params cp;
+ *     difflm_ctx_params_init(&cp);
+ *     cp.max_batch = 4;
+ *     difflm_ctx *ctx = difflm_ctx_create(model, &cp, &st);
+ *     const difflm_token *prompts[2] = { a, b };
+ *     size_t lens[2] = { n_a, n_b };
+ *     difflm_batch_begin(ctx, prompts, lens, 2, NULL, &g);
+ *     while ((st = difflm_batch_step(ctx)) == DIFFLM_OK)
+ *         ;
+ *     difflm_batch_canvas(ctx, 1, out, cap, &n);   // b's canvas
+ */
+
+/* Begins a batch of n_canvases canvases: canvas i is [prompts[i][0 .. n[i]) | MASK x
+ * g->gen_length], its random stream seeded with seeds[i] (seeds NULL: every canvas
+ * g->seed), everything else from g as for difflm_generate_begin (the prompts are
+ * copied). A canvas that fails its checks fails the call, and no batch is then begun.
+ * Returns OK; E_INVALID_ARG (ctx, prompts, n or g NULL, a prompt NULL with n[i] > 0,
+ * n_canvases 0 or above the context's max_batch, or what difflm_generate_begin rejects,
+ * the message naming the canvas); E_TOO_LONG (n[i] + gen_length > max_canvas, checked
+ * first); E_UNSUPPORTED (cfg_scale > 0, a KV cache, DIFFLM_GEN_ALL_LOGITS). Clears a
+ * pending difflm_cancel. */
+DIFFLM_API int difflm_batch_begin(difflm_ctx *ctx, const difflm_token *const *prompts,
+                                  const size_t *n, size_t n_canvases, const uint64_t *seeds,
+                                  const difflm_gen_params *g);
+
+/* Runs one denoising step of every canvas not yet complete, in one forward pass.
+ * The step callback (g->step_fn) runs after the pass and every canvas's commits, once
+ * per canvas that took part, in canvas order, with info->batch_index naming it and the
+ * step, counts and canvas of that canvas; a non-zero return stops the batch with
+ * E_CANCELLED (the later canvases' calls of that step are skipped; every canvas keeps
+ * what this step committed). Returns OK (some canvas has steps to go), DONE (every
+ * canvas is complete; further calls return DONE and do nothing), E_CANCELLED
+ * (difflm_cancel or the callback), E_STATE (no batch begun). */
+DIFFLM_API int difflm_batch_step(difflm_ctx *ctx);
+
+/* Copies canvas i of the batch (prompt + generated, MASK where still masked) into out.
+ * Returns OK (the canvas is still being denoised) or DONE (it is complete: it takes no
+ * more steps) with the canvas copied; E_BUFFER_TOO_SMALL (*n_out = its length);
+ * E_STATE (no batch begun); E_INVALID_ARG (i >= the batch's canvas count, NULL
+ * arguments). Thread safety as difflm_canvas. */
+DIFFLM_API int difflm_batch_canvas(const difflm_ctx *ctx, size_t i, difflm_token *out,
+                                   size_t cap, size_t *n_out);
 
 /* ---------------------------------------------------------------- logits */
 

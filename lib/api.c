@@ -36,7 +36,7 @@ static int copy_versioned(void *dst, size_t dst_size, const void *src, uint32_t 
 #define PARAMS_MIN_SIZE offsetof(difflm_params, log_user) + sizeof(void *)
 #define GEN_MIN_SIZE offsetof(difflm_gen_params, step_user) + sizeof(void *)
 #define MODEL_PARAMS_MIN_SIZE offsetof(difflm_model_params, alloc_user) + sizeof(void *)
-#define CTX_PARAMS_MIN_SIZE sizeof(difflm_ctx_params)
+#define CTX_PARAMS_MIN_SIZE offsetof(difflm_ctx_params, alloc_user) + sizeof(void *)
 
 API void difflm_params_init(difflm_params *p) {
     if (!p)
@@ -45,6 +45,7 @@ API void difflm_params_init(difflm_params *p) {
     p->struct_size = sizeof *p;
     p->mask_token_id = -1;
     p->log_level = DIFFLM_LOG_WARN;
+    p->max_batch = 1;
 }
 
 API void difflm_model_params_init(difflm_model_params *p) {
@@ -62,6 +63,7 @@ API void difflm_ctx_params_init(difflm_ctx_params *p) {
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     p->log_level = DIFFLM_LOG_WARN;
+    p->max_batch = 1;
 }
 
 API void difflm_gen_params_init(difflm_gen_params *g) {
@@ -201,8 +203,8 @@ static int ctx_params(const difflm_ctx_params *p, difflm_ctx_params *prm, dl_err
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "params is NULL");
     int rc = copy_versioned(prm, sizeof *prm, p, p->struct_size, CTX_PARAMS_MIN_SIZE,
                             "difflm_ctx_params", err);
-    if (rc == 0 && (prm->n_threads < 0 || prm->max_canvas < 0))
-        rc = dl_fail(err, DIFFLM_E_INVALID_ARG, "n_threads and max_canvas must be >= 0");
+    if (rc == 0 && (prm->n_threads < 0 || prm->max_canvas < 0 || prm->max_batch < 0))
+        rc = dl_fail(err, DIFFLM_E_INVALID_ARG, "n_threads, max_canvas and max_batch must be >= 0");
     if (rc == 0)
         rc = check_allocator(prm->alloc_fn, prm->free_fn, "difflm_ctx_params", err);
     return rc;
@@ -259,9 +261,10 @@ API difflm_ctx *difflm_create(const difflm_params *p, int *status) {
                             "difflm_params", &err);
     if (rc == 0 && !prm.model_path)
         rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "difflm_params.model_path is NULL");
-    if (rc == 0 && (prm.n_threads < 0 || prm.max_canvas < 0 || prm.mask_token_id < -1))
+    if (rc == 0 && (prm.n_threads < 0 || prm.max_canvas < 0 || prm.mask_token_id < -1 ||
+                    prm.max_batch < 0))
         rc = dl_fail(&err, DIFFLM_E_INVALID_ARG,
-                     "n_threads and max_canvas must be >= 0, mask_token_id >= -1");
+                     "n_threads, max_canvas and max_batch must be >= 0, mask_token_id >= -1");
     if (rc == 0) {
         difflm_model_params mp;
         difflm_model_params_init(&mp);
@@ -274,6 +277,7 @@ API difflm_ctx *difflm_create(const difflm_params *p, int *status) {
         difflm_ctx_params_init(&cp);
         cp.n_threads = prm.n_threads;
         cp.max_canvas = prm.max_canvas;
+        cp.max_batch = prm.max_batch;
         difflm_model *m = NULL;
         // the C library's allocator, even when called from a callback inside a host's scope
         IN_SCOPE(NULL, rc = dl_model_obj_load(&m, &mp, &err));
@@ -399,6 +403,37 @@ API int difflm_sample(difflm_ctx *ctx, const char *prompt, const difflm_gen_para
     if (rc == 0)
         IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_sample(ctx, prompt, &gp, out, cap, n_out));
     return rc;
+}
+
+/* --------------------------------------------------------------- batches */
+
+API int difflm_batch_begin(difflm_ctx *ctx, const difflm_token *const *prompts, const size_t *n,
+                           size_t n_canvases, const uint64_t *seeds, const difflm_gen_params *g) {
+    if (!ctx)
+        return DIFFLM_E_INVALID_ARG;
+    if (!prompts || !n || !g)
+        return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_batch_begin: NULL prompts, n or params");
+    difflm_gen_params gp;
+    int rc = gen_params(ctx, g, &gp);
+    if (rc == 0)
+        IN_SCOPE(dl_ctx_mem(ctx),
+                 rc = dl_ctx_batch_begin(ctx, prompts, n, n_canvases, seeds, &gp));
+    return rc;
+}
+
+API int difflm_batch_step(difflm_ctx *ctx) {
+    if (!ctx)
+        return DIFFLM_E_INVALID_ARG;
+    int rc;
+    IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_batch_step(ctx));
+    return rc;
+}
+
+API int difflm_batch_canvas(const difflm_ctx *ctx, size_t i, difflm_token *out, size_t cap,
+                            size_t *n_out) {
+    if (!ctx || !n_out || (!out && cap))
+        return DIFFLM_E_INVALID_ARG;
+    return dl_ctx_batch_canvas(ctx, i, out, cap, n_out);
 }
 
 /* --------------------------------------------------------------- logits */

@@ -91,6 +91,7 @@ struct context_params {
     int32_t mask_token_id = -1;
     int32_t log_level = DIFFLM_LOG_WARN;
     std::function<void(int32_t, std::string_view)> log;
+    int32_t max_batch = 1;          // most canvases batch_begin takes
 };
 
 // The canvas after one step (a copy).
@@ -237,6 +238,48 @@ class context {
         return out;
     }
 
+    // -------------------------------------------------------- batches
+
+    // Several prompts advanced together, one forward pass per step over every canvas
+    // still denoising (difflm_batch_*). seeds empty: every canvas runs g.seed; else one
+    // per prompt. Each canvas is bitwise what begin/step give its prompt alone. No step
+    // callback here (g.step_fn is passed on as set), no CFG, no KV cache.
+    void batch_begin(const std::vector<std::vector<token>> &prompts, const gen_params &g,
+                     const std::vector<uint64_t> &seeds = {}) {
+        if (!seeds.empty() && seeds.size() != prompts.size())
+            throw_status(DIFFLM_E_INVALID_ARG, "batch_begin: one seed per prompt");
+        std::vector<const token *> ps;
+        std::vector<std::size_t> ns;
+        for (const auto &p : prompts) {
+            ps.push_back(p.data());
+            ns.push_back(p.size());
+        }
+        check(difflm_batch_begin(ctx_, ps.data(), ns.data(), prompts.size(),
+                                 seeds.empty() ? nullptr : seeds.data(), &g));
+    }
+    // true: some canvas has steps to go; false: every canvas is complete.
+    bool batch_step() { return check(difflm_batch_step(ctx_)) == DIFFLM_OK; }
+    // Canvas i of the batch (prompt + generated, MASK where still masked).
+    std::vector<token> batch_canvas(std::size_t i) const {
+        std::vector<token> out(static_cast<std::size_t>(info().max_canvas));
+        std::size_t n = 0;
+        int st = difflm_batch_canvas(ctx_, i, out.data(), out.size(), &n);
+        if (st < 0) throw_status(st, difflm_status_str(st));
+        out.resize(n);
+        return out;
+    }
+    // begin, step to the end, and every canvas.
+    std::vector<std::vector<token>> generate_batch(const std::vector<std::vector<token>> &prompts,
+                                                   const gen_params &g,
+                                                   const std::vector<uint64_t> &seeds = {}) {
+        batch_begin(prompts, g, seeds);
+        while (batch_step()) {
+        }
+        std::vector<std::vector<token>> out;
+        for (std::size_t i = 0; i < prompts.size(); i++) out.push_back(batch_canvas(i));
+        return out;
+    }
+
     // Safe from any thread while the context exists.
     void cancel() const noexcept { difflm_cancel(ctx_); }
 
@@ -344,6 +387,7 @@ class context {
         cp.n_threads = p.n_threads;
         cp.max_canvas = p.max_canvas;
         cp.mask_token_id = p.mask_token_id;
+        cp.max_batch = p.max_batch;
         cp.log_level = p.log_level;
         cp.log_fn = &state::on_log;
         cp.log_user = state_.get();

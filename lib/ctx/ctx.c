@@ -19,9 +19,12 @@
 static void ctx_layout(struct difflm_ctx *c, dl_arena *a) {
     const dl_hparams *hp = &c->model->hp;
     size_t canvas = (size_t)c->max_canvas, rows = (size_t)c->logit_rows;
-    c->fwd_scratch = dl_arena_alloc(a, dl_model_scratch_size(c->model, c->max_canvas));
+    size_t batch_rows = canvas * (size_t)c->max_batch;   // <= DL_MAX_CANVAS (ctx_size)
+    // a batch's pass: max_batch canvases of max_canvas rows (one canvas: the plain size)
+    c->fwd_scratch = dl_arena_alloc(a, dl_model_batch_scratch_size(c->model, (int32_t)batch_rows,
+                                                                   c->max_canvas));
     c->head_scratch = dl_arena_alloc(a, dl_model_logits_scratch_size(c->model, c->logit_rows));
-    c->hidden = dl_arena_alloc(a, canvas * (size_t)hp->n_embd * sizeof(float));
+    c->hidden = dl_arena_alloc(a, batch_rows * (size_t)hp->n_embd * sizeof(float));
     c->hidden_un = dl_arena_alloc(a, canvas * (size_t)hp->n_embd * sizeof(float));
     c->logits = dl_arena_alloc(a, rows * (size_t)hp->n_vocab * sizeof(float));
     c->logits_un = dl_arena_alloc(a, rows * (size_t)hp->n_vocab * sizeof(float));
@@ -65,6 +68,14 @@ static int ctx_size(struct difflm_ctx *c, const struct difflm_model *lm,
     if (c->max_canvas > DL_MAX_CANVAS)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "max_canvas %d is above the limit of %d",
                        c->max_canvas, DL_MAX_CANVAS);
+    c->max_batch = p->max_batch > 0 ? p->max_batch : 1;
+    if (c->max_batch > DL_MAX_BATCH)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "max_batch %d is above the limit of %d",
+                       c->max_batch, DL_MAX_BATCH);
+    if ((int64_t)c->max_batch * c->max_canvas > DL_MAX_CANVAS)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                       "max_batch %d times max_canvas %d is above the limit of %d rows",
+                       c->max_batch, c->max_canvas, DL_MAX_CANVAS);
     c->logit_rows = DL_MIN(c->max_canvas, 32);
     dl_arena a = {0};
     ctx_layout(c, &a);
@@ -82,7 +93,10 @@ int dl_ctx_memory_required(const struct difflm_model *lm, const difflm_ctx_param
     int rc = ctx_size(&c, lm, p, &arena, err);
     if (rc != 0)
         return rc;
-    if (dl_add_size(arena, dl_sched_memory(c.max_canvas, lm->model->hp.n_vocab), &total) ||
+    size_t sched, scheds;   // the context's scheduler and the batch's other ones
+    sched = dl_sched_memory(c.max_canvas, lm->model->hp.n_vocab);
+    if (dl_mul_size(sched, (size_t)c.max_batch, &scheds) ||
+        dl_add_size(arena, scheds, &total) ||
         dl_add_size(total, sizeof(struct difflm_ctx), &total))
         return dl_fail(err, DIFFLM_E_NOMEM, "context size overflows for max_canvas %d",
                        c.max_canvas);
@@ -127,6 +141,11 @@ int dl_ctx_create(struct difflm_ctx **out, struct difflm_model *lm, const difflm
     rc = dl_sched_create(&c->sched, c->max_canvas, hp->n_vocab, c->mask_id, sp->eos, sp->eot, err);
     if (rc != 0)
         goto fail;
+    c->batch_sched[0] = c->sched;
+    for (int32_t i = 1; i < c->max_batch; i++)
+        if ((rc = dl_sched_create(&c->batch_sched[i], c->max_canvas, hp->n_vocab, c->mask_id,
+                                  sp->eos, sp->eot, err)) != 0)
+            goto fail;
 
     c->arena = dl_aligned_alloc(arena_bytes);
     if (!c->arena) {
@@ -158,6 +177,8 @@ void dl_ctx_free(struct difflm_ctx *c) {
     if (!c)
         return;
     dl_sched_free(c->sched);
+    for (int32_t i = 1; i < DL_MAX_BATCH; i++)
+        dl_sched_free(c->batch_sched[i]);
     dl_pool_free(c->pool);
     dl_aligned_free(c->arena);
     struct difflm_model *lm = c->lm;
@@ -165,8 +186,7 @@ void dl_ctx_free(struct difflm_ctx *c) {
     dl_model_obj_release(lm);   // under the model's allocator, perhaps the last reference
 }
 
-/* Resolves AUTO settings and copies the public parameters into the scheduler's form. */
-static void resolve_params(const struct difflm_ctx *c, const difflm_gen_params *g,
+void dl_ctx_resolve_params(const struct difflm_ctx *c, const difflm_gen_params *g,
                            dl_sched_params *sp) {
     sp->gen_length = g->gen_length;
     sp->steps = g->steps;
@@ -199,6 +219,7 @@ static void resolve_params(const struct difflm_ctx *c, const difflm_gen_params *
 int dl_ctx_begin(struct difflm_ctx *c, const int32_t *prompt, int32_t n,
                  const difflm_gen_params *g) {
     c->have_canvas = 0;
+    c->batch_n = 0;   // a context runs one generation at a time: this one ends a batch
     __atomic_store_n(&c->cancel, 0, __ATOMIC_SEQ_CST);
     // the canvas bound first: it is the constraint a too-long request breaks, whatever
     // else is wrong with the parameters (steps, blocks) for such a length
@@ -220,7 +241,7 @@ int dl_ctx_begin(struct difflm_ctx *c, const int32_t *prompt, int32_t n,
         return dl_fail(&c->err, DIFFLM_E_UNSUPPORTED,
                        "a KV cache with classifier-free guidance is not supported");
     dl_sched_params sp;
-    resolve_params(c, g, &sp);
+    dl_ctx_resolve_params(c, g, &sp);
     int rc = dl_sched_begin(c->sched, &sp, prompt, n, &c->err);
     if (rc != 0)
         return rc;

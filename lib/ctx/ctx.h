@@ -58,6 +58,21 @@ struct difflm_ctx {
     difflm_step_fn step_fn;
     void *step_user;
     int cancel;                 /* written with __atomic_store_n from any thread */
+
+    /* Batches (ctx_batch.c): up to max_batch canvases advanced by one pass. The arena's
+     * forward scratch and hidden states are sized for max_batch * max_canvas rows. */
+    int32_t max_batch;
+    dl_sched *batch_sched[DL_MAX_BATCH];  /* [0] is sched; [1 .. max_batch) the batch's own */
+    int32_t batch_n;            /* canvases of the batch begun (0: no batch) */
+    int32_t batch_row0[DL_MAX_BATCH];     /* this step's first hidden row of each canvas
+                                             (-1: it took no rows) */
 };
+
+/* AUTO settings resolved and the public parameters copied into the scheduler's form. */
+void dl_ctx_resolve_params(const struct difflm_ctx *c, const difflm_gen_params *g,
+                           dl_sched_params *sp);
+
+/* A batch has begun and not every canvas of it is complete. */
+int dl_ctx_batch_unfinished(const struct difflm_ctx *c);
 
 #endif

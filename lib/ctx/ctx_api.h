@@ -51,6 +51,14 @@ int dl_ctx_sample(struct difflm_ctx *ctx, const char *prompt, const difflm_gen_p
 /* Safe from any thread. */
 void dl_ctx_cancel(struct difflm_ctx *ctx);
 
+/* ---- batches (ctx_batch.c), after api.c's pointer checks (prompts, n, g non-NULL;
+ * g a current-size copy) */
+int dl_ctx_batch_begin(struct difflm_ctx *ctx, const int32_t *const *prompts, const size_t *n,
+                       size_t n_canvases, const uint64_t *seeds, const difflm_gen_params *g);
+int dl_ctx_batch_step(struct difflm_ctx *ctx);
+int dl_ctx_batch_canvas(const struct difflm_ctx *ctx, size_t i, int32_t *out, size_t cap,
+                        size_t *n_out);
+
 /* ---- logits (ctx_logits.c): difflm_logits after api.c's pointer checks (ids, n_out
  * non-NULL; out non-NULL when cap > 0; rows NULL only with n_rows 0). */
 int dl_ctx_logits(struct difflm_ctx *ctx, const int32_t *ids, size_t n, const int32_t *rows,

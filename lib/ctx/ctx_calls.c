@@ -73,6 +73,7 @@ int dl_ctx_sample(struct difflm_ctx *c, const char *prompt, const difflm_gen_par
     if (dl_tok_specials(c->tok)->add_bos)
         flags |= DIFFLM_TOKENIZE_ADD_BOS;
     c->have_canvas = 0;
+    c->batch_n = 0;   // one generation at a time: this one ends a batch
     int rc = dl_tok_encode(c->tok, prompt, strlen(prompt), flags, ids, (size_t)c->max_canvas,
                            &n_ids, &c->err);
     if (rc == DIFFLM_E_BUFFER_TOO_SMALL)

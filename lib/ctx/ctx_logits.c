@@ -7,9 +7,9 @@
 
 #include "ctx/ctx.h"
 
-/* A generation has begun and not completed: a cancel request is then its too. */
+/* A generation (or a batch) has begun and not completed: a cancel request is then its too. */
 static int generation_unfinished(const struct difflm_ctx *c) {
-    return c->have_canvas && !dl_sched_done(c->sched);
+    return (c->have_canvas && !dl_sched_done(c->sched)) || dl_ctx_batch_unfinished(c);
 }
 
 static int cancelled(struct difflm_ctx *c) {

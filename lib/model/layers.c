@@ -32,19 +32,26 @@ static void swiglu_task(void *ctx, int task, int worker) {
     size_t o;
     int nr = dl_rows_job_rows(j, task, &o);
     /* silu_mul's vector body and scalar tail round differently, so the chunk (not the
-     * thread count) decides which elements take which: the caller fixes it */
+     * thread count, nor the other canvases of a batch) decides which elements take
+     * which: the caller fixes it */
     dl_silu_mul(j->out + o, j->in + o, j->in2 + o, (size_t)nr * (size_t)j->C);
 }
 
 static int n_chunks(const dl_exec *ex, int R) {
-    return (R + ex->row_chunk - 1) / ex->row_chunk;
+    if (!ex->seg_start)
+        return (R + ex->row_chunk - 1) / ex->row_chunk;
+    int n = 0;
+    for (int s = 0; s < ex->n_seg; s++)
+        n += (ex->seg_start[s + 1] - ex->seg_start[s] + ex->row_chunk - 1) / ex->row_chunk;
+    return n;
 }
 
 void dl_layer_norm(const dl_exec *ex, float *out, const float *x, const dl_weight *w, float eps,
                    int R, int E) {
     /* rmsnorm is per row: any chunking gives the same bits, so it never starts threads */
     dl_rows_job j = { .out = out, .in = x, .w = dl_weight_vec_f32(w, ex->vec), .eps = eps, .R = R,
-                   .C = E, .chunk = ex->row_chunk };
+                   .C = E, .chunk = ex->row_chunk, .seg_start = ex->seg_start,
+                   .n_seg = ex->n_seg };
     dl_pool_run(ex->pool, n_chunks(ex, R), norm_task, &j);
 }
 
@@ -129,7 +136,8 @@ void dl_layer_ffn(const dl_exec *ex, float *x_out, const dl_ffn_acts *a, const f
     dl_layer_norm(ex, a->xn, x, &L->ffn_norm, hp->rms_eps, R, E);
     ex->linear(lc, a->gate, a->xn, &L->w_gate, NULL, 0, 0, R);
     ex->linear(lc, a->up, a->xn, &L->w_up, NULL, 0, 0, R);
-    dl_rows_job j = { .out = a->h, .in = a->gate, .in2 = a->up, .R = R, .C = F, .chunk = ex->row_chunk };
+    dl_rows_job j = { .out = a->h, .in = a->gate, .in2 = a->up, .R = R, .C = F, .chunk = ex->row_chunk,
+                   .seg_start = ex->seg_start, .n_seg = ex->n_seg };
     dl_pool_for(ex->pool, ex->n_threads, n_chunks(ex, R), swiglu_task, &j);
     if (x_out != x)
         memcpy(x_out, x, (size_t)R * E * sizeof(float));

@@ -38,6 +38,12 @@ typedef struct dl_exec {
     float *vec;                 /* [max(E, Dq, Dkv)] a norm or bias vector widened to f32;
                                  * NULL is fine when every such vector is F32 */
     int row_chunk;              /* rows per elementwise task (norms, SwiGLU) */
+    const int32_t *seg_start;   /* NULL: the R rows are one segment. Else n_seg + 1 row
+                                 * indices, seg_start[0] = 0, seg_start[n_seg] = R: the
+                                 * rows of several canvases (a batch). Elementwise tasks
+                                 * are cut at row_chunk from each segment's first row, so
+                                 * a segment's rows round as they do alone. */
+    int n_seg;
 } dl_exec;
 
 /* The sequences of one attention call: sequence s's queries are rows q0 .. q0+n_q of

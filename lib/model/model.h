@@ -102,6 +102,32 @@ int dl_model_forward(const dl_model *m, void *scratch, const int32_t *tokens, in
 void dl_model_logits(const dl_model *m, void *scratch, const float *hidden, const int32_t *rows,
                      int32_t n_rows, float *logits);
 
+/* ---------------------------------------------------------------- batches
+ * Several canvases in one pass: their rows are concatenated, so every product reads
+ * its weights once for all of them, while attention runs per canvas (block diagonal:
+ * a canvas never sees another's keys) and each canvas has its own positions 0 .. n-1.
+ * Every row's result is bitwise what dl_model_forward gives for its canvas alone: the
+ * products compute rows independently (on the OpenBLAS path, which does not, they run
+ * per canvas), and the elementwise tasks are cut from each canvas's first row. */
+
+#define DL_MAX_BATCH 64           /* canvases in one batched pass */
+
+typedef struct dl_canvas_seg {
+    const int32_t *tokens;      /* [n_tokens] */
+    int32_t n_tokens;           /* >= 1 */
+} dl_canvas_seg;
+
+/* Bytes of scratch for a batched pass of up to max_rows rows in all, each canvas at most
+ * max_tokens long. (max_tokens, max_tokens) is dl_model_scratch_size(max_tokens). */
+size_t dl_model_batch_scratch_size(const dl_model *m, int32_t max_rows, int32_t max_tokens);
+
+/* One pass over the canvases segs[0 .. n_seg) (1 <= n_seg <= DL_MAX_BATCH).
+ *   hidden: [sum of n_tokens][n_embd] out, canvas 0's rows first, then canvas 1's, ...
+ *   scratch: dl_model_batch_scratch_size(m, >= the rows, >= the longest canvas) bytes.
+ * Returns 0 or E_INVALID_ARG (counts, ids) / E_CANCELLED. Allocates nothing. */
+int dl_model_forward_batch(const dl_model *m, void *scratch, const dl_canvas_seg *segs,
+                           int32_t n_seg, float *hidden, const int *cancel, dl_err *err);
+
 /* ---------------------------------------------------------------- KV caches
  * Fast-dLLM's approximate caches (doc/sampling.md, "KV caches"). A full pass at a
  * block's first step stores every layer's K (after RoPE) and V for the whole canvas;

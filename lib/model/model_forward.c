@@ -96,11 +96,24 @@ typedef struct fwd_linear {
     size_t cap;
     dl_pool *pool;
     int nt;
+    const int32_t *seg_start;   /* a batch's canvases (NULL: one), as dl_exec's */
+    int n_seg;
 } fwd_linear;
 
 static void fwd_linear_fn(void *ctx, float *out, const float *x, const dl_weight *w,
                           const float *bias, int accumulate, int row_groups, int n) {
     const fwd_linear *l = ctx;
+    if (l->seg_start && !row_groups && !dl_weight_rows_independent(w)) {
+        /* a product whose rows depend on each other runs per canvas of the batch, so each
+         * canvas gets the bits of its own pass (and loses the shared weight reads) */
+        for (int s = 0; s < l->n_seg; s++) {
+            size_t r0 = (size_t)l->seg_start[s];
+            dl_weight_matmul(out + r0 * (size_t)w->ne1, x + r0 * (size_t)w->ne0, w, bias,
+                             accumulate, l->seg_start[s + 1] - l->seg_start[s], (int)w->ne1,
+                             0, l->conv, l->cap, l->pool, l->nt);
+        }
+        return;
+    }
     dl_weight_matmul(out, x, w, bias, accumulate, n, (int)w->ne1, row_groups, l->conv, l->cap,
                      l->pool, l->nt);
 }
@@ -150,8 +163,8 @@ int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hid
     fwd_bufs b;
     const int R = p->n_rows, E = hp->n_embd;
     fwd_layout(m, R, p->kv ? p->n_tokens : R, scratch, &b);
-    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt };
-    const dl_exec ex = { m->pool, nt, fwd_linear_fn, &lin, b.vec, SILU_ROWS };
+    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt, NULL, 0 };
+    const dl_exec ex = { m->pool, nt, fwd_linear_fn, &lin, b.vec, SILU_ROWS, NULL, 0 };
     dl_layer_embed(b.x, &m->tok_embd, p->tokens + p->row0, R);
     for (int t = 0; t < R; t++)
         b.pos[t] = p->row0 + t;   // absolute positions: a cached pass rotates as a full one
@@ -189,6 +202,69 @@ int dl_model_forward(const dl_model *m, void *scratch, const int32_t *tokens, in
                      float *hidden, const int *cancel, dl_err *err) {
     dl_pass p = { tokens, n_tokens, 0, n_tokens, NULL, 0, 0 };
     return dl_model_pass(m, scratch, &p, hidden, cancel, err);
+}
+
+/* --- a batch of canvases */
+
+size_t dl_model_batch_scratch_size(const dl_model *m, int32_t max_rows, int32_t max_tokens) {
+    fwd_bufs b;
+    return fwd_layout(m, DL_MAX(max_rows, 1), DL_MAX(max_tokens, 1), NULL, &b);
+}
+
+int dl_model_forward_batch(const dl_model *m, void *scratch, const dl_canvas_seg *segs,
+                           int32_t n_seg, float *hidden, const int *cancel, dl_err *err) {
+    const dl_hparams *hp = &m->hp;
+    if (n_seg < 1 || n_seg > DL_MAX_BATCH)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "forward: %d canvases (1 .. %d)", n_seg,
+                       DL_MAX_BATCH);
+    int32_t start[DL_MAX_BATCH + 1];
+    dl_attn_seq seqs[DL_MAX_BATCH];
+    int32_t R = 0, longest = 0;
+    for (int32_t s = 0; s < n_seg; s++) {
+        int32_t n = segs[s].n_tokens;
+        if (n < 1 || n > INT32_MAX - R)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG, "forward: canvas %d has %d tokens", s, n);
+        for (int32_t t = 0; t < n; t++)
+            if (segs[s].tokens[t] < 0 || segs[s].tokens[t] >= hp->n_vocab)
+                return dl_fail(err, DIFFLM_E_INVALID_ARG, "token %d at position %d of canvas %d "
+                               "is outside the vocabulary [0, %d)", segs[s].tokens[t], t, s,
+                               hp->n_vocab);
+        start[s] = R;
+        seqs[s] = (dl_attn_seq){ R, n, R, n };   /* its own rows as queries and keys */
+        R += n;
+        longest = DL_MAX(longest, n);
+    }
+    start[n_seg] = R;
+    const int nt = m->n_threads < 1 ? 1 : m->n_threads;
+    const int E = hp->n_embd;
+
+    fwd_bufs b;
+    fwd_layout(m, R, longest, scratch, &b);
+    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt, start, n_seg };
+    const dl_exec ex = { m->pool, nt, fwd_linear_fn, &lin, b.vec, SILU_ROWS, start, n_seg };
+    for (int32_t s = 0; s < n_seg; s++) {
+        dl_layer_embed(b.x + (size_t)start[s] * E, &m->tok_embd, segs[s].tokens, segs[s].n_tokens);
+        for (int32_t t = 0; t < segs[s].n_tokens; t++)
+            b.pos[start[s] + t] = t;   // every canvas starts at position 0
+    }
+    dl_rope_table(b.rope_cs, b.pos, hp->rope_theta, R, hp->head_dim);
+
+    const dl_attn_acts aa = { b.xn, b.q, b.k, b.v, b.att };
+    const dl_ffn_acts fa = { b.xn, b.gate, b.up, b.gate };
+    /* the score slots are sized for the longest canvas, each task's block of one canvas */
+    const dl_attn_plan plan = { seqs, n_seg, ATTN_QB, NULL, b.scores,
+                                (size_t)ATTN_QB * (size_t)longest, 0, attn_slots(m) };
+    for (int il = 0; il < hp->n_layer; il++) {
+        if (cancelled(cancel))
+            return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before layer %d", il);
+        const dl_layer *L = &m->layers[il];
+        dl_layer_attention(&ex, b.x, &aa, b.x, L, hp, b.rope_cs, &plan, R);
+        k_ffn[m->arch->ffn](&ex, b.x, &fa, b.x, L, hp, R);
+    }
+    if (cancelled(cancel))
+        return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before the final norm");
+    dl_layer_norm(&ex, hidden, b.x, &m->output_norm, hp->rms_eps, R, E);
+    return 0;
 }
 
 /* --- output head */
@@ -229,8 +305,8 @@ void dl_model_logits(const dl_model *m, void *scratch, const float *hidden, cons
     head_bufs b;
     head_layout(m, n_rows, scratch, &b);
     const int nt = m->n_threads < 1 ? 1 : m->n_threads;
-    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt };
-    const dl_exec ex = { m->pool, nt, fwd_linear_fn, &lin, NULL, SILU_ROWS };
+    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt, NULL, 0 };
+    const dl_exec ex = { m->pool, nt, fwd_linear_fn, &lin, NULL, SILU_ROWS, NULL, 0 };
     /* fixed groups of rows: a row's logits do not depend on which rows come with it */
     dl_layer_head(&ex, logits, b.rows, hidden, rows, n_rows, DL_ROW_GROUP, head_weight(m),
                   dl_weight_vec_f32(&m->output_bias, b.bias), m->hp.n_embd);

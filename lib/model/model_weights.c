@@ -64,6 +64,10 @@ size_t dl_weight_scratch_floats(const dl_weight *w, int32_t max_rows) {
     return blas_conv_floats(w);
 }
 
+int dl_weight_rows_independent(const dl_weight *w) {
+    return product_of(w->type) == DL_PRODUCT_INT8 || dl_gemm_backend() == DL_GEMM_OWN;
+}
+
 void dl_weight_rows_f32(float *out, const dl_weight *w, int64_t row0, int64_t n_rows) {
     size_t rb = dl_row_bytes(w->type, w->ne0);
     for (int64_t r = 0; r < n_rows; r++)

@@ -54,6 +54,11 @@ void dl_weight_matmul(float *out, const float *x, const dl_weight *w, const floa
                       int accumulate, int N, int ldo, int row_groups, float *scratch,
                       size_t cap, dl_pool *pool, int n_threads);
 
+/* 1 if dl_weight_matmul over w (row_groups 0) computes each activation row on its own,
+ * so a row's result is the same bits whatever rows come with it: the own f32 kernels
+ * and the integer ones. 0 for the OpenBLAS path, whose sgemm blocks by the row count. */
+int dl_weight_rows_independent(const dl_weight *w);
+
 /* Rows row0 .. row0+n_rows of w as f32 (dequantized).  out: [n_rows][w->ne0] out */
 void dl_weight_rows_f32(float *out, const dl_weight *w, int64_t row0, int64_t n_rows);
 

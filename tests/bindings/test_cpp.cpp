@@ -253,6 +253,38 @@ static void test_moves(const char *model) {
     CHECK(!c);
 }
 
+// A batch gives each canvas its solo run's tokens; too many prompts and CFG throw.
+static void test_batch(const char *model) {
+    difflm::context_params p;
+    p.model_path = model;
+    p.n_threads = 2;
+    p.max_batch = 3;
+    difflm::context ctx(p);
+    difflm::gen_params g = small();
+    g.temperature = 0.7f;
+    std::vector<std::vector<difflm::token>> prompts = {
+        ctx.prompt_ids("Once upon"), ctx.prompt_ids("The Lord said unto"), {1, 300, 42}};
+    std::vector<uint64_t> seeds = {7, 8, 9};
+    auto canvases = ctx.generate_batch(prompts, g, seeds);
+    CHECK(canvases.size() == 3);
+    for (size_t i = 0; i < prompts.size(); i++) {
+        difflm::gen_params gi = g;
+        gi.seed = seeds[i];
+        ctx.begin(prompts[i], gi);
+        while (ctx.step()) {
+        }
+        CHECK(ctx.canvas() == canvases[i]);
+    }
+    auto four = prompts;
+    four.push_back({1});
+    expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { ctx.batch_begin(four, g); });
+    expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { ctx.batch_begin(prompts, g, {1}); });
+    difflm::gen_params cfg = g;
+    cfg.cfg_scale = 1.0f;
+    expect_throw<difflm::error>(DIFFLM_E_UNSUPPORTED, [&] { ctx.batch_begin(prompts, cfg); });
+    expect_throw<difflm::error>(DIFFLM_E_STATE, [&] { ctx.batch_step(); });
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return std::fprintf(stderr, "usage: %s MODEL.gguf\n", argv[0]), 2;
     test_errors(argv[1]);
@@ -262,6 +294,7 @@ int main(int argc, char **argv) {
     test_logits(argv[1]);
     test_score(argv[1]);
     test_moves(argv[1]);
+    test_batch(argv[1]);
     if (failures) std::fprintf(stderr, "%d check(s) failed\n", failures);
     else std::printf("all C++ binding checks passed\n");
     return failures ? 1 : 0;

@@ -31,9 +31,9 @@ class ImportChecks(unittest.TestCase):
         self.assertEqual(ll.library_struct_size(lib.difflm_gen_params_init),
                          ctypes.sizeof(ll.difflm_gen_params))
         if ctypes.sizeof(ctypes.c_void_p) == 8:  # the LP64 layouts of difflm.h
-            self.assertEqual(ctypes.sizeof(ll.difflm_params), 48)
+            self.assertEqual(ctypes.sizeof(ll.difflm_params), 56)
             self.assertEqual(ctypes.sizeof(ll.difflm_gen_params), 96)
-            self.assertEqual(ctypes.sizeof(ll.difflm_step_info), 40)
+            self.assertEqual(ctypes.sizeof(ll.difflm_step_info), 48)
             self.assertEqual(ctypes.sizeof(ll.difflm_model_info), 72)
             self.assertEqual(ctypes.sizeof(ll.difflm_score_params), 24)
             self.assertEqual(ctypes.sizeof(ll.difflm_score_result), 40)
@@ -423,6 +423,42 @@ class Scoring(WithContext):
         with self.assertRaises(difflm.Cancelled):
             self.ctx.score(ids, prompt, mc=4, batch=4)
         self.assertEqual(self.ctx.score(ids, prompt, mc=8, batch=4, seed=3), a)
+
+
+class Batches(unittest.TestCase):
+    PROMPTS = ["The Lord said", "Once upon a time there", [1, 300, 42]]
+
+    def setUp(self):
+        self.ctx = difflm.Context(MODEL, n_threads=2, max_batch=3)
+
+    def tearDown(self):
+        self.ctx.close()
+
+    def test_each_canvas_equals_its_solo_run(self):
+        params = dict(SMALL, temperature=0.7)
+        seeds = [3, 4, 5]
+        got = self.ctx.generate_batch(self.PROMPTS, seeds=seeds, **params)
+        self.assertEqual(len(got), 3)
+        for prompt, seed, canvas in zip(self.PROMPTS, seeds, got):
+            alone = list(self.ctx.steps(prompt, seed=seed, **params))[-1].canvas
+            self.assertEqual(canvas, list(alone))
+        # seeds None: every canvas runs params' seed
+        same = self.ctx.generate_batch(["Once upon", "Once upon"], seed=9, **params)
+        self.assertEqual(same[0], same[1])
+
+    def test_errors(self):
+        with self.assertRaises(difflm.Error) as cm:
+            self.ctx.generate_batch(self.PROMPTS + ["one too many"], **SMALL)
+        self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+        self.assertIn("max_batch 3", str(cm.exception))
+        with self.assertRaises(difflm.Error) as cm:
+            self.ctx.generate_batch(self.PROMPTS, cfg_scale=1.0, **SMALL)
+        self.assertEqual(cm.exception.code, ll.E_UNSUPPORTED)
+        with self.assertRaises(ValueError):
+            self.ctx.generate_batch(self.PROMPTS, seeds=[1], **SMALL)
+        with self.assertRaises(difflm.Error) as cm:
+            self.ctx.generate_batch([], **SMALL)
+        self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
 
 
 class Lifetime(unittest.TestCase):

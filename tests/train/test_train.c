@@ -356,7 +356,7 @@ START_TEST(shared_layers) {
     for (int i = 0; i < R * E; i++)
         x[i] = gd_rand(&s);
     dl_rope_table(cs, pos, c.rope_theta, R, hd);
-    dl_exec ex = { NULL, 1, naive_linear, NULL, NULL, 4 };
+    dl_exec ex = { NULL, 1, naive_linear, NULL, NULL, 4, NULL, 0 };
     float *buf[12];
     for (int i = 0; i < 12; i++)
         buf[i] = calloc((size_t)R * (F > Dq ? F : Dq) + (size_t)R * E, sizeof(float));

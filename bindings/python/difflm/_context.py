@@ -133,7 +133,7 @@ class Context:
     """
 
     def __init__(self, model_path, *, n_threads=0, max_canvas=0, mask_token_id=-1,
-                 log=None, log_level=ll.LOG_WARN):
+                 log=None, log_level=ll.LOG_WARN, max_batch=1):
         self._ctx = None
         self._lock = threading.RLock()  # close() vs cancel() from another thread
         self._keepalive = None      # the step callback the library may still call
@@ -145,6 +145,7 @@ class Context:
         p.n_threads = n_threads
         p.max_canvas = max_canvas
         p.mask_token_id = mask_token_id
+        p.max_batch = max_batch
         p.log_level = log_level
         p.log_fn = self._sink.c_fn
         status = c_int(0)
@@ -397,6 +398,48 @@ class Context:
                 yield seen[-1]
             if st == ll.DONE:
                 return
+
+    def generate_batch(self, prompts, *, seeds=None, add_bos=None, parse_special=True,
+                       **params):
+        """Generates from several prompts at once (difflm_batch_*): one forward pass per
+        step over every canvas still denoising. Each prompt is text (tokenized as steps()
+        tokenizes it) or a list of ids; seeds is None (every canvas params' seed) or one
+        seed per prompt. Returns the finished canvases (lists of ids, prompt included),
+        each bitwise what a generation of its prompt alone with its seed gives. At most
+        the context's max_batch prompts; no step callback, CFG or KV cache."""
+        ids = [self._prompt_ids(p, add_bos, parse_special) if isinstance(p, (str, bytes))
+               else list(p) for p in prompts]
+        if "step_fn" in params or "on_step" in params:
+            raise TypeError("generate_batch takes no step callback")
+        g = self._gen_params(params)
+        k = len(ids)
+        arrs = [_check_ids(x) for x in ids]
+        ptrs = (ctypes.POINTER(ll.difflm_token) * max(k, 1))(
+            *[ctypes.cast(a, ctypes.POINTER(ll.difflm_token)) for a, _ in arrs])
+        lens = (c_size_t * max(k, 1))(*[n for _, n in arrs])
+        seed_arr = None
+        if seeds is not None:
+            seeds = list(seeds)
+            if len(seeds) != k:
+                raise ValueError("seeds must give one seed per prompt (%d), got %d"
+                                 % (k, len(seeds)))
+            for sd in seeds:
+                if not isinstance(sd, int) or not 0 <= sd < 2**64:
+                    raise ValueError("seeds must be integers in [0, 2**64)")
+            seed_arr = (ctypes.c_uint64 * k)(*seeds)
+        self._generation += 1
+        self._keepalive = None
+        self._check(lib.difflm_batch_begin(self._handle(), ptrs, lens, k, seed_arr, byref(g)))
+        while self._check(lib.difflm_batch_step(self._handle())) != ll.DONE:
+            pass
+        cap = self._info.max_canvas
+        out = (ll.difflm_token * cap)()
+        n = c_size_t(0)
+        canvases = []
+        for i in range(k):
+            self._check(lib.difflm_batch_canvas(self._handle(), i, out, cap, byref(n)))
+            canvases.append(list(out[:n.value]))
+        return canvases
 
     def canvas(self):
         """The current canvas (prompt + generated, MASK where still masked)."""

@@ -69,7 +69,7 @@ difflm_log_fn = CFUNCTYPE(None, c_int32, c_char_p, c_void_p)
 class difflm_step_info(Structure):
     """typedef struct difflm_step_info { uint32_t struct_size; int32_t step, total_steps,
     n_committed, n_masked, prompt_length; const difflm_token *canvas;
-    size_t canvas_length; } difflm_step_info;"""
+    size_t canvas_length; int32_t batch_index; } difflm_step_info;"""
     _fields_ = [
         ("struct_size", c_uint32),
         ("step", c_int32),
@@ -79,6 +79,7 @@ class difflm_step_info(Structure):
         ("prompt_length", c_int32),
         ("canvas", POINTER(difflm_token)),
         ("canvas_length", c_size_t),
+        ("batch_index", c_int32),
     ]
 
 
@@ -89,7 +90,7 @@ difflm_step_fn = CFUNCTYPE(c_int, POINTER(difflm_step_info), c_void_p)
 class difflm_params(Structure):
     """typedef struct difflm_params { uint32_t struct_size; const char *model_path;
     int32_t n_threads, max_canvas, mask_token_id, log_level; difflm_log_fn log_fn;
-    void *log_user; } difflm_params;"""
+    void *log_user; int32_t max_batch; } difflm_params;"""
     _fields_ = [
         ("struct_size", c_uint32),
         ("model_path", c_char_p),
@@ -99,6 +100,7 @@ class difflm_params(Structure):
         ("log_level", c_int32),
         ("log_fn", difflm_log_fn),
         ("log_user", c_void_p),
+        ("max_batch", c_int32),
     ]
 
 
@@ -216,6 +218,18 @@ PROTOTYPES = {
         "char *out, size_t cap, size_t *n_out);"),
     "difflm_cancel": (None, [_ctx_p],
         "void difflm_cancel(difflm_ctx *ctx);"),
+    "difflm_batch_begin": (c_int, [_ctx_p, POINTER(POINTER(difflm_token)), POINTER(c_size_t),
+                                   c_size_t, POINTER(ctypes.c_uint64),
+                                   POINTER(difflm_gen_params)],
+        "int difflm_batch_begin(difflm_ctx *ctx, const difflm_token *const *prompts, "
+        "const size_t *n, size_t n_canvases, const uint64_t *seeds, "
+        "const difflm_gen_params *g);"),
+    "difflm_batch_step": (c_int, [_ctx_p],
+        "int difflm_batch_step(difflm_ctx *ctx);"),
+    "difflm_batch_canvas": (c_int, [_ctx_p, c_size_t, POINTER(difflm_token), c_size_t,
+                                    POINTER(c_size_t)],
+        "int difflm_batch_canvas(const difflm_ctx *ctx, size_t i, difflm_token *out, "
+        "size_t cap, size_t *n_out);"),
     "difflm_logits": (c_int, [_ctx_p, POINTER(difflm_token), c_size_t, POINTER(c_int32),
                               c_size_t, POINTER(c_float), c_size_t, POINTER(c_size_t)],
         "int difflm_logits(difflm_ctx *ctx, const difflm_token *ids, size_t n, "

@@ -88,6 +88,7 @@ pub struct difflm_step_info {
     pub prompt_length: i32,
     pub canvas: *const difflm_token,
     pub canvas_length: usize,
+    pub batch_index: i32,
 }
 
 /// `typedef int (*difflm_step_fn)(const difflm_step_info *info, void *user);`
@@ -108,6 +109,7 @@ pub struct difflm_params {
     pub log_level: i32,
     pub log_fn: difflm_log_fn,
     pub log_user: *mut c_void,
+    pub max_batch: i32,
 }
 
 /// `typedef struct difflm_model_info { uint32_t struct_size; int32_t arch, n_vocab,
@@ -284,6 +286,28 @@ extern "C" {
     ) -> c_int;
     /// `void difflm_cancel(difflm_ctx *ctx);`
     pub fn difflm_cancel(ctx: *mut difflm_ctx);
+    /// `int difflm_batch_begin(difflm_ctx *ctx, const difflm_token *const *prompts,
+    /// const size_t *n, size_t n_canvases, const uint64_t *seeds,
+    /// const difflm_gen_params *g);`
+    pub fn difflm_batch_begin(
+        ctx: *mut difflm_ctx,
+        prompts: *const *const difflm_token,
+        n: *const usize,
+        n_canvases: usize,
+        seeds: *const u64,
+        g: *const difflm_gen_params,
+    ) -> c_int;
+    /// `int difflm_batch_step(difflm_ctx *ctx);`
+    pub fn difflm_batch_step(ctx: *mut difflm_ctx) -> c_int;
+    /// `int difflm_batch_canvas(const difflm_ctx *ctx, size_t i, difflm_token *out,
+    /// size_t cap, size_t *n_out);`
+    pub fn difflm_batch_canvas(
+        ctx: *const difflm_ctx,
+        i: usize,
+        out: *mut difflm_token,
+        cap: usize,
+        n_out: *mut usize,
+    ) -> c_int;
     /// `int difflm_logits(difflm_ctx *ctx, const difflm_token *ids, size_t n,
     /// const int32_t *rows, size_t n_rows, float *out, size_t cap, size_t *n_out);`
     pub fn difflm_logits(
@@ -334,9 +358,9 @@ mod tests {
             assert_eq!(*buf.as_ptr().cast::<u32>() as usize, size_of::<difflm_score_params>());
         }
         if size_of::<usize>() == 8 {
-            assert_eq!(size_of::<difflm_params>(), 48);
+            assert_eq!(size_of::<difflm_params>(), 56);
             assert_eq!(size_of::<difflm_gen_params>(), 96);
-            assert_eq!(size_of::<difflm_step_info>(), 40);
+            assert_eq!(size_of::<difflm_step_info>(), 48);
             assert_eq!(size_of::<difflm_model_info>(), 72);
             assert_eq!(size_of::<difflm_score_params>(), 24);
             assert_eq!(size_of::<difflm_score_result>(), 40);

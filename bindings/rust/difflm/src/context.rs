@@ -146,6 +146,7 @@ impl Context {
         p.n_threads = params.n_threads;
         p.max_canvas = params.max_canvas;
         p.mask_token_id = params.mask_token_id;
+        p.max_batch = params.max_batch;
         p.log_level = params.log_level;
         p.log_fn = Some(log_trampoline);
         p.log_user = log as *mut c_void;
@@ -434,6 +435,57 @@ impl Context {
             sys::difflm_generate_begin(self.ptr(), prompt.as_ptr(), prompt.len(), &g)
         })?;
         Ok(Steps { ctx: self, finished: false })
+    }
+
+    /// Generates from several prompts at once (`difflm_batch_*`): one forward pass per
+    /// step over every canvas still denoising. `seeds` `None`: every canvas runs
+    /// `params.seed`; else one seed per prompt. Returns the finished canvases (prompt
+    /// included), each bitwise what `steps` gives its prompt alone with its seed. At most
+    /// the context's `max_batch` prompts; no CFG or KV cache (`Unsupported`).
+    pub fn generate_batch(
+        &mut self,
+        prompts: &[&[Token]],
+        params: &GenParams,
+        seeds: Option<&[u64]>,
+    ) -> Result<Vec<Vec<Token>>> {
+        if let Some(s) = seeds {
+            if s.len() != prompts.len() {
+                return Err(Error::new(
+                    sys::DIFFLM_E_INVALID_ARG,
+                    "generate_batch: one seed per prompt",
+                ));
+            }
+        }
+        let g = params.to_raw();
+        let ptrs: Vec<*const Token> = prompts.iter().map(|p| p.as_ptr()).collect();
+        let lens: Vec<usize> = prompts.iter().map(|p| p.len()).collect();
+        let seeds_ptr = seeds.map_or(std::ptr::null(), |s| s.as_ptr());
+        // SAFETY: the arrays hold prompts.len() entries and outlive the call; the prompts
+        // are copied by the library.
+        self.check(unsafe {
+            sys::difflm_batch_begin(
+                self.ptr(),
+                ptrs.as_ptr(),
+                lens.as_ptr(),
+                prompts.len(),
+                seeds_ptr,
+                &g,
+            )
+        })?;
+        // SAFETY: a live context.
+        while self.check(unsafe { sys::difflm_batch_step(self.ptr()) })? != sys::DIFFLM_DONE {}
+        let mut out = Vec::with_capacity(prompts.len());
+        for i in 0..prompts.len() {
+            let mut c: Vec<Token> = vec![0; self.info.max_canvas.max(0) as usize];
+            let mut n = 0usize;
+            // SAFETY: c is valid for its length.
+            self.check(unsafe {
+                sys::difflm_batch_canvas(self.ptr(), i, c.as_mut_ptr(), c.len(), &mut n)
+            })?;
+            c.truncate(n);
+            out.push(c);
+        }
+        Ok(out)
     }
 
     /// The current canvas (prompt + generated, MASK where still masked).

@@ -18,6 +18,8 @@ pub struct ContextParams {
     /// Most verbose level passed to `log` (DIFFLM_LOG_*).
     pub log_level: i32,
     pub log: Option<LogFn>,
+    /// Most canvases `generate_batch` takes (default 1).
+    pub max_batch: i32,
 }
 
 impl Default for ContextParams {
@@ -29,6 +31,7 @@ impl Default for ContextParams {
             mask_token_id: p.mask_token_id,
             log_level: p.log_level,
             log: None,
+            max_batch: p.max_batch,
         }
     }
 }

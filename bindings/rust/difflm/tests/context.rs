@@ -250,3 +250,38 @@ fn score_is_deterministic_and_checked() {
     assert_eq!(ctx.score(&ids, &prompt, 8, 4, 3).unwrap_err().kind(), ErrorKind::Cancelled);
     assert_eq!(ctx.score(&ids, &prompt, 8, 4, 3).unwrap().nll.to_bits(), a.nll.to_bits());
 }
+
+#[test]
+fn batch_canvases_equal_their_solo_runs() {
+    let mut ctx = Context::with_params(
+        model(),
+        ContextParams { n_threads: 2, max_batch: 3, ..Default::default() },
+    )
+    .unwrap();
+    let params = GenParams { temperature: 0.7, ..small() };
+    let p0 = ctx.prompt_ids("Once upon").unwrap();
+    let p1 = ctx.prompt_ids("The Lord said unto").unwrap();
+    let p2: Vec<i32> = vec![1, 300, 42];
+    let prompts: Vec<&[i32]> = vec![&p0, &p1, &p2];
+    let seeds = [5u64, 6, 7];
+    let got = ctx.generate_batch(&prompts, &params, Some(&seeds)).unwrap();
+    assert_eq!(got.len(), 3);
+    for (i, p) in prompts.iter().enumerate() {
+        let g = GenParams { seed: seeds[i], ..params };
+        let last = ctx.steps(p, &g).unwrap().map(|s| s.unwrap()).last().unwrap();
+        assert_eq!(got[i], last.canvas);
+    }
+    let four: Vec<&[i32]> = vec![&p0, &p1, &p2, &p2];
+    let e = ctx.generate_batch(&four, &params, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArg);
+    assert!(e.message().contains("max_batch 3"), "{}", e.message());
+    let cfg = GenParams { cfg_scale: 1.0, ..params };
+    assert_eq!(
+        ctx.generate_batch(&prompts, &cfg, None).unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+    assert_eq!(
+        ctx.generate_batch(&prompts, &params, Some(&seeds[..1])).unwrap_err().kind(),
+        ErrorKind::InvalidArg
+    );
+}
