@@ -16,4 +16,8 @@ typedef struct dl_mapped_file {
 int dl_map_file(dl_mapped_file *mf, const char *path, dl_err *err);
 void dl_unmap_file(dl_mapped_file *mf);   /* zeroes *mf; safe on a zeroed one */
 
+/* Test hook (tests/api/test_alloc_fail.c): the next dl_map_file's mmap fails with errno
+ * errnum (0 disarms). */
+void dl_map_test_fail_next(int errnum);
+
 #endif
