@@ -21,3 +21,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 # clang and its sanitizer runtimes (only recommended by clang): the sanitizer builds of
 # .ci/run (doc/testing.md, "Sanitizers")
 $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null
+# abigail-tools (abidw, abidiff): the ABI check of .ci/run against abi/ (doc/testing.md,
+# "ABI check"); libclang-rt-14-dev above also carries libFuzzer for the fuzz stage
+$SUDO apt-get install -y -qq --no-install-recommends abigail-tools >/dev/null

@@ -1,9 +1,46 @@
 /* alloc.c - the allocation seam (core.h): a per-thread current allocator, set by the
  * API layer from the object a call works on, and blocks that know their size. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core.h"
+
+/* The test hook (core.h): armed only by tests; disarmed, one relaxed load. */
+static atomic_long hook_fail_at, hook_count, hook_live;
+static atomic_int hook_armed, hook_fired;
+
+void dl_alloc_test_fail_at(long fail_at) {
+    atomic_store(&hook_count, 0);
+    atomic_store(&hook_live, 0);
+    atomic_store(&hook_fired, 0);
+    atomic_store(&hook_fail_at, fail_at);
+    atomic_store(&hook_armed, 1);
+}
+
+void dl_alloc_test_stats(long *count, int *fired, long *live) {
+    *count = atomic_load(&hook_count);
+    *fired = atomic_load(&hook_fired);
+    *live = atomic_load(&hook_live);
+}
+
+/* 1 when this allocation is the one to fail. */
+static int hook_fails(void) {
+    if (!atomic_load_explicit(&hook_armed, memory_order_relaxed))
+        return 0;
+    long n = atomic_fetch_add(&hook_count, 1) + 1;
+    if (n != atomic_load(&hook_fail_at))
+        return 0;
+    atomic_store(&hook_fired, 1);
+    return 1;
+}
+
+/* Counts a block in (+1) or out (-1) while the hook is armed. */
+static void *hook_live_add(void *p, long d) {
+    if (p && atomic_load_explicit(&hook_armed, memory_order_relaxed))
+        atomic_fetch_add(&hook_live, d);
+    return p;
+}
 
 static _Thread_local const dl_mem *current;
 
@@ -45,6 +82,7 @@ static void *block_alloc(size_t n, size_t align) {
 void dl_free(void *p) {
     if (!p)
         return;
+    hook_live_add(p, -1);
     if (!current) {
         free(p);
         return;
@@ -54,26 +92,32 @@ void dl_free(void *p) {
 }
 
 void *dl_malloc(size_t n) {
-    return current ? block_alloc(n, 16) : malloc(n);
+    if (hook_fails())
+        return NULL;
+    return hook_live_add(current ? block_alloc(n, 16) : malloc(n), 1);
 }
 
 void *dl_calloc(size_t count, size_t n) {
     size_t total;
+    if (hook_fails())
+        return NULL;
     if (!current)
-        return calloc(count, n);
+        return hook_live_add(calloc(count, n), 1);
     if (dl_mul_size(count, n, &total))
         return NULL;
     void *p = block_alloc(total, 16);
     if (p)
         memset(p, 0, total);
-    return p;
+    return hook_live_add(p, 1);
 }
 
 void *dl_realloc(void *p, size_t n) {
-    if (!current)
-        return realloc(p, n);
     if (!p)
         return dl_malloc(n);
+    if (hook_fails())
+        return NULL;
+    if (!current)
+        return realloc(p, n);   /* p's block, moved or not: the live count stays */
     const block_head *h = (const block_head *)((char *)p - sizeof *h);
     if (n <= h->size)
         return p;
@@ -81,7 +125,7 @@ void *dl_realloc(void *p, size_t n) {
     if (!q)
         return NULL;
     memcpy(q, p, h->size < n ? h->size : n);
-    dl_free(p);
+    current->free((char *)p - h->head, current->user);   /* q replaces p in the count */
     return q;
 }
 
@@ -96,10 +140,12 @@ char *dl_strdup(const char *s) {
 void *dl_aligned_alloc(size_t n) {
     if (n == 0)
         n = DL_ALIGN;
+    if (hook_fails())
+        return NULL;
     if (current)
-        return block_alloc(n, DL_ALIGN);
+        return hook_live_add(block_alloc(n, DL_ALIGN), 1);
     void *p = NULL;
-    return posix_memalign(&p, DL_ALIGN, n) == 0 ? p : NULL;
+    return hook_live_add(posix_memalign(&p, DL_ALIGN, n) == 0 ? p : NULL, 1);
 }
 
 void dl_aligned_free(void *p) {

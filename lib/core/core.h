@@ -90,6 +90,15 @@ char *dl_strdup(const char *s);
 void *dl_aligned_alloc(size_t n);
 void dl_aligned_free(void *p);
 
+/* Test hook (tests/api/test_alloc_fail.c), in either scope: from this call on, the
+ * fail_at-th allocation (1-based; 0 = none) of the calls above returns NULL. The
+ * counters are process-wide, for every thread. dl_alloc_test_stats reports the
+ * allocations since the last dl_alloc_test_fail_at, whether the failure fired, and the
+ * blocks allocated since then and not yet freed. Not for production use: one atomic
+ * load per allocation while disarmed. */
+void dl_alloc_test_fail_at(long fail_at);
+void dl_alloc_test_stats(long *count, int *fired, long *live);
+
 /* Checked size arithmetic: returns 0 and sets *out, or -1 on overflow. */
 static inline int dl_mul_size(size_t a, size_t b, size_t *out) {
     return __builtin_mul_overflow(a, b, out) ? -1 : 0;

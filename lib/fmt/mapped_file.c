@@ -9,6 +9,13 @@
 
 #include "fmt/mapped_file.h"
 
+/* Test hook (mapped_file.h): errno for the next mmap to fail with, 0 = none. */
+static int fail_next_map;   /* read and written with __atomic builtins */
+
+void dl_map_test_fail_next(int errnum) {
+    __atomic_store_n(&fail_next_map, errnum, __ATOMIC_RELAXED);
+}
+
 int dl_map_file(dl_mapped_file *mf, const char *path, dl_err *err) {
     mf->data = NULL;
     mf->size = 0;
@@ -38,8 +45,9 @@ int dl_map_file(dl_mapped_file *mf, const char *path, dl_err *err) {
         close(fd);
         return 0;
     }
-    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int e = errno;
+    int forced = __atomic_exchange_n(&fail_next_map, 0, __ATOMIC_RELAXED);
+    void *p = forced ? MAP_FAILED : mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = forced ? forced : errno;
     close(fd);              /* the mapping keeps the file referenced */
     if (p == MAP_FAILED)
         return dl_fail(err, DIFFLM_E_IO, "cannot map '%s' (%zu bytes): %s", path, size, strerror(e));

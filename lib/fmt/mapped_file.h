@@ -36,4 +36,8 @@ int dl_map_reader(dl_mapped_file *mf, int (*read_fn)(void *, uint64_t, void *, s
 int dl_map_file(dl_mapped_file *mf, const char *path, dl_err *err);
 void dl_unmap_file(dl_mapped_file *mf);   /* zeroes *mf; safe on a zeroed one */
 
+/* Test hook (tests/api/test_alloc_fail.c): the next dl_map_file's mmap fails with errno
+ * errnum (0 disarms). */
+void dl_map_test_fail_next(int errnum);
+
 #endif

@@ -133,6 +133,14 @@ int dl_model_load(dl_model **out, const dl_gguf *g, dl_log *log, dl_err *err) {
         goto fail;
     hp->tied_output = m->output.data == NULL;
 
+    // Every layer has tensors of its own: a block count beyond the file's tensor count
+    // is a bad header, not a reason to allocate gigabytes of layer records (fuzz_gguf).
+    if ((uint64_t)hp->n_layer > (uint64_t)dl_gguf_n_tensors(g)) {
+        rc = dl_fail(err, DIFFLM_E_FORMAT, "%s.block_count is %d but the file has only %zu "
+                     "tensors", a->name, hp->n_layer,
+                     dl_gguf_n_tensors(g));
+        goto fail;
+    }
     m->layers = dl_calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) {
         rc = dl_fail(err, DIFFLM_E_NOMEM, "%d layer records", hp->n_layer);

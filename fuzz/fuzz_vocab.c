@@ -1,0 +1,90 @@
+/* fuzz_vocab.c - the harnesses' tokenizers (fuzz_vocab.h). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fuzz_vocab.h"
+#include "model_tiny.h"
+#include "tok_fixture.h"
+
+static int parse_into(tf_vocab *v, const char *rel, int kind) {
+    char path[4096], *data;
+    size_t n;
+    if (tf_read_file(tf_shared_path(path, sizeof path, rel), &data, &n)) {
+        fprintf(stderr, "fuzz: cannot read %s\n", path);
+        return -1;
+    }
+    int rc = kind == 0 ? tf_json_vocab(data, n, v, DL_TOKT_NORMAL)
+           : kind == 1 ? tf_merges_txt(data, n, v)
+                       : tf_json_added_tokens(data, n, v);
+    free(data);
+    return rc;
+}
+
+static dl_tok *load_qwen(void) {
+    const char *src = getenv("DIFFLM_SRCDIR");
+    if (!src || !*src)
+        setenv("DIFFLM_SRCDIR", DIFFLM_FUZZ_SRCDIR, 1);
+    tf_vocab v = {0};
+    if (parse_into(&v, "data/tokenizers/dream-v0-instruct-7b/vocab.json", 0) ||
+        parse_into(&v, "data/tokenizers/dream-v0-instruct-7b/merges.txt", 1) ||
+        parse_into(&v, "data/tokenizers/dream-v0-instruct-7b/tokenizer_config.json", 2))
+        __builtin_trap();
+    /* Dream's converter values, as test_tok_real.c */
+    tf_keys k = tf_keys_default("qwen2");
+    k.bos = 151665;
+    k.eos = 151643;
+    k.pad = 151643;
+    k.mask = 151666;
+    k.add_bos = 0;
+    void *buf;
+    size_t size;
+    dl_err err = {0};
+    dl_gguf *g = NULL;
+    dl_tok *t = NULL;
+    if (tf_build_gguf(&v, &k, &buf, &size, &err) || dl_gguf_open_mem(&g, buf, size, &err) ||
+        dl_tok_load(&t, g, &err)) {
+        fprintf(stderr, "fuzz: qwen vocabulary: %s\n", err.msg);
+        __builtin_trap();
+    }
+    dl_gguf_close(g);
+    free(buf);
+    tf_vocab_free(&v);
+    return t;
+}
+
+static dl_tok *load_tiny(void) {
+    dl_tiny_spec s;
+    dl_tiny_spec_init(&s, DIFFLM_ARCH_LLADA);
+    s.n_embd = 32;
+    s.n_ff = 64;
+    s.n_vocab = 400;
+    void *buf;
+    size_t size;
+    dl_err err = {0};
+    dl_gguf *g = NULL;
+    dl_tok *t = NULL;
+    if (dl_tiny_to_buffer(&s, &buf, &size, &err) || dl_gguf_open_mem(&g, buf, size, &err) ||
+        dl_tok_load(&t, g, &err)) {
+        fprintf(stderr, "fuzz: tiny vocabulary: %s\n", err.msg);
+        __builtin_trap();
+    }
+    dl_gguf_close(g);
+    free(buf);
+    return t;
+}
+
+/* Loaded on first use and kept for the process: LeakSanitizer sees them through the
+ * statics. */
+static dl_tok *qwen, *tiny;
+
+const dl_tok *fuzz_qwen_tok(void) {
+    if (!qwen)
+        qwen = load_qwen();
+    return qwen;
+}
+
+const dl_tok *fuzz_tiny_tok(void) {
+    if (!tiny)
+        tiny = load_tiny();
+    return tiny;
+}
