@@ -185,7 +185,7 @@ static void struct_sizes(const char *path) {
     mbig.tail[15] = 1;
     EXPECT(difflm_model_load(&mbig.p, &st) == NULL && st == DIFFLM_E_INVALID_ARG, "tail");
     mbig.tail[15] = 0;
-    mbig.p.struct_size = sizeof(difflm_model_params) - 1;
+    mbig.p.struct_size = offsetof(difflm_model_params, alloc_user);   /* below the first layout */
     EXPECT(difflm_model_load(&mbig.p, &st) == NULL && st == DIFFLM_E_INVALID_ARG, "short");
     struct {
         difflm_ctx_params p;
