@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "check_compat.h"
 #include "fmt/gguf.h"
 #include "tok/tok_internal.h"
@@ -160,6 +162,54 @@ START_TEST(test_round_trip) {
 }
 END_TEST
 
+/* One component of a real tokenizer.json replaced: the load fails with the status and a
+ * message naming it. */
+START_TEST(test_bad_components) {
+    static const struct { const char *key, *json, *named; int status; } cases[] = {
+        {"model", "{\"type\": \"WordPiece\", \"vocab\": {}}", "WordPiece", DIFFLM_E_UNSUPPORTED},
+        {"normalizer", "{\"type\": \"Lowercase\"}", "Lowercase", DIFFLM_E_UNSUPPORTED},
+        {"pre_tokenizer", "{\"type\": \"Metaspace\"}", "Metaspace", DIFFLM_E_UNSUPPORTED},
+        {"pre_tokenizer", "null", "ByteLevel", DIFFLM_E_UNSUPPORTED},
+        {"decoder", "{\"type\": \"WordPiece\"}", "WordPiece", DIFFLM_E_UNSUPPORTED},
+        {"post_processor", "{\"type\": \"BertProcessing\"}", "BertProcessing", DIFFLM_E_UNSUPPORTED},
+        {"pre_tokenizer", "{\"type\": \"Split\", \"pattern\": {\"Regex\": \" \"}, \"behavior\": \"Sideways\"}",
+         "Sideways", DIFFLM_E_UNSUPPORTED},
+        {"added_tokens", "[{\"id\": 3, \"content\": \"<zz>\"}]", "added token '<zz>'", DIFFLM_E_FORMAT},
+        {"added_tokens", "[{\"content\": \"<zz>\"}]", "added_tokens[0]", DIFFLM_E_FORMAT},
+    };
+    char src[4096], dir[4096], dst[4200];
+    snprintf(src, sizeof src, "%s/gpt2/tokenizer.json", out_dir);
+    snprintf(dir, sizeof dir, "%s/bad", out_dir);
+    snprintf(dst, sizeof dst, "%s/tokenizer.json", dir);
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_error_t je;
+        json_t *root = json_load_file(src, 0, &je), *v = json_loads(cases[i].json, JSON_DECODE_ANY, &je);
+        ck_assert_ptr_nonnull(root);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_int_eq(json_object_set_new(root, cases[i].key, v), 0);
+        ck_assert_int_eq(json_dump_file(root, dst, 0), 0);
+        json_decref(root);
+        dl_tok *t = NULL;
+        dl_err err = {0};
+        ck_assert_int_eq(dl_tok_load_hf(&t, dir, &err), cases[i].status);
+        ck_assert_ptr_null(t);
+        ck_assert_msg(strstr(err.msg, cases[i].named), "case %zu: '%s' does not name %s", i, err.msg, cases[i].named);
+    }
+    /* malformed JSON: E_FORMAT with the file and line */
+    FILE *f = fopen(dst, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"model\": {\n  \"vocab\": [", f);
+    fclose(f);
+    dl_tok *t = NULL;
+    dl_err err = {0};
+    ck_assert_int_eq(dl_tok_load_hf(&t, dir, &err), DIFFLM_E_FORMAT);
+    ck_assert_msg(strstr(err.msg, "tokenizer.json: line"), "%s", err.msg);
+}
+END_TEST
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: test_tok_hf OUT (run by tests/tok/hf_compare.sh)\n");
@@ -171,6 +221,7 @@ int main(int argc, char **argv) {
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_against_hf);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_bad_components);
     suite_add_tcase(s, tc);
     int rc = dl_run_suite(s);
     for (int i = 0; i < n_loaded; i++) dl_tok_free(loaded[i].t);
