@@ -277,6 +277,77 @@ START_TEST(cancel) {
 }
 END_TEST
 
+/* ---- what create allocates for max_batch 3 is what memory_required promised (give or
+ * take the pool's thread records and allocator headers), as tests/api checks for 1 */
+
+typedef struct heap {
+    void *base[512];
+    size_t size[512];
+    int n;
+    size_t live;
+} heap;
+
+static void *heap_alloc(size_t size, size_t align, void *user) {
+    heap *h = user;
+    void *p = NULL;
+    if (h->n < 512 && posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align,
+                                     size) == 0) {
+        h->base[h->n] = p;
+        h->size[h->n++] = size;
+        h->live += size;
+    }
+    return p;
+}
+
+static void heap_free(void *ptr, void *user) {
+    heap *h = user;
+    for (int i = 0; ptr && i < h->n; i++)
+        if (h->base[i] == ptr) {
+            h->live -= h->size[i];
+            h->base[i] = h->base[--h->n];
+            h->size[i] = h->size[h->n];
+            free(ptr);
+            return;
+        }
+}
+
+START_TEST(memory_required_matches) {
+    difflm_model *m = load(_i);
+    static heap h;
+    memset(&h, 0, sizeof h);
+    difflm_ctx_params cp;
+    difflm_ctx_params_init(&cp);
+    cp.n_threads = 2;
+    cp.max_canvas = MAX_CANVAS;
+    cp.max_batch = 3;
+    cp.alloc_fn = heap_alloc;
+    cp.free_fn = heap_free;
+    cp.alloc_user = &h;
+    size_t need = 0;
+    ck_assert_int_eq(difflm_ctx_memory_required(m, &cp, &need), DIFFLM_OK);
+    int st;
+    difflm_ctx *ctx = difflm_ctx_create(m, &cp, &st);
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_msg(h.live >= need && h.live <= need + 16384,
+                  "create allocated %zu bytes, memory_required said %zu", h.live, need);
+    // a full batch runs in it without another allocation
+    size_t before = h.live;
+    int n_before = h.n;
+    difflm_gen_params g = settings(1, model_arch(m));
+    const difflm_token *ps[3] = { prompt_ids[0], prompt_ids[1], prompt_ids[2] };
+    size_t ns[3] = { prompt_lens[0], prompt_lens[1], prompt_lens[2] };
+    ck_assert_int_eq(difflm_batch_begin(ctx, ps, ns, 3, seeds, &g), DIFFLM_OK);
+    while ((st = difflm_batch_step(ctx)) == DIFFLM_OK)
+        ;
+    ck_assert_int_eq(st, DIFFLM_DONE);
+    ck_assert_uint_eq(h.live, before);
+    ck_assert_int_eq(h.n, n_before);
+    difflm_free(ctx);
+    ck_assert_int_eq(h.n, 0);
+    difflm_model_free(m);
+}
+END_TEST
+
 /* ---- errors */
 
 START_TEST(errors) {
@@ -433,6 +504,7 @@ int main(int argc, char **argv) {
     tcase_add_loop_test(tc, step_callback, 0, 2);
     tcase_add_test(tc, cancel);
     tcase_add_loop_test(tc, errors, 0, 2);
+    tcase_add_loop_test(tc, memory_required_matches, 0, 2);
     tcase_add_test(tc, logits_between_steps);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
