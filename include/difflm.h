@@ -307,12 +307,21 @@ typedef struct difflm_chat_message {
     const char *content;         /* NUL-terminated UTF-8 */
 } difflm_chat_message;
 
-/* Renders messages with the model's chat format (LLaDA: Llama-3 headers, BOS before the
- * first message only; Dream/Qwen: ChatML with the default system message), ending with
- * the assistant header when add_assistant is non-zero. Tokenize the result with
+/* Renders messages with the model's chat template: GGUF tokenizer.chat_template (or a
+ * Hugging Face folder's tokenizer_config.json "chat_template"), a Jinja template run as
+ * transformers' apply_chat_template runs it, with add_assistant as
+ * add_generation_prompt (a template may ignore it: LLaDA's always ends with the
+ * assistant header) and bos_token/eos_token the texts of the BOS/EOS tokens. Without a
+ * template: the vocabulary's format (LLaDA: Llama-3 headers, BOS before the first
+ * message only; Dream/Qwen: ChatML with the default system message), ending with the
+ * assistant header when add_assistant is non-zero. Tokenize the result with
  * DIFFLM_TOKENIZE_PARSE_SPECIAL and without ADD_BOS. Output is NUL-terminated; *n_out
  * excludes the NUL. Returns OK, E_BUFFER_TOO_SMALL (*n_out = bytes needed, without NUL),
- * E_INVALID_ARG, E_UNSUPPORTED (the vocabulary has neither format's tokens). */
+ * E_INVALID_ARG (also the template's raise_exception(msg), with msg, or a template
+ * error), E_UNSUPPORTED (a template construct difflm does not implement, named in the
+ * message - never text that differs from Jinja's; or no template and neither
+ * format's tokens), E_FORMAT (a template with a syntax error), E_NOMEM (also a
+ * template exceeding the interpreter's bounds). */
 DIFFLM_API int difflm_chat_format(difflm_ctx *ctx, const difflm_chat_message *msgs, size_t n,
                                   int32_t add_assistant, char *out, size_t cap, size_t *n_out);
 

@@ -2,7 +2,7 @@
 # Installs what difflm needs to build and test on Debian 12 (run as root, or through sudo),
 # from Debian's own packages only:
 #   build:    gcc, meson, ninja, pkg-config, PCRE2, Jansson, utf8proc, OpenBLAS
-#   tests:    g++ (the C++ header and binding), Check, Python 3 with numpy (the reference
+#   tests:    g++ (the C++ header and binding), Check, Python 3 with numpy and jinja2 (the reference
 #             programs and the Python binding) and pip (its offline install test), cargo
 #             and rustc (the Rust crates; Debian 12 has rustc 1.63, their rust-version),
 #             valgrind, binutils (nm for the symbols test), nodejs and npm (the tok_hf test
@@ -18,7 +18,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     gcc g++ libc6-dev meson ninja-build pkg-config \
     libopenblas-dev libpcre2-dev libjansson-dev libutf8proc-dev check libsubunit-dev \
     libgfortran-12-dev \
-    python3 python3-numpy python3-pip cargo rustc valgrind binutils nodejs npm >/dev/null
+    python3 python3-numpy python3-jinja2 python3-pip cargo rustc valgrind binutils nodejs npm >/dev/null
 # clang and its sanitizer runtimes (only recommended by clang): the sanitizer builds of
 # .ci/run (doc/testing.md, "Sanitizers")
 $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null

@@ -82,9 +82,21 @@ int dl_tok_encode(const dl_tok *t, const char *text, size_t len, uint32_t flags,
 int dl_tok_decode(const dl_tok *t, const int32_t *ids, size_t n, uint32_t flags,
                   char *out, size_t cap, size_t *n_out, dl_err *err);
 
-/* Renders a conversation in the tokenizer's chat style. Output NUL-terminated when it
+/* Sets the Jinja chat template dl_tok_chat renders with (src[0..n), a copy is compiled;
+ * NULL removes it, back to the vocabulary's chat style). GGUF's tokenizer.chat_template
+ * is set by dl_tok_load; a Hugging Face folder's loader passes tokenizer_config.json's
+ * "chat_template" (a string, or of a list of {name, template} the one named "default",
+ * as transformers picks it). Returns 0, or the compile status (E_UNSUPPORTED,
+ * E_FORMAT, E_NOMEM) with its message; the template then stays set as failed, and
+ * dl_tok_chat returns that status and message rather than render another format. */
+int dl_tok_set_chat_template(dl_tok *t, const char *src, size_t n, dl_err *err);
+
+/* Renders a conversation with the chat template (see dl_tok_set_chat_template;
+ * add_assistant is its add_generation_prompt, bos_token and eos_token the texts of
+ * the BOS and EOS tokens) or, without one, in the tokenizer's chat style. Output NUL-terminated when it
  * fits (*n_out excludes the NUL). Returns 0, E_BUFFER_TOO_SMALL, E_INVALID_ARG,
- * E_UNSUPPORTED (no chat style). */
+ * E_UNSUPPORTED (no chat style, or the template's), E_INVALID_ARG (also a template's
+ * raise_exception), E_NOMEM. */
 int dl_tok_chat(const dl_tok *t, const difflm_chat_message *msgs, size_t n, int add_assistant,
                 char *out, size_t cap, size_t *n_out, dl_err *err);
 

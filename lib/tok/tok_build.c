@@ -202,6 +202,7 @@ void dl_tok_free(dl_tok *t) {
     dl_free(t->bpe_slots);
     dl_free(t->merge_slots);
     dl_free(t->special_ids);
+    dl_tok_set_chat_template(t, NULL, 0, NULL);
     dl_free(t);
 }
 

@@ -3,6 +3,7 @@
  * spelled out; the caller tokenizes it with DIFFLM_TOKENIZE_PARSE_SPECIAL. */
 #include <string.h>
 
+#include "tok/jinja.h"
 #include "tok/tok_internal.h"
 
 typedef struct text_sink {
@@ -91,6 +92,55 @@ static void render_chatml(text_sink *w, const difflm_chat_message *msgs, size_t 
     if (add_assistant) puts_(w, "<|im_start|>assistant\n");
 }
 
+int dl_tok_set_chat_template(dl_tok *t, const char *src, size_t n, dl_err *err) {
+    if (!t) return dl_fail(err, DIFFLM_E_INVALID_ARG, "dl_tok_set_chat_template: NULL tokenizer");
+    dl_jinja_free(t->chat_tpl);
+    dl_free(t->chat_tpl_msg);
+    t->chat_tpl = NULL;
+    t->chat_tpl_msg = NULL;
+    t->chat_tpl_status = 0;
+    if (!src) return 0;
+    dl_err e = {0};
+    int rc = dl_jinja_compile(&t->chat_tpl, src, n, &e);
+    if (rc) {
+        t->chat_tpl_status = rc;
+        t->chat_tpl_msg = dl_strdup(e.msg);   /* NULL (out of memory) still fails with rc */
+        return dl_fail(err, rc, "%s", e.msg);
+    }
+    return 0;
+}
+
+/* The text of token id, NUL-terminated, or NULL when there is none. */
+static char *token_cstr(const dl_tok *t, int32_t id) {
+    if (id < 0) return NULL;
+    size_t n;
+    const char *s = dl_tok_text(t, id, &n);
+    char *c = dl_malloc(n + 1);
+    if (c) {
+        memcpy(c, s, n);
+        c[n] = '\0';
+    }
+    return c;
+}
+
+static int render_template(const dl_tok *t, const difflm_chat_message *msgs, size_t n, int add_assistant,
+                           char *out, size_t cap, size_t *n_out, dl_err *err) {
+    if (t->chat_tpl_status)
+        return dl_fail(err, t->chat_tpl_status, "%s", t->chat_tpl_msg ? t->chat_tpl_msg : "chat template: out of memory");
+    char *bos = token_cstr(t, t->sp.bos), *eos = token_cstr(t, t->sp.eos);
+    if ((t->sp.bos >= 0 && !bos) || (t->sp.eos >= 0 && !eos)) {
+        dl_free(bos);
+        dl_free(eos);
+        return dl_fail(err, DIFFLM_E_NOMEM, "chat template: out of memory");
+    }
+    dl_jinja_vars v = {.msgs = msgs, .n_msgs = n, .add_generation_prompt = add_assistant != 0,
+                       .bos_token = bos, .eos_token = eos};
+    int rc = dl_jinja_render(t->chat_tpl, &v, out, cap, n_out, err);
+    dl_free(bos);
+    dl_free(eos);
+    return rc;
+}
+
 int dl_tok_chat(const dl_tok *t, const difflm_chat_message *msgs, size_t n, int add_assistant,
                 char *out, size_t cap, size_t *n_out, dl_err *err) {
     if (!t || !n_out || (!msgs && n) || (!out && cap))
@@ -100,7 +150,10 @@ int dl_tok_chat(const dl_tok *t, const difflm_chat_message *msgs, size_t n, int 
         if (!msgs[i].content) return dl_fail(err, DIFFLM_E_INVALID_ARG, "chat message %zu: content is NULL", i);
     }
     text_sink w = {.out = out, .cap = cap, .n = 0};
-    switch (t->chat_style) {
+    if (t->chat_tpl || t->chat_tpl_status) {
+        int rc = render_template(t, msgs, n, add_assistant, out, cap, &w.n, err);
+        if (rc) return rc;
+    } else switch (t->chat_style) {
     case DL_CHAT_LLAMA3: render_llama3(&w, t, msgs, n, add_assistant); break;
     case DL_CHAT_CHATML: render_chatml(&w, msgs, n, add_assistant); break;
     default:

@@ -130,6 +130,9 @@ struct dl_tok {
 
     dl_tok_special sp;
     int chat_style;              /* enum dl_chat_style */
+    struct dl_jinja *chat_tpl;   /* the model's chat template, compiled (tok_chat.c) */
+    int chat_tpl_status;         /* non-zero: a template that did not compile ... */
+    char *chat_tpl_msg;          /* ... and why: dl_tok_chat fails with these */
 };
 
 static inline const char *dl_tok_text(const dl_tok *t, int32_t id, size_t *n) {

@@ -164,6 +164,16 @@ int dl_tok_load(dl_tok **out, const dl_gguf *g, dl_err *err) {
         dl_tok_free(t);
         return rc;
     }
+    dl_str tpl;   /* a template that does not compile fails dl_tok_chat, not the load */
+    if ((rc = dl_gguf_get_str_opt(g, "tokenizer.chat_template", &tpl, err))) {
+        dl_tok_free(t);
+        return rc;
+    }
+    if (tpl.p && dl_tok_set_chat_template(t, tpl.p, tpl.n, err) == DIFFLM_E_NOMEM) {
+        dl_tok_free(t);
+        return DIFFLM_E_NOMEM;
+    }
+    dl_err_clear(err);
     *out = t;
     return 0;
 }
