@@ -56,4 +56,13 @@ void dl_ctx_cancel(struct difflm_ctx *ctx);
 int dl_ctx_logits(struct difflm_ctx *ctx, const int32_t *ids, size_t n, const int32_t *rows,
                   size_t n_rows, float *out, size_t cap, size_t *n_out);
 
+/* ---- infilling (ctx_infill.c) and confidences (ctx_confidence.c), after api.c's
+ * pointer checks */
+int dl_ctx_begin_canvas(struct difflm_ctx *ctx, const int32_t *canvas, int32_t n,
+                        const difflm_gen_params *g);
+int dl_ctx_infill_canvas(struct difflm_ctx *ctx, const char *text, uint32_t flags, int32_t *out,
+                         size_t cap, size_t *n_out);
+int dl_ctx_confidences(const struct difflm_ctx *ctx, int32_t *token, int32_t *step, float *prob,
+                       float *score, size_t cap, size_t *n_out);
+
 #endif
