@@ -37,10 +37,11 @@ static int put_piece(struct difflm_ctx *c, const char *s, size_t len, uint32_t f
     return 0;
 }
 
-/* A piece's text with the escapes resolved into c->err-free scratch: the bytes
- * s[0 .. len) where every run of backslashes right before "<mask:" is halved. Writes at
- * most len bytes to dst; returns the bytes written. */
-static size_t unescape(char *dst, const char *s, size_t len) {
+/* A piece's text with the escapes resolved: the bytes s[0 .. len) where every run of
+ * backslashes right before "<mask:" (or before the piece's end when a marker follows,
+ * at_marker) is halved, an odd one's last backslash making that "<mask:" text. Writes
+ * at most len bytes to dst; returns the bytes written. */
+static size_t unescape(char *dst, const char *s, size_t len, int at_marker) {
     size_t o = 0;
     for (size_t i = 0; i < len;) {
         if (s[i] != '\\') {
@@ -50,11 +51,12 @@ static size_t unescape(char *dst, const char *s, size_t len) {
         size_t j = i;
         while (j < len && s[j] == '\\')
             j++;
-        int before_marker = len - j >= MARKER_LEN && !memcmp(s + j, MARKER, MARKER_LEN);
+        int before_marker = (j == len && at_marker) ||
+                            (len - j >= MARKER_LEN && !memcmp(s + j, MARKER, MARKER_LEN));
         size_t keep = before_marker ? (j - i) / 2 : j - i;
         memset(dst + o, '\\', keep);
         o += keep;
-        if (before_marker && (j - i) % 2) {   // an escaped marker: its text is literal
+        if (before_marker && (j - i) % 2 && j < len) {   // an escaped marker: literal text
             memcpy(dst + o, MARKER, MARKER_LEN);
             o += MARKER_LEN;
             j += MARKER_LEN;
@@ -89,7 +91,7 @@ int dl_ctx_infill_canvas(struct difflm_ctx *c, const char *text, uint32_t flags,
             }
         }
         size_t piece_end = m ? (size_t)(m - text) : len;
-        size_t tl = unescape(tmp, text + start, piece_end - start);
+        size_t tl = unescape(tmp, text + start, piece_end - start, m != NULL);
         if (tl > 0 || (piece_flags & DIFFLM_TOKENIZE_ADD_BOS))
             rc = put_piece(c, tmp, tl, piece_flags, out, cap, &n);
         piece_flags &= ~DIFFLM_TOKENIZE_ADD_BOS;
