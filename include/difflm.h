@@ -128,7 +128,9 @@ typedef struct difflm_step_info {
     int32_t n_committed;         /* tokens this step committed (early stop's EOS fill
                                     included) */
     int32_t n_masked;            /* MASK tokens left in the generated region */
-    int32_t prompt_length;       /* canvas[0 .. prompt_length) is the prompt */
+    int32_t prompt_length;       /* canvas[0 .. prompt_length) is the prompt (after
+                                    difflm_generate_begin_canvas: the fixed positions
+                                    before the first MASK) */
     const difflm_token *canvas;  /* the whole canvas, prompt included */
     size_t canvas_length;
 } difflm_step_info;
