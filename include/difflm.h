@@ -128,7 +128,9 @@ typedef struct difflm_step_info {
     int32_t n_committed;         /* tokens this step committed (early stop's EOS fill
                                     included) */
     int32_t n_masked;            /* MASK tokens left in the generated region */
-    int32_t prompt_length;       /* canvas[0 .. prompt_length) is the prompt */
+    int32_t prompt_length;       /* canvas[0 .. prompt_length) is the prompt (after
+                                    difflm_generate_begin_canvas: the fixed positions
+                                    before the first MASK) */
     const difflm_token *canvas;  /* the whole canvas, prompt included */
     size_t canvas_length;
     int32_t batch_index;         /* difflm_batch_step: the canvas (0-based) this call
@@ -496,6 +498,74 @@ DIFFLM_API int difflm_batch_step(difflm_ctx *ctx);
  * arguments). Thread safety as difflm_canvas. */
 DIFFLM_API int difflm_batch_canvas(const difflm_ctx *ctx, size_t i, difflm_token *out,
                                    size_t cap, size_t *n_out);
+/* ---------------------------------------------------------------- infilling
+ *
+ * A diffusion model can fill holes anywhere, not only after a prompt. The host lays out
+ * the whole canvas: fixed tokens, and the MASK id (difflm_model_info.mask_id) at every
+ * position to generate, before, between and after the fixed text. */
+
+/* Sets the canvas to a copy of canvas[0 .. n) and prepares the schedule over its MASK
+ * positions; the other positions are fixed and never change. g->gen_length is ignored
+ * (the number of MASKs is the generated length); everything else means what it means
+ * for difflm_generate_begin, over the MASK positions in canvas order (doc/sampling.md
+ * "Infilling"): BLOCKS cuts them into consecutive runs of block_length MASK positions
+ * (a block may span fixed text), TIMESTEPS works over all of them, the parallel rules and
+ * the KV caches work per block as usual, CFG's unconditional canvas masks every fixed
+ * position. Then drive it with difflm_generate_step as usual; the step callback's
+ * prompt_length is the number of fixed positions before the first MASK.
+ * difflm_generate_begin with a prompt is this call on [prompt | MASK x gen_length].
+ * Returns OK, E_TOO_LONG (n > max_canvas; checked first), E_INVALID_ARG (bad parameters
+ * as for difflm_generate_begin, an id outside the vocabulary, no MASK in the canvas,
+ * DIFFLM_GEN_EARLY_STOP when a fixed token follows a MASK: early stop ends the text at
+ * an EOS, which fixed text after a hole contradicts), E_UNSUPPORTED (as
+ * difflm_generate_begin: a KV cache with CFG). The canvas is copied. */
+DIFFLM_API int difflm_generate_begin_canvas(difflm_ctx *ctx, const difflm_token *canvas,
+                                            size_t n, const difflm_gen_params *g);
+
+/* Builds a canvas from a template: the NUL-terminated UTF-8 text with each marker
+ * "<mask:N>" (N decimal, 1 .. max_canvas) replaced by N MASK ids, e.g.
+ * "The<mask:12> sat on the<mask:4>." The text between markers is tokenized piece by
+ * piece with difflm_tokenize and flags (DIFFLM_TOKENIZE_PARSE_SPECIAL applies to every
+ * piece; DIFFLM_TOKENIZE_ADD_BOS puts one BOS first, before a leading hole too). A
+ * piece is tokenized as it stands: a space next to a marker belongs to the piece, so
+ * write "The<mask:4> sat" to let the hole begin with a space-led word. Escaping: a
+ * backslash right before "<mask:" makes the marker literal text; before a marker, each
+ * pair of backslashes stands for one (so "\\<mask:2>" is a backslash and a hole);
+ * backslashes elsewhere are text. "<mask" not followed by ':' is text. Writes up to cap
+ * ids to out and the count to *n_out. Returns OK, E_BUFFER_TOO_SMALL (*n_out = ids
+ * needed), E_INVALID_ARG (NULL text or n_out, out NULL with cap > 0, unknown flags, a
+ * malformed marker: the message gives its byte offset), E_NOMEM. */
+DIFFLM_API int difflm_infill_canvas(difflm_ctx *ctx, const char *text, uint32_t flags,
+                                    difflm_token *out, size_t cap, size_t *n_out);
+
+/* ---------------------------------------------------------------- confidences */
+
+/* difflm_confidences' step values that are not a step number. */
+#define DIFFLM_CONF_FIXED (-1)    /* a fixed position (the prompt, a canvas's text) */
+#define DIFFLM_CONF_MASKED 0      /* still MASK */
+
+/* How sure the model was, per canvas position, after any step (no extra forward pass:
+ * these are the values the steps computed). For each position i < canvas length, into
+ * whichever of the arrays are non-NULL (each of cap entries at least):
+ *   - fixed position: token[i] its id, step[i] = DIFFLM_CONF_FIXED, prob/score NaN;
+ *   - committed: token[i] its id, step[i] the 1-based step that committed it (as
+ *     difflm_step_info.step), prob[i] = softmax(l)[token] of the step's logits row l
+ *     (untempered, unfiltered, after CFG, with -inf for MASK, ids past the tokenizer and
+ *     EOS under DIFFLM_GEN_LOGITS_EOS_INF; not the CONFIDENCE_EOS_EOT_INF suppression),
+ *     score[i] the remasking rule's confidence that ranked it (doc/sampling.md: for
+ *     RANDOM and ORIGIN the uniform draw; not alg_temp's Gumbel key); a MASK filled with
+ *     EOS by an early stop has prob and score NaN;
+ *   - still MASK: step[i] = DIFFLM_CONF_MASKED; if the last step that ran predicted it
+ *     (a candidate of that step: BLOCKS, its block), token[i] is that prediction x0
+ *     (the argmax at temperature 0, the sampled token at T > 0) and prob/score as
+ *     above; otherwise (before the first step, a later block) token[i] = -1, prob and
+ *     score NaN.
+ * With shifted logits (Dream) the values belong to the predicted position p (computed
+ * from row p - 1). Under a KV cache they are the approximate pass's, and under parallel
+ * decoding each position keeps its own step's values. Returns OK, E_BUFFER_TOO_SMALL
+ * (*n_out = canvas length, nothing written), E_STATE (no canvas), E_INVALID_ARG. */
+DIFFLM_API int difflm_confidences(const difflm_ctx *ctx, difflm_token *token, int32_t *step,
+                                  float *prob, float *score, size_t cap, size_t *n_out);
 
 /* ---------------------------------------------------------------- logits */
 

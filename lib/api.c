@@ -497,4 +497,40 @@ API int difflm_score(difflm_ctx *ctx, const difflm_token *prompt, size_t n_promp
     res.struct_size = size;
     memcpy(out, &res, size);
     return DIFFLM_OK;
+/* --------------------------------------------------------------- infilling, confidences */
+
+API int difflm_generate_begin_canvas(difflm_ctx *ctx, const difflm_token *canvas, size_t n,
+                                     const difflm_gen_params *g) {
+    if (!ctx)
+        return DIFFLM_E_INVALID_ARG;
+    if ((!canvas && n) || !g)
+        return fail(ctx, DIFFLM_E_INVALID_ARG,
+                    "difflm_generate_begin_canvas: NULL canvas or params");
+    if (n > INT32_MAX)
+        return dl_fail(dl_ctx_err(ctx), DIFFLM_E_TOO_LONG, "canvas of %zu tokens", n);
+    difflm_gen_params gp;
+    int rc = gen_params(ctx, g, &gp);
+    if (rc == 0)
+        IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_begin_canvas(ctx, canvas, (int32_t)n, &gp));
+    return rc;
+}
+
+API int difflm_infill_canvas(difflm_ctx *ctx, const char *text, uint32_t flags,
+                             difflm_token *out, size_t cap, size_t *n_out) {
+    if (!ctx)
+        return DIFFLM_E_INVALID_ARG;
+    if (!text || !n_out || (!out && cap))
+        return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_infill_canvas: NULL text, out or n_out");
+    if (flags & ~(DIFFLM_TOKENIZE_ADD_BOS | DIFFLM_TOKENIZE_PARSE_SPECIAL))
+        return fail(ctx, DIFFLM_E_INVALID_ARG, "difflm_infill_canvas: unknown flags");
+    int rc;
+    IN_SCOPE(dl_ctx_mem(ctx), rc = dl_ctx_infill_canvas(ctx, text, flags, out, cap, n_out));
+    return rc;
+}
+
+API int difflm_confidences(const difflm_ctx *ctx, difflm_token *token, int32_t *step,
+                           float *prob, float *score, size_t cap, size_t *n_out) {
+    if (!ctx || !n_out)
+        return DIFFLM_E_INVALID_ARG;
+    return dl_ctx_confidences(ctx, token, step, prob, score, cap, n_out);
 }

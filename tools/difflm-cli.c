@@ -21,6 +21,7 @@
 #include "difflm.h"
 #include "live.h"
 #include "prompt.h"
+#include "shade.h"
 #include "text.h"
 
 /* ---------------------------------------------------------------- Ctrl-C */
@@ -75,17 +76,59 @@ typedef struct run {
     const char *prompt_text;  /* what the view shows as the prompt */
     size_t prompt_len;
     int steps_done;
+    int canvas_mode;          /* --infill / --canvas-ids: the canvas is laid out whole */
+    size_t n_gen;             /* the positions to generate */
+    int32_t *conf_step;       /* difflm_confidences' arrays, [canvas length] */
+    float *conf_prob, *conf_score;
+    difflm_token *conf_token;
+    size_t conf_n;
     cli_layout layout;
     cli_live live;
 } run;
 
 /* The prompt and the generated part of the canvas, as the view lays them out. */
+/* The confidences of the current state into r's arrays; 0 or -1. */
+static int fetch_confidences(run *r, size_t n) {
+    if (n > r->conf_n) {
+        free(r->conf_step), free(r->conf_prob), free(r->conf_score), free(r->conf_token);
+        r->conf_step = malloc(n * sizeof *r->conf_step);
+        r->conf_prob = malloc(n * sizeof *r->conf_prob);
+        r->conf_score = malloc(n * sizeof *r->conf_score);
+        r->conf_token = malloc(n * sizeof *r->conf_token);
+        r->conf_n = r->conf_step && r->conf_prob && r->conf_score && r->conf_token ? n : 0;
+    }
+    size_t got = 0;
+    return r->conf_n >= n && difflm_confidences(r->ctx, r->conf_token, r->conf_step, r->conf_prob,
+                                                r->conf_score, r->conf_n, &got) == DIFFLM_OK
+               ? 0 : -1;
+}
+
+/* The prompt and the generated part of the canvas (or the whole canvas of --infill),
+ * as the view lays them out, committed tokens shaded by their probability. */
 static void layout_canvas(run *r, const difflm_token *canvas, size_t n, size_t prompt_len) {
+    int shaded = fetch_confidences(r, n) == 0;
+    const int32_t *step = shaded ? r->conf_step : NULL;
+    const float *prob = shaded ? r->conf_prob : NULL;
     cli_layout_clear(&r->layout);
+    if (r->canvas_mode) {
+        cli_layout_shaded(&r->layout, r->ctx, &r->mi, canvas, step, prob, n, 0, 0);
+        return;
+    }
     cli_layout_text(&r->layout, r->prompt_text, r->prompt_len, CLI_STYLE_PROMPT);
     if (r->a->chat && r->prompt_len)
         cli_layout_text(&r->layout, "\n", 1, CLI_STYLE_PROMPT);  /* the answer is a new turn */
-    cli_layout_canvas(&r->layout, r->ctx, &r->mi, canvas, n, prompt_len);
+    cli_layout_shaded(&r->layout, r->ctx, &r->mi, canvas, step, prob, n, prompt_len, 1);
+}
+
+/* --print-confidences: "confidences STEP" and token/step/probability/score per position. */
+static void print_confidences(run *r, int step, size_t n) {
+    if (fetch_confidences(r, n) != 0)
+        return;
+    printf("confidences %d", step);
+    for (size_t i = 0; i < n; i++)
+        printf(" %d/%d/%.9g/%.9g", r->conf_token[i], r->conf_step[i], (double)r->conf_prob[i],
+               (double)r->conf_score[i]);
+    putchar('\n');
 }
 
 static void draw(run *r, const difflm_token *canvas, size_t n, size_t prompt_len, int step,
@@ -102,6 +145,8 @@ static void draw(run *r, const difflm_token *canvas, size_t n, size_t prompt_len
 static int on_step(const difflm_step_info *info, void *user) {
     run *r = user;
     r->steps_done = info->step;
+    if (r->a->print_confidences)
+        print_confidences(r, info->step, info->canvas_length);
     if (r->a->live)
         draw(r, info->canvas, info->canvas_length, (size_t)info->prompt_length, info->step,
              info->total_steps, info->n_committed, info->n_masked);
@@ -134,6 +179,14 @@ static void print_result(run *r, const difflm_token *canvas, size_t n, size_t pr
         layout_canvas(r, canvas, n, prompt_len);
         cli_live_end(&r->live, &r->layout);
         g_cursor_hidden = 0;
+    } else if (r->canvas_mode) {
+        layout_canvas(r, canvas, n, prompt_len);
+        for (size_t i = 0; i < r->layout.n; i++)
+            if (r->layout.g[i].cls == CLI_NEWLINE)
+                putchar('\n');
+            else
+                fwrite(r->layout.g[i].bytes, 1, r->layout.g[i].len, stdout);
+        putchar('\n');
     } else {
         cli_canvas_runs(r->ctx, &r->mi, canvas, n, prompt_len, emit_plain, NULL);
         putchar('\n');
@@ -159,7 +212,16 @@ static int generate(run *r, const difflm_token *prompt, size_t n_prompt) {
     difflm_gen_params g = r->a->g;
     g.step_fn = on_step;
     g.step_user = r;
-    int rc = difflm_generate_begin(r->ctx, prompt, n_prompt, &g);
+    int rc;
+    if (r->canvas_mode) {
+        g.gen_length = (int32_t)r->n_gen;
+        if (!r->a->steps_given)  /* the default: one token per step */
+            g.steps = (int32_t)r->n_gen;
+        rc = difflm_generate_begin_canvas(r->ctx, prompt, n_prompt, &g);
+        n_prompt = 0;   /* the view lays out the canvas whole */
+    } else {
+        rc = difflm_generate_begin(r->ctx, prompt, n_prompt, &g);
+    }
     if (rc != DIFFLM_OK)
         return rc;
     if (r->a->live) {  /* the prompt and the empty canvas while the first step runs */
@@ -203,7 +265,7 @@ static void print_stats(const run *r, int rc, size_t decoded, double s) {
 }
 
 static void print_interrupted(const run *r, size_t decoded) {
-    int32_t gen = r->a->g.gen_length;
+    int32_t gen = (int32_t)r->n_gen;
     fprintf(stderr, "difflm: interrupted after %d step%s: %zu of %d tokens decoded, %zu still "
                     "masked\n", r->steps_done, r->steps_done == 1 ? "" : "s", decoded, gen,
             (size_t)gen - decoded);
@@ -216,7 +278,7 @@ static int report(run *r, int rc, size_t n_prompt, const struct timespec *t0) {
     size_t n = 0, decoded = 0;
     int have = (rc == DIFFLM_DONE || rc == DIFFLM_E_CANCELLED) && fetch_canvas(r->ctx, &canvas, &n) == 0;
     if (have) {
-        decoded = (size_t)r->a->g.gen_length - count_masked(r, canvas, n, n_prompt);
+        decoded = r->n_gen - count_masked(r, canvas, n, r->canvas_mode ? 0 : n_prompt);
         print_result(r, canvas, n, n_prompt);
         if (r->a->stats)
             print_stats(r, rc, decoded, s);
@@ -254,7 +316,9 @@ static int run_cli(const cli_args *a, difflm_ctx *ctx, const char *text, size_t 
     code = CLI_EXIT_USAGE;
     if (cli_check_model(a, &r.mi, n_prompt) != 0)
         goto done;
-    shown = display_prompt(ctx, text, len, prompt, n_prompt, &r.prompt_len);
+    r.canvas_mode = cli_canvas_mode(a);
+    r.n_gen = r.canvas_mode ? count_masked(&r, prompt, n_prompt, 0) : (size_t)a->g.gen_length;
+    shown = r.canvas_mode ? NULL : display_prompt(ctx, text, len, prompt, n_prompt, &r.prompt_len);
     r.prompt_text = shown ? shown : "";
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -263,6 +327,7 @@ static int run_cli(const cli_args *a, difflm_ctx *ctx, const char *text, size_t 
 done:
     free(shown);
     free(prompt);
+    free(r.conf_step), free(r.conf_prob), free(r.conf_score), free(r.conf_token);
     cli_layout_free(&r.layout);
     cli_live_free(&r.live);
     return code;

@@ -94,6 +94,14 @@ struct context_params {
     int32_t max_batch = 1;          // most canvases batch_begin takes
 };
 
+// One canvas position's difflm_confidences entry (doc/sampling.md "Confidences").
+struct confidence {
+    token id = -1;        // its id; for a MASK the last step's candidate, or -1
+    int32_t step = 0;     // 1-based step that committed it; DIFFLM_CONF_FIXED, DIFFLM_CONF_MASKED
+    float prob = 0;       // the model's probability of id (NaN where none)
+    float score = 0;      // the remasking rule's confidence (NaN where none)
+};
+
 // The canvas after one step (a copy).
 struct step {
     int32_t index = 0, total_steps = 0, n_committed = 0, n_masked = 0;
@@ -227,6 +235,47 @@ class context {
         int st = difflm_generate_step(ctx_);
         ec = st < 0 ? make_error_code(st) : std::error_code();
         return st;
+    }
+
+    // -------------------------------------------------------- infilling
+
+    // A template's canvas (difflm_infill_canvas): "<mask:N>" becomes N MASK ids, the text
+    // around the markers is tokenized piece by piece with flags (DIFFLM_TOKENIZE_*).
+    std::vector<token> infill_canvas(const std::string &tmpl, uint32_t flags) {
+        std::size_t n = 0;
+        int st = difflm_infill_canvas(ctx_, tmpl.c_str(), flags, nullptr, 0, &n);
+        if (st != DIFFLM_E_BUFFER_TOO_SMALL) check(st);
+        std::vector<token> out(n);
+        check(difflm_infill_canvas(ctx_, tmpl.c_str(), flags, out.data(), out.size(), &n));
+        out.resize(n);
+        return out;
+    }
+    // BOS as the model says, special tokens parsed.
+    std::vector<token> infill_canvas(const std::string &tmpl) {
+        uint32_t flags = DIFFLM_TOKENIZE_PARSE_SPECIAL;
+        if (info().add_bos) flags |= DIFFLM_TOKENIZE_ADD_BOS;
+        return infill_canvas(tmpl, flags);
+    }
+    // Begins over a canvas with MASK ids anywhere (difflm_generate_begin_canvas); then
+    // step() as after begin(). g.gen_length is not used.
+    void begin_canvas(const std::vector<token> &canvas, const gen_params &g) {
+        check(difflm_generate_begin_canvas(ctx_, canvas.data(), canvas.size(), &g));
+    }
+
+    // What each canvas position had when it committed, or what the last step predicts
+    // for it (difflm_confidences).
+    std::vector<confidence> confidences() const {
+        std::size_t n = 0;
+        int st = difflm_confidences(ctx_, nullptr, nullptr, nullptr, nullptr, 0, &n);
+        if (st != DIFFLM_E_BUFFER_TOO_SMALL && st < 0) throw_status(st, difflm_status_str(st));
+        std::vector<token> id(n);
+        std::vector<int32_t> step(n);
+        std::vector<float> prob(n), score(n);
+        st = difflm_confidences(ctx_, id.data(), step.data(), prob.data(), score.data(), n, &n);
+        if (st < 0) throw_status(st, difflm_status_str(st));
+        std::vector<confidence> out(n);
+        for (std::size_t i = 0; i < n; i++) out[i] = confidence{id[i], step[i], prob[i], score[i]};
+        return out;
     }
 
     std::vector<token> canvas() const {

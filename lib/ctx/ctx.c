@@ -186,6 +186,7 @@ void dl_ctx_free(struct difflm_ctx *c) {
     dl_model_obj_release(lm);   // under the model's allocator, perhaps the last reference
 }
 
+/* Resolves AUTO settings and copies the public parameters into the scheduler's form. */
 void dl_ctx_resolve_params(const struct difflm_ctx *c, const difflm_gen_params *g,
                            dl_sched_params *sp) {
     sp->gen_length = g->gen_length;
@@ -227,6 +228,19 @@ int dl_ctx_begin(struct difflm_ctx *c, const int32_t *prompt, int32_t n,
         return dl_fail(&c->err, DIFFLM_E_TOO_LONG,
                        "prompt of %d tokens plus gen_length %d exceeds max_canvas %d", n,
                        g->gen_length, c->max_canvas);
+    int rc = dl_ctx_check_gen(c, g);
+    if (rc != 0)
+        return rc;
+    dl_sched_params sp;
+    dl_ctx_resolve_params(c, g, &sp);
+    rc = dl_sched_begin(c->sched, &sp, prompt, n, &c->err);
+    if (rc != 0)
+        return rc;
+    dl_ctx_set_gen(c, g);
+    return DIFFLM_OK;
+}
+
+int dl_ctx_check_gen(struct difflm_ctx *c, const difflm_gen_params *g) {
     if (!(g->cfg_scale >= 0.0f) || !isfinite(g->cfg_scale))
         return dl_fail(&c->err, DIFFLM_E_INVALID_ARG, "cfg_scale must be a finite value >= 0, got %g",
                        (double)g->cfg_scale);
@@ -240,18 +254,16 @@ int dl_ctx_begin(struct difflm_ctx *c, const int32_t *prompt, int32_t n,
     if (g->cache != DIFFLM_CACHE_NONE && g->cfg_scale > 0.0f)
         return dl_fail(&c->err, DIFFLM_E_UNSUPPORTED,
                        "a KV cache with classifier-free guidance is not supported");
-    dl_sched_params sp;
-    dl_ctx_resolve_params(c, g, &sp);
-    int rc = dl_sched_begin(c->sched, &sp, prompt, n, &c->err);
-    if (rc != 0)
-        return rc;
+    return 0;
+}
+
+void dl_ctx_set_gen(struct difflm_ctx *c, const difflm_gen_params *g) {
     c->cfg_scale = g->cfg_scale;
     c->cache = g->cache;
     c->gen_flags = g->flags;
     c->step_fn = g->step_fn;
     c->step_user = g->step_user;
     c->have_canvas = 1;
-    return DIFFLM_OK;
 }
 
 /* Logits for this step's hidden rows c->rows[0 .. n) into c->logits: CFG combined,
@@ -344,9 +356,10 @@ static int step_forward(struct difflm_ctx *c, const int32_t *canvas, int32_t L) 
         int rc = dl_model_forward(c->model, c->fwd_scratch, canvas, L, c->hidden, &c->cancel,
                                   &c->err);
         if (rc == 0 && c->cfg_scale > 0.0f) {
-            int32_t P = dl_sched_prompt_len(c->sched);
+            // every fixed position (the prompt, a canvas's text) masked
+            const uint8_t *fixed = dl_sched_fixed(c->sched);
             for (int32_t i = 0; i < L; i++)
-                c->canvas_un[i] = i < P ? c->mask_id : canvas[i];
+                c->canvas_un[i] = fixed[i] ? c->mask_id : canvas[i];
             rc = dl_model_forward(c->model, c->fwd_scratch, c->canvas_un, L, c->hidden_un,
                                   &c->cancel, &c->err);
         }

@@ -68,9 +68,13 @@ struct difflm_ctx {
                                              (-1: it took no rows) */
 };
 
-/* AUTO settings resolved and the public parameters copied into the scheduler's form. */
+/* The pieces of dl_ctx_begin that a canvas begin (ctx_infill.c) shares: the checks of
+ * the parameters that are the context's (CFG, cache), AUTO resolved into the
+ * scheduler's form, and the generation's settings kept once the scheduler has begun. */
+int dl_ctx_check_gen(struct difflm_ctx *c, const difflm_gen_params *g);
 void dl_ctx_resolve_params(const struct difflm_ctx *c, const difflm_gen_params *g,
                            dl_sched_params *sp);
+void dl_ctx_set_gen(struct difflm_ctx *c, const difflm_gen_params *g);
 
 /* A batch has begun and not every canvas of it is complete. */
 int dl_ctx_batch_unfinished(const struct difflm_ctx *c);

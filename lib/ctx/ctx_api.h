@@ -70,5 +70,13 @@ int dl_ctx_logits(struct difflm_ctx *ctx, const int32_t *ids, size_t n, const in
 int dl_ctx_score(struct difflm_ctx *ctx, const int32_t *prompt, size_t n_prompt,
                  const int32_t *ids, size_t n, const difflm_score_params *p,
                  difflm_score_result *out);
+/* ---- infilling (ctx_infill.c) and confidences (ctx_confidence.c), after api.c's
+ * pointer checks */
+int dl_ctx_begin_canvas(struct difflm_ctx *ctx, const int32_t *canvas, int32_t n,
+                        const difflm_gen_params *g);
+int dl_ctx_infill_canvas(struct difflm_ctx *ctx, const char *text, uint32_t flags, int32_t *out,
+                         size_t cap, size_t *n_out);
+int dl_ctx_confidences(const struct difflm_ctx *ctx, int32_t *token, int32_t *step, float *prob,
+                       float *score, size_t cap, size_t *n_out);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "sched/plan.h"
 #include "sched/sched.h"
+#include "sched/sched_priv.h"
 
 struct dl_sched {
     int32_t max_canvas, n_vocab, mask_id, eos_id, eot_id;
@@ -15,7 +16,11 @@ struct dl_sched {
     dl_sched_params p;          /* block_length resolved (> 0) */
     int32_t fallback_id;        /* the lowest id that may be predicted */
     int32_t *canvas;            /* [max_canvas] */
-    int32_t n_prompt, len, n_masked;
+    int32_t n_prompt, len, n_masked;   /* n_prompt: the fixed positions before the
+                                          first MASK (a canvas: infill.c) */
+    int32_t *gen_pos;           /* [max_canvas] the positions that were MASK at begin, in
+                                   canvas order: the blocks are runs of these */
+    uint8_t *fixed;             /* [max_canvas] 1 where begin's canvas held a token */
     int32_t *plan_count;        /* [max_canvas] tokens per planned step (confidence rules) */
     int32_t *plan_block;        /* [max_canvas] BLOCKS: the block of each planned step */
     int32_t total_steps, steps_done;
@@ -37,6 +42,14 @@ struct dl_sched {
     int32_t n_pred;             /* candidates predicted so far */
     int pred_broken;            /* predict was called out of order this step */
     dl_rng rng_step;            /* rng at the start of this step's predictions */
+    double *prob;               /* [max_canvas] per candidate: softmax(l)[x0] */
+
+    /* what each position had when it was last predicted or committed (confidence.c) */
+    int32_t *commit_step;       /* [max_canvas] 1-based step that committed it, 0 if none */
+    int32_t *pred_step;         /* [max_canvas] 1-based step that last predicted it */
+    int32_t *pred_x0;           /* [max_canvas] that step's x0 */
+    double *pred_prob;          /* [max_canvas] its probability */
+    double *pred_conf;          /* [max_canvas] its confidence under the rule */
 
     /* one row at a time */
     float *z;                   /* [n_vocab] the filtered logits */
@@ -74,6 +87,14 @@ static size_t sched_arrays(dl_sched *s, size_t mc, size_t nv, int *failed) {
     SCHED_ARRAY(conf, mc);
     SCHED_ARRAY(key, mc);
     SCHED_ARRAY(ranked, mc);
+    SCHED_ARRAY(gen_pos, mc);
+    SCHED_ARRAY(fixed, mc);
+    SCHED_ARRAY(prob, mc);
+    SCHED_ARRAY(commit_step, mc);
+    SCHED_ARRAY(pred_step, mc);
+    SCHED_ARRAY(pred_x0, mc);
+    SCHED_ARRAY(pred_prob, mc);
+    SCHED_ARRAY(pred_conf, mc);
     SCHED_ARRAY(z, nv);
     SCHED_ARRAY(kth, nv);
     SCHED_ARRAY(sorted, nv);
@@ -138,6 +159,14 @@ void dl_sched_free(dl_sched *s) {
     dl_free(s->conf);
     dl_free(s->key);
     dl_free(s->ranked);
+    dl_free(s->gen_pos);
+    dl_free(s->fixed);
+    dl_free(s->prob);
+    dl_free(s->commit_step);
+    dl_free(s->pred_step);
+    dl_free(s->pred_x0);
+    dl_free(s->pred_prob);
+    dl_free(s->pred_conf);
     dl_free(s->z);
     dl_free(s->kth);
     dl_free(s->sorted);
@@ -242,8 +271,19 @@ static int32_t first_predictable_id(const dl_sched *s, uint32_t flags) {
     return -1;
 }
 
+/* Block b covers the generated positions gen_pos[b * block_length ..] (at most
+ * block_length of them): the canvas span [*lo, *hi) from its first to its last. For
+ * [prompt | MASK x gen_length] that is the prompt's end plus b * block_length on. */
+static void block_span(const dl_sched *s, int32_t b, int32_t *lo, int32_t *hi) {
+    int32_t first = b * s->p.block_length;
+    int32_t last = DL_MIN(first + s->p.block_length, s->p.gen_length) - 1;
+    *lo = s->gen_pos[first];
+    *hi = s->gen_pos[last] + 1;
+}
+
 static int32_t block_masks(const dl_sched *s, int32_t b) {
-    int32_t lo = s->n_prompt + b * s->p.block_length, hi = DL_MIN(lo + s->p.block_length, s->len);
+    int32_t lo, hi;
+    block_span(s, b, &lo, &hi);
     int32_t n = 0;
     for (int32_t i = lo; i < hi; i++)
         n += s->canvas[i] == s->mask_id;
@@ -252,7 +292,7 @@ static int32_t block_masks(const dl_sched *s, int32_t b) {
 
 /* Fills the candidate list of the next step and marks where its random draws start. */
 static void prepare_step(dl_sched *s) {
-    int32_t lo = s->n_prompt, hi = s->len;
+    int32_t lo = s->gen_pos[0], hi = s->gen_pos[s->p.gen_length - 1] + 1;
     int first = s->steps_done == 0;
     if (s->p.schedule == DIFFLM_SCHEDULE_BLOCKS) {
         int32_t b;
@@ -267,8 +307,7 @@ static void prepare_step(dl_sched *s) {
         }
         first = b != s->block;
         s->block = b;
-        lo = s->n_prompt + b * s->p.block_length;
-        hi = DL_MIN(lo + s->p.block_length, s->len);
+        block_span(s, b, &lo, &hi);
     }
     s->region_lo = lo;
     s->region_hi = hi;
@@ -311,18 +350,36 @@ int dl_sched_begin(dl_sched *s, const dl_sched_params *p, const int32_t *prompt,
         return dl_fail(err, DIFFLM_E_INVALID_ARG,
                        "no token id can be predicted (vocabulary of %d without MASK%s)",
                        s->n_vocab, (p->flags & DIFFLM_GEN_LOGITS_EOS_INF) ? " and EOS" : "");
+    if (n_prompt > 0)
+        memcpy(s->canvas, prompt, (size_t)n_prompt * sizeof *prompt);
+    for (int32_t i = n_prompt; i < n_prompt + p->gen_length; i++)
+        s->canvas[i] = s->mask_id;
+    return dl_sched_start(s, p, n_prompt + p->gen_length);
+}
 
+int dl_sched_check(const dl_sched *s, const dl_sched_params *p, dl_err *err) {
+    int rc = check_params(s, p, err);
+    if (rc == 0 && first_predictable_id(s, p->flags) < 0)
+        rc = dl_fail(err, DIFFLM_E_INVALID_ARG,
+                     "no token id can be predicted (vocabulary of %d without MASK%s)", s->n_vocab,
+                     (p->flags & DIFFLM_GEN_LOGITS_EOS_INF) ? " and EOS" : "");
+    return rc;
+}
+
+int dl_sched_start(dl_sched *s, const dl_sched_params *p, int32_t len) {
     s->p = *p;
     if (s->p.block_length == 0 || s->p.block_length > s->p.gen_length)
         s->p.block_length = s->p.gen_length;
-    s->fallback_id = fallback;
-    s->n_prompt = n_prompt;
-    s->len = n_prompt + p->gen_length;
-    s->n_masked = p->gen_length;
-    if (n_prompt > 0)
-        memcpy(s->canvas, prompt, (size_t)n_prompt * sizeof *prompt);
-    for (int32_t i = n_prompt; i < s->len; i++)
-        s->canvas[i] = s->mask_id;
+    s->fallback_id = first_predictable_id(s, p->flags);
+    s->len = len;
+    s->n_masked = 0;
+    for (int32_t i = 0; i < len; i++) {
+        s->fixed[i] = s->canvas[i] != s->mask_id;
+        if (!s->fixed[i])
+            s->gen_pos[s->n_masked++] = i;
+        s->commit_step[i] = s->pred_step[i] = 0;
+    }
+    s->n_prompt = s->gen_pos[0];
 
     if (s->p.parallel != DIFFLM_PARALLEL_NONE)
         s->total_steps = s->p.gen_length;   // an upper bound: every step commits one at least
@@ -404,6 +461,9 @@ static void predict_row(dl_sched *s, int32_t i, float *l) {
         x0 = s->fallback_id;   // nothing finite to choose from (all logits -inf or NaN)
 
     double r = uses_position_draw(p->remasking) ? dl_rng_uniform(&s->rng) : 0.0;
+    // what difflm_confidences reports: the model's probability of x0, before step 5
+    double prob = dl_row_softmax_at(l, x0, V);
+    s->prob[i] = isnan(prob) ? 0.0 : prob;
 
     if (p->flags & DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF) {
         if (s->eos_id >= 0)
@@ -414,7 +474,9 @@ static void predict_row(dl_sched *s, int32_t i, float *l) {
 
     double c;
     switch (p->remasking) {
-    case DIFFLM_REMASK_LOW_CONFIDENCE: c = dl_row_softmax_at(l, x0, V); break;
+    case DIFFLM_REMASK_LOW_CONFIDENCE:
+        c = (p->flags & DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF) ? dl_row_softmax_at(l, x0, V) : prob;
+        break;
     case DIFFLM_REMASK_MASKGIT_PLUS: c = dl_row_softmax_at(z, x0, V); break;
     case DIFFLM_REMASK_TOPK_MARGIN: c = dl_row_top2_margin(z, V); break;
     case DIFFLM_REMASK_ENTROPY: c = dl_row_neg_entropy(z, V); break;
@@ -446,7 +508,19 @@ void dl_sched_predict(dl_sched *s, int32_t first, int32_t n, float *logits) {
 
 static int32_t write_winner(dl_sched *s, int32_t i) {
     s->canvas[s->cand[i]] = s->x0[i];
+    s->commit_step[s->cand[i]] = s->steps_done + 1;
     return 1;
+}
+
+/* Keeps this step's predictions per position, for difflm_confidences. */
+static void record_predictions(dl_sched *s) {
+    for (int32_t i = 0; i < s->n_cand; i++) {
+        int32_t pos = s->cand[i];
+        s->pred_step[pos] = s->steps_done + 1;
+        s->pred_x0[pos] = s->x0[i];
+        s->pred_prob[pos] = s->prob[i];
+        s->pred_conf[pos] = s->conf[i];
+    }
 }
 
 /* How many of the ranked candidates this step commits. */
@@ -469,6 +543,8 @@ static int32_t early_stop(dl_sched *s) {
     for (int32_t i = end + 1; i < s->len; i++)
         if (s->canvas[i] == s->mask_id) {
             s->canvas[i] = fill;
+            s->commit_step[i] = s->steps_done + 1;
+            s->pred_step[i] = 0;   // filled, not predicted
             n++;
         }
     s->stopped = 1;
@@ -488,6 +564,7 @@ int dl_sched_commit(dl_sched *s, int32_t *n_committed) {
 
     const dl_sched_params *p = &s->p;
     const int32_t c = s->n_cand;
+    record_predictions(s);
     if (p->schedule == DIFFLM_SCHEDULE_TIMESTEPS && p->remasking == DIFFLM_REMASK_ORIGIN) {
         int32_t i_step = s->steps_done;
         int last = i_step == p->steps - 1;
@@ -537,4 +614,48 @@ void dl_cfg_combine(float *cond, const float *un, float scale, size_t n) {
     const float w = scale + 1.0f;
     for (size_t i = 0; i < n; i++)
         cond[i] = un[i] + w * (cond[i] - un[i]);
+}
+
+/* ---------------------------------------------------------------- infill.c's view */
+
+int32_t *dl_sched_reset(dl_sched *s) {
+    s->begun = 0;
+    return s->canvas;
+}
+
+void dl_sched_limits(const dl_sched *s, int32_t *max_canvas, int32_t *n_vocab, int32_t *mask_id) {
+    *max_canvas = s->max_canvas;
+    *n_vocab = s->n_vocab;
+    *mask_id = s->mask_id;
+}
+
+const uint8_t *dl_sched_fixed(const dl_sched *s) { return s->fixed; }
+
+/* ---------------------------------------------------------------- confidences */
+
+void dl_sched_confidences(const dl_sched *s, int32_t *token, int32_t *step, float *prob,
+                          float *score) {
+    for (int32_t i = 0; i < s->len; i++) {
+        int32_t t = s->canvas[i], st, pred = s->pred_step[i];
+        int have;   // a prediction to report
+        if (s->fixed[i]) {
+            st = DIFFLM_CONF_FIXED;
+            have = 0;
+        } else if (t != s->mask_id) {
+            st = s->commit_step[i];
+            have = pred == st;   // not an early stop's fill
+        } else {
+            st = DIFFLM_CONF_MASKED;
+            have = pred > 0 && pred == s->steps_done;   // the last step predicted it
+            t = have ? s->pred_x0[i] : -1;
+        }
+        if (token)
+            token[i] = t;
+        if (step)
+            step[i] = st;
+        if (prob)
+            prob[i] = have ? (float)s->pred_prob[i] : NAN;
+        if (score)
+            score[i] = have ? (float)s->pred_conf[i] : NAN;
+    }
 }

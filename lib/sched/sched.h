@@ -90,6 +90,26 @@ void dl_sched_predict(dl_sched *s, int32_t first, int32_t n, float *logits);
  * Calling predict again from first = 0 restarts the step with the same random draws. */
 int dl_sched_commit(dl_sched *s, int32_t *n_committed);
 
+/* Sets the canvas to a copy of canvas[0 .. n), the host's layout with MASK ids anywhere
+ * (infill.c): the MASK positions are generated (p->gen_length is ignored and set to
+ * their count), the others stay fixed. BLOCKS cuts the MASK positions, in canvas order,
+ * into runs of block_length; TIMESTEPS works over all of them (doc/sampling.md
+ * "Infilling"). E_TOO_LONG past max_canvas (checked first), E_INVALID_ARG for ids outside
+ * the vocabulary, a canvas without MASK, bad parameters, or DIFFLM_GEN_EARLY_STOP with a
+ * fixed token after a MASK. */
+int dl_sched_begin_canvas(dl_sched *s, const dl_sched_params *p, const int32_t *canvas,
+                          int32_t n, dl_err *err);
+
+/* 1 at the positions begin's canvas fixed (the prompt, a canvas's text), 0 at the
+ * generated ones. [dl_sched_canvas_len] */
+const uint8_t *dl_sched_fixed(const dl_sched *s);
+
+/* difflm_confidences for the current state, into arrays of dl_sched_canvas_len entries
+ * (any may be NULL): token, the 1-based step that committed it (DIFFLM_CONF_FIXED,
+ * DIFFLM_CONF_MASKED), the probability and the rule's confidence (NaN where none). */
+void dl_sched_confidences(const dl_sched *s, int32_t *token, int32_t *step, float *prob,
+                          float *score);
+
 /* CFG: logits = un + (scale + 1) * (cond - un), in place into cond. n = rows * n_vocab. */
 void dl_cfg_combine(float *cond, const float *un, float scale, size_t n);
 

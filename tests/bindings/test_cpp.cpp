@@ -238,6 +238,40 @@ static void test_logits(const char *model) {
     CHECK(ctx.canvas() == peeked);
 }
 
+static void test_infill(const char *model) {
+    difflm::context ctx = open(model);
+    const difflm_model_info info = ctx.info();
+    const difflm::token M = info.mask_id;
+    std::vector<difflm::token> canvas = ctx.infill_canvas("In the<mask:4> was the<mask:2>.", 0);
+    std::vector<difflm::token> want = ctx.tokenize("In the", 0);
+    want.insert(want.end(), 4, M);
+    std::vector<difflm::token> mid = ctx.tokenize(" was the", 0), end = ctx.tokenize(".", 0);
+    want.insert(want.end(), mid.begin(), mid.end());
+    want.insert(want.end(), 2, M);
+    want.insert(want.end(), end.begin(), end.end());
+    CHECK(canvas == want);
+    difflm::gen_params g;
+    g.steps = 6;
+    g.block_length = 3;
+    ctx.begin_canvas(canvas, g);
+    int steps = 0;
+    while (ctx.step()) steps++;
+    CHECK(steps + 1 == 6);
+    std::vector<difflm::token> out = ctx.canvas();
+    std::vector<difflm::confidence> conf = ctx.confidences();
+    CHECK(out.size() == canvas.size() && conf.size() == canvas.size());
+    for (std::size_t i = 0; i < out.size() && i < conf.size(); i++) {
+        CHECK(out[i] != M && conf[i].id == out[i]);
+        if (canvas[i] == M)
+            CHECK(conf[i].step >= 1 && conf[i].step <= 6 && conf[i].prob >= 0 && conf[i].prob <= 1);
+        else
+            CHECK(out[i] == canvas[i] && conf[i].step == DIFFLM_CONF_FIXED && conf[i].prob != conf[i].prob);
+    }
+    expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { ctx.infill_canvas("x<mask:0>"); });
+    expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG,
+                                [&] { ctx.begin_canvas(std::vector<difflm::token>{1, 2}, g); });
+}
+
 static void test_moves(const char *model) {
     difflm::context a = open(model);
     std::string want = a.generate("move", small());
@@ -293,6 +327,7 @@ int main(int argc, char **argv) {
     test_cancel(argv[1]);
     test_logits(argv[1]);
     test_score(argv[1]);
+    test_infill(argv[1]);
     test_moves(argv[1]);
     test_batch(argv[1]);
     if (failures) std::fprintf(stderr, "%d check(s) failed\n", failures);

@@ -361,6 +361,39 @@ class Cancellation(WithContext):
         self.assertEqual(cm.exception.code, ll.E_STATE)
 
 
+class Infill(WithContext):
+    def test_template_and_holes(self):
+        info = self.ctx.info
+        M = info.mask_id
+        ids = self.ctx.infill_canvas("In the<mask:5> was the<mask:3>.", add_bos=False)
+        self.assertEqual(ids, self.ctx.tokenize("In the") + [M] * 5 + self.ctx.tokenize(" was the")
+                         + [M] * 3 + self.ctx.tokenize("."))
+        steps = list(self.ctx.infill_steps(ids, steps=8, block_length=4))
+        self.assertEqual(len(steps), 8)
+        final = self.ctx.canvas()
+        self.assertNotIn(M, final)
+        for i, t in enumerate(ids):
+            if t != M:
+                self.assertEqual(final[i], t)   # fixed text never changes
+        conf = self.ctx.confidences()
+        self.assertEqual(len(conf), len(ids))
+        for i, c in enumerate(conf):
+            self.assertEqual(c.token, final[i])
+            if ids[i] == M:
+                self.assertTrue(1 <= c.step <= 8 and 0.0 <= c.prob <= 1.0)
+            else:
+                self.assertEqual(c.step, ll.CONF_FIXED)
+                self.assertNotEqual(c.prob, c.prob)   # NaN
+        text = self.ctx.infill("In the<mask:5> was the<mask:3>.", steps=8, block_length=4)
+        self.assertTrue(text.startswith("In the") and text.endswith("."), text)
+        with self.assertRaises(difflm.Error) as cm:
+            self.ctx.infill_canvas("bad <mask:0>")
+        self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+        with self.assertRaises(difflm.Error) as cm:
+            list(self.ctx.infill_steps([1, 2, 3], steps=2))
+        self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+
+
 class Logits(WithContext):
     def test_rows_and_errors(self):
         info = self.ctx.info

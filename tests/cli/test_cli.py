@@ -219,7 +219,10 @@ BAD = [
     (["-p", "x", "--stats=yes"], 2, r"--stats takes no value"),
     (["-p", "x", "stray"], 2, r"unexpected argument 'stray'"),
     (["-p", "x", "--bogus"], 2, r"unknown option '--bogus'"),
-    (["-p", "x", "--prompt-ids", "1,2"], 2, r"give one of -p, -f and --prompt-ids"),
+    (["-p", "x", "--prompt-ids", "1,2"], 2, r"give one of -p, -f, --prompt-ids, --infill and --canvas-ids"),
+    (["-p", "x", "--infill", "a<mask:2>"], 2, r"not 2 of them"),
+    (["--canvas-ids", "1,x"], 2, r"--canvas-ids must be comma-separated ids"),
+    (["--chat", "--infill", "a<mask:2>"], 2, r"--chat does not apply to --infill"),
     (["--chat", "--prompt-ids", "1,2"], 2, r"--chat applies to a text prompt"),
     (["--prompt-ids", "1,x"], 2, r"--prompt-ids must be comma-separated ids >= 0, got '1,x'"),
     (["--prompt-ids", "1,,2"], 2, r"--prompt-ids must be comma-separated ids"),
@@ -275,6 +278,48 @@ def test_prompt(cli, model):
         print("%-8s same canvas as -p" % name)
 
 
+def test_infill(cli, model):
+    tmpl = "And God said,<mask:6> light: and there was<mask:4>."
+    rc, plain, err = run(cli, ["-m", model, "--infill", tmpl, "-t", "1"])
+    check(rc == 0, "--infill failed (%d): %s" % (rc, err))
+    check(plain.startswith("And God said,") and " light: and there was" in plain
+          and plain.rstrip("\n").endswith("."), "--infill output lost the fixed text: %r" % plain)
+    check(MASK not in plain, "holes left in %r" % plain)
+    # confidences: one line per step, every position token/step/prob/score
+    rc, out, err = run(cli, ["-m", model, "--infill", tmpl, "-t", "1", "--print-confidences",
+                             "--print-ids"])
+    lines = out.strip().split("\n")
+    check(rc == 0 and len(lines) == 11 and lines[-2].startswith("confidences 10 "),
+          "--print-confidences: %d lines, %r" % (len(lines), lines[-2:]))
+    n = len(lines[-1].split(","))
+    check(all(len(l.split()) == n + 2 for l in lines[:-1]), "a confidences line per position")
+    rc, out, err = run(cli, ["-m", model, "--infill", "x<mask:0>"])
+    check(rc != 0 and "<mask:N>" in err and out == "", "a bad marker: %d %r" % (rc, err))
+
+    # live: the fixed text stays in place while the holes fill
+    rows, cols = 12, 60
+    p = vt.PtyRun([cli, "-m", model, "--infill", tmpl, "-t", "1"], rows, cols)
+    frames = frames_of(p.screen)
+    rc = p.wait(600)
+    p.close()
+    check(rc == 0, "live --infill exited %d:\n%s" % (rc, p.screen.text()))
+    check(len(frames) >= 5, "only %d live frames" % len(frames))
+    first = words(" ".join(frames[0]["lines"][:frames[0]["row"]]))
+    check(first[:3] == ["And", "God", "said,"] and first.count(MASK) == 10,
+          "the first frame is not the template with 10 holes: %s" % first)
+    for f in frames:
+        shown = " ".join(f["lines"][:f["row"]])
+        check(shown.startswith("And God said,") and "light: and there was" in shown,
+              "a frame lost the fixed text: %r" % shown)
+    masks = [words(" ".join(f["lines"][:f["row"]])).count(MASK) for f in frames]
+    check(masks == sorted(masks, reverse=True) and masks[-1] == 0,
+          "the holes do not fill in: %s" % masks)
+    out = [l for l in p.screen.scrollback + p.screen.lines() if l]
+    check(words(" ".join(out)) == words(plain), "final live text differs: %r vs %r"
+          % (out, plain))
+    print("infill: %d frames, masks %s" % (len(frames), masks))
+
+
 def test_version(cli, model):
     rc, out, err = run(cli, ["--version"])
     check(rc == 0 and re.fullmatch(r"difflm \d+\.\d+\.\d+ \(library \d+\.\d+\.\d+, ABI \d+\)\n", out),
@@ -288,7 +333,8 @@ def test_version(cli, model):
 def main():
     case, cli, model = sys.argv[1:4]
     tests = {"live": test_live, "ctrl-c": test_ctrl_c, "sigint": test_sigint,
-             "flags": test_flags, "prompt": test_prompt, "version": test_version}
+             "flags": test_flags, "prompt": test_prompt, "version": test_version,
+             "infill": test_infill}
     tests[case](cli, model)
 
 

@@ -9,9 +9,13 @@
         [--schedule auto|blocks|timesteps] [--remasking NAME] [--temp F] [--top-k K]
         [--top-p P] [--cfg F] [--eps E] [--alg-temp A] [--seed S] [--flags F,...]
         [--logits-eos-inf] [--conf-eos-eot-inf] [--threshold F | --factor F]
-        [--early-stop] [--all-logits]
+        [--early-stop] [--all-logits] [--canvas-ids 1,M,M,2] [--print-confidences]
         [--mask-id M] [--eos-id E] [--eot-id E] [--n-vocab-tok N]
         prints the final canvas (prompt included) as comma-separated ids on one line.
+        --canvas-ids: the whole canvas, MASK ids where to generate (doc/sampling.md
+        "Infilling"; --prompt-ids and --gen-length are then ignored).
+        --print-confidences: after every step a line "confidences STEP" and per position
+        token/step/probability/score (doc/sampling.md "Confidences").
 
 Exit status 0 on success, 1 on a bad model or bad ids, 2 on bad usage (argparse);
 messages go to stderr.
@@ -73,6 +77,7 @@ def cmd_logits(a):
 def cmd_generate(a):
     m = Model(a.model)
     prompt = parse_ids(a.prompt_ids, "--prompt-ids")
+    canvas = parse_ids(a.canvas_ids, "--canvas-ids") if a.canvas_ids is not None else None
     mask, eos, eot, n_tok = m.special_ids()
     if a.mask_id is not None:
         mask = a.mask_id
@@ -84,7 +89,7 @@ def cmd_generate(a):
         n_tok = a.n_vocab_tok
     if not 0 <= mask < m.n_vocab:
         raise SystemExit("refcli: mask id %d out of range (the file has none? pass --mask-id)" % mask)
-    bad = [x for x in prompt if not 0 <= x < m.n_vocab]
+    bad = [x for x in prompt + (canvas or []) if not 0 <= x < m.n_vocab]
     if bad:
         raise SystemExit("refcli: prompt id %d out of range [0, %d)" % (bad[0], m.n_vocab))
     flags = parse_flags(a.flags)
@@ -113,8 +118,14 @@ def cmd_generate(a):
                        alg_temp=a.alg_temp, seed=a.seed, flags=flags, parallel=parallel,
                        threshold=threshold, factor=factor)
     sp = sampler.Specials(mask, eos, eot, n_tok)
-    canvas = sampler.generate(lambda c: m.logits(c), prompt, p, sp, shift=m.shift_logits)
-    print(",".join(str(x) for x in canvas))
+    gen = sampler.Generation(lambda c: m.logits(c), prompt, p, sp, shift=m.shift_logits,
+                             canvas=canvas)
+    while not gen.done():
+        gen.step()
+        if a.print_confidences:
+            print("confidences %d %s" % (gen.steps_run, " ".join(
+                "%d/%d/%.9g/%.9g" % c for c in gen.confidences())))
+    print(",".join(str(x) for x in gen.canvas))
     return 0
 
 
@@ -129,7 +140,9 @@ def main(argv=None):
 
     ge = sub.add_parser("generate", help="run the sampler to completion")
     ge.add_argument("model")
-    ge.add_argument("--prompt-ids", required=True)
+    ge.add_argument("--prompt-ids", default="")
+    ge.add_argument("--canvas-ids", default=None)
+    ge.add_argument("--print-confidences", action="store_true")
     ge.add_argument("--gen-length", type=int, default=128)
     ge.add_argument("--steps", type=int, default=128)
     ge.add_argument("--block-length", type=int, default=32)

@@ -227,6 +227,13 @@ def filter_logits(l, temperature, top_p, top_k):
 def predict(l, p, sp, rng):
     """Steps 1-6 for one candidate position. l: float32 logits row (copied).
     Returns (x0, confidence)."""
+    x0, c, _ = predict_full(l, p, sp, rng)
+    return x0, c
+
+
+def predict_full(l, p, sp, rng):
+    """predict, and the probability "Confidences" reports: softmax(l)[x0] of the row
+    after step 1, before step 5. Returns (x0, confidence, probability)."""
     l = np.array(l, dtype=np.float32)
     n = l.size
     # 1. columns that can never be chosen
@@ -245,8 +252,9 @@ def predict(l, p, sp, rng):
         x0 = int(np.argmax(z))
     # 4. the position's own draw
     r = rng.uniform() if p.remasking in ("random", "origin") else None
-    # 5. predicted EOS/EoT commit last
     ld = l.astype(np.float64)
+    prob = float(_softmax(ld)[x0]) if np.isfinite(ld).any() else 0.0
+    # 5. predicted EOS/EoT commit last
     if p.flags & FLAG_CONFIDENCE_EOS_EOT_INF:
         for t in (sp.eos_id, sp.eot_id):
             if t >= 0:
@@ -269,7 +277,7 @@ def predict(l, p, sp, rng):
             c = float(np.sum(q * np.log(q + 1e-10)))
         else:
             raise SamplerError("unknown remasking %r" % rule)
-    return x0, c
+    return x0, c, prob
 
 
 def threshold_count(sorted_conf, threshold):
@@ -320,17 +328,34 @@ class Generation:
     logits_fn(canvas) -> array [len(canvas)][n_vocab] of unshifted logits.
     shift: the logits of position p come from row p - 1 (row 0 for p = 0)."""
 
-    def __init__(self, logits_fn, prompt, params, specials, shift=False):
+    def __init__(self, logits_fn, prompt, params, specials, shift=False, canvas=None):
+        """canvas: doc/sampling.md "Infilling": the whole canvas with MASK anywhere
+        (prompt is then ignored and gen_length becomes the number of MASKs)."""
+        if canvas is not None:
+            canvas = [int(x) for x in canvas]
+            params.gen_length = sum(1 for x in canvas if x == specials.mask_id)
         params.check()
-        prompt = [int(x) for x in prompt]
-        if specials.mask_id in prompt:
-            raise SamplerError("the prompt contains the MASK id %d" % specials.mask_id)
+        if canvas is None:
+            prompt = [int(x) for x in prompt]
+            if specials.mask_id in prompt:
+                raise SamplerError("the prompt contains the MASK id %d" % specials.mask_id)
+            canvas = prompt + [specials.mask_id] * params.gen_length
         self.logits_fn = logits_fn
         self.p = params
         self.sp = specials
         self.shift = shift
-        self.P = len(prompt)
-        self.canvas = prompt + [specials.mask_id] * params.gen_length
+        self.canvas = canvas
+        # the generated positions g_0 < g_1 < ... and the fixed ones
+        self.gen = [i for i, x in enumerate(canvas) if x == specials.mask_id]
+        self.fixed = [x != specials.mask_id for x in canvas]
+        self.P = self.gen[0]
+        if (params.flags & FLAG_EARLY_STOP) and any(self.fixed[self.P:]):
+            raise SamplerError("early stop with fixed text after a MASK")
+        # Confidences: per position (step, x0, probability, score) of its last prediction,
+        # and the step that committed it (0 = none), the fill flag of an early stop
+        self.pred = [None] * len(canvas)
+        self.commit_step = [0] * len(canvas)
+        self.filled = [False] * len(canvas)
         self.rng = Rng(params.seed)
         self.steps_run = 0
         self.committed = []          # per step run: count committed
@@ -340,14 +365,15 @@ class Generation:
 
     def _plan_steps(self):
         """Yields (candidate region (lo, hi), count or None for ORIGIN, is_last, ratio)."""
-        p, P, G = self.p, self.P, self.p.gen_length
+        p, G, g = self.p, self.p.gen_length, self.gen
         if p.schedule == "blocks":
-            bl = p.block_length if p.block_length > 0 else G
+            bl = p.block_length if p.block_length > 0 and p.block_length <= G else G
             nb = -(-G // bl)
             per_block = block_steps(p.steps, nb)
             for b in range(nb):
-                lo, hi = P + b * bl, min(P + (b + 1) * bl, P + G)
-                for k in block_counts(hi - lo, per_block[b]):
+                first, last = b * bl, min((b + 1) * bl, G) - 1
+                lo, hi = g[first], g[last] + 1
+                for k in block_counts(last - first + 1, per_block[b]):
                     if k > 0:
                         yield (lo, hi), k, None
         else:
@@ -355,16 +381,16 @@ class Generation:
             if p.remasking == "origin":
                 for i in range(p.steps):
                     last = i == p.steps - 1
-                    yield (P, P + G), None, (None if last else timestep_ratio(t, i))
+                    yield (g[0], g[-1] + 1), None, (None if last else timestep_ratio(t, i))
             else:
                 for k in timestep_counts(G, p.steps, p.eps):
                     if k > 0:
-                        yield (P, P + G), k, None
+                        yield (g[0], g[-1] + 1), k, None
 
     def _logits(self):
         cond = np.asarray(self.logits_fn(self.canvas), dtype=np.float32)
         if self.p.cfg > 0:
-            un_canvas = [self.sp.mask_id] * self.P + self.canvas[self.P:]
+            un_canvas = [self.sp.mask_id if f else x for x, f in zip(self.canvas, self.fixed)]
             un = np.asarray(self.logits_fn(un_canvas), dtype=np.float32)
             cond = (un + (self.p.cfg + f32(1)) * (cond - un)).astype(np.float32)
         return cond
@@ -380,12 +406,13 @@ class Generation:
     def _rule_region(self):
         """Parallel rules: BLOCKS run each block until it has no MASK; TIMESTEPS choose
         from the whole generated region."""
-        p, P, G = self.p, self.P, self.p.gen_length
+        p, G, g = self.p, self.p.gen_length, self.gen
         if p.schedule != "blocks":
-            return P, P + G
-        bl = p.block_length if p.block_length > 0 else G
+            return g[0], g[-1] + 1
+        bl = p.block_length if p.block_length > 0 and p.block_length <= G else G
         while True:
-            lo, hi = P + self._block * bl, min(P + (self._block + 1) * bl, P + G)
+            b = self._block
+            lo, hi = g[b * bl], g[min((b + 1) * bl, G) - 1] + 1
             if any(self.canvas[i] == self.sp.mask_id for i in range(lo, hi)):
                 return lo, hi
             self._block += 1
@@ -402,9 +429,10 @@ class Generation:
         x0s, confs = [], []
         for pos in cands:
             row = max(pos - 1, 0) if self.shift else pos
-            x0, c = predict(logits[row], self.p, self.sp, self.rng)
+            x0, c, prob = predict_full(logits[row], self.p, self.sp, self.rng)
             x0s.append(x0)
             confs.append(c)
+            self.pred[pos] = (self.steps_run + 1, x0, prob, c)
         if k == "rule":
             order = sorted(range(len(cands)), key=lambda i: (-confs[i], cands[i]))
             ranked = [confs[i] for i in order]
@@ -429,6 +457,7 @@ class Generation:
         pick = dict(zip(cands, x0s))
         for pos in win:
             self.canvas[pos] = pick[pos]
+            self.commit_step[pos] = self.steps_run + 1
         n = len(win)
         if (self.p.flags & FLAG_EARLY_STOP) and self.n_masked() > 0:
             end = text_end(self.canvas, self.P, self.sp)
@@ -437,11 +466,33 @@ class Generation:
                 for i in range(end + 1, len(self.canvas)):
                     if self.canvas[i] == mask:
                         self.canvas[i] = fill
+                        self.commit_step[i] = self.steps_run + 1
+                        self.filled[i] = True
                         n += 1
                 self.stopped = True
         self.steps_run += 1
         self.committed.append(n)
         return n
+
+    def confidences(self):
+        """doc/sampling.md "Confidences": per position (token, step, probability, score),
+        NaN where there is none; step -1 fixed, 0 still masked."""
+        nan = float("nan")
+        out = []
+        for i, t in enumerate(self.canvas):
+            pr = self.pred[i]
+            if self.fixed[i]:
+                out.append((t, -1, nan, nan))
+            elif t != self.sp.mask_id:
+                if self.filled[i]:
+                    out.append((t, self.commit_step[i], nan, nan))
+                else:
+                    out.append((t, self.commit_step[i], pr[2], pr[3]))
+            elif pr is not None and pr[0] == self.steps_run:
+                out.append((pr[1], 0, pr[2], pr[3]))
+            else:
+                out.append((-1, 0, nan, nan))
+        return out
 
     def run(self):
         while not self.done():
@@ -449,5 +500,5 @@ class Generation:
         return self.canvas
 
 
-def generate(logits_fn, prompt, params, specials, shift=False):
-    return Generation(logits_fn, prompt, params, specials, shift).run()
+def generate(logits_fn, prompt, params, specials, shift=False, canvas=None):
+    return Generation(logits_fn, prompt, params, specials, shift, canvas).run()

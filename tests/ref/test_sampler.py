@@ -220,6 +220,57 @@ class TestGenerate(unittest.TestCase):
         first = sorted(range(4), key=lambda i: -conf[i])[:2]
         self.assertEqual(sorted(order[0]), sorted(2 + i for i in first))
 
+    def test_canvas_blocks_over_holes(self):
+        # doc/sampling.md "Infilling": blocks are runs of block_length generated
+        # positions in canvas order, spanning the fixed text between holes
+        M = self.MASK
+        canvas = [1, M, M, 2, 3, M, M, M, 4, M]
+        T = self.table(len(canvas))
+        sp = S.Specials(M)
+        g = S.Generation(fixed_logits(T), None, S.Params(steps=6, block_length=3), sp, canvas=canvas)
+        self.assertEqual(g.p.gen_length, 6)
+        self.assertEqual([(lo, hi) for (lo, hi), _, _ in g._plan], [(1, 6)] * 3 + [(6, 10)] * 3)
+        regions = []
+        while not g.done():
+            before = list(g.canvas)
+            g.step()
+            regions.append([i for i in range(len(before)) if before[i] != g.canvas[i]])
+        self.assertEqual(sorted(i for r in regions[:3] for i in r), [1, 2, 5])
+        self.assertEqual(sorted(i for r in regions[3:] for i in r), [6, 7, 9])
+        for i in (0, 3, 4, 8):
+            self.assertEqual(g.canvas[i], canvas[i])
+        conf = g.confidences()
+        self.assertEqual([c[1] for c in conf][:5], [-1, conf[1][1], conf[2][1], -1, -1])
+        for i, (t, st, prob, score) in enumerate(conf):
+            if canvas[i] == M:
+                self.assertEqual(t, g.canvas[i])
+                self.assertTrue(1 <= st <= 6)
+                self.assertAlmostEqual(prob, score)   # low_confidence: the same number
+            else:
+                self.assertTrue(st == -1 and np.isnan(prob) and np.isnan(score))
+        # [prompt | MASK x G] as a canvas is the prompt generation itself
+        a = S.Generation(fixed_logits(T), [1, 2], S.Params(gen_length=8, steps=4, block_length=4), sp)
+        b = S.Generation(fixed_logits(T), None, S.Params(steps=4, block_length=4), sp,
+                         canvas=[1, 2] + [M] * 8)
+        self.assertEqual(a.run(), b.run())
+        # CFG masks every fixed position; early stop needs no fixed text after a MASK
+        with self.assertRaises(S.SamplerError):
+            S.Generation(fixed_logits(T), None, S.Params(flags=S.FLAG_EARLY_STOP), sp, canvas=canvas)
+
+    def test_confidences_of_masked_positions(self):
+        M = self.MASK
+        T = self.table(6)
+        sp = S.Specials(M)
+        g = S.Generation(fixed_logits(T), [1], S.Params(gen_length=5, steps=5, block_length=5), sp)
+        self.assertEqual(g.confidences()[1][:2], (-1, 0))   # nothing predicted yet
+        g.step()
+        for i, (t, st, prob, _) in enumerate(g.confidences()[1:], 1):
+            if g.canvas[i] == M:
+                Tm = T[i].copy()
+                Tm[M] = -np.inf
+                self.assertEqual((t, st), (int(np.argmax(Tm)), 0))
+                self.assertAlmostEqual(prob, softmax(Tm)[t])
+
     def test_blocks_uneven_and_skipped(self):
         sp = S.Specials(self.MASK)
         T = self.table(10)

@@ -46,6 +46,9 @@ static const option options[] = {
     {"-p", "--prompt", K_STR, F(prompt), 0, 0, 0, NULL, NULL},
     {"-f", "--file", K_STR, F(prompt_file), 0, 0, 0, NULL, NULL},
     {NULL, "--prompt-ids", K_STR, F(prompt_ids), 0, 0, 0, NULL, NULL},
+    {NULL, "--infill", K_STR, F(infill), 0, 0, 0, NULL, NULL},
+    {NULL, "--canvas-ids", K_STR, F(canvas_ids), 0, 0, 0, NULL, NULL},
+    {NULL, "--print-confidences", K_FLAG, F(print_confidences), 1, 0, 0, NULL, NULL},
     {NULL, "--chat", K_FLAG, F(chat), 1, 0, 0, NULL, NULL},
     {"-n", "--gen-length", K_INT, F(g.gen_length), 1, IMAX, 0, NULL, NULL},
     {NULL, "--steps", K_INT, F(g.steps), 1, IMAX, 0, NULL, NULL},
@@ -90,6 +93,13 @@ void cli_usage(FILE *f) {
         "                          standard input when it is not a terminal; the trailing\n"
         "                          newlines of a file or of standard input are dropped\n"
         "      --prompt-ids LIST   prompt as comma-separated token ids (no BOS, no template)\n"
+        "      --infill TEXT       fill the holes of a template: <mask:N> is N tokens to\n"
+        "                          generate, the text around them stays (\\<mask: is text);\n"
+        "                          -n is not used, the holes' total is the generated length\n"
+        "      --canvas-ids LIST   a whole canvas as comma-separated ids, the mask id at the\n"
+        "                          positions to generate\n"
+        "      --print-confidences after every step print 'confidences STEP' and, per position,\n"
+        "                          token/step/probability/score (difflm_confidences)\n"
         "      --chat              wrap the prompt in the model's chat template\n"
         "  -n, --gen-length N      tokens to generate (default 128); prompt + N must fit the\n"
         "                          canvas (--max-canvas)\n"
@@ -129,7 +139,7 @@ void cli_usage(FILE *f) {
         "      --version           print the CLI's and the library's versions\n"
         "  -h, --help              this help\n"
         "On a terminal the canvas fills in live, the prompt first and masked positions\n"
-        "dimmed, within the terminal's height (the last rows when the text is taller).\n"
+        "dimmed, committed tokens yellow below probability 0.9 and red below 0.5, within the terminal's height (the last rows when the text is taller).\n"
         "Ctrl-C stops the running step and prints what was decoded so far, masked positions\n"
         "as \xe2\x96\x91 (--print-ids: the ids, the mask id among them).\n"
         "Exit status: 0 done, 1 error, 2 bad usage, 130 interrupted (Ctrl-C).\n",
@@ -313,9 +323,20 @@ static int id_list_ok(const char *s) {
 
 /* The checks between options, and turning the CLI's fields into difflm_gen_params. */
 static int finish(cli_args *a) {
-    int sources = !!a->prompt + !!a->prompt_file + !!a->prompt_ids;
+    int sources = !!a->prompt + !!a->prompt_file + !!a->prompt_ids + !!a->infill +
+                  !!a->canvas_ids;
     if (sources > 1) {
-        fprintf(stderr, "difflm: give one of -p, -f and --prompt-ids, not %d of them\n", sources);
+        fprintf(stderr, "difflm: give one of -p, -f, --prompt-ids, --infill and --canvas-ids, "
+                        "not %d of them\n", sources);
+        return -1;
+    }
+    if (a->canvas_ids && !id_list_ok(a->canvas_ids)) {
+        fprintf(stderr, "difflm: --canvas-ids must be comma-separated ids >= 0, got '%s'\n",
+                a->canvas_ids);
+        return -1;
+    }
+    if (a->chat && cli_canvas_mode(a)) {
+        fprintf(stderr, "difflm: --chat does not apply to --infill or --canvas-ids\n");
         return -1;
     }
     if (a->prompt_ids && !id_list_ok(a->prompt_ids)) {
@@ -334,7 +355,7 @@ static int finish(cli_args *a) {
     }
     if (!a->steps_given && a->g.steps > a->g.gen_length)
         a->g.steps = a->g.gen_length;  /* the default follows a short -n */
-    if (a->g.steps > a->g.gen_length) {
+    if (!cli_canvas_mode(a) && a->g.steps > a->g.gen_length) {
         fprintf(stderr, "difflm: --steps %d is more than the %d tokens to generate (-n %d): "
                         "steps beyond one per token would commit nothing\n",
                 a->g.steps, a->g.gen_length, a->g.gen_length);
@@ -383,8 +404,14 @@ static int32_t resolved_schedule(const cli_args *a, const difflm_model_info *mi)
                : DIFFLM_SCHEDULE_BLOCKS;
 }
 
+int cli_canvas_mode(const cli_args *a) {
+    return a->infill || a->canvas_ids;
+}
+
 int cli_check_model(const cli_args *a, const difflm_model_info *mi, size_t n_prompt) {
     const difflm_gen_params *g = &a->g;
+    if (cli_canvas_mode(a))  /* the canvas is checked by difflm_generate_begin_canvas */
+        return 0;
     /* First the canvas: with -n 100000 the library would first complain that 128 steps
      * cannot cover 3125 blocks, which is true but not the point. */
     long long need = (long long)n_prompt + g->gen_length;

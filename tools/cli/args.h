@@ -17,6 +17,9 @@ typedef struct cli_args {
     const char *prompt;       /* -p TEXT */
     const char *prompt_file;  /* -f FILE ("-" = stdin) */
     const char *prompt_ids;   /* --prompt-ids LIST */
+    const char *infill;       /* --infill TEMPLATE ("The<mask:4> sat.") */
+    const char *canvas_ids;   /* --canvas-ids LIST: a whole canvas, MASK ids to fill */
+    int print_confidences;    /* --print-confidences: a line per step */
     int chat, print_ids, live, verbose, stats;
     int steps_given;          /* --steps was on the command line (else it follows -n) */
     int logits_eos_inf, conf_eos_eot_inf, early_stop, all_logits;
@@ -38,6 +41,9 @@ int cli_parse(cli_args *a, int argc, char **argv, int stdout_tty);
 /* The checks that need the loaded model and the prompt's length, made before
  * difflm_generate_begin so that the message names the option and the real constraint.
  * Returns 0, or -1 with a message on stderr. */
+/* 1 when the canvas comes whole (--infill, --canvas-ids), not as prompt + -n. */
+int cli_canvas_mode(const cli_args *a);
+
 int cli_check_model(const cli_args *a, const difflm_model_info *mi, size_t n_prompt);
 
 void cli_usage(FILE *f);

@@ -64,6 +64,8 @@ static const char *style_sgr(int style) {
     switch (style) {
     case CLI_STYLE_PROMPT: return "\033[0;1m"; /* bold */
     case CLI_STYLE_MASK: return "\033[0;2m";   /* dim */
+    case CLI_STYLE_UNSURE: return "\033[0;33m"; /* yellow */
+    case CLI_STYLE_DOUBTFUL: return "\033[0;31m"; /* red */
     default: return "\033[0m";
     }
 }

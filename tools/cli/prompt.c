@@ -60,7 +60,7 @@ static int read_path(const char *path, char **text, size_t *len) {
 int cli_prompt_text(const cli_args *a, char **text, size_t *len) {
     *text = NULL;
     *len = 0;
-    if (a->prompt_ids)
+    if (a->prompt_ids || cli_canvas_mode(a))
         return 0;
     if (a->prompt_file)
         return read_path(a->prompt_file, text, len);
@@ -143,9 +143,26 @@ static int tokenize(difflm_ctx *ctx, const char *text, size_t len, uint32_t flag
 
 int cli_prompt_tokens(difflm_ctx *ctx, const cli_args *a, const char *text, size_t len,
                       difflm_token **ids, size_t *n) {
-    if (a->prompt_ids) {
-        *ids = parse_ids(a->prompt_ids, n);
+    if (a->prompt_ids || a->canvas_ids) {
+        *ids = parse_ids(a->prompt_ids ? a->prompt_ids : a->canvas_ids, n);
         return *ids ? 0 : -1;
+    }
+    if (a->infill) {
+        difflm_model_info mi = {.struct_size = sizeof mi};
+        difflm_model_info_get(ctx, &mi);
+        uint32_t fl = DIFFLM_TOKENIZE_PARSE_SPECIAL | (mi.add_bos ? DIFFLM_TOKENIZE_ADD_BOS : 0u);
+        size_t need = 0;
+        int rc = difflm_infill_canvas(ctx, a->infill, fl, NULL, 0, &need);
+        *ids = NULL;
+        if (rc == DIFFLM_E_BUFFER_TOO_SMALL && (*ids = malloc((need ? need : 1) * sizeof **ids)))
+            rc = difflm_infill_canvas(ctx, a->infill, fl, *ids, need, n);
+        if (rc != DIFFLM_OK) {
+            fprintf(stderr, "difflm: --infill: %s\n", rc == DIFFLM_OK ? "" : difflm_last_error(ctx));
+            free(*ids);
+            *ids = NULL;
+            return -1;
+        }
+        return 0;
     }
     uint32_t flags = DIFFLM_TOKENIZE_PARSE_SPECIAL;
     if (a->chat) {

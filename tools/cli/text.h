@@ -10,7 +10,10 @@
 /* What a masked position shows: U+2591 LIGHT SHADE, one column. */
 #define CLI_MASK_GLYPH "\xe2\x96\x91"
 
-enum cli_style { CLI_STYLE_PROMPT, CLI_STYLE_TEXT, CLI_STYLE_MASK };
+/* UNSURE / DOUBTFUL: committed with a probability below CLI_SURE_PROB / CLI_UNSURE_PROB
+ * (shade.h). */
+enum cli_style { CLI_STYLE_PROMPT, CLI_STYLE_TEXT, CLI_STYLE_MASK, CLI_STYLE_UNSURE,
+                 CLI_STYLE_DOUBTFUL };
 
 /* Where a line may break: before and after spaces and masked positions, never inside a
  * run of word glyphs; always at a newline. */

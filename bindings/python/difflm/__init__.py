@@ -12,11 +12,12 @@ when none has it, importing raises ImportError naming what was searched and the 
 Importing checks its ABI version and the mirrored struct sizes.
 """
 from . import lowlevel
-from ._context import GEN_PARAMS, Context, ModelInfo, Score, Step
+from ._context import GEN_PARAMS, Confidence, Context, ModelInfo, Score, Step
 from ._errors import Cancelled, Error
 from ._native import lib as _lib
 
-__all__ = ["Context", "Error", "Cancelled", "ModelInfo", "Score", "Step", "GEN_PARAMS", "lowlevel",
+__all__ = ["Context", "Error", "Cancelled", "ModelInfo", "Score", "Step", "Confidence",
+           "GEN_PARAMS", "lowlevel",
            "version", "abi_version", "status_str"]
 __version__ = "0.1.0"
 

@@ -82,6 +82,15 @@ class Step:
         return self.n_masked == 0
 
 
+@dataclasses.dataclass(frozen=True)
+class Confidence:
+    """One canvas position's difflm_confidences entry (doc/sampling.md "Confidences")."""
+    token: int            # its id; for a MASK the last step's candidate, or -1
+    step: int             # 1-based step that committed it; CONF_FIXED (-1), CONF_MASKED (0)
+    prob: float           # the model's probability of token (NaN where none)
+    score: float          # the remasking rule's confidence (NaN where none)
+
+
 def _step_from_info(info):
     n = info.canvas_length
     canvas = tuple(info.canvas[:n]) if n else ()
@@ -440,6 +449,64 @@ class Context:
             self._check(lib.difflm_batch_canvas(self._handle(), i, out, cap, byref(n)))
             canvases.append(list(out[:n.value]))
         return canvases
+    def infill_canvas(self, template, *, add_bos=None, parse_special=True):
+        """The canvas of a template (difflm_infill_canvas): "<mask:N>" becomes N MASK
+        ids, the text pieces around the markers are tokenized one by one (BOS first when
+        add_bos, None: the model's; \\<mask: is the text itself). Returns a list of ids."""
+        data = _text_bytes(template, "template")
+        if add_bos is None:
+            add_bos = self._info.add_bos
+        flags = (ll.TOKENIZE_ADD_BOS if add_bos else 0) | \
+            (ll.TOKENIZE_PARSE_SPECIAL if parse_special else 0)
+        need = c_size_t(0)
+        st = lib.difflm_infill_canvas(self._handle(), data, flags, None, 0, byref(need))
+        if st != ll.E_BUFFER_TOO_SMALL:
+            self._check(st)
+        out = (ll.difflm_token * max(need.value, 1))()
+        self._check(lib.difflm_infill_canvas(self._handle(), data, flags, out, need.value,
+                                             byref(need)))
+        return list(out[:need.value])
+
+    def _begin_canvas(self, canvas, g):
+        if isinstance(canvas, (str, bytes)):
+            canvas = self.infill_canvas(canvas)
+        arr, n = _check_ids(canvas)
+        self._generation += 1
+        self._check(lib.difflm_generate_begin_canvas(self._handle(), arr, n, byref(g)))
+
+    def infill_steps(self, canvas, **params):
+        """Like steps(), over a canvas with holes (difflm_generate_begin_canvas): canvas
+        is a template ("The<mask:4> sat.", see infill_canvas) or a list of ids with the
+        MASK id (info.mask_id) where to generate. gen_length is not used."""
+        g = self._gen_params(params)
+        seen = []
+
+        def record(info_p, _user):
+            seen.append(_step_from_info(info_p.contents))
+            return 0
+        g.step_fn = ll.difflm_step_fn(record)
+        self._keepalive = g.step_fn
+        self._begin_canvas(canvas, g)
+        return self._step_iter(self._generation, seen)
+
+    def infill(self, canvas, **params):
+        """Fills the holes of canvas (a template or ids, as infill_steps) and returns the
+        whole text, fixed pieces included, without control tokens."""
+        for _ in self.infill_steps(canvas, **params):
+            pass
+        return self.detokenize(self.canvas())
+
+    def confidences(self):
+        """difflm_confidences after the last step: a Confidence per canvas position."""
+        n = c_size_t(0)
+        st = lib.difflm_confidences(self._handle(), None, None, None, None, 0, byref(n))
+        if st != ll.E_BUFFER_TOO_SMALL:
+            self._check(st)
+        L = max(n.value, 1)
+        tok, step = (ll.difflm_token * L)(), (ctypes.c_int32 * L)()
+        prob, score = (ctypes.c_float * L)(), (ctypes.c_float * L)()
+        self._check(lib.difflm_confidences(self._handle(), tok, step, prob, score, L, byref(n)))
+        return [Confidence(tok[i], step[i], prob[i], score[i]) for i in range(n.value)]
 
     def canvas(self):
         """The current canvas (prompt + generated, MASK where still masked)."""

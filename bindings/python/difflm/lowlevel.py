@@ -54,6 +54,9 @@ GEN_CONFIDENCE_EOS_EOT_INF = 2
 GEN_EARLY_STOP = 4
 GEN_ALL_LOGITS = 8
 
+CONF_FIXED = -1   # difflm_confidences: a fixed position (prompt, a canvas's text)
+CONF_MASKED = 0   # difflm_confidences: still MASK
+
 PARALLEL_NONE, PARALLEL_THRESHOLD, PARALLEL_FACTOR = 0, 1, 2
 
 CACHE_NONE, CACHE_PREFIX, CACHE_DUAL = 0, 1, 2
@@ -242,6 +245,19 @@ PROTOTYPES = {
         "int difflm_score(difflm_ctx *ctx, const difflm_token *prompt, size_t n_prompt, "
         "const difflm_token *ids, size_t n, const difflm_score_params *p, "
         "difflm_score_result *out);"),
+    "difflm_generate_begin_canvas": (c_int, [_ctx_p, POINTER(difflm_token), c_size_t,
+                                             POINTER(difflm_gen_params)],
+        "int difflm_generate_begin_canvas(difflm_ctx *ctx, const difflm_token *canvas, "
+        "size_t n, const difflm_gen_params *g);"),
+    "difflm_infill_canvas": (c_int, [_ctx_p, c_char_p, c_uint32, POINTER(difflm_token),
+                                     c_size_t, POINTER(c_size_t)],
+        "int difflm_infill_canvas(difflm_ctx *ctx, const char *text, uint32_t flags, "
+        "difflm_token *out, size_t cap, size_t *n_out);"),
+    "difflm_confidences": (c_int, [_ctx_p, POINTER(difflm_token), POINTER(c_int32),
+                                   POINTER(c_float), POINTER(c_float), c_size_t,
+                                   POINTER(c_size_t)],
+        "int difflm_confidences(const difflm_ctx *ctx, difflm_token *token, int32_t *step, "
+        "float *prob, float *score, size_t cap, size_t *n_out);"),
 }
 
 

@@ -50,6 +50,10 @@ pub const DIFFLM_GEN_LOGITS_EOS_INF: u32 = 1;
 pub const DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF: u32 = 2;
 pub const DIFFLM_GEN_EARLY_STOP: u32 = 4;
 pub const DIFFLM_GEN_ALL_LOGITS: u32 = 8;
+/// `difflm_confidences`: a fixed position (the prompt, a canvas's text).
+pub const DIFFLM_CONF_FIXED: i32 = -1;
+/// `difflm_confidences`: a position still MASK.
+pub const DIFFLM_CONF_MASKED: i32 = 0;
 
 pub const DIFFLM_PARALLEL_NONE: i32 = 0;
 pub const DIFFLM_PARALLEL_THRESHOLD: i32 = 1;
@@ -305,6 +309,35 @@ extern "C" {
         ctx: *const difflm_ctx,
         i: usize,
         out: *mut difflm_token,
+        cap: usize,
+        n_out: *mut usize,
+    ) -> c_int;
+    /// `int difflm_generate_begin_canvas(difflm_ctx *ctx, const difflm_token *canvas,
+    /// size_t n, const difflm_gen_params *g);`
+    pub fn difflm_generate_begin_canvas(
+        ctx: *mut difflm_ctx,
+        canvas: *const difflm_token,
+        n: usize,
+        g: *const difflm_gen_params,
+    ) -> c_int;
+    /// `int difflm_infill_canvas(difflm_ctx *ctx, const char *text, uint32_t flags,
+    /// difflm_token *out, size_t cap, size_t *n_out);`
+    pub fn difflm_infill_canvas(
+        ctx: *mut difflm_ctx,
+        text: *const c_char,
+        flags: u32,
+        out: *mut difflm_token,
+        cap: usize,
+        n_out: *mut usize,
+    ) -> c_int;
+    /// `int difflm_confidences(const difflm_ctx *ctx, difflm_token *token, int32_t *step,
+    /// float *prob, float *score, size_t cap, size_t *n_out);`
+    pub fn difflm_confidences(
+        ctx: *const difflm_ctx,
+        token: *mut difflm_token,
+        step: *mut i32,
+        prob: *mut f32,
+        score: *mut f32,
         cap: usize,
         n_out: *mut usize,
     ) -> c_int;

@@ -488,6 +488,91 @@ impl Context {
         Ok(out)
     }
 
+    /// A template's canvas (`difflm_infill_canvas`): `<mask:N>` becomes N MASK ids, the
+    /// text around the markers is tokenized piece by piece with `flags`
+    /// (`TOKENIZE_ADD_BOS`: one BOS first; `\\<mask:` is the text itself).
+    pub fn infill_canvas(&mut self, template: &str, flags: u32) -> Result<Vec<Token>> {
+        let text = CString::new(template)
+            .map_err(|_| Error::new(sys::DIFFLM_E_INVALID_ARG, "template contains a NUL byte"))?;
+        let mut n = 0usize;
+        // SAFETY: text is NUL-terminated; cap 0 writes nothing.
+        let st = unsafe {
+            sys::difflm_infill_canvas(self.ptr(), text.as_ptr(), flags, ptr::null_mut(), 0, &mut n)
+        };
+        if st != sys::DIFFLM_E_BUFFER_TOO_SMALL {
+            self.check(st)?;
+        }
+        let mut out: Vec<Token> = vec![0; n];
+        // SAFETY: out is valid for its length.
+        self.check(unsafe {
+            sys::difflm_infill_canvas(
+                self.ptr(),
+                text.as_ptr(),
+                flags,
+                out.as_mut_ptr(),
+                out.len(),
+                &mut n,
+            )
+        })?;
+        out.truncate(n);
+        Ok(out)
+    }
+
+    /// Starts a generation over a canvas with MASK ids anywhere
+    /// (`difflm_generate_begin_canvas`; `gen_length` is not used) and returns the
+    /// iterator of its steps, as `steps`.
+    pub fn infill_steps(&mut self, canvas: &[Token], params: &GenParams) -> Result<Steps<'_>> {
+        let mut g = params.to_raw();
+        g.step_fn = Some(record_trampoline);
+        g.step_user = self.record as *mut c_void;
+        // SAFETY: the record lives as long as the context; canvas is valid for its length.
+        self.check(unsafe {
+            sys::difflm_generate_begin_canvas(self.ptr(), canvas.as_ptr(), canvas.len(), &g)
+        })?;
+        Ok(Steps { ctx: self, finished: false })
+    }
+
+    /// What each canvas position had when it committed, or what the last step predicts
+    /// for it (`difflm_confidences`, doc/sampling.md "Confidences").
+    pub fn confidences(&self) -> Result<Vec<Confidence>> {
+        let mut n = 0usize;
+        // SAFETY: cap 0 writes nothing.
+        let st = unsafe {
+            sys::difflm_confidences(
+                self.ptr(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                0,
+                &mut n,
+            )
+        };
+        if st != sys::DIFFLM_E_BUFFER_TOO_SMALL {
+            return Err(Error::new(st.min(sys::DIFFLM_E_INVALID_ARG), ""));
+        }
+        let (mut token, mut step) = (vec![0 as Token; n], vec![0i32; n]);
+        let (mut prob, mut score) = (vec![0f32; n], vec![0f32; n]);
+        // SAFETY: the four arrays hold n entries.
+        let st = unsafe {
+            sys::difflm_confidences(
+                self.ptr(),
+                token.as_mut_ptr(),
+                step.as_mut_ptr(),
+                prob.as_mut_ptr(),
+                score.as_mut_ptr(),
+                n,
+                &mut n,
+            )
+        };
+        if st < 0 {
+            return Err(Error::new(st, ""));
+        }
+        Ok((0..n)
+            .map(|i| Confidence { token: token[i], step: step[i], prob: prob[i], score: score[i] })
+            .collect())
+    }
+
     /// The current canvas (prompt + generated, MASK where still masked).
     pub fn canvas(&self) -> Result<Vec<Token>> {
         let mut out: Vec<Token> = vec![0; self.info.max_canvas.max(0) as usize];
@@ -621,7 +706,25 @@ pub struct Steps<'a> {
     finished: bool,
 }
 
+/// One canvas position's `difflm_confidences` entry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Confidence {
+    /// Its id; for a MASK the last step's candidate, or -1.
+    pub token: Token,
+    /// The 1-based step that committed it; `CONF_FIXED` (-1) or `CONF_MASKED` (0).
+    pub step: i32,
+    /// The model's probability of `token` (NaN where none).
+    pub prob: f32,
+    /// The remasking rule's confidence (NaN where none).
+    pub score: f32,
+}
+
 impl Steps<'_> {
+    /// The confidences after the last step (`Context::confidences`).
+    pub fn confidences(&self) -> Result<Vec<Confidence>> {
+        self.ctx.confidences()
+    }
+
     /// Cancels this generation from the iterating thread (see `CancelHandle` for others).
     pub fn cancel(&self) {
         self.ctx.cancel()

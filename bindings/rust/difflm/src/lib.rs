@@ -26,9 +26,10 @@ mod test_common;
 
 use std::ffi::CStr;
 
-pub use context::{CancelHandle, Context, ModelInfo, Step, Steps, Token};
+pub use context::{CancelHandle, Confidence, Context, ModelInfo, Step, Steps, Token};
 pub use error::{status_str, Error, ErrorKind, Result};
 pub use params::{ContextParams, GenParams, LogFn};
+pub use sys::{DIFFLM_CONF_FIXED as CONF_FIXED, DIFFLM_CONF_MASKED as CONF_MASKED};
 
 pub use difflm_sys as sys;
 pub use sys::{

@@ -285,3 +285,42 @@ fn batch_canvases_equal_their_solo_runs() {
         ErrorKind::InvalidArg
     );
 }
+
+#[test]
+fn infill_and_confidences() {
+    let mut ctx = open();
+    let m = ctx.info().mask_id;
+    let canvas = ctx.infill_canvas("In the<mask:4> was the<mask:2>.", 0).unwrap();
+    let mut want = ctx.tokenize("In the", 0).unwrap();
+    want.extend([m; 4]);
+    want.extend(ctx.tokenize(" was the", 0).unwrap());
+    want.extend([m; 2]);
+    want.extend(ctx.tokenize(".", 0).unwrap());
+    assert_eq!(canvas, want);
+    let g = GenParams { steps: 6, block_length: 3, ..Default::default() };
+    let mut steps = ctx.infill_steps(&canvas, &g).unwrap();
+    let mut n = 0;
+    while let Some(step) = steps.next() {
+        step.unwrap();
+        n += 1;
+        let conf = steps.confidences().unwrap();
+        assert_eq!(conf.len(), canvas.len());
+        assert!(conf.iter().any(|c| c.step == n));
+    }
+    assert_eq!(n, 6);
+    let out = ctx.canvas().unwrap();
+    let conf = ctx.confidences().unwrap();
+    for i in 0..canvas.len() {
+        assert_eq!(conf[i].token, out[i]);
+        if canvas[i] == m {
+            assert!(conf[i].step >= 1 && conf[i].step <= 6);
+            assert!(conf[i].prob >= 0.0 && conf[i].prob <= 1.0);
+        } else {
+            assert_eq!(out[i], canvas[i]);
+            assert_eq!(conf[i].step, difflm::CONF_FIXED);
+            assert!(conf[i].prob.is_nan());
+        }
+    }
+    let e = ctx.infill_canvas("x<mask:0>", 0).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArg);
+}
