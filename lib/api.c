@@ -497,6 +497,8 @@ API int difflm_score(difflm_ctx *ctx, const difflm_token *prompt, size_t n_promp
     res.struct_size = size;
     memcpy(out, &res, size);
     return DIFFLM_OK;
+}
+
 /* --------------------------------------------------------------- infilling, confidences */
 
 API int difflm_generate_begin_canvas(difflm_ctx *ctx, const difflm_token *canvas, size_t n,

@@ -70,6 +70,7 @@ int dl_ctx_logits(struct difflm_ctx *ctx, const int32_t *ids, size_t n, const in
 int dl_ctx_score(struct difflm_ctx *ctx, const int32_t *prompt, size_t n_prompt,
                  const int32_t *ids, size_t n, const difflm_score_params *p,
                  difflm_score_result *out);
+
 /* ---- infilling (ctx_infill.c) and confidences (ctx_confidence.c), after api.c's
  * pointer checks */
 int dl_ctx_begin_canvas(struct difflm_ctx *ctx, const int32_t *canvas, int32_t n,
