@@ -1,4 +1,5 @@
 /* hf_folder.c - a GGUF test model rewritten as a Hugging Face folder (hf_folder.h). */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,58 @@ static uint32_t u32(const dl_gguf *g, const char *k) {
     uint32_t v = 0;
     dl_gguf_get_u32(g, k, &v, NULL);
     return v;
+}
+
+/* tokenizer.json (byte-level BPE: the NORMAL tokens as model.vocab, the CONTROL ones
+ * as special added tokens, UNUSED fillers left out as real checkpoints do) and a
+ * tokenizer_config.json naming the specials and a chat template. */
+static int write_tokenizer(const dl_gguf *g, const char *dir) {
+    uint32_t et;
+    uint64_t n, nm;
+    if (dl_gguf_get_arr(g, "tokenizer.ggml.tokens", &et, &n, NULL) ||
+        dl_gguf_get_arr(g, "tokenizer.ggml.merges", &et, &nm, NULL))
+        return -1;
+    json_t *vocab = json_object(), *added = json_array(), *merges = json_array();
+    for (uint64_t i = 0; i < n; i++) {
+        dl_str t;
+        int64_t type;
+        dl_gguf_arr_str(g, "tokenizer.ggml.tokens", i, &t, NULL);
+        dl_gguf_arr_i64(g, "tokenizer.ggml.token_type", i, &type, NULL);
+        json_t *js = json_stringn(t.p, t.n);
+        if (type == 1)
+            json_object_set_new(vocab, json_string_value(js), json_integer((json_int_t)i));
+        else if (type == 3)
+            json_array_append_new(added, json_pack("{s:I,s:O,s:b,s:b,s:b,s:b,s:b}", "id", (json_int_t)i,
+                                                   "content", js, "single_word", 0, "lstrip", 0,
+                                                   "rstrip", 0, "normalized", 0, "special", 1));
+        json_decref(js);
+    }
+    for (uint64_t i = 0; i < nm; i++) {
+        dl_str m;
+        dl_gguf_arr_str(g, "tokenizer.ggml.merges", i, &m, NULL);
+        json_array_append_new(merges, json_stringn(m.p, m.n));
+    }
+    json_t *tj = json_pack("{s:s,s:n,s:n,s:o,s:n,s:{s:s,s:b,s:b,s:b},s:n,s:{s:s,s:n,s:n,s:n,s:b,s:b,s:o,s:o}}",
+                           "version", "1.0", "truncation", "padding", "added_tokens", added,
+                           "normalizer", "pre_tokenizer", "type", "ByteLevel", "add_prefix_space", 0,
+                           "trim_offsets", 1, "use_regex", 1, "post_processor", "model", "type", "BPE",
+                           "dropout", "unk_token", "continuing_subword_prefix", "fuse_unk", 0,
+                           "byte_fallback", 0, "vocab", vocab, "merges", merges);
+    char path[512];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    int rc = tj && json_dump_file(tj, path, JSON_INDENT(1)) == 0 ? 0 : -1;
+    json_decref(tj);
+    json_t *tc = json_pack("{s:b,s:b,s:s,s:s,s:s,s:s,s:b}", "add_bos_token", 0, "add_eos_token", 0,
+                           "bos_token", "<|startoftext|>", "eos_token", "<|endoftext|>",
+                           "pad_token", "<|endoftext|>",
+                           "chat_template", "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+                           "{{ m['content'] }}<|im_end|>\n{% endfor %}",
+                           "clean_up_tokenization_spaces", 0);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    if (!tc || json_dump_file(tc, path, JSON_INDENT(1)) != 0)
+        rc = -1;
+    json_decref(tc);
+    return rc;
 }
 
 int hf_write_folder(const dl_gguf *g, const char *dir, const hf_folder_opts *o) {
@@ -163,5 +216,7 @@ int hf_write_folder(const dl_gguf *g, const char *dir, const hf_folder_opts *o) 
                 o->eos_id);
         fclose(f);
     }
+    if (!rc)
+        rc = write_tokenizer(g, dir);
     return rc;
 }

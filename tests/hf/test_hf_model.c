@@ -16,6 +16,7 @@
 #include "check_compat.h"
 #include "hf_folder.h"
 #include "model/hf_config.h"
+#include "model/hf_convert.h"
 #include "model/model.h"
 #include "model_tiny.h"
 
@@ -54,6 +55,26 @@ static void run(const dl_model *m, float **hid, float **lg) {
 }
 
 static char g_dir[256];
+static int g_progress;
+
+static void progress(size_t done, size_t total, const char *name, void *user) {
+    (void)user;
+    (void)name;
+    ck_assert_uint_le(done, total);
+    g_progress++;
+}
+
+/* no file but the folder's own is left in it */
+static int n_files(void) {
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "ls '%s' | wc -l", g_dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (fscanf(p, "%d", &n) != 1)
+        n = -1;
+    pclose(p);
+    return n;
+}
 
 static void rm_dir(void) {
     char cmd[300];
@@ -137,6 +158,72 @@ START_TEST(folder_equals_gguf) {
         free(hx);
         free(lx);
     }
+
+    /* the folder converted back: the fixture's tensors, tokenizer and logits */
+    char out[400];
+    snprintf(out, sizeof out, "%s/out.gguf", g_dir);
+    g_progress = 0;
+    rc = dl_hf_convert(g_dir, out, v->wtype, progress, NULL, &err);
+    ck_assert_msg(rc == 0, "%s: convert: %s", v->what, err.msg);
+    ck_assert_int_gt(g_progress, 10);
+    dl_gguf *gc;
+    ck_assert_int_eq(dl_gguf_open(&gc, out, &err), 0);
+    ck_assert_uint_eq(dl_gguf_n_tensors(gc), dl_gguf_n_tensors(g));
+    for (size_t i = 0; i < dl_gguf_n_tensors(g); i++) {
+        const dl_gguf_tensor *x = dl_gguf_tensor_at(g, i), *y = dl_gguf_tensor_at(gc, i);
+        ck_assert_str_eq(x->name, y->name);
+        ck_assert_uint_eq(x->type, y->type);
+        ck_assert_uint_eq(x->n_dims, y->n_dims);
+        for (int d = 0; d < 4; d++)
+            ck_assert_int_eq(x->ne[d], y->ne[d]);
+        ck_assert_msg(x->size == y->size && memcmp(x->data, y->data, x->size) == 0,
+                      "%s: tensor %s differs", v->what, x->name);
+    }
+    const char *arrs[] = { "tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.merges" };
+    for (int k = 0; k < 3; k++) {
+        uint32_t e1, e2;
+        uint64_t n1, n2;
+        ck_assert_int_eq(dl_gguf_get_arr(g, arrs[k], &e1, &n1, &err), 0);
+        ck_assert_int_eq(dl_gguf_get_arr(gc, arrs[k], &e2, &n2, &err), 0);
+        ck_assert_uint_eq(e1, e2);
+        ck_assert_uint_eq(n1, n2);
+        for (uint64_t i = 0; i < n1; i++) {
+            if (e1 == DL_GGUF_STRING) {
+                dl_str a1, a2;
+                dl_gguf_arr_str(g, arrs[k], i, &a1, &err);
+                dl_gguf_arr_str(gc, arrs[k], i, &a2, &err);
+                ck_assert_msg(a1.n == a2.n && memcmp(a1.p, a2.p, a1.n) == 0, "%s %llu", arrs[k],
+                              (unsigned long long)i);
+            } else {
+                int64_t a1, a2;
+                dl_gguf_arr_i64(g, arrs[k], i, &a1, &err);
+                dl_gguf_arr_i64(gc, arrs[k], i, &a2, &err);
+                ck_assert_int_eq(a1, a2);
+            }
+        }
+    }
+    const char *ids[] = { "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                          "tokenizer.ggml.mask_token_id" };
+    for (int k = 0; k < 3; k++) {
+        uint32_t a1, a2;
+        ck_assert_int_eq(dl_gguf_get_u32(g, ids[k], &a1, &err), 0);
+        ck_assert_int_eq(dl_gguf_get_u32(gc, ids[k], &a2, &err), 0);
+        ck_assert_uint_eq(a1, a2);
+    }
+    dl_str pre, tpl;
+    ck_assert_int_eq(dl_gguf_get_str(gc, "tokenizer.ggml.pre", &pre, &err), 0);
+    ck_assert_int_eq(dl_gguf_get_str(gc, "tokenizer.chat_template", &tpl, &err), 0);
+    dl_model *mc;
+    ck_assert_int_eq(dl_model_load(&mc, gc, NULL, &err), 0);
+    ck_assert_int_eq(mc->hp.shift_logits, mg->hp.shift_logits);
+    float *hc, *lc;
+    run(mc, &hc, &lc);
+    ck_assert_msg(memcmp(lgg, lc, nl) == 0, "%s: converted logits differ", v->what);
+    free(hc);
+    free(lc);
+    dl_model_free(mc);
+    dl_gguf_close(gc);
+
     free(hg);
     free(lgg);
     free(hh);
@@ -203,11 +290,66 @@ START_TEST(bad_configs) {
 }
 END_TEST
 
+START_TEST(convert_failures) {
+    dl_tiny_spec s;
+    dl_tiny_spec_init(&s, DIFFLM_ARCH_LLADA);
+    void *buf;
+    size_t n;
+    dl_err err;
+    ck_assert_int_eq(dl_tiny_to_buffer(&s, &buf, &n, &err), 0);
+    dl_gguf *g;
+    ck_assert_int_eq(dl_gguf_open_mem(&g, buf, n, &err), 0);
+    snprintf(g_dir, sizeof g_dir, "/tmp/difflm-hfx-%d", (int)getpid());
+    mkdir(g_dir, 0700);
+    hf_folder_opts o = { 2, 126, 1 };
+    ck_assert_int_eq(hf_write_folder(g, g_dir, &o), 0);
+    int base = n_files();
+    char out[400], p[400];
+    snprintf(out, sizeof out, "%s/out.gguf", g_dir);
+    ck_assert_int_eq(dl_hf_convert(g_dir, out, 12345, NULL, NULL, &err), DIFFLM_E_INVALID_ARG);
+    /* a missing shard */
+    snprintf(p, sizeof p, "%s/model-00002-of-00002.safetensors", g_dir);
+    char moved[420];
+    snprintf(moved, sizeof moved, "%s.away", p);
+    ck_assert_int_eq(rename(p, moved), 0);
+    ck_assert_int_eq(dl_hf_convert(g_dir, out, DL_TYPE_F32, NULL, NULL, &err), DIFFLM_E_IO);
+    ck_assert_msg(strstr(err.msg, "model-00002-of-00002.safetensors"), "%s", err.msg);
+    ck_assert_int_eq(n_files(), base);
+    ck_assert_int_eq(rename(moved, p), 0);
+    /* an unknown architecture */
+    snprintf(p, sizeof p, "%s/config.json", g_dir);
+    snprintf(moved, sizeof moved, "%s.away", p);
+    ck_assert_int_eq(rename(p, moved), 0);
+    write_file("config.json", "{\"model_type\":\"mamba\"}");
+    ck_assert_int_eq(dl_hf_convert(g_dir, out, DL_TYPE_F32, NULL, NULL, &err), DIFFLM_E_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "model_type 'mamba'"), "%s", err.msg);
+    ck_assert_int_eq(rename(moved, p), 0);
+    /* a wrong dtype: the embedding as I32 (same size) */
+    ck_assert_int_eq(n_files(), base);
+    snprintf(p, sizeof p, "%s/model-00001-of-00002.safetensors", g_dir);
+    FILE *f = fopen(p, "r+b");
+    char hdr[4096] = { 0 };
+    ck_assert_uint_gt(fread(hdr, 1, sizeof hdr - 1, f), 100);
+    char *d = strstr(hdr + 8, "\"dtype\":\"F32\"");
+    ck_assert_ptr_nonnull(d);
+    fseek(f, (long)(d - hdr) + 9, SEEK_SET);
+    fwrite("I32", 1, 3, f);
+    fclose(f);
+    ck_assert_int_eq(dl_hf_convert(g_dir, out, DL_TYPE_F32, NULL, NULL, &err), DIFFLM_E_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "dtype I32"), "%s", err.msg);
+    ck_assert_int_eq(n_files(), base);
+    dl_gguf_close(g);
+    free(buf);
+    rm_dir();
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("hf_model");
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, folder_equals_gguf, 0, (int)(sizeof k_variants / sizeof k_variants[0]));
     tcase_add_test(tc, bad_configs);
+    tcase_add_test(tc, convert_failures);
     suite_add_tcase(s, tc);
     return dl_run_suite(s);
 }
