@@ -336,3 +336,23 @@ done:
     dl_st_close(st);
     return rc;
 }
+
+int dl_hf_tokenizer_gguf(const char *dir, const dl_hf_config *c, void **buf, size_t *n,
+                         dl_err *err) {
+    *buf = NULL;
+    *n = 0;
+    dl_gguf_writer *w = dl_gguf_writer_new();
+    if (!w)
+        return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer writer");
+    tok_keys k = { 0 };
+    int rc = dl_gguf_w_str(w, "general.architecture", c->arch->name);
+    if (rc)
+        rc = dl_fail(err, rc, "tokenizer keys");
+    if (!rc)
+        rc = write_tokenizer(w, dir, c->arch, c, &k, err);
+    if (!rc)
+        rc = dl_gguf_writer_to_buffer(w, buf, n, err);
+    tok_keys_free(&k);
+    dl_gguf_writer_free(w);
+    return rc;
+}

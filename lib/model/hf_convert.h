@@ -21,4 +21,13 @@ typedef void (*dl_convert_progress_fn)(size_t done, size_t total, const char *na
 int dl_hf_convert(const char *dir, const char *out_path, uint32_t out_type,
                   dl_convert_progress_fn progress, void *user, dl_err *err);
 
+/* The folder's tokenizer as the GGUF tokenizer keys the converter writes, in a
+ * dl_malloc'd GGUF buffer (*buf, *n; the caller frees it after the dl_gguf opened over it):
+ * how a folder is tokenized until a reader of tokenizer.json with Hugging Face's
+ * semantics replaces it. c: the folder's config (dl_hf_config_read, n_vocab set from the
+ * weights). */
+struct dl_hf_config;
+int dl_hf_tokenizer_gguf(const char *dir, const struct dl_hf_config *c, void **buf, size_t *n,
+                         dl_err *err);
+
 #endif
