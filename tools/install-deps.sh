@@ -5,7 +5,8 @@
 #   tests:    g++ (the C++ header and binding), Check, Python 3 with numpy (the reference
 #             programs and the Python binding) and pip (its offline install test), cargo
 #             and rustc (the Rust crates; Debian 12 has rustc 1.63, their rust-version),
-#             valgrind, binutils (nm for the symbols test)
+#             valgrind, binutils (nm for the symbols test), nodejs and npm (the tok_hf test
+#             installs Hugging Face's tokenizers from the npm registry and compares)
 set -eu
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -17,7 +18,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     gcc g++ libc6-dev meson ninja-build pkg-config \
     libopenblas-dev libpcre2-dev libjansson-dev libutf8proc-dev check libsubunit-dev \
     libgfortran-12-dev \
-    python3 python3-numpy python3-pip cargo rustc valgrind binutils >/dev/null
+    python3 python3-numpy python3-pip cargo rustc valgrind binutils nodejs npm >/dev/null
 # clang and its sanitizer runtimes (only recommended by clang): the sanitizer builds of
 # .ci/run (doc/testing.md, "Sanitizers")
 $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null

@@ -1,6 +1,7 @@
-/* tok.h - byte-level BPE tokenizer (GGUF "gpt2" model) with pre-tokenizer rules and
- * chat formatting. Loaded from a GGUF file's tokenizer.* keys; owns copies of
- * everything it needs (the dl_gguf may be closed afterwards). */
+/* tok.h - byte-level BPE tokenizer with Hugging Face's semantics (normalizer,
+ * pre-tokenizer steps, added tokens, post-processor) and chat formatting. Loaded from a
+ * GGUF file's tokenizer.* keys or from a Hugging Face model folder; owns copies of
+ * everything it needs (the dl_gguf or the files may be closed afterwards). */
 #ifndef DL_TOK_H
 #define DL_TOK_H
 
@@ -30,17 +31,48 @@ typedef struct dl_tok_special {
 
 typedef struct dl_tok dl_tok;
 
+/* In a dl_tok_special given to dl_tok_set_specials: leave this field as loaded. */
+#define DL_TOK_KEEP (-2)
+
 /* Builds the tokenizer from the file. Fails with E_FORMAT (missing or inconsistent
  * keys, naming them) or E_UNSUPPORTED (a tokenizer model other than gpt2, or an unknown
  * pre-tokenizer name, naming it). */
 int dl_tok_load(dl_tok **out, const dl_gguf *g, dl_err *err);
 void dl_tok_free(dl_tok *t);   /* NULL is fine */
 
+/* Builds the tokenizer from a Hugging Face model folder `dir` (doc/formats.md,
+ * "Tokenizer files"): tokenizer.json when present, else the slow-tokenizer files
+ * vocab.json + merges.txt (+ added_tokens.json); then tokenizer_config.json
+ * (bos/eos/pad/unk/mask tokens, add_bos_token, added_tokens_decoder) and
+ * special_tokens_map.json, both optional. The result behaves as a GGUF-loaded one (the
+ * same ids for the same vocabulary). mask is set only from a mask_token entry; eot is
+ * <|eot_id|> or <|im_end|> when the vocabulary has one. Fails with E_IO (a file that
+ * exists but cannot be read; a folder with neither tokenizer.json nor vocab.json),
+ * E_FORMAT (malformed JSON or fields, naming the file and field), E_UNSUPPORTED (a
+ * model, normalizer, pre-tokenizer, post-processor or decoder type it does not
+ * implement, naming it), E_NOMEM. Thread-safe (no shared state). */
+int dl_tok_load_hf(dl_tok **out, const char *dir, dl_err *err);
+
+/* Overrides the special ids after loading, e.g. from config.json / generation_config.json
+ * (whose ids win over the tokenizer files' in transformers). Each field of sp that is
+ * DL_TOK_KEEP keeps the loaded value; -1 means "none"; add_bos is 0, 1 or DL_TOK_KEEP.
+ * Nothing changes unless every field is valid. Returns 0 or E_INVALID_ARG (an id outside
+ * the vocabulary). Not thread-safe against concurrent use of t. */
+int dl_tok_set_specials(dl_tok *t, const dl_tok_special *sp, dl_err *err);
+/* A dl_tok_special with every field DL_TOK_KEEP, to fill in before dl_tok_set_specials. */
+static inline dl_tok_special dl_tok_special_keep(void) {
+    return (dl_tok_special){DL_TOK_KEEP, DL_TOK_KEEP, DL_TOK_KEEP, DL_TOK_KEEP, DL_TOK_KEEP, DL_TOK_KEEP};
+}
+
 int32_t dl_tok_n_vocab(const dl_tok *t);
 const dl_tok_special *dl_tok_specials(const dl_tok *t);
 int dl_tok_chat_style(const dl_tok *t);   /* enum dl_chat_style, from the vocabulary */
 
 /* Text (any bytes, invalid UTF-8 included) to ids. flags: DIFFLM_TOKENIZE_*.
+ * Added tokens that are not special (user-defined) are always matched in the text, as
+ * Hugging Face does; special (control) ones only with DIFFLM_TOKENIZE_PARSE_SPECIAL.
+ * DIFFLM_TOKENIZE_ADD_BOS adds the post-processor's tokens (TemplateProcessing), else
+ * the BOS token when there is one.
  * Returns 0, DIFFLM_E_BUFFER_TOO_SMALL (*n_out = needed), or E_NOMEM. */
 int dl_tok_encode(const dl_tok *t, const char *text, size_t len, uint32_t flags,
                   int32_t *out, size_t cap, size_t *n_out, dl_err *err);

@@ -150,8 +150,10 @@ START_TEST(test_qwen_special) {
     CHECK_IDS(qwen, "<|mask|><|mask|>", PS, 151666, 151666);
     CHECK_IDS(qwen, "Hello", DIFFLM_TOKENIZE_ADD_BOS, 151665, 9707);
     int32_t ids[64];
+    /* without parsing: control tokens are text, user-defined ones still match (HF) */
     size_t n = enc(qwen, "<|im_start|><tool_call>", 23, 0, ids, 64);
-    for (size_t i = 0; i < n; i++) ck_assert_int_lt(ids[i], 151643);
+    ck_assert_int_eq(ids[n - 1], 151657);
+    for (size_t i = 0; i + 1 < n; i++) ck_assert_int_lt(ids[i], 151643);
     check_round_trip(qwen, "<|im_start|><tool_call>", 23);
     /* decode: control tokens only on request, user-defined always */
     const int32_t mixed[] = {151644, 9707, 151657, 151645};
@@ -373,6 +375,61 @@ START_TEST(test_encode_speed) {
 }
 END_TEST
 
+/* The Dream folder as shipped (slow files: vocab.json, merges.txt, added_tokens.json,
+ * tokenizer_config.json, special_tokens_map.json) through dl_tok_load_hf: the same
+ * tokenizer as the GGUF written from those files. */
+START_TEST(test_hf_folder_slow) {
+    char dir[4096];
+    dl_tok *t = NULL;
+    dl_err err = {0};
+    ck_assert_msg(dl_tok_load_hf(&t, tf_shared_path(dir, sizeof dir, "data/tokenizers/dream-v0-instruct-7b"), &err) == 0,
+                  "%s", err.msg);
+    ck_assert_int_eq(dl_tok_n_vocab(t), 151667);
+    ck_assert_int_eq(t->n_merges, 151387);
+    const dl_tok_special *sp = dl_tok_specials(t);
+    ck_assert_int_eq(sp->bos, 151665);
+    ck_assert_int_eq(sp->eos, 151643);
+    ck_assert_int_eq(sp->pad, 151643);
+    ck_assert_int_eq(sp->mask, 151666);
+    ck_assert_int_eq(sp->eot, 151645);
+    ck_assert_int_eq(sp->add_bos, 0);
+    ck_assert_int_eq(dl_tok_chat_style(t), DL_CHAT_CHATML);
+    for (int32_t id = 0; id < t->n_vocab; id++) {
+        size_t a, b;
+        const char *x = dl_tok_text(t, id, &a), *y = dl_tok_text(qwen, id, &b);
+        ck_assert_msg(a == b && memcmp(x, y, a) == 0 && t->type[id] == qwen->type[id], "token %d differs", id);
+    }
+    for (size_t i = 0; i < sizeof SAMPLES / sizeof SAMPLES[0]; i++)
+        for (uint32_t fl = 0; fl < 4; fl++) {
+            int32_t a[512], b[512];
+            size_t na = enc(t, SAMPLES[i], strlen(SAMPLES[i]), fl, a, 512);
+            size_t nb = enc(qwen, SAMPLES[i], strlen(SAMPLES[i]), fl, b, 512);
+            ck_assert_uint_eq(na, nb);
+            ck_assert_mem_eq(a, b, na * sizeof *a);
+        }
+    CHECK_IDS(t, "<|im_start|>Hello<|im_end|>\n", DIFFLM_TOKENIZE_PARSE_SPECIAL, 151644, 9707, 151645, 198);
+    /* NFC: "cafe" + U+0301 is "caf\u00e9" */
+    CHECK_IDS(t, "cafe\xCC\x81", 0, 924, 58858);
+    /* config.json-style overrides */
+    dl_tok_special o = dl_tok_special_keep();
+    o.bos = -1;
+    o.eos = 151645;
+    ck_assert_int_eq(dl_tok_set_specials(t, &o, &err), 0);
+    ck_assert_int_eq(dl_tok_specials(t)->bos, -1);
+    ck_assert_int_eq(dl_tok_specials(t)->eos, 151645);
+    ck_assert_int_eq(dl_tok_specials(t)->mask, 151666);
+    CHECK_IDS(t, "Hello", DIFFLM_TOKENIZE_ADD_BOS, 9707);
+    o = dl_tok_special_keep();
+    o.mask = 151667;   /* outside: nothing changes */
+    ck_assert_int_eq(dl_tok_set_specials(t, &o, &err), DIFFLM_E_INVALID_ARG);
+    ck_assert_int_eq(dl_tok_specials(t)->mask, 151666);
+    dl_tok_free(t);
+    /* a folder without tokenizer files */
+    ck_assert_int_eq(dl_tok_load_hf(&t, tf_shared_path(dir, sizeof dir, "data"), &err), DIFFLM_E_IO);
+    ck_assert_ptr_null(t);
+}
+END_TEST
+
 int main(void) {
     char path[4096];
     FILE *f = fopen(tf_shared_path(path, sizeof path, "data/tokenizers/dream-v0-instruct-7b/vocab.json"), "rb");
@@ -395,6 +452,7 @@ int main(void) {
     tcase_add_test(tc, test_gpt2);
     tcase_add_test(tc, test_golden);
     tcase_add_test(tc, test_encode_speed);
+    tcase_add_test(tc, test_hf_folder_slow);
     suite_add_tcase(s, tc);
     int rc = dl_run_suite(s);
     dl_tok_free(qwen);
