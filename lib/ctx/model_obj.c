@@ -1,5 +1,8 @@
 /* model_obj.c - loading, sharing and freeing the public model object. */
 #include "ctx/model_obj.h"
+#include "fmt/safetensors.h"
+#include "model/hf_config.h"
+#include "model/hf_convert.h"
 
 int dl_model_obj_load(struct difflm_model **out, const difflm_model_params *p, dl_err *err) {
     *out = NULL;
@@ -9,19 +12,33 @@ int dl_model_obj_load(struct difflm_model **out, const difflm_model_params *p, d
     m->mem = (dl_mem){p->alloc_fn, p->free_fn, p->alloc_user};
     m->log = (dl_log){p->log_fn, p->log_user, p->log_level};
     m->refs = 1;
+    char dir[4096];
+    int32_t hf_mask = -1;
     int rc;
-    if (p->path) {
-        rc = dl_gguf_open(&m->gguf, p->path, err);
-    } else {
-        dl_mapped_file mf;
-        rc = p->data ? dl_map_buffer(&mf, p->data, p->size, err)
-                     : dl_map_reader(&mf, p->read_fn, p->read_user, p->size, err);
+    if (p->path && dl_hf_is_folder(p->path, dir, sizeof dir)) {
+        /* a Hugging Face folder: the weights from its safetensors, in place */
+        dl_hf_config c;
+        size_t n = 0;
+        rc = dl_hf_model_load(&m->model, &m->st, &c, dir, err);
         if (rc == 0)
-            rc = dl_gguf_open_mapped(&m->gguf, &mf, p->data ? "model buffer" : "read_fn image",
-                                     err);
+            rc = dl_hf_tokenizer_gguf(dir, &c, &m->tok_buf, &n, err);
+        if (rc == 0)
+            rc = dl_gguf_open_mem(&m->gguf, m->tok_buf, n, err);
+        hf_mask = c.mask_id;
+    } else {
+        if (p->path) {
+            rc = dl_gguf_open(&m->gguf, p->path, err);
+        } else {
+            dl_mapped_file mf;
+            rc = p->data ? dl_map_buffer(&mf, p->data, p->size, err)
+                         : dl_map_reader(&mf, p->read_fn, p->read_user, p->size, err);
+            if (rc == 0)
+                rc = dl_gguf_open_mapped(&m->gguf, &mf,
+                                         p->data ? "model buffer" : "read_fn image", err);
+        }
+        if (rc == 0)
+            rc = dl_model_load(&m->model, m->gguf, &m->log, err);
     }
-    if (rc == 0)
-        rc = dl_model_load(&m->model, m->gguf, &m->log, err);
     if (rc == 0)
         rc = dl_tok_load(&m->tok, m->gguf, err);
     if (rc != 0) {
@@ -32,7 +49,7 @@ int dl_model_obj_load(struct difflm_model **out, const difflm_model_params *p, d
     m->n_tok_vocab = DL_MIN(dl_tok_n_vocab(m->tok), hp->n_vocab);
     // the host's id, else the file's, else the architecture's (arch.c; -1 for rows
     // whose files always carry one)
-    int32_t file_mask = dl_tok_specials(m->tok)->mask;
+    int32_t file_mask = hf_mask >= 0 ? hf_mask : dl_tok_specials(m->tok)->mask;
     m->mask_id = p->mask_token_id >= 0 ? p->mask_token_id
                : file_mask >= 0        ? file_mask
                                        : m->model->arch->mask_id;
@@ -60,6 +77,8 @@ void dl_model_obj_release(struct difflm_model *m) {
     dl_tok_free(m->tok);
     dl_model_free(m->model);
     dl_gguf_close(m->gguf);
+    dl_free(m->tok_buf);
+    dl_st_close(m->st);
     dl_free(m);
     dl_mem_leave(prev);
 }

@@ -16,7 +16,10 @@
 struct difflm_model {
     dl_mem mem;                 /* the allocator everything below came from */
     dl_log log;
-    dl_gguf *gguf;
+    dl_gguf *gguf;              /* the model file, or for a Hugging Face folder the tokenizer
+                                   keys made from its tokenizer.json (over tok_buf) */
+    void *tok_buf;              /* dl_malloc'd; NULL for a GGUF file */
+    struct dl_st *st;           /* a folder's safetensors (the weights); NULL for GGUF */
     dl_model *model;            /* its pool and n_threads stay unset: each context runs
                                    a private copy of this struct with its own */
     dl_tok *tok;

@@ -117,6 +117,14 @@ int dl_gguf_w_copy_kv(dl_gguf_writer *w, const dl_gguf *g, size_t i);
 int dl_gguf_w_tensor(dl_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                      const int64_t *ne, const void *data);
 
+/* A tensor whose bytes are produced while the file is written, one tensor at a time
+ * (converters: memory stays flat whatever the model's size). fill(ctx, index, out, n)
+ * writes the n bytes of the tensor added index-th and returns 0; non-zero fails the
+ * write (E_IO; no output file is left). */
+typedef int (*dl_gguf_fill_fn)(void *ctx, size_t index, void *out, size_t n);
+int dl_gguf_w_tensor_fill(dl_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+                          const int64_t *ne, dl_gguf_fill_fn fill, void *ctx);
+
 int dl_gguf_writer_write(const dl_gguf_writer *w, const char *path, dl_err *err);
 /* The whole file in a dl_malloc'd buffer (the caller frees it with dl_free(); outside a
  * host allocator's scope, as in tools and tests, that is the C library's free()). */

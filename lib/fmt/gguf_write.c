@@ -28,6 +28,8 @@ typedef struct wtensor {
     int64_t ne[4];
     uint64_t size;
     const void *data;           /* borrowed */
+    dl_gguf_fill_fn fill;       /* or produced at emission time */
+    void *fill_ctx;
 } wtensor;
 
 struct dl_gguf_writer {
@@ -278,6 +280,18 @@ int dl_gguf_w_str(dl_gguf_writer *w, const char *key, const char *v) {
     return dl_gguf_w_kv(w, key, DL_GGUF_STRING, &s);
 }
 
+int dl_gguf_w_tensor_fill(dl_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+                          const int64_t *ne, dl_gguf_fill_fn fill, void *ctx) {
+    static const uint8_t dummy;
+    int rc = dl_gguf_w_tensor(w, name, type, n_dims, ne, &dummy);
+    if (rc == 0) {
+        w->t[w->n_t - 1].fill = fill;
+        w->t[w->n_t - 1].fill_ctx = ctx;
+        w->t[w->n_t - 1].data = NULL;
+    }
+    return rc;
+}
+
 int dl_gguf_w_tensor(dl_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                      const int64_t *ne, const void *data) {
     if (!w || !name || !name[0] || strlen(name) >= GGUF_MAX_NAME || !ne)
@@ -382,7 +396,25 @@ static void emit(const dl_gguf_writer *w, sink *s) {
     }
     pad_to(s, w->alignment);
     for (size_t i = 0; i < w->n_t; i++) {
-        put(s, w->t[i].data, (size_t)w->t[i].size);
+        const wtensor *t = &w->t[i];
+        if (t->fill && !s->failed) {
+            /* one tensor's bytes at a time: streaming keeps memory flat */
+            uint8_t *tmp = s->buf ? s->buf + s->pos : (s->f ? dl_malloc(t->size ? (size_t)t->size : 1) : NULL);
+            if (s->buf || s->f) {
+                if (!tmp || t->fill(t->fill_ctx, i, tmp, (size_t)t->size) != 0)
+                    s->failed = 1;
+                if (s->f && !s->failed)
+                    put(s, tmp, (size_t)t->size);
+                else
+                    s->pos += t->size;
+                if (s->f)
+                    dl_free(tmp);
+            } else {
+                s->pos += t->size;
+            }
+        } else {
+            put(s, t->data, (size_t)t->size);
+        }
         pad_to(s, w->alignment);
     }
 }
@@ -411,6 +443,10 @@ int dl_gguf_writer_to_buffer(const dl_gguf_writer *w, void **buf, size_t *n, dl_
                        (unsigned long long)measure.pos);
     sink fill = {.buf = p};
     emit(w, &fill);
+    if (fill.failed) {
+        dl_free(p);
+        return dl_fail(err, DIFFLM_E_IO, "a tensor's bytes could not be produced");
+    }
     *buf = p;
     *n = (size_t)fill.pos;
     return 0;

@@ -50,7 +50,11 @@ void dl_blas_set_threads(int n);
 enum dl_rope_pairing {
     DL_ROPE_PAIR_ADJACENT = 0,  /* rotates (2i, 2i+1): GGUF llada (permuted q/k rows) */
     DL_ROPE_PAIR_HALF = 1,      /* rotates (i, i + hd/2): HF / NeoX, GGUF dream */
+    DL_ROPE_PAIR_HALF_IN = 2,   /* rotates (i, i + hd/2) and writes pair i at (2i, 2i+1):
+                                   HF LLaDA q/k come out as the permuted GGUF rows give
+                                   them under ADJACENT, bit for bit (hd <= DL_ROPE_MAX_HD) */
 };
+#define DL_ROPE_MAX_HD 1024
 
 /* Angle table: cs[t][i] = {cos, sin} of pos[t] * theta^(-2i/hd), computed in double.
  *   cs: [T][hd/2][2] out;  pos: [T].  hd must be even. */

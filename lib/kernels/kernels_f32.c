@@ -144,7 +144,33 @@ void dl_rope_table(float *cs, const int32_t *pos, float theta, int T, int hd) {
     }
 }
 
+/* DL_ROPE_PAIR_HALF_IN: the same products as ADJACENT on permuted rows, read from the
+ * unpermuted ones through a copy of the head. */
+static void rope_half_in(float *x, const float *cs, int T, int n_heads, int hd) {
+    int half = hd / 2;
+    float tmp[DL_ROPE_MAX_HD];
+    if (hd > DL_ROPE_MAX_HD)
+        return;   /* the loader refuses such heads for this layout */
+    for (int t = 0; t < T; t++) {
+        const float *row = cs + (size_t)t * half * 2;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)t * n_heads + h) * hd;
+            memcpy(tmp, v, (size_t)hd * sizeof *v);
+            for (int i = 0; i < half; i++) {
+                float c = row[2 * i], s = row[2 * i + 1];
+                float a = tmp[i], b = tmp[i + half];
+                v[2 * i] = a * c - b * s;
+                v[2 * i + 1] = a * s + b * c;
+            }
+        }
+    }
+}
+
 void dl_rope(float *x, const float *cs, int pairing, int T, int n_heads, int hd) {
+    if (pairing == DL_ROPE_PAIR_HALF_IN) {
+        rope_half_in(x, cs, T, n_heads, hd);
+        return;
+    }
     int half = hd / 2;
     /* element a of pair i is at i*sa, element b at i*sa + ob */
     int sa = pairing == DL_ROPE_PAIR_HALF ? 1 : 2;

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "model/arch.h"
 #include "model/model.h"
@@ -78,6 +79,23 @@ static const dl_arch k_arch[] = {
         .add_bos = 1,
         .ref_rope_theta = 500000.0f,
         .ref_rms_eps = 1e-5f,
+        /* OLMo-style names of the LLaDA remote code (LLaDAModelLM.model.transformer) */
+        .hf_model_type = "llada",
+        .hf_names = {
+            [DL_T_TOKEN_EMBD] = "model.transformer.wte.weight",
+            [DL_T_OUTPUT_NORM] = "model.transformer.ln_f.weight",
+            [DL_T_OUTPUT] = "model.transformer.ff_out.weight",
+            [DL_T_ATTN_NORM] = "model.transformer.blocks.%d.attn_norm.weight",
+            [DL_T_ATTN_Q] = "model.transformer.blocks.%d.q_proj.weight",
+            [DL_T_ATTN_K] = "model.transformer.blocks.%d.k_proj.weight",
+            [DL_T_ATTN_V] = "model.transformer.blocks.%d.v_proj.weight",
+            [DL_T_ATTN_OUT] = "model.transformer.blocks.%d.attn_out.weight",
+            [DL_T_FFN_NORM] = "model.transformer.blocks.%d.ff_norm.weight",
+            [DL_T_FFN_GATE] = "model.transformer.blocks.%d.ff_proj.weight",
+            [DL_T_FFN_UP] = "model.transformer.blocks.%d.up_proj.weight",
+            [DL_T_FFN_DOWN] = "model.transformer.blocks.%d.ff_out.weight",
+            [DL_T_ATTN_QKV] = "model.transformer.blocks.%d.att_proj.weight",
+        },
     },
     {
         /* Dream-v0 7B (Qwen2.5 weights): GQA, q/k/v biases, NeoX RoPE on unpermuted q/k,
@@ -100,6 +118,26 @@ static const dl_arch k_arch[] = {
         .add_bos = 0,
         .ref_rope_theta = 1000000.0f,
         .ref_rms_eps = 1e-6f,
+        /* plain Qwen2 names */
+        .hf_model_type = "Dream",
+        .hf_names = {
+            [DL_T_TOKEN_EMBD] = "model.embed_tokens.weight",
+            [DL_T_OUTPUT_NORM] = "model.norm.weight",
+            [DL_T_OUTPUT] = "lm_head.weight",
+            [DL_T_OUTPUT_BIAS] = "lm_head.bias",
+            [DL_T_ATTN_NORM] = "model.layers.%d.input_layernorm.weight",
+            [DL_T_ATTN_Q] = "model.layers.%d.self_attn.q_proj.weight",
+            [DL_T_ATTN_K] = "model.layers.%d.self_attn.k_proj.weight",
+            [DL_T_ATTN_V] = "model.layers.%d.self_attn.v_proj.weight",
+            [DL_T_ATTN_Q_BIAS] = "model.layers.%d.self_attn.q_proj.bias",
+            [DL_T_ATTN_K_BIAS] = "model.layers.%d.self_attn.k_proj.bias",
+            [DL_T_ATTN_V_BIAS] = "model.layers.%d.self_attn.v_proj.bias",
+            [DL_T_ATTN_OUT] = "model.layers.%d.self_attn.o_proj.weight",
+            [DL_T_FFN_NORM] = "model.layers.%d.post_attention_layernorm.weight",
+            [DL_T_FFN_GATE] = "model.layers.%d.mlp.gate_proj.weight",
+            [DL_T_FFN_UP] = "model.layers.%d.mlp.up_proj.weight",
+            [DL_T_FFN_DOWN] = "model.layers.%d.mlp.down_proj.weight",
+        },
     },
 };
 #undef DENSE_BLOCK
@@ -111,6 +149,24 @@ const dl_arch *dl_arch_find(const char *name, size_t n) {
         if (strlen(k_arch[i].name) == n && memcmp(k_arch[i].name, name, n) == 0)
             return &k_arch[i];
     return NULL;
+}
+
+const dl_arch *dl_arch_find_hf(const char *model_type) {
+    for (size_t i = 0; i < N_ARCH; i++)
+        if (k_arch[i].hf_model_type && strcasecmp(k_arch[i].hf_model_type, model_type) == 0)
+            return &k_arch[i];
+    return NULL;
+}
+
+const char *dl_tensor_hf_name(const dl_arch *a, dl_tensor_id t, int layer, char *buf, size_t cap) {
+    const char *f = a->hf_names[t];
+    if (!f)
+        return NULL;
+    if (k_tensors[t].per_layer)
+        snprintf(buf, cap, f, layer);
+    else
+        snprintf(buf, cap, "%s", f);
+    return buf;
 }
 
 const dl_arch *dl_arch_by_id(int32_t id) {

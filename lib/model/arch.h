@@ -23,6 +23,10 @@
 enum dl_rope_layout {
     DL_ROPE_PAIRS = 0,          /* adjacent (2i, 2i+1): llama.cpp NORM, LLaDA GGUF (permuted q/k) */
     DL_ROPE_HALF = 1,           /* (i, i + d/2): NeoX / HF, Dream */
+    DL_ROPE_HALF_TO_PAIRS = 2,  /* LLaDA read from HF tensors (q/k rows not permuted): the
+                                   (i, i + d/2) pairs rotated and written back as (2i, 2i+1),
+                                   so q and k (and the KV cache) hold exactly what the
+                                   permuted GGUF weights give with DL_ROPE_PAIRS */
 };
 
 enum dl_norm_kind {
@@ -146,7 +150,17 @@ typedef struct dl_arch {
     uint8_t add_bos;            /* tokenizer.ggml.add_bos_token of its files */
     float ref_rope_theta;       /* the published checkpoints' rope.freq_base and rms epsilon: */
     float ref_rms_eps;          /* defaults of writers (test models), never of the loader */
+
+    /* Hugging Face folders (hf_config.c, model_load.c) */
+    const char *hf_model_type;  /* config.json "model_type" */
+    const char *hf_names[DL_T_COUNT];  /* tensor names in the safetensors ("%d": layer);
+                                          NULL: not in HF checkpoints of this row */
 } dl_arch;
+
+/* The row whose hf_model_type is model_type (compared case-insensitively), or NULL. */
+const dl_arch *dl_arch_find_hf(const char *model_type);
+/* Tensor t's HF name for row a, or NULL when the row's checkpoints have none. */
+const char *dl_tensor_hf_name(const dl_arch *a, dl_tensor_id t, int layer, char *buf, size_t cap);
 
 /* The row for a general.architecture string (n bytes, not NUL-terminated), or NULL. */
 const dl_arch *dl_arch_find(const char *name, size_t n);

@@ -89,7 +89,9 @@ void dl_layer_attention(const dl_exec *ex, float *x_out, const dl_attn_acts *a, 
                         const dl_attn_plan *p, int R) {
     const int E = hp->n_embd, hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv;
     const int Dkv = nkv * hd;
-    const int pairing = hp->rope_layout == DL_ROPE_HALF ? DL_ROPE_PAIR_HALF : DL_ROPE_PAIR_ADJACENT;
+    const int pairing = hp->rope_layout == DL_ROPE_HALF            ? DL_ROPE_PAIR_HALF
+                      : hp->rope_layout == DL_ROPE_HALF_TO_PAIRS   ? DL_ROPE_PAIR_HALF_IN
+                                                                   : DL_ROPE_PAIR_ADJACENT;
     void *lc = ex->linear_ctx;
 
     dl_layer_norm(ex, a->xn, x, &L->attn_norm, hp->rms_eps, R, E);

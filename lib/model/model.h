@@ -63,6 +63,22 @@ typedef struct dl_model {
 int dl_model_load(dl_model **out, const dl_gguf *g, dl_log *log, dl_err *err);
 void dl_model_free(dl_model *m);   /* NULL is fine */
 
+/* Where a loader finds tensors by name: a GGUF file, or a safetensors set under the
+ * row's HF names (dl_arch.hf_names). find returns 0 and *t (NULL when absent), or a
+ * status naming the tensor (a dtype difflm does not compute with). */
+typedef struct dl_tensor_src {
+    const void *ctx;
+    int (*find)(const void *ctx, const char *name, const dl_gguf_tensor **t, dl_err *err);
+    int hf_names;               /* 1: look tensors up by the row's HF names */
+    size_t n_tensors;           /* the source's tensor count (bounds the layer count) */
+} dl_tensor_src;
+
+/* Binds row a's tensors from src under hyperparameters hp (everything but n_vocab,
+ * which the embedding gives unless hp says it, and n_params), with the checks of
+ * dl_model_load. The source's data must outlive the model. */
+int dl_model_load_src(dl_model **out, const dl_arch *a, const dl_hparams *hp,
+                      const dl_tensor_src *src, dl_err *err);
+
 /* The `{arch}.*` hyperparameters of row a from g (hparams.c): every field of hp but
  * n_vocab and n_params, which come from the tensors, each key checked for range. The
  * loader's reader, and the trainer's when it starts from a file. log may be NULL. */

@@ -6,14 +6,18 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "kernels/kernels.h"
 #include "model/model_weights.h"
 
 /* Binds tensor `name` as {ne0, ne1} (ne1 = 1 for vectors). An absent optional tensor
  * leaves *w zeroed. */
-static int bind(dl_weight *w, const dl_gguf *g, const char *name, int64_t ne0, int64_t ne1,
+static int bind(dl_weight *w, const dl_tensor_src *src, const char *name, int64_t ne0, int64_t ne1,
                 int required, uint64_t *n_params, dl_err *err) {
     memset(w, 0, sizeof *w);
-    const dl_gguf_tensor *t = dl_gguf_find_tensor(g, name);
+    const dl_gguf_tensor *t;
+    int frc = src->find(src->ctx, name, &t, err);
+    if (frc)
+        return frc;
     if (!t) {
         if (required)
             return dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s' is missing", name);
@@ -52,29 +56,83 @@ static int bind(dl_weight *w, const dl_gguf *g, const char *name, int64_t ne0, i
     return 0;
 }
 
+/* The name of tensor t in the source: GGUF's, or the row's HF name (NULL: none). */
+static const char *src_name(const dl_tensor_src *src, const dl_arch *a, int t, int il, char *buf,
+                            size_t cap) {
+    return src->hf_names ? dl_tensor_hf_name(a, (dl_tensor_id)t, il, buf, cap)
+                         : dl_tensor_name((dl_tensor_id)t, il, buf, cap);
+}
+
 /* Binds every tensor row a loads for one layer (il >= 0) or the globals (il < 0), in
  * file order; a refused tensor stops the load before a missing one is reported. */
 static int bind_tensors(void *base, int il, const dl_arch *a, const dl_hparams *hp,
-                        const dl_gguf *g, uint64_t *np, dl_err *err) {
+                        const dl_tensor_src *src, uint64_t *np, dl_err *err) {
     const int t0 = il < 0 ? 0 : DL_T_FIRST_LAYER, t1 = il < 0 ? DL_T_FIRST_LAYER : DL_T_COUNT;
-    char name[96];
-    for (int t = t0; t < t1; t++)
-        if ((a->tensors[t] & DL_TU_REFUSE) &&
-            dl_gguf_find_tensor(g, dl_tensor_name((dl_tensor_id)t, il, name, sizeof name)))
-            return dl_fail(err, DIFFLM_E_UNSUPPORTED, "tensor '%s': %s is not supported", name,
-                           dl_tensor_desc_get((dl_tensor_id)t)->what);
+    char name[160];
+    for (int t = t0; t < t1; t++) {
+        const dl_gguf_tensor *found = NULL;
+        if (!(a->tensors[t] & DL_TU_REFUSE) || !src_name(src, a, t, il, name, sizeof name))
+            continue;
+        int rc = src->find(src->ctx, name, &found, NULL);
+        if (rc == 0 && found == NULL)
+            continue;
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "tensor '%s': %s is not supported", name,
+                       dl_tensor_desc_get((dl_tensor_id)t)->what);
+    }
     for (int t = t0; t < t1; t++) {
         const dl_tensor_desc *d = dl_tensor_desc_get((dl_tensor_id)t);
         unsigned use = a->tensors[t];
-        if (!(use & DL_TU_LOAD))
+        if (!(use & DL_TU_LOAD) || !src_name(src, a, t, il, name, sizeof name))
             continue;
-        int rc = bind((dl_weight *)((char *)base + d->offset), g,
-                      dl_tensor_name((dl_tensor_id)t, il, name, sizeof name),
+        int rc = bind((dl_weight *)((char *)base + d->offset), src, name,
                       dl_hparams_dim(hp, d->ne[0]), dl_hparams_dim(hp, d->ne[1]),
                       (use & DL_TU_REQUIRED) != 0, np, err);
         if (rc)
             return rc;
     }
+    return 0;
+}
+
+/* n_vocab from the embedding's rows, then every tensor. hp holds the rest. */
+static int bind_all(dl_model *m, const dl_tensor_src *src, dl_err *err) {
+    dl_hparams *hp = &m->hp;
+    const dl_arch *a = m->arch;
+    char emb[160];
+    src_name(src, a, DL_T_TOKEN_EMBD, 0, emb, sizeof emb);
+    const dl_gguf_tensor *te;
+    int rc = src->find(src->ctx, emb, &te, err);
+    if (rc)
+        return rc;
+    if (!te)
+        return dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s' is missing", emb);
+    if (te->ne[1] < 1 || te->ne[1] > INT32_MAX)
+        return dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s' has %lld rows", emb, (long long)te->ne[1]);
+    if (hp->n_vocab > 0 && hp->n_vocab != te->ne[1])
+        return dl_fail(err, DIFFLM_E_FORMAT, "the vocabulary size is %d but tensor '%s' has %lld "
+                       "rows", hp->n_vocab, emb, (long long)te->ne[1]);
+    hp->n_vocab = (int32_t)te->ne[1];
+    uint64_t np = 0;
+    if ((rc = bind_tensors(m, -1, a, hp, src, &np, err)))
+        return rc;
+    hp->tied_output = m->output.data == NULL;
+    // Every layer has tensors of its own: a layer count beyond the source's tensor count
+    // is a bad header, not a reason to allocate gigabytes of layer records (fuzz_gguf).
+    if ((uint64_t)hp->n_layer > (uint64_t)src->n_tensors)
+        return dl_fail(err, DIFFLM_E_FORMAT, "%d layers but the file has only %zu tensors",
+                       hp->n_layer, src->n_tensors);
+    m->layers = dl_calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers)
+        return dl_fail(err, DIFFLM_E_NOMEM, "%d layer records", hp->n_layer);
+    for (int il = 0; il < hp->n_layer; il++)
+        if ((rc = bind_tensors(&m->layers[il], il, a, hp, src, &np, err)))
+            return rc;
+    hp->n_params = np;
+    return 0;
+}
+
+static int gguf_find(const void *ctx, const char *name, const dl_gguf_tensor **t, dl_err *err) {
+    (void)err;
+    *t = dl_gguf_find_tensor(ctx, name);
     return 0;
 }
 
@@ -103,19 +161,10 @@ int dl_model_load(dl_model **out, const dl_gguf *g, dl_log *log, dl_err *err) {
     dl_hparams *hp = &m->hp;
     if ((rc = dl_hparams_read(hp, a, g, log, err)))
         goto fail;
-
-    /* the vocabulary is the embedding's row count */
-    const char *emb = dl_tensor_desc_get(DL_T_TOKEN_EMBD)->name;
-    const dl_gguf_tensor *te = dl_gguf_find_tensor(g, emb);
-    if (!te) {
-        rc = dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s' is missing", emb);
+    hp->n_vocab = 0;
+    const dl_tensor_src src = { g, gguf_find, 0, dl_gguf_n_tensors(g) };
+    if ((rc = bind_all(m, &src, err)))
         goto fail;
-    }
-    if (te->ne[1] < 1 || te->ne[1] > INT32_MAX) {
-        rc = dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s' has %lld rows", emb, (long long)te->ne[1]);
-        goto fail;
-    }
-    hp->n_vocab = (int32_t)te->ne[1];
     if (dl_gguf_find_key(g, "tokenizer.ggml.tokens") >= 0) {
         uint32_t et;
         uint64_t n;
@@ -123,38 +172,40 @@ int dl_model_load(dl_model **out, const dl_gguf *g, dl_log *log, dl_err *err) {
             goto fail;
         if (n != (uint64_t)hp->n_vocab) {
             rc = dl_fail(err, DIFFLM_E_FORMAT, "tokenizer.ggml.tokens has %llu entries but "
-                         "%s has %d rows", (unsigned long long)n, emb, hp->n_vocab);
+                         "%s has %d rows", (unsigned long long)n,
+                         dl_tensor_desc_get(DL_T_TOKEN_EMBD)->name, hp->n_vocab);
             goto fail;
         }
     }
-
-    uint64_t np = 0;
-    if ((rc = bind_tensors(m, -1, a, hp, g, &np, err)))
-        goto fail;
-    hp->tied_output = m->output.data == NULL;
-
-    // Every layer has tensors of its own: a block count beyond the file's tensor count
-    // is a bad header, not a reason to allocate gigabytes of layer records (fuzz_gguf).
-    if ((uint64_t)hp->n_layer > (uint64_t)dl_gguf_n_tensors(g)) {
-        rc = dl_fail(err, DIFFLM_E_FORMAT, "%s.block_count is %d but the file has only %zu "
-                     "tensors", a->name, hp->n_layer,
-                     dl_gguf_n_tensors(g));
-        goto fail;
-    }
-    m->layers = dl_calloc((size_t)hp->n_layer, sizeof *m->layers);
-    if (!m->layers) {
-        rc = dl_fail(err, DIFFLM_E_NOMEM, "%d layer records", hp->n_layer);
-        goto fail;
-    }
-    for (int il = 0; il < hp->n_layer; il++)
-        if ((rc = bind_tensors(&m->layers[il], il, a, hp, g, &np, err)))
-            goto fail;
-    hp->n_params = np;
     *out = m;
     return 0;
 fail:
     dl_model_free(m);
     return rc;
+}
+
+int dl_model_load_src(dl_model **out, const dl_arch *a, const dl_hparams *hp,
+                      const dl_tensor_src *src, dl_err *err) {
+    *out = NULL;
+    int rc = dl_arch_check(a, err);
+    if (rc)
+        return rc;
+    if (hp->rope_layout == DL_ROPE_HALF_TO_PAIRS && hp->head_dim > DL_ROPE_MAX_HD)
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "head dimension %d above %d", hp->head_dim,
+                       DL_ROPE_MAX_HD);
+    dl_model *m = dl_calloc(1, sizeof *m);
+    if (!m)
+        return dl_fail(err, DIFFLM_E_NOMEM, "model struct");
+    m->n_threads = 1;
+    m->arch = a;
+    m->hp = *hp;
+    m->hp.arch = a->id;
+    if ((rc = bind_all(m, src, err))) {
+        dl_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
 }
 
 void dl_model_free(dl_model *m) {
