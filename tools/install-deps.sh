@@ -18,7 +18,13 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     gcc g++ libc6-dev meson ninja-build pkg-config \
     libopenblas-dev libpcre2-dev libjansson-dev libutf8proc-dev check libsubunit-dev \
     libgfortran-12-dev \
-    python3 python3-numpy python3-jinja2 python3-pip cargo rustc valgrind binutils nodejs npm >/dev/null
+    python3 python3-numpy python3-jinja2 python3-pip cargo rustc valgrind binutils >/dev/null
+# Node.js and npm (tests that install npm packages: Hugging Face's tokenizers, the
+# server's browser and OpenAI-client tests), from Debian unless a Node.js with npm is
+# already there (a nodesource nodejs bundles npm and conflicts with Debian's package).
+if ! command -v npm >/dev/null 2>&1; then
+    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
 # clang and its sanitizer runtimes (only recommended by clang): the sanitizer builds of
 # .ci/run (doc/testing.md, "Sanitizers")
 $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null
