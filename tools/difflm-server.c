@@ -108,8 +108,18 @@ int main(int argc, char **argv) {
         ;
     fprintf(stderr, "difflm-server: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     atomic_store(&s.stopping, 1);
-    pool_close(s.pool);        /* running generations end within a step, waiters get 503 */
-    MHD_stop_daemon(d);        /* joins every connection's thread */
+    /* No new connections; running generations end within a step and their streams send
+     * their last events (an error saying so, then [DONE]); waiters get 503. Then the
+     * connections close and their threads are joined. */
+    MHD_socket listener = MHD_quiesce_daemon(d);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+    pool_close(s.pool);
+    int left = pool_wait_idle(s.pool, 10.0);
+    if (left)
+        fprintf(stderr, "difflm-server: %d generation%s did not end within 10 s\n", left,
+                left == 1 ? "" : "s");
+    MHD_stop_daemon(d);
     pool_free(s.pool);
     difflm_model_free(s.model);
     return 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "job.h"
@@ -189,10 +190,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
-            api_error e;
-            api_fail(&e, 413, "invalid_request_error", "request_too_large", NULL,
-                     "the body is %s bytes; this server takes at most %zu", cl, s->cfg.max_body);
-            return reply_error(&r, &e);   /* libmicrohttpd closes the connection after it */
+            /* A client that waits for "100 Continue" is answered now and sends nothing;
+             * one that is already sending would see its write fail, so its body is read
+             * and dropped (the connection timeout bounds a slow one) and the 413 comes
+             * after it. */
+            const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                             MHD_HTTP_HEADER_EXPECT);
+            if (expect && !strcasecmp(expect, "100-continue")) {
+                api_error e;
+                api_fail(&e, 413, "invalid_request_error", "request_too_large", NULL,
+                         "the body is %s bytes; this server takes at most %zu", cl,
+                         s->cfg.max_body);
+                return reply_error(&r, &e);
+            }
+            cs->too_big = 1;
         }
         return MHD_YES;
     }
@@ -246,7 +257,8 @@ struct MHD_Daemon *http_start(server *s, unsigned *bound_port) {
         fprintf(stderr, "difflm-server: --host %s: %s\n", s->cfg.host, gai_strerror(rc));
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                     MHD_USE_ITC;   /* ITC: MHD_quiesce_daemon at shutdown */
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (s->cfg.verbose)

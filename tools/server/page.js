@@ -41,6 +41,22 @@ function setStatus(text, error) {
 }
 
 let cells = [];
+let maxCommitted = 1;
+
+// One bar per step, as tall as the tokens it committed (with its numbers as data-*).
+function addBar(ev) {
+  const bar = document.createElement("span");
+  bar.className = "bar";
+  bar.dataset.step = ev.step;
+  bar.dataset.committed = ev.committed;
+  bar.dataset.masked = ev.masked_count;
+  bar.title = `step ${ev.step}: +${ev.committed}, ${ev.masked_count} masked`;
+  $("history").appendChild(bar);
+  maxCommitted = Math.max(maxCommitted, ev.committed);
+  for (const b of $("history").children) {
+    b.style.height = `${(100 * Number(b.dataset.committed)) / maxCommitted}%`;
+  }
+}
 
 function onStart(ev) {
   const canvas = $("canvas");
@@ -59,6 +75,8 @@ function onStart(ev) {
   }
   canvas.dataset.state = "running";
   canvas.dataset.step = "0";
+  $("history").textContent = "";
+  maxCommitted = 1;
   setStatus(`step 0 / ${ev.total_steps} \u00b7 ${ev.gen_length} masked`);
 }
 
@@ -70,6 +88,7 @@ function onStep(ev) {
     cells[i].className = "cell" + (masked ? " masked" : fresh.has(i) ? " fresh" : "");
   }
   $("canvas").dataset.step = String(ev.step);
+  addBar(ev);
   setStatus(`step ${ev.step} / ${ev.total_steps} \u00b7 committed ${ev.committed_total} / ` +
             `${cells.length} (+${ev.committed}) \u00b7 masked ${ev.masked_count}`);
 }

@@ -117,8 +117,25 @@ void pool_release(pool *p, difflm_ctx *ctx) {
             p->busy[i] = 0;
             p->n_busy--;
         }
-    pthread_cond_signal(&p->freed);
+    if (p->closed)
+        pthread_cond_broadcast(&p->freed);   /* pool_wait_idle waits on it too */
+    else
+        pthread_cond_signal(&p->freed);
     pthread_mutex_unlock(&p->mu);
+}
+
+int pool_wait_idle(pool *p, double seconds) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long long ns = until.tv_nsec + (long long)(seconds * 1e9);
+    until.tv_sec += (time_t)(ns / 1000000000LL);
+    until.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_mutex_lock(&p->mu);
+    while (p->n_busy > 0 && pthread_cond_timedwait(&p->freed, &p->mu, &until) != ETIMEDOUT)
+        ;
+    int left = p->n_busy;
+    pthread_mutex_unlock(&p->mu);
+    return left;
 }
 
 void pool_close(pool *p) {

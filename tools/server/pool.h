@@ -38,6 +38,10 @@ void pool_release(pool *p, difflm_ctx *ctx);
  * generation that is running so that it ends within a step. */
 void pool_close(pool *p);
 
+/* After pool_close: waits until every lent context is back, at most `seconds`. Returns
+ * the number still out. */
+int pool_wait_idle(pool *p, double seconds);
+
 void pool_get_stats(pool *p, pool_stats *out);
 
 /* Any context of the pool, for what needs one but no generation (a model's numbers). */

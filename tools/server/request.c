@@ -171,18 +171,19 @@ static int parse_prompt(json_t *v, const req_limits *lim, gen_request *r, api_er
             return oom(e);
         return 0;
     }
-    if (json_is_array(v) && json_array_size(v) > 0) {
-        size_t n = json_array_size(v);
+    size_t n = json_is_array(v) ? json_array_size(v) : 0, ints = 0;
+    for (size_t i = 0; i < n; i++)
+        ints += json_is_integer(json_array_get(v, i)) != 0;
+    if (n && ints == n) {
         if (!(r->ids = malloc(n * sizeof *r->ids)))
             return oom(e);
         for (size_t i = 0; i < n; i++) {
-            json_t *t = json_array_get(v, i);
-            if (!json_is_integer(t) || json_integer_value(t) < 0 ||
-                json_integer_value(t) >= lim->n_vocab)
+            json_int_t t = json_integer_value(json_array_get(v, i));
+            if (t < 0 || t >= lim->n_vocab)
                 return api_bad(e, "invalid_value", "prompt",
-                               "'prompt' token %zu must be an integer id in 0 .. %d", i,
-                               lim->n_vocab - 1);
-            r->ids[i] = (difflm_token)json_integer_value(t);
+                               "'prompt' token %zu must be an id in 0 .. %d, not %lld", i,
+                               lim->n_vocab - 1, (long long)t);
+            r->ids[i] = (difflm_token)t;
         }
         r->n_ids = n;
         return 0;
@@ -253,13 +254,17 @@ static int parse_messages(json_t *v, gen_request *r, api_error *e) {
             }
         json_t *role = json_object_get(m, "role");
         const char *rs = json_is_string(role) ? json_string_value(role) : "";
-        const char *mapped = !strcmp(rs, "developer") ? "system" : rs;   /* OpenAI's new name */
-        if (strcmp(mapped, "system") && strcmp(mapped, "user") && strcmp(mapped, "assistant")) {
+        /* static strings: the JSON goes before the generation; "developer" is OpenAI's
+         * newer name for system */
+        const char *mapped = !strcmp(rs, "system") || !strcmp(rs, "developer") ? "system"
+                           : !strcmp(rs, "user") ? "user"
+                           : !strcmp(rs, "assistant") ? "assistant" : NULL;
+        if (!mapped) {
             snprintf(param, sizeof param, "messages[%zu].role", i);
             return api_bad(e, "invalid_value", param,
                            "'%s' must be \"system\", \"developer\", \"user\" or \"assistant\"", param);
         }
-        r->msgs[i].role = mapped;   /* static strings */
+        r->msgs[i].role = mapped;
         char *content;
         if (message_content(json_object_get(m, "content"), i, &content, e))
             return -1;
@@ -316,7 +321,7 @@ static int parse_knobs(json_t *o, const req_limits *lim, gen_request *r, api_err
     }
     if (set)
         g->steps = (int32_t)x;
-    if (get_int(o, "block_length", 0, g->gen_length, &x, &set, e))
+    if (get_int(o, "block_length", 0, INT32_MAX, &x, &set, e))
         return -1;
     if (set)
         g->block_length = (int32_t)x;
