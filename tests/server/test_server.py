@@ -273,6 +273,25 @@ def case_stream(exe, model, cli):
             if "threshold" in knobs:
                 check(len(evs) - 3 <= 16, f"threshold: {len(evs) - 3} steps")
 
+    # --timeout is the idle time of a connection, not a limit on a stream that is running
+    # (the steps before a block's text may take longer): the stream runs to its end, then
+    # the idle connection is closed after the timeout
+    with Server(exe, model, "--timeout", "1") as srv:
+        c, r = srv.open_stream("/v1/completions", {"prompt": PROMPT, "max_tokens": 64, "steps": 64,
+                                                   "block_length": 64, "stream": True})
+        t0 = time.monotonic()
+        evs = list(events(r))
+        took = time.monotonic() - t0
+        check(evs[-1] == "[DONE]" and evs[-2]["choices"][0]["finish_reason"], f"{evs[-2:]}")
+        print(f"stream: a {took:.1f} s stream under --timeout 1")
+        time.sleep(2.5)
+        try:
+            c.request("GET", "/health")
+            closed = c.getresponse().status != 200
+        except (ConnectionError, OSError):
+            closed = True
+        check(closed, "the idle connection outlived --timeout 1")
+
 
 # ------------------------------------------------------------------ errors
 

@@ -16,6 +16,7 @@
 
 typedef struct completion {
     server *srv;
+    struct MHD_Connection *conn;   /* valid while the response is being sent */
     gen_request req;
     job job;
     int chat;
@@ -109,6 +110,7 @@ static int stream_produce(void *state, sbuf *out) {
             end_job(c, 0);
             if (c->job.gone)
                 return -1;   /* nobody is listening: cut the stream */
+            stream_idle_timeout(c->srv, c->conn);
             return sse_event(out, api_error_json(&e)) || sse_done(out) ? -1 : 0;
         }
         size_t ready = job_sendable(&c->job);
@@ -125,6 +127,7 @@ static int stream_produce(void *state, sbuf *out) {
                 if (sse_event(out, ev))
                     return -1;
             }
+            stream_idle_timeout(c->srv, c->conn);
             return sse_done(out) ? -1 : 0;
         }
         if (ready > c->sent) {
@@ -199,5 +202,7 @@ enum MHD_Result handle_completion(http_req *r, req_kind kind) {
         completion_free(c);
         return result;
     }
+    c->conn = r->conn;
+    stream_no_timeout(r->conn);
     return reply_response(r, 200, sse_response(stream_produce, stream_free, c));
 }

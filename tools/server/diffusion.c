@@ -17,6 +17,7 @@
 
 typedef struct diffusion {
     server *srv;
+    struct MHD_Connection *conn;   /* valid while the response is being sent */
     gen_request req;
     job job;
     char id[64];
@@ -127,6 +128,7 @@ static int produce(void *state, sbuf *out) {
         end_job(d, 0);
         if (d->job.gone)
             return -1;
+        stream_idle_timeout(d->srv, d->conn);
         return sse_event(out, api_error_json(&e)) || sse_done(out) ? -1 : 0;
     }
     if (sse_event(out, step_event(d)))
@@ -134,6 +136,7 @@ static int produce(void *state, sbuf *out) {
     if (rc > 0)
         return 1;
     end_job(d, 1);
+    stream_idle_timeout(d->srv, d->conn);
     return sse_event(out, done_event(d)) || sse_done(out) ? -1 : 0;
 }
 
@@ -180,5 +183,7 @@ enum MHD_Result handle_diffusion(http_req *r) {
         d->prev[i] = d->job.info.mask_id;
     atomic_fetch_add(&s->n_generations, 1);
     d->ended = 0;
+    d->conn = r->conn;
+    stream_no_timeout(r->conn);
     return reply_response(r, 200, sse_response(produce, diffusion_free, d));
 }

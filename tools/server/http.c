@@ -93,6 +93,14 @@ difflm_ctx *server_acquire(http_req *r, enum MHD_Result *result) {
     return NULL;
 }
 
+void stream_no_timeout(struct MHD_Connection *c) {
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+}
+
+void stream_idle_timeout(server *s, struct MHD_Connection *c) {
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)s->cfg.timeout);
+}
+
 void server_new_id(server *s, const char *prefix, char *out, size_t cap) {
     unsigned long n = atomic_fetch_add(&s->next_id, 1);
     snprintf(out, cap, "%s-%08lx%08lx", prefix, (unsigned long)s->started & 0xffffffffUL, n);

@@ -52,6 +52,13 @@ enum MHD_Result reply_response(http_req *r, unsigned status, struct MHD_Response
  * (503, or nothing for a client that left: then *result is what to return). */
 difflm_ctx *server_acquire(http_req *r, enum MHD_Result *result);
 
+/* A stream's connection has no idle timeout while its generation runs (a step, or the
+ * steps before a stream's next text, may take longer than --timeout; a client that
+ * leaves is noticed by the step callback instead); stream_idle_timeout gives it back
+ * when the stream has sent its last event. */
+void stream_no_timeout(struct MHD_Connection *c);
+void stream_idle_timeout(server *s, struct MHD_Connection *c);
+
 /* A fresh response id, "<prefix>-<hex>". */
 void server_new_id(server *s, const char *prefix, char *out, size_t cap);
 
