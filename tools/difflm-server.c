@@ -4,9 +4,11 @@
  * request's steps run on its connection's thread.
  *
  * main: options, the model and the pool, the daemon, then it waits for SIGINT / SIGTERM
- * (blocked in every thread, taken here by sigwait) and shuts down: running generations
+ * (blocked in the threads it starts, caught by a handler that wakes main) and shuts down: running generations
  * are cancelled within a step, waiting requests get 503, everything is freed. */
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,17 @@
 
 #include "difflm.h"
 #include "server.h"
+
+/* SIGINT / SIGTERM: threads started before main (OpenBLAS's, at load time) do not have
+ * them blocked, so the signal may land on any thread; the handler only posts the
+ * semaphore main waits on (sem_post is async-signal-safe). */
+static sem_t stop_sem;
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) {
+    stop_signal = sig;
+    sem_post(&stop_sem);
+}
 
 static void log_to_stderr(int32_t level, const char *message, void *user) {
     (void)level;
@@ -46,6 +59,14 @@ int main(int argc, char **argv) {
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);   /* a client that left must not kill the server */
+    sem_init(&stop_sem, 0, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 
     difflm_model_params mp;
     difflm_model_params_init(&mp);
@@ -103,9 +124,12 @@ int main(int argc, char **argv) {
            s.cfg.contexts == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
     fflush(stdout);
 
-    int sig = 0;
-    while (sigwait(&stop_signals, &sig))
+    /* our threads keep the signals blocked; main takes them (or another thread's
+     * handler posts for it) */
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
+    while (sem_wait(&stop_sem) && errno == EINTR)
         ;
+    int sig = stop_signal;
     fprintf(stderr, "difflm-server: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     atomic_store(&s.stopping, 1);
     /* No new connections; running generations end within a step and their streams send
