@@ -17,7 +17,7 @@ void dl_map_test_fail_next(int errnum) {
 }
 
 int dl_map_file(dl_mapped_file *mf, const char *path, dl_err *err) {
-    mf->data = NULL;
+    memset(mf, 0, sizeof *mf);   // padding too: the struct is copied into heap objects
     mf->size = 0;
     mf->kind = DL_MAP_MMAP;
     if (!path)
@@ -57,7 +57,7 @@ int dl_map_file(dl_mapped_file *mf, const char *path, dl_err *err) {
 }
 
 int dl_map_buffer(dl_mapped_file *mf, const void *data, size_t size, dl_err *err) {
-    mf->data = NULL;
+    memset(mf, 0, sizeof *mf);   // padding too: the struct is copied into heap objects
     mf->size = 0;
     mf->kind = DL_MAP_BORROWED;
     if (!data && size > 0)
@@ -75,7 +75,7 @@ int dl_map_buffer(dl_mapped_file *mf, const void *data, size_t size, dl_err *err
 
 int dl_map_reader(dl_mapped_file *mf, int (*read_fn)(void *, uint64_t, void *, size_t),
                   void *user, size_t size, dl_err *err) {
-    mf->data = NULL;
+    memset(mf, 0, sizeof *mf);   // padding too: the struct is copied into heap objects
     mf->size = 0;
     mf->kind = DL_MAP_OWNED;
     if (!read_fn)
@@ -104,7 +104,7 @@ void dl_unmap_file(dl_mapped_file *mf) {
         munmap((void *)mf->data, mf->size);
     else if (mf->data && mf->kind == DL_MAP_OWNED)
         dl_aligned_free((void *)mf->data);
-    mf->data = NULL;
+    memset(mf, 0, sizeof *mf);   // padding too: the struct is copied into heap objects
     mf->size = 0;
     mf->kind = DL_MAP_MMAP;
 }
