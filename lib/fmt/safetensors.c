@@ -194,10 +194,11 @@ static int parse_entry(dl_st *s, uint32_t file, const char *label, const char *n
     t->t.n_dims = rank == 0 ? 1 : (uint32_t)(rank > 4 ? 4 : rank);
     for (int d = 0; d < 4; d++)
         t->t.ne[d] = 1;
-    for (size_t d = 0; d < rank && d < 4; d++) {
+    for (size_t d = 0; d < rank && d < 4; d++)
         t->shape[d] = shape[d];
-        t->t.ne[rank - 1 - d] = shape[d];   /* fastest first */
-    }
+    if (rank <= 4)   /* a higher rank is listed but unusable: no GGUF-order shape */
+        for (size_t d = 0; d < rank; d++)
+            t->t.ne[rank - 1 - d] = shape[d];   /* fastest first */
     t->t.offset = begin;
     t->t.size = bytes;
     t->t.data = region + begin;
