@@ -107,8 +107,11 @@ static int model_arch(difflm_model *m) {
 }
 
 /* Every batch of 1 .. 4 canvases (prompts first .. first + size, cyclically, so each
- * canvas meets different neighbours) against each canvas alone. */
+ * canvas meets different neighbours) against each canvas alone. DIFFLM_TEST_QUICK=1
+ * (the valgrind and sanitizer setups) takes only first = 0: every size once. */
 static void batch_equals_solo(int which, int32_t n_threads) {
+    const char *quick = getenv("DIFFLM_TEST_QUICK");
+    const int n_first = quick && *quick && strcmp(quick, "0") != 0 ? 1 : 4;
     difflm_model *m = load(which);
     int arch = model_arch(m);
     difflm_ctx *ctx = open_ctx(m, n_threads, 4);
@@ -119,7 +122,7 @@ static void batch_equals_solo(int which, int32_t n_threads) {
         for (int k = 0; k < 4; k++)
             solo(alone, k, &g, seeds[k], ref[k]);
         for (size_t size = 1; size <= 4; size++)
-            for (int first = 0; first < 4; first++) {
+            for (int first = 0; first < n_first; first++) {
                 const difflm_token *ps[4];
                 size_t ns[4];
                 uint64_t ss[4];
