@@ -9,7 +9,9 @@
  *   bit 1  DIFFLM_TOKENIZE_ADD_BOS            bit 3  detokenize the rest as ids
  * What must hold: every id is inside the vocabulary; the needed size a too-small buffer
  * reports is what the full call writes; the text comes back byte for byte (control
- * tokens rendered when special tokens were parsed, since then they came from the text);
+ * tokens rendered when special tokens were parsed, since then they came from the text),
+ * except that Qwen's NFC normalization may change it: then the text that comes back
+ * tokenizes to the same ids;
  * ids outside the vocabulary give E_INVALID_ARG, and nothing else fails.
  *
  * Built by `meson setup -Dfuzz=true` (doc/testing.md "Fuzzing"); the plain build's
@@ -91,7 +93,22 @@ static void tokenize(const dl_tok *t, const char *text, size_t len, uint32_t fla
     }
     size_t back_len = 0;
     char *back = decode(t, body, n_body, dflags, &back_len, &rc);
-    must(rc == 0 && back_len == len && memcmp(back, text, len) == 0);
+    must(rc == 0);
+    if (back_len != len || memcmp(back, text, len) != 0) {
+        /* only a normalizing tokenizer (Qwen's NFC) may change the text, and then what
+         * comes back is normalized: it tokenizes to the same ids and comes back as is */
+        must(t != fuzz_tiny_tok());
+        int32_t *again = malloc((n ? n : 1) * sizeof *again);
+        must(again != NULL);
+        size_t n2 = 0;
+        must(dl_tok_encode(t, back, back_len, flags, again, n, &n2, &err) == 0 && n2 == n &&
+             memcmp(again, ids, n * sizeof *ids) == 0);
+        free(again);
+        size_t back2_len = 0;
+        char *back2 = decode(t, body, n_body, dflags, &back2_len, &rc);
+        must(rc == 0 && back2_len == back_len && memcmp(back2, back, back_len) == 0);
+        free(back2);
+    }
     free(back);
     free(ids);
 }

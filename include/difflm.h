@@ -299,7 +299,9 @@ DIFFLM_API int difflm_tokenize(difflm_ctx *ctx, const char *text, size_t len, ui
                                difflm_token *out, size_t cap, size_t *n_out);
 
 /* Turns ids into bytes (not NUL-terminated). Any byte string that was tokenized comes
- * back unchanged. Returns OK, E_BUFFER_TOO_SMALL (*n_out = bytes needed),
+ * back unchanged, but for the tokenizer's Unicode normalization (Qwen2 / Dream: NFC, as
+ * Hugging Face's tokenizer does; LLaDA: none): a text already in that form comes back
+ * byte for byte, and what comes back tokenizes to the same ids. Returns OK, E_BUFFER_TOO_SMALL (*n_out = bytes needed),
  * E_INVALID_ARG (an id outside the vocabulary). */
 DIFFLM_API int difflm_detokenize(difflm_ctx *ctx, const difflm_token *ids, size_t n,
                                  uint32_t flags, char *out, size_t cap, size_t *n_out);
