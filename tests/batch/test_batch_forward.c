@@ -82,9 +82,12 @@ static void check_model(int arch, const char *q8, int n_threads) {
         ck_assert_int_eq(dl_model_forward(m, s, tok[c], lens[c], solo[c], NULL, &e), 0);
         scratch_check_free(s, ns);
     }
-    /* batches of 1 .. N_CANVAS canvases starting at each canvas (cyclically) */
+    /* batches of 1 .. N_CANVAS canvases starting at each canvas (cyclically);
+     * DIFFLM_TEST_QUICK=1 (valgrind, sanitizers): starting at the first only */
+    const char *quick = getenv("DIFFLM_TEST_QUICK");
+    const int n_first = quick && *quick && strcmp(quick, "0") != 0 ? 1 : N_CANVAS;
     for (int size = 1; size <= N_CANVAS; size++)
-        for (int first = 0; first < N_CANVAS; first++) {
+        for (int first = 0; first < n_first; first++) {
             dl_canvas_seg segs[N_CANVAS];
             int rows = 0, longest = 0;
             for (int i = 0; i < size; i++) {
