@@ -6,36 +6,14 @@
 #include "model_tiny.h"
 #include "tok_fixture.h"
 
-static int parse_into(tf_vocab *v, const char *rel, int kind) {
-    char path[4096], *data;
-    size_t n;
-    if (tf_read_file(tf_shared_path(path, sizeof path, rel), &data, &n)) {
-        fprintf(stderr, "fuzz: cannot read %s\n", path);
-        return -1;
-    }
-    int rc = kind == 0 ? tf_json_vocab(data, n, v, DL_TOKT_NORMAL)
-           : kind == 1 ? tf_merges_txt(data, n, v)
-                       : tf_json_added_tokens(data, n, v);
-    free(data);
-    return rc;
-}
-
 static dl_tok *load_qwen(void) {
     const char *src = getenv("DIFFLM_SRCDIR");
     if (!src || !*src)
         setenv("DIFFLM_SRCDIR", DIFFLM_FUZZ_SRCDIR, 1);
     tf_vocab v = {0};
-    if (parse_into(&v, "data/tokenizers/dream-v0-instruct-7b/vocab.json", 0) ||
-        parse_into(&v, "data/tokenizers/dream-v0-instruct-7b/merges.txt", 1) ||
-        parse_into(&v, "data/tokenizers/dream-v0-instruct-7b/tokenizer_config.json", 2))
+    if (tf_load_dream_vocab(&v))
         __builtin_trap();
-    /* Dream's converter values, as test_tok_real.c */
-    tf_keys k = tf_keys_default("qwen2");
-    k.bos = 151665;
-    k.eos = 151643;
-    k.pad = 151643;
-    k.mask = 151666;
-    k.add_bos = 0;
+    tf_keys k = tf_keys_dream();
     void *buf;
     size_t size;
     dl_err err = {0};

@@ -39,30 +39,17 @@ static dl_tok *folder(const char *name) {
     return t;
 }
 
-static int parse_into(tf_vocab *v, const char *rel, int kind) {
-    char path[4096], *data;
-    size_t n;
-    if (tf_read_file(tf_shared_path(path, sizeof path, rel), &data, &n)) return -1;
-    int rc = kind == 0 ? tf_json_vocab(data, n, v, DL_TOKT_NORMAL)
-           : kind == 1 ? tf_merges_txt(data, n, v)
-                       : tf_json_added_tokens(data, n, v);
-    free(data);
-    return rc;
-}
-
 static void load_ggufs(void) {
     static tf_vocab q, g;
-    ck_assert_int_eq(parse_into(&q, "data/tokenizers/dream-v0-instruct-7b/vocab.json", 0), 0);
-    ck_assert_int_eq(parse_into(&q, "data/tokenizers/dream-v0-instruct-7b/merges.txt", 1), 0);
-    ck_assert_int_eq(parse_into(&q, "data/tokenizers/dream-v0-instruct-7b/tokenizer_config.json", 2), 0);
+    ck_assert_int_eq(tf_load_dream_vocab(&q), 0);
     dl_err err = {0};
     tf_keys k = tf_keys_default("qwen2");
     ck_assert_msg(tf_load(&gguf_qwen, &q, &k, &err) == 0, "%s", err.msg);
     k = tf_keys_default("llama-bpe");
     k.bos = 151665;
     ck_assert_msg(tf_load(&gguf_llama, &q, &k, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(parse_into(&g, "data/tokenizers/gpt2/gpt2-vocab.json", 0), 0);
-    ck_assert_int_eq(parse_into(&g, "data/tokenizers/gpt2/gpt2-merges.txt", 1), 0);
+    ck_assert_int_eq(tf_parse_into(&g, "data/tokenizers/gpt2/gpt2-vocab.json", 0), 0);
+    ck_assert_int_eq(tf_parse_into(&g, "data/tokenizers/gpt2/gpt2-merges.txt", 1), 0);
     g.type[50256] = DL_TOKT_CONTROL;
     k = tf_keys_default("gpt-2");
     ck_assert_msg(tf_load(&gguf_gpt2, &g, &k, &err) == 0, "%s", err.msg);

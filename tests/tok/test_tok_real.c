@@ -28,38 +28,10 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int read_shared(const char *rel, char **data, size_t *n) {
-    char path[4096];
-    return tf_read_file(tf_shared_path(path, sizeof path, rel), data, n);
-}
-
-static int parse_into(tf_vocab *v, const char *rel, int kind) {
-    char *data;
-    size_t n;
-    if (read_shared(rel, &data, &n)) {
-        fprintf(stderr, "cannot read %s\n", rel);
-        return -1;
-    }
-    int rc = kind == 0 ? tf_json_vocab(data, n, v, DL_TOKT_NORMAL)
-           : kind == 1 ? tf_merges_txt(data, n, v)
-                       : tf_json_added_tokens(data, n, v);
-    free(data);
-    if (rc) fprintf(stderr, "cannot parse %s\n", rel);
-    return rc;
-}
-
 static int load_real(void) {
-    if (parse_into(&qwen_v, "data/tokenizers/dream-v0-instruct-7b/vocab.json", 0) ||
-        parse_into(&qwen_v, "data/tokenizers/dream-v0-instruct-7b/merges.txt", 1) ||
-        parse_into(&qwen_v, "data/tokenizers/dream-v0-instruct-7b/tokenizer_config.json", 2))
+    if (tf_load_dream_vocab(&qwen_v))
         return -1;
-    /* Dream's converter values: bos is tokenizer_config's bos_token, mask from config.json */
-    tf_keys k = tf_keys_default("qwen2");
-    k.bos = 151665;
-    k.eos = 151643;
-    k.pad = 151643;
-    k.mask = 151666;
-    k.add_bos = 0;
+    tf_keys k = tf_keys_dream();
     void *buf;
     size_t size;
     dl_err err = {0};
@@ -78,8 +50,8 @@ static int load_real(void) {
         return -1;
     }
 
-    if (parse_into(&gpt2_v, "data/tokenizers/gpt2/gpt2-vocab.json", 0) ||
-        parse_into(&gpt2_v, "data/tokenizers/gpt2/gpt2-merges.txt", 1))
+    if (tf_parse_into(&gpt2_v, "data/tokenizers/gpt2/gpt2-vocab.json", 0) ||
+        tf_parse_into(&gpt2_v, "data/tokenizers/gpt2/gpt2-merges.txt", 1))
         return -1;
     gpt2_v.type[50256] = DL_TOKT_CONTROL;   /* <|endoftext|> */
     k = tf_keys_default("gpt-2");
@@ -235,7 +207,7 @@ END_TEST
 
 START_TEST(test_compact_vocab_same_mapping) {
     tf_vocab compact = {0};
-    ck_assert_int_eq(parse_into(&compact, "data/tokenizers/qwen2-base-vocab/vocab.json", 0), 0);
+    ck_assert_int_eq(tf_parse_into(&compact, "data/tokenizers/qwen2-base-vocab/vocab.json", 0), 0);
     ck_assert_uint_eq(compact.n, 151643);
     for (size_t i = 0; i < compact.n; i++) {
         ck_assert_ptr_nonnull(compact.tok[i]);

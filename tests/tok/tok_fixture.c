@@ -392,3 +392,37 @@ const char *tf_shared_path(char *buf, size_t cap, const char *rel) {
     else snprintf(buf, cap, "%s/tests/tok/%s", src && *src ? src : ".", rel);
     return buf;
 }
+
+int tf_parse_into(tf_vocab *v, const char *rel, int kind) {
+    char path[4096], *data;
+    size_t n;
+    if (tf_read_file(tf_shared_path(path, sizeof path, rel), &data, &n)) {
+        fprintf(stderr, "cannot read %s\n", path);
+        return -1;
+    }
+    int rc = kind == 0 ? tf_json_vocab(data, n, v, DL_TOKT_NORMAL)
+           : kind == 1 ? tf_merges_txt(data, n, v)
+                       : tf_json_added_tokens(data, n, v);
+    free(data);
+    if (rc)
+        fprintf(stderr, "cannot parse %s\n", path);
+    return rc;
+}
+
+int tf_load_dream_vocab(tf_vocab *v) {
+    return tf_parse_into(v, "data/tokenizers/dream-v0-instruct-7b/vocab.json", 0) ||
+                   tf_parse_into(v, "data/tokenizers/dream-v0-instruct-7b/merges.txt", 1) ||
+                   tf_parse_into(v, "data/tokenizers/dream-v0-instruct-7b/tokenizer_config.json", 2)
+               ? -1
+               : 0;
+}
+
+tf_keys tf_keys_dream(void) {
+    tf_keys k = tf_keys_default("qwen2");
+    k.bos = 151665;
+    k.eos = 151643;
+    k.pad = 151643;
+    k.mask = 151666;
+    k.add_bos = 0;
+    return k;
+}

@@ -63,6 +63,16 @@ int tf_merges_txt(const char *txt, size_t n, tf_vocab *v);
  * data/tokenizers) joined with rel into buf; returns buf. */
 const char *tf_shared_path(char *buf, size_t cap, const char *rel);
 
+/* A tokenizer file of the repository's data (rel as for tf_shared_path) parsed into v:
+ * kind 0 a vocab.json, 1 a merges.txt, 2 a tokenizer_config.json's added tokens.
+ * Returns 0, or -1 with a line on stderr naming the file. */
+int tf_parse_into(tf_vocab *v, const char *rel, int kind);
+/* Dream-v0-Instruct-7B's vocabulary (Qwen2.5's, 151,667 entries) into v, and the
+ * tokenizer keys its GGUF conversion carries (bos from tokenizer_config.json, mask from
+ * config.json). */
+int tf_load_dream_vocab(tf_vocab *v);
+tf_keys tf_keys_dream(void);
+
 /* Encodes s[0..n) into out (at most cap ids) and fails the running test on any error;
  * returns the number of ids. Header-only: it uses Check's assertions. */
 static inline size_t enc(const dl_tok *t, const char *s, size_t n, uint32_t flags, int32_t *out,
