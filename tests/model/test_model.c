@@ -80,7 +80,9 @@ static void ref_forward(const dl_model *m, const int32_t *tok, int T, float *hid
     const dl_hparams *hp = &m->hp;
     int E = hp->n_embd, hd = hp->head_dim, F = hp->n_ff, V = hp->n_vocab;
     int Dq = hp->n_head * hd, Dkv = hp->n_head_kv * hd;
-    int pairing = hp->rope_layout == DL_ROPE_HALF ? DL_ROPE_PAIR_HALF : DL_ROPE_PAIR_ADJACENT;
+    int pairing = hp->rope_layout == DL_ROPE_HALF            ? DL_ROPE_PAIR_HALF
+                : hp->rope_layout == DL_ROPE_HALF_TO_PAIRS   ? DL_ROPE_PAIR_HALF_IN
+                                                             : DL_ROPE_PAIR_ADJACENT;
     float *x = malloc((size_t)T * E * 4), *xn = malloc((size_t)T * E * 4);
     float *q = malloc((size_t)T * Dq * 4), *k = malloc((size_t)T * Dkv * 4);
     float *v = malloc((size_t)T * Dkv * 4), *att = malloc((size_t)T * Dq * 4);
