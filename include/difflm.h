@@ -290,7 +290,11 @@ DIFFLM_API difflm_model *difflm_ctx_model(const difflm_ctx *ctx);
 /* ---------------------------------------------------------------- tokenizer */
 
 #define DIFFLM_TOKENIZE_ADD_BOS 1u        /* prepend BOS (if the model has one) */
-#define DIFFLM_TOKENIZE_PARSE_SPECIAL 2u  /* "<|eot_id|>" in the text becomes that token */
+/* "<|eot_id|>" in the text becomes that token. Without the flag, special (control) tokens
+ * are plain text; added tokens that are not special (e.g. Qwen's "<tool_call>") are still
+ * matched, as in Hugging Face's tokenizers with split_special_tokens and in llama.cpp
+ * with parse_special off. */
+#define DIFFLM_TOKENIZE_PARSE_SPECIAL 2u
 #define DIFFLM_DETOKENIZE_SPECIAL 1u      /* render control tokens (default: skip them) */
 
 /* Tokenizes text[0..len). Writes up to cap ids to out and the count to *n_out.
