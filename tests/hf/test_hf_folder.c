@@ -383,16 +383,15 @@ END_TEST
 
 /* ---- the comparison with Hugging Face's library (hf_folder_ref.sh) */
 
-static int write_all(const char *out) {
-    snprintf(g_tmp, sizeof g_tmp, "%s", out);
-    mkdir(out, 0700);
+START_TEST(write_folders) {
+    mkdir(g_tmp, 0700);
     for (int i = 0; i < N_PUB; i++) {
         char gguf[300], dir[300];
         paths(i, gguf, dir);
         make_pair(&k_pub[i], gguf, dir);
     }
-    return 0;
 }
+END_TEST
 
 /* OUT/ref.txt: "<folder> <flags> <text hex> <ids>" (hf_folder_ref.js); every line must
  * match through the folder and through its GGUF. */
@@ -439,9 +438,15 @@ START_TEST(against_hf) {
         }
         for (int k = 0; k < 2; k++) {
             size_t ng = tokenize(ctx[which][k], text, tn, flags, got, 8192);
-            if ((ng != nw || memcmp(got, want, nw * sizeof *got) != 0) && bad++ < 10)
-                fprintf(stderr, "%s (%s) flags %u \"%.*s\": %zu ids, Hugging Face %zu\n", name,
-                        k ? "gguf" : "folder", flags, (int)tn, text, ng, nw);
+            if ((ng != nw || memcmp(got, want, nw * sizeof *got) != 0) && bad++ < 10) {
+                fprintf(stderr, "%s (%s) flags %u \"%.*s\":", name, k ? "gguf" : "folder", flags, (int)tn, text);
+                for (size_t q = 0; q < ng && q < 40; q++)
+                    fprintf(stderr, " %d", got[q]);
+                fprintf(stderr, "\n  Hugging Face:");
+                for (size_t q = 0; q < nw && q < 40; q++)
+                    fprintf(stderr, " %d", want[q]);
+                fprintf(stderr, "\n");
+            }
         }
         checked++;
     }
@@ -457,15 +462,13 @@ START_TEST(against_hf) {
 END_TEST
 
 int main(int argc, char **argv) {
-    if (argc == 3 && strcmp(argv[1], "--write") == 0)
-        return write_all(argv[2]);
     Suite *s = suite_create("hf_folder");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
-    int ref = argc == 3 && strcmp(argv[1], "--ref") == 0;
-    if (ref) {
+    int ref = argc == 3 && strcmp(argv[1], "--ref") == 0, write = argc == 3 && strcmp(argv[1], "--write") == 0;
+    if (ref || write) {
         snprintf(g_tmp, sizeof g_tmp, "%s", argv[2]);
-        tcase_add_test(tc, against_hf);
+        tcase_add_test(tc, ref ? against_hf : write_folders);
     } else {
         snprintf(g_tmp, sizeof g_tmp, "/tmp/difflm-hffolder-%d", (int)getpid());
         mkdir(g_tmp, 0700);
@@ -474,7 +477,7 @@ int main(int argc, char **argv) {
     }
     suite_add_tcase(s, tc);
     int rc = dl_run_suite(s);
-    if (!ref) {
+    if (!ref && !write) {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
         if (system(cmd) != 0)
