@@ -43,8 +43,10 @@ void dl_tok_free(dl_tok *t);   /* NULL is fine */
 /* Builds the tokenizer from a Hugging Face model folder `dir` (doc/formats.md,
  * "Tokenizer files"): tokenizer.json when present, else the slow-tokenizer files
  * vocab.json + merges.txt (+ added_tokens.json); then tokenizer_config.json
- * (bos/eos/pad/unk/mask tokens, add_bos_token, added_tokens_decoder) and
- * special_tokens_map.json, both optional. The result behaves as a GGUF-loaded one (the
+ * (bos/eos/pad/unk/mask tokens, add_bos_token, added_tokens_decoder, chat_template as
+ * dl_tok_set_chat_template describes it) and special_tokens_map.json, both optional
+ * (numbers in them are read as doubles: model_max_length may exceed 64 bits). The
+ * result behaves as a GGUF-loaded one (the
  * same ids for the same vocabulary). mask is set only from a mask_token entry; eot is
  * <|eot_id|> or <|im_end|> when the vocabulary has one. Fails with E_IO (a file that
  * exists but cannot be read; a folder with neither tokenizer.json nor vocab.json),
@@ -84,9 +86,9 @@ int dl_tok_decode(const dl_tok *t, const int32_t *ids, size_t n, uint32_t flags,
 
 /* Sets the Jinja chat template dl_tok_chat renders with (src[0..n), a copy is compiled;
  * NULL removes it, back to the vocabulary's chat style). GGUF's tokenizer.chat_template
- * is set by dl_tok_load; a Hugging Face folder's loader passes tokenizer_config.json's
- * "chat_template" (a string, or of a list of {name, template} the one named "default",
- * as transformers picks it). Returns 0, or the compile status (E_UNSUPPORTED,
+ * is set by dl_tok_load, tokenizer_config.json's "chat_template" by dl_tok_load_hf (a
+ * string, or of a list of {name, template} the one named "default", as transformers picks
+ * it; a list without "default" leaves dl_tok_chat failing with E_UNSUPPORTED). Returns 0, or the compile status (E_UNSUPPORTED,
  * E_FORMAT, E_NOMEM) with its message; the template then stays set as failed, and
  * dl_tok_chat returns that status and message rather than render another format. */
 int dl_tok_set_chat_template(dl_tok *t, const char *src, size_t n, dl_err *err);

@@ -43,8 +43,14 @@ static const char *join(char *buf, const hf_src *s, const char *name) {
     return buf;
 }
 
-/* Parses dir/name into *out; a missing file leaves *out NULL unless required. */
+/* Parses dir/name into *out; a missing file leaves *out NULL unless required. The
+ * transformers-written files (tokenizer_config.json, special_tokens_map.json) are read
+ * with every number as a double: LLaDA's model_max_length is the integer 10^30, which
+ * does not fit Jansson's integers, and nothing read from them is a number. */
 static int load_json(const hf_src *s, const char *name, int required, json_t **out, dl_err *err) {
+    size_t flags = JSON_REJECT_DUPLICATES;
+    if (strcmp(name, "tokenizer_config.json") == 0 || strcmp(name, "special_tokens_map.json") == 0)
+        flags |= JSON_DECODE_INT_AS_REAL;
     char path[PATH_CAP];
     join(path, s, name);
     *out = NULL;
@@ -53,7 +59,7 @@ static int load_json(const hf_src *s, const char *name, int required, json_t **o
         return 0;
     }
     json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = json_load_file(path, flags, &je);
     if (!root) {
         if (je.line < 0 || strstr(je.text, "unable to open"))
             return dl_fail(err, DIFFLM_E_IO, "%s: %s", path, je.text);
@@ -427,6 +433,41 @@ static int slow_pipeline(dl_tok *t, const hf_src *s, dl_err *err) {
     return dl_pretok_init(&t->pretok, pre, err);
 }
 
+/* tokenizer_config.json's chat_template: a string, or (transformers' multi-template form)
+ * a list of {"name", "template"} of which apply_chat_template uses the one named
+ * "default". A list without one, or a template that does not compile, makes dl_tok_chat
+ * fail with that status and message (never render another format); only E_NOMEM and a
+ * malformed field fail the load. */
+static int load_chat_template(dl_tok *t, const hf_src *s, dl_err *err) {
+    json_t *v = s->config ? json_object_get(s->config, "chat_template") : NULL;
+    if (!v || json_is_null(v)) return 0;
+    if (json_is_array(v)) {
+        json_t *pick = NULL, *e;
+        size_t i;
+        json_array_foreach(v, i, e) {
+            json_t *name = json_object_get(e, "name"), *tpl = json_object_get(e, "template");
+            if (!json_is_object(e) || !json_is_string(name) || !json_is_string(tpl))
+                return dl_fail(err, DIFFLM_E_FORMAT, "tokenizer_config.json: chat_template[%zu] is not "
+                               "{\"name\": ..., \"template\": ...}", i);
+            if (strcmp(json_string_value(name), "default") == 0) pick = tpl;
+        }
+        if (!pick) {
+            t->chat_tpl_status = DIFFLM_E_UNSUPPORTED;
+            t->chat_tpl_msg = dl_strdup("tokenizer_config.json: chat_template lists no template named "
+                                        "\"default\"");
+            return t->chat_tpl_msg ? 0 : dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: out of memory");
+        }
+        v = pick;
+    } else if (!json_is_string(v)) {
+        return dl_fail(err, DIFFLM_E_FORMAT, "tokenizer_config.json: chat_template is neither a string nor a "
+                       "list of named templates");
+    }
+    dl_err e = {0};
+    if (dl_tok_set_chat_template(t, json_string_value(v), json_string_length(v), &e) == DIFFLM_E_NOMEM)
+        return dl_fail(err, DIFFLM_E_NOMEM, "%s", e.msg);
+    return 0;
+}
+
 static int load_folder(dl_tok *t, hf_src *s, dl_err *err) {
     char path[PATH_CAP];
     int rc;
@@ -454,8 +495,8 @@ static int load_folder(dl_tok *t, hf_src *s, dl_err *err) {
     } else {
         return dl_fail(err, DIFFLM_E_IO, "%s: neither tokenizer.json nor vocab.json", s->dir);
     }
-    if ((rc = load_specials(t, s, err))) return rc;
-    return dl_tok_finish(t, err);
+    if ((rc = load_specials(t, s, err)) || (rc = dl_tok_finish(t, err))) return rc;
+    return load_chat_template(t, s, err);
 }
 
 int dl_tok_load_hf(dl_tok **out, const char *dir, dl_err *err) {

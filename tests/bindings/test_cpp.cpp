@@ -1,4 +1,5 @@
-// Tests of bindings/cpp/difflm.hpp against the shared library. usage: test_cpp MODEL.gguf
+// Tests of bindings/cpp/difflm.hpp against the shared library.
+// usage: test_cpp MODEL.gguf [HF-FOLDER HF-FOLDER.gguf]: the folder and the GGUF of its weights
 #include "difflm.hpp"
 
 #include <algorithm>
@@ -319,8 +320,34 @@ static void test_batch(const char *model) {
     expect_throw<difflm::error>(DIFFLM_E_STATE, [&] { ctx.batch_step(); });
 }
 
+// A Hugging Face folder opens like a file and is the same model as its GGUF.
+static void test_folder(const char *folder, const char *gguf) {
+    difflm::context f = open(folder), g = open(gguf);
+    CHECK(f.info().n_vocab == g.info().n_vocab && f.info().mask_id == g.info().mask_id);
+    CHECK(f.info().n_params == g.info().n_params);
+    const std::string text = "Hello <|eot_id|> world, 123";
+    CHECK(f.tokenize(text) == g.tokenize(text));
+    CHECK(f.tokenize(text, DIFFLM_TOKENIZE_PARSE_SPECIAL) == g.tokenize(text, DIFFLM_TOKENIZE_PARSE_SPECIAL));
+    std::vector<difflm::token> ids = f.tokenize(text, DIFFLM_TOKENIZE_PARSE_SPECIAL | DIFFLM_TOKENIZE_ADD_BOS);
+    CHECK(ids.size() > 3 && ids[0] == f.info().bos_id);
+    CHECK(f.logits(ids) == g.logits(ids));
+    f.begin(ids, small());
+    while (f.step()) {
+    }
+    g.begin(ids, small());
+    while (g.step()) {
+    }
+    CHECK(f.canvas() == g.canvas());
+    CHECK(f.canvas().size() == ids.size() + 16);
+    std::string missing = std::string(folder) + "/no-such-dir";
+    std::string msg = expect_throw<difflm::error>(DIFFLM_E_IO, [&] { open(missing.c_str()); });
+    CHECK(msg.find("no-such-dir") != std::string::npos);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2) return std::fprintf(stderr, "usage: %s MODEL.gguf\n", argv[0]), 2;
+    if (argc != 2 && argc != 4)
+        return std::fprintf(stderr, "usage: %s MODEL.gguf [HF-FOLDER HF-FOLDER.gguf]\n", argv[0]), 2;
+    if (argc == 4) test_folder(argv[2], argv[3]);
     test_errors(argv[1]);
     test_tokens(argv[1]);
     test_generate_and_steps(argv[1]);

@@ -537,6 +537,43 @@ class Install(unittest.TestCase):
             self.assertTrue(r.stdout.startswith(target), r.stdout)
 
 
+class Folder(unittest.TestCase):
+    """A Hugging Face model folder wherever a file goes: DIFFLM_TEST_FOLDER (meson writes a
+    LLaDA-like one, BF16 shards, with tests/hf/hf_mkfolder) against
+    DIFFLM_TEST_FOLDER_GGUF, the GGUF of the same weights."""
+
+    def setUp(self):
+        folder, gguf = os.environ["DIFFLM_TEST_FOLDER"], os.environ["DIFFLM_TEST_FOLDER_GGUF"]
+        self.f = difflm.Context(folder, n_threads=1)
+        self.c = difflm.Context(os.path.join(folder, "config.json"), n_threads=1)
+        self.g = difflm.Context(gguf, n_threads=1)
+
+    def tearDown(self):
+        for ctx in (self.f, self.c, self.g):
+            ctx.close()
+
+    def test_same_model(self):
+        fi, gi = self.f.info, self.g.info
+        for key in ("arch", "n_vocab", "n_layer", "n_head_kv", "mask_id", "bos_id", "eos_id", "n_params"):
+            self.assertEqual(getattr(fi, key), getattr(gi, key), key)
+        self.assertFalse(fi.add_bos)  # tokenizer_config.json: add_bos_token false
+
+    def test_tokens_chat_logits_generation(self):
+        text = "<|start_header_id|>The cat's 42 hats<|eot_id|> and\n\n  more"
+        for flags in ({}, {"parse_special": True}, {"add_bos": True}):
+            self.assertEqual(self.f.tokenize(text, **flags), self.g.tokenize(text, **flags), flags)
+        conv = [("user", "  What is 2+2? ")]
+        chat = self.f.chat_format(conv)
+        self.assertEqual(chat, self.g.chat_format(conv))
+        self.assertTrue(chat.startswith("<|startoftext|><|start_header_id|>user"), chat)
+        ids = self.f.tokenize(chat, parse_special=True)
+        self.assertEqual(ids, self.c.tokenize(chat, parse_special=True))
+        self.assertEqual(self.f.logits(ids), self.g.logits(ids))
+        canv = [list(self.f.steps(ids, **SMALL))[-1].canvas, list(self.g.steps(ids, **SMALL))[-1].canvas]
+        self.assertEqual(canv[0], canv[1])
+        self.assertEqual(len(canv[0]), len(ids) + SMALL["gen_length"])
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit("usage: test_python.py MODEL.gguf [unittest args]")
