@@ -15,6 +15,7 @@
 #include "tok/tok_hf.h"
 
 #define PATH_CAP 4096
+#define DL_HF_MAX_HOLES 32768   /* ids without a token beyond one per named token */
 
 typedef struct hf_src {
     char dir[PATH_CAP];
@@ -262,6 +263,13 @@ static int build_vocab(dl_tok *t, hf_src *s, const char *vfile, dl_err *err) {
     for (size_t i = 0; rc == 0 && i < al.n; i++)
         if (al.v[i].id > max_id) max_id = al.v[i].id;
     if (rc == 0 && max_id < 0) rc = dl_fail(err, DIFFLM_E_FORMAT, "%s: empty vocabulary", vfile);
+    /* Ids no entry names become UNUSED holes, each with its records: bounded by what the
+     * files hold, so a few bytes ({"a": 2000000000}) cannot ask for gigabytes. */
+    size_t named = json_object_size(s->vocab) + al.n;
+    if (rc == 0 && (uint64_t)max_id + 1 > 2 * (uint64_t)named + DL_HF_MAX_HOLES)
+        rc = dl_fail(err, DIFFLM_E_FORMAT, "%s: id %lld leaves %lld ids without a token (at most %zu: "
+                     "one per token + %d)", vfile, (long long)max_id, (long long)(max_id + 1 - (int64_t)named),
+                     named + DL_HF_MAX_HOLES, DL_HF_MAX_HOLES);
     size_t n = (size_t)max_id + 1, total = 0;
     if (rc == 0) {
         s->texts = dl_calloc(n, sizeof *s->texts);
