@@ -6,7 +6,8 @@ Real inputs first: the tiny-model folders make_hf_seeds (fuzz/make_hf_seeds.c) w
 their truncations, the repository's real tokenizer_config.json and chat templates, the
 templates of tests/tok/test_jinja_ref.py; then small hand-made variants for the branches
 those do not reach (unusable dtypes, high ranks, every pipeline type the loader knows).
-Files named regress-* are the campaign's findings and are never touched here.
+Files named regress-* (the campaign's findings) and campaign-* (its minimized corpus,
+libFuzzer -merge=1) are never touched here.
 
 usage: fuzz/make_hf_seeds.py BUILD_DIR   (after meson compile -C BUILD_DIR fuzz/make_hf_seeds)
 """
@@ -27,7 +28,7 @@ def out_dir(target):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
     for f in os.listdir(d):
-        if not f.startswith("regress-"):
+        if not f.startswith(("regress-", "campaign-")):
             os.remove(os.path.join(d, f))
     return d
 
