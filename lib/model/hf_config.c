@@ -109,18 +109,32 @@ static int get_ids(json_t *o, const char *file, const char *key, int32_t *ids, i
     return 0;
 }
 
-static json_t *load_json(const char *dir, const char *name, int required, char *path,
-                         size_t cap, int *rc, dl_err *err) {
-    snprintf(path, cap, "%s/%s", dir, name);
+/* Where the two files come from: a folder, or texts in memory (dl_hf_config_parse). */
+typedef struct cfg_src {
+    const char *dir;            /* NULL: text[] */
+    const char *text[2];        /* config.json, generation_config.json; NULL: absent */
+    size_t n[2];
+} cfg_src;
+
+/* File `which` of s (0 config.json, 1 generation_config.json) parsed; path receives the
+ * name messages use. */
+static json_t *load_json(const cfg_src *s, int which, int required, char *path, size_t cap,
+                         int *rc, dl_err *err) {
+    static const char *const names[2] = { "config.json", "generation_config.json" };
+    if (s->dir)
+        snprintf(path, cap, "%s/%s", s->dir, names[which]);
+    else
+        snprintf(path, cap, "%s", names[which]);
     *rc = 0;
     struct stat st;
-    if (stat(path, &st) != 0) {
+    if (s->dir ? stat(path, &st) != 0 : s->text[which] == NULL) {
         if (required)
             *rc = dl_fail(err, DIFFLM_E_IO, "'%s' is missing", path);
         return NULL;
     }
     json_error_t je;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = s->dir ? json_load_file(path, JSON_REJECT_DUPLICATES, &je)
+                       : json_loadb(s->text[which], s->n[which], JSON_REJECT_DUPLICATES, &je);
     if (!j)
         *rc = dl_fail(err, DIFFLM_E_FORMAT, "'%s', line %d column %d: %s", path, je.line,
                       je.column, je.text);
@@ -132,12 +146,13 @@ static json_t *load_json(const char *dir, const char *name, int required, char *
     return j;
 }
 
-int dl_hf_config_read(dl_hf_config *c, const char *dir, dl_err *err) {
+/* The one reader of both sources. */
+static int read_config(dl_hf_config *c, const cfg_src *s, dl_err *err) {
     memset(c, 0, sizeof *c);
     c->mask_id = c->bos_id = -1;
     char path[4096];
     int rc;
-    json_t *cfg = load_json(dir, "config.json", 1, path, sizeof path, &rc, err);
+    json_t *cfg = load_json(s, 0, 1, path, sizeof path, &rc, err);
     if (!cfg)
         return rc;
     const char *f = path;
@@ -221,7 +236,7 @@ int dl_hf_config_read(dl_hf_config *c, const char *dir, dl_err *err) {
     cfg = NULL;
 
     /* generation_config.json overrides the EOS (and BOS) ids */
-    json_t *gen = load_json(dir, "generation_config.json", 0, path, sizeof path, &rc, err);
+    json_t *gen = load_json(s, 1, 0, path, sizeof path, &rc, err);
     if (rc)
         goto done;
     if (gen) {
@@ -234,6 +249,17 @@ int dl_hf_config_read(dl_hf_config *c, const char *dir, dl_err *err) {
 done:
     json_decref(cfg);
     return rc;
+}
+
+int dl_hf_config_read(dl_hf_config *c, const char *dir, dl_err *err) {
+    const cfg_src s = { .dir = dir };
+    return read_config(c, &s, err);
+}
+
+int dl_hf_config_parse(dl_hf_config *c, const char *config, size_t n, const char *gen,
+                       size_t gen_n, dl_err *err) {
+    const cfg_src s = { .text = { config, gen }, .n = { n, gen_n } };
+    return read_config(c, &s, err);
 }
 
 static int st_find(const void *ctx, const char *name, const dl_gguf_tensor **t, dl_err *err) {

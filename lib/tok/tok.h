@@ -55,6 +55,18 @@ void dl_tok_free(dl_tok *t);   /* NULL is fine */
  * implement, naming it), E_NOMEM. Thread-safe (no shared state). */
 int dl_tok_load_hf(dl_tok **out, const char *dir, dl_err *err);
 
+/* One file of an in-memory folder: name as in the folder ("tokenizer.json"), size bytes
+ * of data (not copied; only read during the call). */
+typedef struct dl_tok_hf_file {
+    const char *name;
+    const void *data;
+    size_t size;
+} dl_tok_hf_file;
+/* dl_tok_load_hf over files[0..n_files) instead of a folder: the same reader, with the
+ * files found by name (any file not listed is absent); messages name them
+ * "<memory>/NAME". For tests and fuzzing. */
+int dl_tok_load_hf_mem(dl_tok **out, const dl_tok_hf_file *files, size_t n_files, dl_err *err);
+
 /* Overrides the special ids after loading, e.g. from config.json / generation_config.json
  * (whose ids win over the tokenizer files' in transformers). Each field of sp that is
  * DL_TOK_KEEP keeps the loaded value; -1 means "none"; add_bos is 0, 1 or DL_TOK_KEEP.

@@ -15,9 +15,12 @@
 #include "tok/tok_hf.h"
 
 #define PATH_CAP 4096
+#define DL_HF_MAX_HOLES 32768   /* ids without a token beyond one per named token */
 
 typedef struct hf_src {
     char dir[PATH_CAP];
+    const dl_tok_hf_file *mem;  /* non-NULL: the folder is these files (dl_tok_load_hf_mem) */
+    size_t n_mem;
     json_t *tokenizer;          /* tokenizer.json, or NULL (slow files) */
     json_t *vocab;              /* the {"token": id} object */
     json_t *config;             /* tokenizer_config.json or NULL */
@@ -43,6 +46,18 @@ static const char *join(char *buf, const hf_src *s, const char *name) {
     return buf;
 }
 
+/* The in-memory file called name, or NULL. */
+static const dl_tok_hf_file *mem_file(const hf_src *s, const char *name) {
+    for (size_t i = 0; i < s->n_mem; i++)
+        if (s->mem[i].name && strcmp(s->mem[i].name, name) == 0) return &s->mem[i];
+    return NULL;
+}
+
+static int has_file(const hf_src *s, const char *name) {
+    char path[PATH_CAP];
+    return s->mem ? mem_file(s, name) != NULL : file_exists(join(path, s, name));
+}
+
 /* Parses dir/name into *out; a missing file leaves *out NULL unless required. The
  * transformers-written files (tokenizer_config.json, special_tokens_map.json) are read
  * with every number as a double: LLaDA's model_max_length is the integer 10^30, which
@@ -54,12 +69,13 @@ static int load_json(const hf_src *s, const char *name, int required, json_t **o
     char path[PATH_CAP];
     join(path, s, name);
     *out = NULL;
-    if (!file_exists(path)) {
+    if (!has_file(s, name)) {
         if (required) return dl_fail(err, DIFFLM_E_IO, "%s: no such file", path);
         return 0;
     }
     json_error_t je;
-    json_t *root = json_load_file(path, flags, &je);
+    const dl_tok_hf_file *m = s->mem ? mem_file(s, name) : NULL;
+    json_t *root = m ? json_loadb(m->data, m->size, flags, &je) : json_load_file(path, flags, &je);
     if (!root) {
         if (je.line < 0 || strstr(je.text, "unable to open"))
             return dl_fail(err, DIFFLM_E_IO, "%s: %s", path, je.text);
@@ -76,6 +92,17 @@ static int load_json(const hf_src *s, const char *name, int required, json_t **o
 static int read_text_file(const hf_src *s, const char *name, char **out, size_t *n, dl_err *err) {
     char path[PATH_CAP];
     join(path, s, name);
+    if (s->mem) {
+        const dl_tok_hf_file *m = mem_file(s, name);
+        if (!m) return dl_fail(err, DIFFLM_E_IO, "%s: no such file", path);
+        char *buf = dl_malloc(m->size + 1);
+        if (!buf) return dl_fail(err, DIFFLM_E_NOMEM, "%s: out of memory", path);
+        if (m->size) memcpy(buf, m->data, m->size);
+        buf[m->size] = '\0';
+        *out = buf;
+        *n = m->size;
+        return 0;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) return dl_fail(err, DIFFLM_E_IO, "%s: %s", path, strerror(errno));
     char *buf = NULL;
@@ -241,6 +268,13 @@ static int build_vocab(dl_tok *t, hf_src *s, const char *vfile, dl_err *err) {
     for (size_t i = 0; rc == 0 && i < al.n; i++)
         if (al.v[i].id > max_id) max_id = al.v[i].id;
     if (rc == 0 && max_id < 0) rc = dl_fail(err, DIFFLM_E_FORMAT, "%s: empty vocabulary", vfile);
+    /* Ids no entry names become UNUSED holes, each with its records: bounded by what the
+     * files hold, so a few bytes ({"a": 2000000000}) cannot ask for gigabytes. */
+    size_t named = json_object_size(s->vocab) + al.n;
+    if (rc == 0 && (uint64_t)max_id + 1 > 2 * (uint64_t)named + DL_HF_MAX_HOLES)
+        rc = dl_fail(err, DIFFLM_E_FORMAT, "%s: id %lld leaves %lld ids without a token (at most %zu: "
+                     "one per token + %d)", vfile, (long long)max_id, (long long)(max_id + 1 - (int64_t)named),
+                     named + DL_HF_MAX_HOLES, DL_HF_MAX_HOLES);
     size_t n = (size_t)max_id + 1, total = 0;
     if (rc == 0) {
         s->texts = dl_calloc(n, sizeof *s->texts);
@@ -469,13 +503,12 @@ static int load_chat_template(dl_tok *t, const hf_src *s, dl_err *err) {
 }
 
 static int load_folder(dl_tok *t, hf_src *s, dl_err *err) {
-    char path[PATH_CAP];
     int rc;
     if ((rc = load_json(s, "tokenizer_config.json", 0, &s->config, err)) ||
         (rc = load_json(s, "special_tokens_map.json", 0, &s->special_map, err)))
         return rc;
     t->pre_type = -1;
-    if (file_exists(join(path, s, "tokenizer.json"))) {
+    if (has_file(s, "tokenizer.json")) {
         if ((rc = load_json(s, "tokenizer.json", 1, &s->tokenizer, err))) return rc;
         json_t *model = json_object_get(s->tokenizer, "model");
         if (!json_is_object(model)) return dl_fail(err, DIFFLM_E_FORMAT, "tokenizer.json: no \"model\" object");
@@ -485,7 +518,7 @@ static int load_folder(dl_tok *t, hf_src *s, dl_err *err) {
             (rc = build_merges_json(t, json_object_get(model, "merges"), err)) ||
             (rc = dl_hf_pipeline(t, s->tokenizer, "tokenizer.json", err)))
             return rc;
-    } else if (file_exists(join(path, s, "vocab.json"))) {
+    } else if (has_file(s, "vocab.json")) {
         if ((rc = load_json(s, "vocab.json", 1, &s->vocab, err)) ||
             (rc = load_json(s, "added_tokens.json", 0, &s->added_json, err)) ||
             (rc = read_text_file(s, "merges.txt", &s->merges_txt, &s->merges_n, err)) ||
@@ -522,6 +555,32 @@ int dl_tok_load_hf(dl_tok **out, const char *dir, dl_err *err) {
         }
         rc = load_folder(t, s, err);
     }
+    src_free(s);
+    dl_free(s);
+    if (rc) {
+        dl_tok_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int dl_tok_load_hf_mem(dl_tok **out, const dl_tok_hf_file *files, size_t n_files, dl_err *err) {
+    if (!out || (!files && n_files)) return dl_fail(err, DIFFLM_E_INVALID_ARG, "dl_tok_load_hf_mem: NULL argument");
+    *out = NULL;
+    hf_src *s = dl_calloc(1, sizeof *s);
+    dl_tok *t = dl_calloc(1, sizeof *t);
+    if (!s || !t) {
+        dl_free(s);
+        dl_free(t);
+        return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: out of memory");
+    }
+    /* messages name the files "<memory>/tokenizer.json", ... */
+    memcpy(s->dir, "<memory>", sizeof "<memory>");
+    static const dl_tok_hf_file none;
+    s->mem = files ? files : &none;
+    s->n_mem = n_files;
+    int rc = load_folder(t, s, err);
     src_free(s);
     dl_free(s);
     if (rc) {
