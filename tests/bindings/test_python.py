@@ -41,8 +41,14 @@ class ImportChecks(unittest.TestCase):
             self.assertEqual(ctypes.sizeof(ll.difflm_model_info), 72)
             self.assertEqual(ctypes.sizeof(ll.difflm_score_params), 24)
             self.assertEqual(ctypes.sizeof(ll.difflm_score_result), 40)
+            self.assertEqual(ctypes.sizeof(ll.difflm_model_params), 96)
+            self.assertEqual(ctypes.sizeof(ll.difflm_ctx_params), 64)
         self.assertEqual(ll.library_struct_size(lib.difflm_score_params_init),
                          ctypes.sizeof(ll.difflm_score_params))
+        self.assertEqual(ll.library_struct_size(lib.difflm_model_params_init),
+                         ctypes.sizeof(ll.difflm_model_params))
+        self.assertEqual(ll.library_struct_size(lib.difflm_ctx_params_init),
+                         ctypes.sizeof(ll.difflm_ctx_params))
 
     def test_every_prototype_is_bound(self):
         for name, (restype, argtypes, proto) in ll.PROTOTYPES.items():
