@@ -284,7 +284,11 @@ class Model:
             raise make_error(status.value, sink.last_error)
         self._model = model
         self._shared = _Shared(sink, image)
-        self._info = self.describe()
+        try:
+            self._info = self.describe()
+        except BaseException:
+            self.close()  # frees the model before the caller releases the image
+            raise
 
     # ------------------------------------------------------------ lifetime
 
