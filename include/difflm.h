@@ -176,6 +176,8 @@ DIFFLM_API const char *difflm_last_error(const difflm_ctx *ctx);
 /* Architectures. */
 #define DIFFLM_ARCH_LLADA 1
 #define DIFFLM_ARCH_DREAM 2
+#define DIFFLM_ARCH_LLADA_MOE 3   /* LLaDA-MoE-7B-A1B (GGUF llada-moe) */
+#define DIFFLM_ARCH_LLADA2 4      /* LLaDA2.0 / 2.1 (HF llada2_moe) */
 
 typedef struct difflm_model_info {
     uint32_t struct_size;

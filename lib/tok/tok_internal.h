@@ -18,6 +18,7 @@ enum dl_pre_type {
     DL_PRE_GPT2 = 1,
     DL_PRE_LLAMA3 = 2,
     DL_PRE_QWEN2 = 3,
+    DL_PRE_BAILING = 4,         /* Ling / Bailing (LLaDA-MoE, LLaDA2): single digits */
 };
 
 /* Normalizers (Hugging Face "normalizer"), applied in order. */

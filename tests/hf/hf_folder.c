@@ -12,10 +12,13 @@
 #include "tok/tok.h"
 
 /* The Split regexes of tokenizer.json for the GGUF pre-tokenizer names the fixtures use
- * (Llama-3's and Qwen2's, as their tokenizer.json files spell them). */
+ * (Llama-3's, Qwen2's and Ling's (LLaDA-MoE), as their tokenizer.json files spell them). */
 static const char k_rx_llama3[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
     "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char k_rx_bailing[] =
+    "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]++[\\r\\n]*"
+    "|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+";
 static const char k_rx_qwen2[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
     "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -154,7 +157,8 @@ static int write_tokenizer(const dl_gguf *g, const dl_arch *a, const char *dir, 
     dl_gguf_get_str(g, "tokenizer.ggml.pre", &pre, NULL);
     int qwen = pre.n == 5 && memcmp(pre.p, "qwen2", 5) == 0;
     int llama = pre.n == 9 && memcmp(pre.p, "llama-bpe", 9) == 0;
-    if (!qwen && !llama) {
+    int ling = pre.n == 9 && memcmp(pre.p, "llada-moe", 9) == 0;
+    if (!qwen && !llama && !ling) {
         fprintf(stderr, "hf_folder: no tokenizer.json form for pre-tokenizer '%.*s'\n", (int)pre.n, pre.p);
         return -1;
     }
@@ -194,7 +198,7 @@ static int write_tokenizer(const dl_gguf *g, const dl_arch *a, const char *dir, 
     int slow = published && qwen;   /* Dream ships no tokenizer.json */
     if (!slow) {
         json_t *split = json_pack("{s:s,s:{s:s},s:s,s:b}", "type", "Split", "pattern", "Regex",
-                                  llama ? k_rx_llama3 : k_rx_qwen2, "behavior", "Isolated", "invert", 0);
+                                  llama ? k_rx_llama3 : ling ? k_rx_bailing : k_rx_qwen2, "behavior", "Isolated", "invert", 0);
         json_t *bl = json_pack("{s:s,s:b,s:b,s:b}", "type", "ByteLevel", "add_prefix_space", 0,
                                "trim_offsets", 1, "use_regex", 0);
         json_t *post = json_pack("{s:s,s:b,s:b,s:b}", "type", "ByteLevel", "add_prefix_space", 1,
@@ -300,6 +304,53 @@ static int write_tokenizer(const dl_gguf *g, const dl_arch *a, const char *dir, 
     return rc;
 }
 
+/* The n experts of a 3-D GGUF tensor as n 2-D HF tensors: slices[e] is expert e's
+ * {ne0, ne1} view, entered in es under its HF name. Returns n. */
+static int hf_expert_slices(const dl_arch *a, dl_tensor_id t, int il, const dl_gguf_tensor *gt,
+                            entry *es, int *n, dl_gguf_tensor *slices) {
+    size_t per = gt->size / (size_t)gt->ne[2];
+    for (int64_t e = 0; e < gt->ne[2]; e++) {
+        dl_gguf_tensor *sl = &slices[e];
+        *sl = *gt;
+        sl->n_dims = 2;
+        sl->ne[2] = 1;
+        sl->size = per;
+        sl->data = (const uint8_t *)gt->data + (size_t)e * per;
+        dl_tensor_hf_expert_name(a, t, il, (int)e, es[*n].name, sizeof es[*n].name);
+        es[*n].t = sl;
+        es[*n].unpermute = 0;
+        es[*n].out_type = gt->type;
+        es[*n].out_size = per;
+        (*n)++;
+    }
+    return (int)gt->ne[2];
+}
+
+/* config.json of LLaDA-MoE (LLaDAMoEConfig's keys). model_type "llada", as the
+ * published checkpoints are reported to carry: the architectures entry must decide. */
+static void hf_moe_config(FILE *f, const dl_gguf *g, const dl_arch *a, int tied, int V) {
+    char key[128];
+#define U(k) u32(g, dl_arch_key(a, k, key, sizeof key))
+    float theta = 0, eps = 0;
+    dl_gguf_get_f32(g, dl_arch_key(a, DL_KEY_ROPE_FREQ_BASE, key, sizeof key), &theta, NULL);
+    dl_gguf_get_f32(g, dl_arch_key(a, DL_KEY_RMS_EPS, key, sizeof key), &eps, NULL);
+    fprintf(f, "{\"architectures\":[\"LLaDAMoEModelLM\"],\"model_type\":\"llada\","
+            "\"hidden_size\":%u,\"num_hidden_layers\":%u,\"num_attention_heads\":%u,"
+            "\"num_key_value_heads\":%u,\"dense_intermediate_size\":%u,"
+            "\"expert_intermediate_size\":%u,\"num_experts\":%u,\"num_experts_per_tok\":%u,"
+            "\"max_position_embeddings\":%u,\"vocab_size\":%d,\"rope_theta\":%.9g,"
+            "\"rms_norm_eps\":%.9g,\"tie_word_embeddings\":%s,\"qk_layernorm\":true,"
+            "\"moe_router_score_function\":\"softmax\",\"router_num_group\":null,"
+            "\"rope_scaling\":null,\"partial_rotary_factor\":1.0,\"eos_token_id\":1,"
+            "\"pad_token_id\":1",
+            U(DL_KEY_EMBEDDING_LENGTH), U(DL_KEY_BLOCK_COUNT), U(DL_KEY_HEAD_COUNT),
+            U(DL_KEY_HEAD_COUNT_KV), U(DL_KEY_FEED_FORWARD_LENGTH),
+            U(DL_KEY_EXPERT_FEED_FORWARD_LENGTH), U(DL_KEY_EXPERT_COUNT),
+            U(DL_KEY_EXPERT_USED_COUNT), U(DL_KEY_CONTEXT_LENGTH), V, (double)theta,
+            (double)eps, tied ? "true" : "false");
+#undef U
+}
+
 static int write_folder(const dl_gguf *g, const char *dir, const hf_folder_opts *o, int published) {
     dl_str as;
     if (dl_gguf_get_str(g, "general.architecture", &as, NULL))
@@ -319,9 +370,11 @@ static int write_folder(const dl_gguf *g, const char *dir, const hf_folder_opts 
     int tied = dl_gguf_find_tensor(g, "output.weight") == NULL;
     int V = (int)emb->ne[1], hd = (int)(E / nh);
 
-    /* tensors, in the row's order */
-    entry *es = calloc(DL_T_COUNT * (nl + 1), sizeof *es);
-    int n = 0;
+    /* tensors, in the row's order; a 3-D expert tensor becomes one HF tensor per expert */
+    uint32_t n_exp = a->ffn == DL_FFN_MOE ? u32(g, dl_arch_key(a, DL_KEY_EXPERT_COUNT, key, sizeof key)) : 0;
+    entry *es = calloc(DL_T_COUNT * (nl + 1) + 3 * (size_t)n_exp * nl, sizeof *es);
+    dl_gguf_tensor *slices = calloc(3 * (size_t)n_exp * nl + 1, sizeof *slices);
+    int n = 0, n_slices = 0;
     uint64_t total = 0;
     for (int il = -1; il < (int)nl; il++)
         for (int t = il < 0 ? 0 : DL_T_FIRST_LAYER; t < (il < 0 ? DL_T_FIRST_LAYER : DL_T_COUNT); t++) {
@@ -329,9 +382,15 @@ static int write_folder(const dl_gguf *g, const char *dir, const hf_folder_opts 
             const dl_gguf_tensor *gt = dl_gguf_find_tensor(g, dl_tensor_name((dl_tensor_id)t, il, gname, sizeof gname));
             if (!gt)
                 continue;
+            if (dl_tensor_desc_get((dl_tensor_id)t)->kind == DL_TK_EXPERTS) {
+                n_slices += hf_expert_slices(a, (dl_tensor_id)t, il, gt, es, &n, slices + n_slices);
+                total += gt->size;
+                continue;
+            }
             if (!dl_tensor_hf_name(a, (dl_tensor_id)t, il, es[n].name, sizeof es[n].name) || !dtype_of(gt->type)) {
                 fprintf(stderr, "hf_folder: no HF form for %s\n", gname);
                 free(es);
+                free(slices);
                 return -1;
             }
             es[n].t = gt;
@@ -366,11 +425,14 @@ static int write_folder(const dl_gguf *g, const char *dir, const hf_folder_opts 
         fclose(ix);
     }
     free(es);
+    free(slices);
 
     snprintf(path, sizeof path, "%s/config.json", dir);
     FILE *f = fopen(path, "w");
     const char *dtype = published ? "bfloat16" : "float32";
-    if (a->id == DIFFLM_ARCH_LLADA)
+    if (a->id == DIFFLM_ARCH_LLADA_MOE)
+        hf_moe_config(f, g, a, tied, V);
+    else if (a->id == DIFFLM_ARCH_LLADA)
         fprintf(f, "{\"architectures\":[\"LLaDAModelLM\"],\"model_type\":\"llada\",\"d_model\":%u,"
                 "\"n_layers\":%u,\"n_heads\":%u,\"n_kv_heads\":%u,\"mlp_hidden_size\":%u,"
                 "\"mlp_ratio\":4,\"max_sequence_length\":%u,\"vocab_size\":%d,\"embedding_size\":%d,"

@@ -3,8 +3,9 @@
 
     golden_logits.py MKMODEL DIFFLM_LOGITS
 
-For each tiny model (LLaDA MHA, LLaDA GQA, LLaDA tied with mask id 5 as in iLLaDA, and
-Dream with GQA, q/k/v biases, an output bias and no diffusion.shift_logits key), each
+For each tiny model (LLaDA MHA, LLaDA GQA, LLaDA tied with mask id 5 as in iLLaDA,
+Dream with GQA, q/k/v biases, an output bias and no diffusion.shift_logits key, and
+LLaDA-MoE with MHA and GQA: QK norm, softmax router, 3-D expert tensors), each
 written in f32, f16 and bf16 by tools/difflm-mkmodel, and for id sequences of lengths 1,
 7 and 33, runs tools/difflm-logits and the reference of tests/ref/refcli.py logits (its
 Model, in this process, each file read once for its three sequences) and requires
@@ -42,6 +43,13 @@ MODELS = {
     "dream-gqa-bias": ["--arch", "dream", "--n-embd", "64", "--n-layer", "2", "--n-head", "8",
                        "--n-head-kv", "2", "--n-ff", "128", "--no-shift-key",
                        "--output-bias"],
+    # LLaDA-MoE: QK norm, NeoX RoPE, softmax top-k router over 3-D expert tensors
+    "llada-moe-mha": ["--arch", "llada-moe", "--n-embd", "64", "--n-layer", "2", "--n-head", "4",
+                      "--n-head-kv", "4", "--n-expert", "16", "--n-expert-used", "4",
+                      "--n-ff-exp", "32"],
+    "llada-moe-gqa": ["--arch", "llada-moe", "--n-embd", "64", "--n-layer", "3", "--n-head", "8",
+                      "--n-head-kv", "2", "--n-expert", "8", "--n-expert-used", "2",
+                      "--n-ff-exp", "48"],
 }
 TYPES = ("f32", "f16", "bf16")
 LENGTHS = (1, 7, 33)
@@ -72,6 +80,14 @@ def check_fixture(name, ty, r):
             problems.append("no output bias")
         if "diffusion.shift_logits" in r.kv:
             problems.append("has diffusion.shift_logits")
+    elif name.startswith("llada-moe"):
+        if arch != "llada-moe":
+            problems.append("arch %r" % arch)
+        t = r.tensors.get("blk.0.ffn_gate_exps.weight")
+        if t is None or len(t.ne) != 3:
+            problems.append("no 3-D expert tensor")
+        if "blk.0.attn_q_norm.weight" not in r.tensors:
+            problems.append("no q norm")
     else:
         if arch != "llada":
             problems.append("arch %r" % arch)
