@@ -24,6 +24,7 @@ static const char *const k_key_fmt[DL_KEY_COUNT] = {
     [DL_KEY_VOCAB_SIZE] = "%s.vocab_size",
     [DL_KEY_CAUSAL] = "%s.attention.causal",
     [DL_KEY_SHIFT_LOGITS] = "diffusion.shift_logits",
+    [DL_KEY_BLOCK_LENGTH] = "diffusion.block_length",
 };
 
 #define G(field) (uint16_t)offsetof(dl_model, field)
@@ -207,7 +208,7 @@ const char *dl_tensor_name(dl_tensor_id t, int layer, char *buf, size_t cap) {
 int dl_arch_check(const dl_arch *a, dl_err *err) {
     /* each kind the forward pass gains leaves this list */
     const char *missing = a->ffn != DL_FFN_DENSE ? "a mixture-of-experts feed-forward"
-                        : a->mask != DL_MASK_BIDIRECTIONAL ? "a block-causal attention mask"
+                        : a->mask >= DL_MASK_KINDS ? "an unknown attention mask"
                         : a->norm != DL_NORM_RMS ? "its norm"
                         : a->qk_norm ? "q/k norms"
                         : a->rope_partial ? "partial RoPE"

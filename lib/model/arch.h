@@ -41,7 +41,9 @@ enum dl_ffn_kind {
 
 enum dl_mask_kind {
     DL_MASK_BIDIRECTIONAL = 0,  /* every position attends to every position */
-    DL_MASK_BLOCK_CAUSAL = 1,   /* causal across blocks, bidirectional inside (issue 16): no kernel yet */
+    DL_MASK_BLOCK_CAUSAL = 1,   /* causal across blocks of diffusion.block_length, bidirectional
+                                   inside: the row's files must say the block length (any
+                                   row's file that says one runs block-causal too) */
     DL_MASK_KINDS
 };
 
@@ -61,6 +63,7 @@ typedef enum dl_key {
     DL_KEY_VOCAB_SIZE,
     DL_KEY_CAUSAL,
     DL_KEY_SHIFT_LOGITS,        /* diffusion.shift_logits: not prefixed */
+    DL_KEY_BLOCK_LENGTH,        /* diffusion.block_length: not prefixed (block diffusion) */
     DL_KEY_COUNT
 } dl_key;
 
