@@ -188,6 +188,9 @@ typedef struct difflm_model_info {
     int32_t mask_id, bos_id, eos_id, eot_id;   /* -1 where the model has none */
     int32_t add_bos;             /* the tokenizer adds BOS by default */
     uint64_t n_params;
+    int32_t block_length;        /* > 0: a block-causal model (diffusion.block_length):
+                                    attention is bidirectional inside blocks of this many
+                                    positions, causal across them; 0: bidirectional */
 } difflm_model_info;
 
 /* Fills *out (set out->struct_size first, or use sizeof). Returns OK or E_INVALID_ARG. */

@@ -29,7 +29,9 @@ static void usage(FILE *f) {
             "  --ctx N              context_length (default 256)\n"
             "  --rope-theta X       rope.freq_base (default: the architecture's published value)\n"
             "  --eps X              rms epsilon (default: the architecture's published value)\n"
-            "  --no-shift-key       omit diffusion.shift_logits (as the Dream converter does)\n",
+            "  --no-shift-key       omit diffusion.shift_logits (as the Dream converter does)\n"
+            "  --block-length N     write diffusion.block_length N: a block-causal model\n"
+            "                       (default 0: none)\n",
             dl_arch_list(archs, sizeof archs), dl_tiny_min_vocab());
 }
 
@@ -60,7 +62,7 @@ static int parse_f32(const char *opt, const char *s, float *out) {
 static int is_value_option(const char *a) {
     static const char *const opts[] = { "-o", "--arch", "--type", "--n-embd", "--n-layer",
         "--n-head", "--n-head-kv", "--n-ff", "--vocab", "--mask-id", "--ctx", "--rope-theta",
-        "--eps", "--seed" };
+        "--eps", "--seed", "--block-length" };
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         if (!strcmp(a, opts[i]))
             return 1;
@@ -70,7 +72,7 @@ static int is_value_option(const char *a) {
 int main(int argc, char **argv) {
     const char *path = NULL, *arch = "llada", *type = "f32";
     int32_t n_embd = 64, n_layer = 2, n_head = 4, n_head_kv = -1, n_ff = 128, vocab = 512;
-    int32_t mask_id = 5, ctx = 256, tied = 0, out_bias = 0, no_shift = 0;
+    int32_t mask_id = 5, ctx = 256, tied = 0, out_bias = 0, no_shift = 0, block_length = 0;
     float theta = -1.0f, eps = -1.0f;
     unsigned long long seed = 1;
     for (int i = 1; i < argc; i++) {
@@ -115,6 +117,8 @@ int main(int argc, char **argv) {
             rc = parse_i32(a, val, &mask_id);
         } else if (!strcmp(a, "--ctx")) {
             rc = parse_i32(a, val, &ctx);
+        } else if (!strcmp(a, "--block-length")) {
+            rc = parse_i32(a, val, &block_length);
         } else if (!strcmp(a, "--rope-theta")) {
             rc = parse_f32(a, val, &theta);
         } else if (!strcmp(a, "--eps")) {
@@ -169,6 +173,7 @@ int main(int argc, char **argv) {
     s.mask_id = mask_id;
     s.seed = seed;
     s.shift_key = !no_shift;
+    s.block_length = block_length;
     if (theta >= 0.0f)
         s.rope_theta = theta;
     if (eps >= 0.0f)

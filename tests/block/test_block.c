@@ -13,6 +13,7 @@
  *     tokens, steps and commits of DIFFLM_GEN_BLOCK_RECOMPUTE for thresholds, editing,
  *     sampling, early stop, shifted logits and prompts inside or at a block's start. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,6 +389,44 @@ START_TEST(test_step_counts) {
 }
 END_TEST
 
+/* difflm_model_info_get and difflm_model_describe report the block length; an older
+ * caller's struct without the field gets what it has and keeps its own bytes after it. */
+START_TEST(test_model_info) {
+    for (int which = 0; which <= N_SPECS; which++) {
+        difflm_ctx *ctx = open_ctx(which, 1);
+        dl_tiny_spec s;
+        if (which < N_SPECS)
+            spec_for(&s, which);
+        else
+            dl_tiny_spec_init(&s, DIFFLM_ARCH_LLADA);
+        difflm_model_info mi = {.struct_size = sizeof mi};
+        ck_assert_int_eq(difflm_model_info_get(ctx, &mi), DIFFLM_OK);
+        ck_assert_uint_eq(mi.struct_size, sizeof mi);
+        ck_assert_int_eq(mi.block_length, which < N_SPECS ? s.block_length : 0);
+        ck_assert_int_eq(mi.arch, which == 1 ? DIFFLM_ARCH_DREAM : DIFFLM_ARCH_LLADA);
+
+        memset(&mi, 0x5a, sizeof mi);
+        mi.struct_size = (uint32_t)offsetof(difflm_model_info, block_length);
+        ck_assert_int_eq(difflm_model_info_get(ctx, &mi), DIFFLM_OK);
+        ck_assert_uint_eq(mi.struct_size, offsetof(difflm_model_info, block_length));
+        ck_assert_uint_gt(mi.n_params, 0);
+        ck_assert_int_eq(mi.block_length, 0x5a5a5a5a);   // not written
+
+        difflm_model_params mp;
+        difflm_model_params_init(&mp);
+        mp.path = g_model[which];
+        int st = 0;
+        difflm_model *m = difflm_model_load(&mp, &st);
+        ck_assert_msg(m != NULL, "model_load: %s", difflm_status_str(st));
+        difflm_model_info md = {.struct_size = sizeof md};
+        ck_assert_int_eq(difflm_model_describe(m, &md), DIFFLM_OK);
+        ck_assert_int_eq(md.block_length, which < N_SPECS ? s.block_length : 0);
+        difflm_model_free(m);
+        difflm_free(ctx);
+    }
+}
+END_TEST
+
 /* Cancel between steps, and the step callback's stop, keep what was committed. */
 static int stop_at_2(const difflm_step_info *info, void *user) {
     (void)user;
@@ -466,6 +505,7 @@ int main(void) {
     tcase_add_loop_test(tc, test_cache_threads, 0, n_specs);
     tcase_add_loop_test(tc, test_cached_same_tokens, 0, n_specs * n_cases);
     tcase_add_test(tc, test_step_counts);
+    tcase_add_test(tc, test_model_info);
     tcase_add_test(tc, test_cancel_and_options);
     suite_add_tcase(su, tc);
     int rc = dl_run_suite(su);
