@@ -190,6 +190,9 @@ typedef struct difflm_model_info {
     int32_t mask_id, bos_id, eos_id, eot_id;   /* -1 where the model has none */
     int32_t add_bos;             /* the tokenizer adds BOS by default */
     uint64_t n_params;
+    int32_t block_length;        /* > 0: a block-causal model (diffusion.block_length):
+                                    attention is bidirectional inside blocks of this many
+                                    positions, causal across them; 0: bidirectional */
 } difflm_model_info;
 
 /* Fills *out (set out->struct_size first, or use sizeof). Returns OK or E_INVALID_ARG. */
@@ -338,9 +341,16 @@ DIFFLM_API int difflm_chat_format(difflm_ctx *ctx, const difflm_chat_message *ms
 /* ---------------------------------------------------------------- generation */
 
 /* Schedules: which positions may commit at a step and how many. */
-#define DIFFLM_SCHEDULE_AUTO 0       /* BLOCKS for LLaDA, TIMESTEPS for Dream */
+#define DIFFLM_SCHEDULE_AUTO 0       /* BLOCKS for LLaDA, TIMESTEPS for Dream,
+                                        BLOCK_DIFFUSION for block-causal models */
 #define DIFFLM_SCHEDULE_BLOCKS 1     /* LLaDA generate.py: semi-AR blocks, linear counts */
 #define DIFFLM_SCHEDULE_TIMESTEPS 2  /* Dream: t = linspace(1, eps, steps+1) over the canvas */
+#define DIFFLM_SCHEDULE_BLOCK_DIFFUSION 3  /* block-causal models (a block length in the file;
+                                        AUTO picks it for them): the canvas padded to whole
+                                        blocks, one block at a time against an exact KV cache
+                                        of the finished ones, LLaDA2's threshold commits
+                                        (block_threshold) and 2.1's token editing
+                                        (editing_threshold); doc/sampling.md "Block diffusion" */
 
 /* Remasking rules: which predictions to keep (the rest stay MASK). */
 #define DIFFLM_REMASK_AUTO 0           /* LOW_CONFIDENCE for BLOCKS, ENTROPY for TIMESTEPS */
@@ -362,6 +372,11 @@ DIFFLM_API int difflm_chat_format(difflm_ctx *ctx, const difflm_chat_message *ms
 #define DIFFLM_GEN_ALL_LOGITS 8u             /* run the output head over every canvas row,
                                                 not only the step's candidates (for
                                                 measuring; the tokens are the same) */
+#define DIFFLM_GEN_BLOCK_RECOMPUTE 16u       /* BLOCK_DIFFUSION: every step recomputes the
+                                                canvas up to the block's end instead of
+                                                running the block against the KV cache (for
+                                                measuring and testing: the tokens are the
+                                                same; with it cfg_scale may be > 0) */
 
 /* Parallel decoding (difflm_gen_params.parallel): how many of a step's candidates commit.
  * With THRESHOLD or FACTOR, `steps` no longer bounds the loop: each block (BLOCKS) or
@@ -404,10 +419,22 @@ typedef struct difflm_gen_params {
     float threshold;             /* PARALLEL_THRESHOLD: in (0, 1] (default 0.9) */
     float factor;                /* PARALLEL_FACTOR: > 0 (default 1.0) */
     int32_t cache;               /* DIFFLM_CACHE_* (default NONE) */
+    /* BLOCK_DIFFUSION (LLaDA2.x); the other schedules ignore these. `steps` is shared
+     * among the blocks after the prompt's whole ones (steps / blocks each, at least 1) */
+    float block_threshold;       /* commit every MASK of the block whose confidence is
+                                    > this if they are at least the step's scheduled count,
+                                    else the scheduled count of the most confident (LLaDA2;
+                                    in [0, 1], default 0.95; 1 = the scheduled counts only) */
+    float editing_threshold;     /* LLaDA2.1 token editing: a committed token of the block
+                                    whose new prediction differs with confidence > this is
+                                    replaced. In [0, 1); 0 = off (default) */
+    int32_t max_post_steps;      /* with editing: editing steps after the block has no MASK
+                                    left, until one edits nothing (>= 0, default 0) */
 } difflm_gen_params;
 
 /* Fills *g with defaults (gen 128, steps 128, block 32, greedy, AUTO schedule/remasking,
- * no parallel decoding (threshold 0.9, factor 1.0 when chosen), no cache, no early stop). */
+ * no parallel decoding (threshold 0.9, factor 1.0 when chosen), no cache, no early stop;
+ * block diffusion: block_threshold 0.95, no editing, max_post_steps 0). */
 DIFFLM_API void difflm_gen_params_init(difflm_gen_params *g);
 
 /* Sets the canvas to [prompt | MASK x gen_length] and prepares the schedule. The prompt

@@ -82,6 +82,9 @@ API void difflm_gen_params_init(difflm_gen_params *g) {
     g->threshold = 0.9f;
     g->factor = 1.0f;
     g->cache = DIFFLM_CACHE_NONE;
+    g->block_threshold = 0.95f;
+    g->editing_threshold = 0.0f;
+    g->max_post_steps = 0;
 }
 
 /* --------------------------------------------------------------- status, version */

@@ -30,6 +30,8 @@ static void usage(FILE *f) {
             "  --rope-theta X       rope.freq_base (default: the architecture's published value)\n"
             "  --eps X              rms epsilon (default: the architecture's published value)\n"
             "  --no-shift-key       omit diffusion.shift_logits (as the Dream converter does)\n"
+            "  --block-length N     write diffusion.block_length N: a block-causal model\n"
+            "                       (default 0: none)\n"
             "mixture-of-experts architectures (llada-moe):\n"
             "  --n-expert N         routed experts per layer (default 8)\n"
             "  --n-expert-used N    experts per token (default 2)\n"
@@ -70,7 +72,7 @@ static int is_value_option(const char *a) {
     static const char *const opts[] = { "-o", "--arch", "--type", "--n-embd", "--n-layer",
         "--n-head", "--n-head-kv", "--n-ff", "--vocab", "--mask-id", "--ctx", "--rope-theta",
         "--eps", "--seed", "--n-expert", "--n-expert-used", "--n-ff-exp", "--n-ff-shexp",
-        "--n-group", "--topk-group", "--n-dense-lead", "--routed-scale" };
+        "--n-group", "--topk-group", "--n-dense-lead", "--routed-scale", "--block-length" };
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         if (!strcmp(a, opts[i]))
             return 1;
@@ -80,7 +82,7 @@ static int is_value_option(const char *a) {
 int main(int argc, char **argv) {
     const char *path = NULL, *arch = "llada", *type = "f32";
     int32_t n_embd = 64, n_layer = 2, n_head = 4, n_head_kv = -1, n_ff = 128, vocab = 512;
-    int32_t mask_id = 5, ctx = 256, tied = 0, out_bias = 0, no_shift = 0;
+    int32_t mask_id = 5, ctx = 256, tied = 0, out_bias = 0, no_shift = 0, block_length = 0;
     float theta = -1.0f, eps = -1.0f, routed_scale = 1.0f;
     int32_t n_expert = 8, n_expert_used = 2, n_ff_exp = 32, n_ff_shexp = 0, n_group = 1;
     int32_t topk_group = 1, n_dense_lead = 0;
@@ -127,6 +129,8 @@ int main(int argc, char **argv) {
             rc = parse_i32(a, val, &mask_id);
         } else if (!strcmp(a, "--ctx")) {
             rc = parse_i32(a, val, &ctx);
+        } else if (!strcmp(a, "--block-length")) {
+            rc = parse_i32(a, val, &block_length);
         } else if (!strcmp(a, "--rope-theta")) {
             rc = parse_f32(a, val, &theta);
         } else if (!strcmp(a, "--eps")) {
@@ -205,6 +209,7 @@ int main(int argc, char **argv) {
     s.topk_group = topk_group;
     s.n_dense_lead = n_dense_lead;
     s.routed_scale = routed_scale;
+    s.block_length = block_length;
     if (theta >= 0.0f)
         s.rope_theta = theta;
     if (eps >= 0.0f)

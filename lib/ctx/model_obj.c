@@ -94,6 +94,7 @@ void dl_model_obj_info(const struct difflm_model *m, difflm_model_info *info) {
         .eot_id = sp->eot,
         .add_bos = sp->add_bos,
         .n_params = hp->n_params,
+        .block_length = hp->block_length,
     };
 }
 

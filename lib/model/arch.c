@@ -35,6 +35,7 @@ static const char *const k_key_fmt[DL_KEY_COUNT] = {
     [DL_KEY_EXPERT_GROUP_COUNT] = "%s.expert_group_count",
     [DL_KEY_EXPERT_GROUP_USED_COUNT] = "%s.expert_group_used_count",
     [DL_KEY_LEADING_DENSE_BLOCK_COUNT] = "%s.leading_dense_block_count",
+    [DL_KEY_BLOCK_LENGTH] = "diffusion.block_length",
 };
 
 #define G(field) (uint16_t)offsetof(dl_model, field)
@@ -303,7 +304,7 @@ const char *dl_tensor_name(dl_tensor_id t, int layer, char *buf, size_t cap) {
 int dl_arch_check(const dl_arch *a, dl_err *err) {
     /* each kind the forward pass gains leaves this list */
     const char *missing = a->ffn == DL_FFN_MOE && a->router == DL_ROUTER_NONE ? "a router"
-                        : a->mask != DL_MASK_BIDIRECTIONAL ? "a block-causal attention mask"
+                        : a->mask >= DL_MASK_KINDS ? "an unknown attention mask"
                         : a->norm != DL_NORM_RMS ? "its norm"
                         : a->rope_partial ? "partial RoPE"
                         : NULL;

@@ -53,7 +53,9 @@ enum dl_router_kind {
 
 enum dl_mask_kind {
     DL_MASK_BIDIRECTIONAL = 0,  /* every position attends to every position */
-    DL_MASK_BLOCK_CAUSAL = 1,   /* causal across blocks, bidirectional inside (issue 16): no kernel yet */
+    DL_MASK_BLOCK_CAUSAL = 1,   /* causal across blocks of diffusion.block_length, bidirectional
+                                   inside: the row's files must say the block length (any
+                                   row's file that says one runs block-causal too) */
     DL_MASK_KINDS
 };
 
@@ -85,6 +87,7 @@ typedef enum dl_key {
     DL_KEY_EXPERT_GROUP_COUNT,
     DL_KEY_EXPERT_GROUP_USED_COUNT,
     DL_KEY_LEADING_DENSE_BLOCK_COUNT,
+    DL_KEY_BLOCK_LENGTH,        /* diffusion.block_length: not prefixed (block diffusion) */
     DL_KEY_COUNT
 } dl_key;
 

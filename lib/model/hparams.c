@@ -207,6 +207,18 @@ int dl_hparams_read(dl_hparams *hp, const dl_arch *a, const dl_gguf *g, const dl
     int shift;
     if ((rc = dl_gguf_get_bool_opt(g, KEY(DL_KEY_SHIFT_LOGITS), -1, &shift, err)))
         return rc;
+    /* block diffusion: any row runs block-causal when its file says a block length; a
+     * row whose mask is block-causal needs one */
+    uint32_t blk;
+    if ((rc = dl_gguf_get_u32_opt(g, KEY(DL_KEY_BLOCK_LENGTH), 0, &blk, err)))
+        return rc;
+    if (blk > (uint32_t)DL_MAX_DIM)
+        return dl_fail(err, DIFFLM_E_FORMAT, "%s = %u is out of range [0, %lld]", key, blk,
+                       (long long)DL_MAX_DIM);
+    if (blk == 0 && a->mask == DL_MASK_BLOCK_CAUSAL)
+        return dl_fail(err, DIFFLM_E_FORMAT, "%s model without %s: its attention is "
+                       "block-causal and the block length has no default", arch, key);
+    hp->block_length = (int32_t)blk;
 #undef KEY
     if (shift < 0) {
         shift = 1;   /* llama.cpp's diffusion example: absent means shift (Dream files) */
@@ -270,6 +282,8 @@ int dl_hparams_write(dl_gguf_writer *w, const dl_arch *a, const dl_hparams *hp, 
     }
     if (!(flags & DL_HP_WRITE_NO_SHIFT_KEY))
         rc = rc ? rc : dl_gguf_w_bool(w, KEY(DL_KEY_SHIFT_LOGITS), hp->shift_logits);
+    if (hp->block_length > 0)
+        rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_BLOCK_LENGTH), (uint32_t)hp->block_length);
 #undef KEY
     return rc;
 }

@@ -73,6 +73,15 @@ typedef struct dl_attn_plan {
     size_t stride;
     int keep;
     int max_workers;            /* keep == 0: a pool wider than this runs without it */
+    /* The block-causal mask (inference only, keep == 0): mask_block > 0, a query at
+     * absolute position P attends to keys 0 .. (P / mask_block + 1) * mask_block - 1
+     * of its sequence (bidirectional inside a block, causal across blocks). Every
+     * sequence's first query sits at absolute position q_pos0 and its first key at 0.
+     * Query tiles are cut at block starts and then every q_block queries from each
+     * block's start, so a block's rows get the same tiles (and bits) whichever pass
+     * computes them. mask_block 0: every query sees every key of its sequence. */
+    int32_t mask_block;
+    int32_t q_pos0;
 } dl_attn_plan;
 
 /* The attention block's activations. Inference: x_out == x and scratch reused by

@@ -42,6 +42,9 @@ typedef struct dl_hparams {
     int32_t n_dense_lead;       /* the first layers with a dense FFN (n_ff wide) */
     float routed_scale;         /* routed weights' factor (1: none) */
     uint64_t n_params;
+    int32_t block_length;       /* diffusion.block_length: > 0, attention is block-causal
+                                   (bidirectional inside blocks of this many positions,
+                                   causal across them); 0 bidirectional */
 } dl_hparams;
 
 /* A weight matrix or vector as stored: ne[0] = row length (input dim), ne[1] = rows. */
@@ -103,7 +106,7 @@ int dl_hparams_read(dl_hparams *hp, const dl_arch *a, const dl_gguf *g, const dl
                     dl_err *err);
 
 /* Writes hp as row a's keys, in the order llama.cpp's converters use (hparams.c): the
- * `{arch}.*` keys, then diffusion.shift_logits. Writers of models (test fixtures, the
+ * `{arch}.*` keys, then diffusion.shift_logits and (when > 0) diffusion.block_length. Writers of models (test fixtures, the
  * trainer's export) use it so that every file spells the schema as the loader reads it.
  * key_length / value_length are written when the flag asks or when the head dimension
  * is not n_embd / n_head. Returns 0 or the writer's status. */

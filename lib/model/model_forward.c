@@ -1,6 +1,7 @@
 /* model_forward.c - one pass (doc/design.md), layer by layer, and the output head for
  * selected rows. What differs between architectures comes from the model's row
- * (arch.h): the RoPE layout, the biases (absent weights are NULL), the FFN kind. A pass runs all canvas rows (the plain forward) or, with a KV
+ * (arch.h): the RoPE layout, the biases (absent weights are NULL), the FFN kind, the
+ * block-causal mask (hp.block_length). A pass runs all canvas rows (the plain forward) or, with a KV
  * cache, some of them against the cached keys and values of the rest (model_cache.c).
  * All activations live in the caller's scratch, laid out by one function that also
  * measures it, so size and use cannot drift apart. */
@@ -218,10 +219,12 @@ int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hid
             cache = (dl_attn_cache){ p->kv->k + (size_t)il * layer_kv,
                                      p->kv->v + (size_t)il * layer_kv, p->fresh0 - p->row0,
                                      p->fresh0, p->n_fresh };
-        /* every row attends to every key (DL_MASK_BIDIRECTIONAL, the only mask kind with a
-         * kernel so far; dl_arch_check refuses rows that name another) */
+        /* every row attends to every key, or under a block-causal model (a block length
+         * in the file) to the keys of its own and earlier blocks; rows sit at their
+         * absolute positions, so a cached pass tiles a block as the full pass does */
         const dl_attn_plan plan = { &seq, 1, ATTN_QB, p->kv ? &cache : NULL, b.scores,
-                                    (size_t)ATTN_QB * (size_t)n_kv, 0, attn_slots(m) };
+                                    (size_t)ATTN_QB * (size_t)n_kv, 0, attn_slots(m),
+                                    hp->block_length, p->row0 };
         dl_layer_attention(&ex, b.x, &aa, b.x, L, hp, b.rope_cs, &plan, R);
         layer_ffn(m, il)(&ex, b.x, &fa, b.x, L, hp, R);
     }
@@ -286,7 +289,8 @@ int dl_model_forward_batch(const dl_model *m, void *scratch, const dl_canvas_seg
     const dl_ffn_acts fa = { b.xn, b.gate, b.up, b.gate, &b.moe };
     /* the score slots are sized for the longest canvas, each task's block of one canvas */
     const dl_attn_plan plan = { seqs, n_seg, ATTN_QB, NULL, b.scores,
-                                (size_t)ATTN_QB * (size_t)longest, 0, attn_slots(m) };
+                                (size_t)ATTN_QB * (size_t)longest, 0, attn_slots(m),
+                                hp->block_length, 0 };
     for (int il = 0; il < hp->n_layer; il++) {
         if (cancelled(cancel))
             return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before layer %d", il);

@@ -36,9 +36,9 @@ class ImportChecks(unittest.TestCase):
                          ctypes.sizeof(ll.difflm_gen_params))
         if ctypes.sizeof(ctypes.c_void_p) == 8:  # the LP64 layouts of difflm.h
             self.assertEqual(ctypes.sizeof(ll.difflm_params), 56)
-            self.assertEqual(ctypes.sizeof(ll.difflm_gen_params), 96)
+            self.assertEqual(ctypes.sizeof(ll.difflm_gen_params), 112)
             self.assertEqual(ctypes.sizeof(ll.difflm_step_info), 48)
-            self.assertEqual(ctypes.sizeof(ll.difflm_model_info), 72)
+            self.assertEqual(ctypes.sizeof(ll.difflm_model_info), 80)
             self.assertEqual(ctypes.sizeof(ll.difflm_score_params), 24)
             self.assertEqual(ctypes.sizeof(ll.difflm_score_result), 40)
             self.assertEqual(ctypes.sizeof(ll.difflm_model_params), 96)

@@ -11,6 +11,10 @@ usage: test_cli.py CASE CLI MODEL
   version   --version and --help
   folder    (test_cli.py folder CLI DIR DIR.gguf) -m names a Hugging Face model folder or
             its config.json: the same chat text and canvas as the GGUF of the same weights
+  block     on a block-causal model (MODEL has diffusion.block_length 8): AUTO picks the
+            block diffusion schedule (the canvas padded to whole blocks), the exact block
+            KV cache gives --block-recompute's tokens with thresholds and editing, and the
+            block diffusion options' bad values are refused
 """
 
 import os
@@ -212,7 +216,13 @@ BAD = [
     (["-p", "x", "-t", "-1"], 2, r"-t must be an integer in \[0, 4096\]"),
     (["-p", "x", "--max-canvas", "0"], 2, r"--max-canvas must be an integer >= 1"),
     (["-p", "x", "--mask-id", "-3"], 2, r"--mask-id must be an integer >= 0"),
-    (["-p", "x", "--schedule", "foo"], 2, r"--schedule must be one of auto, blocks, timesteps; got 'foo'"),
+    (["-p", "x", "--schedule", "foo"], 2, r"--schedule must be one of auto, blocks, timesteps, block_diffusion; got 'foo'"),
+    (["-p", "x", "--block-threshold", "1.5"], 2, r"--block-threshold must be inside \[0, 1\], got '1.5'"),
+    (["-p", "x", "--block-threshold", "-0.1"], 2, r"--block-threshold must be inside \[0, 1\]"),
+    (["-p", "x", "--editing-threshold", "1"], 2,
+     r"--editing-threshold must be inside \[0, 1\) \(0 = off\), got '1'"),
+    (["-p", "x", "--max-post-steps", "-1"], 2, r"--max-post-steps must be an integer >= 0, got '-1'"),
+    (["-p", "x", "--block-recompute=1"], 2, r"--block-recompute takes no value"),
     (["-p", "x", "--remasking", "best"], 2, r"--remasking must be one of auto, low_confidence"),
     (["-p", "x", "--cache", "triple"], 2, r"--cache must be one of none, prefix, dual"),
     (["-p", "--no-live"], 2, r"-p needs a value, but '--no-live' is an option"),
@@ -236,6 +246,9 @@ BAD = [
      r"--steps 4 is fewer than the 25 blocks of -n 200 in --block-length 8"),
     (["-p", "x", "--cache", "dual", "--schedule", "timesteps"], 2,
      r"a KV cache needs the BLOCKS schedule"),
+    # the default model attends bidirectionally: no blocks to decode
+    (["-p", "x", "-n", "8", "--steps", "8", "--schedule", "block_diffusion"], 2,
+     r"the block diffusion schedule needs a block-causal model .*diffusion.block_length"),
     (["-f", "/nonexistent/prompt.txt"], 1, r"-f: cannot open '/nonexistent/prompt.txt'"),
 ]
 
@@ -363,6 +376,55 @@ def test_folder(cli, folder, gguf):
     print("folder: -m DIR and -m DIR/config.json give the GGUF's chat text and canvas")
 
 
+def test_block(cli, model):
+    block = 8
+    prompt = ",".join(str(300 + i) for i in range(7))
+    common = ["-m", model, "--prompt-ids", prompt, "-n", "20", "--steps", "16", "-t", "1",
+              "--print-ids"]
+
+    def ids(extra):
+        rc, out, err = run(cli, common + extra)
+        check(rc == 0 and err == "", "%s failed (%d): %s" % (" ".join(extra), rc, err))
+        return [int(t) for t in out.strip().split(",")]
+
+    auto = ids([])
+    padded = (7 + 20 + block - 1) // block * block
+    check(len(auto) == padded, "AUTO gave %d positions, not the %d of whole blocks of %d"
+          % (len(auto), padded, block))
+    check(auto[:7] == [300 + i for i in range(7)], "the prompt changed: %s" % auto[:7])
+    check(5 not in auto, "a MASK (id 5) left in %s" % auto)
+    check(ids(["--schedule", "block_diffusion"]) == auto, "AUTO is not block_diffusion")
+    blocks = ids(["--schedule", "blocks", "--block-length", "8"])
+    check(len(blocks) == 27, "the blocks schedule padded the canvas: %d" % len(blocks))
+    runs = {
+        "defaults": [],
+        "counts only": ["--block-threshold", "1"],
+        "low threshold": ["--block-threshold", "0.3"],
+        "editing": ["--block-threshold", "0.5", "--editing-threshold", "0.2",
+                    "--max-post-steps", "3"],
+        "sampled editing": ["--block-threshold", "0.6", "--editing-threshold", "0.2",
+                            "--max-post-steps", "2", "--temp", "0.9", "--seed", "4"],
+    }
+    outs = {}
+    for name, extra in runs.items():
+        cached = ids(extra)
+        recomputed = ids(extra + ["--block-recompute"])
+        check(cached == recomputed, "%s: the block cache gives %s, recomputing %s"
+              % (name, cached, recomputed))
+        outs[name] = cached
+        print("%-16s cached == recomputed (%d positions)" % (name, len(cached)))
+    check(len(set(map(tuple, outs.values()))) > 1, "the options change nothing: %s" % outs)
+    # --stats counts the steps: the threshold commits more than one a step
+    rc, out, err = run(cli, common + ["--block-threshold", "0", "--stats"])
+    m = re.search(r"(\d+) steps, ([\d.]+) tokens per step", err)
+    check(rc == 0 and m and int(m.group(1)) < 16, "--block-threshold 0 --stats: %r" % err)
+    # a canvas that fits unpadded but not padded to whole blocks
+    rc, out, err = run(cli, ["-m", model, "--prompt-ids", prompt, "-n", "20", "--steps", "16",
+                             "--max-canvas", "30"])
+    check(rc != 0 and "padded" in err and out == "", "--max-canvas 30: %d %r" % (rc, err))
+    print("block: ok")
+
+
 def main():
     case, cli, model = sys.argv[1:4]
     if case == "folder":
@@ -370,7 +432,7 @@ def main():
         return
     tests = {"live": test_live, "ctrl-c": test_ctrl_c, "sigint": test_sigint,
              "flags": test_flags, "prompt": test_prompt, "version": test_version,
-             "infill": test_infill}
+             "infill": test_infill, "block": test_block}
     tests[case](cli, model)
 
 

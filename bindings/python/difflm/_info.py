@@ -26,6 +26,7 @@ class ModelInfo:
     eot_id: int
     add_bos: bool
     n_params: int
+    block_length: int
 
 
 def model_info_from(out):

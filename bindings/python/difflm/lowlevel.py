@@ -159,13 +159,14 @@ class difflm_ctx_params(Structure):
 class difflm_model_info(Structure):
     """typedef struct difflm_model_info { uint32_t struct_size; int32_t arch, n_vocab,
     n_ctx_train, max_canvas, n_layer, n_embd, n_head, n_head_kv, n_ff, shift_logits,
-    mask_id, bos_id, eos_id, eot_id, add_bos; uint64_t n_params; } difflm_model_info;"""
+    mask_id, bos_id, eos_id, eot_id, add_bos; uint64_t n_params; int32_t block_length;
+    } difflm_model_info;"""
     _fields_ = [("struct_size", c_uint32)] + [
         (name, c_int32) for name in (
             "arch", "n_vocab", "n_ctx_train", "max_canvas", "n_layer", "n_embd", "n_head",
             "n_head_kv", "n_ff", "shift_logits", "mask_id", "bos_id", "eos_id", "eot_id",
             "add_bos")
-    ] + [("n_params", c_uint64)]
+    ] + [("n_params", c_uint64), ("block_length", c_int32)]
 
 
 class difflm_score_params(Structure):
@@ -192,7 +193,7 @@ class difflm_gen_params(Structure):
     block_length, schedule, remasking; float temperature; int32_t top_k; float top_p,
     cfg_scale, eps, alg_temp; uint64_t seed; uint32_t flags; difflm_step_fn step_fn;
     void *step_user; int32_t parallel; float threshold, factor; int32_t cache;
-    } difflm_gen_params;"""
+    float block_threshold, editing_threshold; int32_t max_post_steps; } difflm_gen_params;"""
     _fields_ = [
         ("struct_size", c_uint32),
         ("gen_length", c_int32),
@@ -214,6 +215,9 @@ class difflm_gen_params(Structure):
         ("threshold", c_float),
         ("factor", c_float),
         ("cache", c_int32),
+        ("block_threshold", c_float),
+        ("editing_threshold", c_float),
+        ("max_post_steps", c_int32),
     ]
 
 

@@ -40,6 +40,9 @@ pub struct ModelInfo {
     pub eot_id: Token,
     pub add_bos: bool,
     pub n_params: u64,
+    /// > 0: a block-causal model, attention bidirectional inside blocks of this many
+    /// positions and causal across them (`diffusion.block_length`); 0: bidirectional.
+    pub block_length: i32,
 }
 
 impl ModelInfo {
@@ -87,6 +90,7 @@ impl ModelInfo {
             eot_id: m.eot_id,
             add_bos: m.add_bos != 0,
             n_params: m.n_params,
+            block_length: m.block_length,
         }
     }
 }
