@@ -63,6 +63,11 @@ void dl_rope_table(float *cs, const int32_t *pos, float theta, int T, int hd);
 /* Rotates every head of every token in place with a dl_rope_table table.
  *   x: [T][n_heads][hd] in/out;  cs: [T][hd/2][2] */
 void dl_rope(float *x, const float *cs, int pairing, int T, int n_heads, int hd);
+/* Partial RoPE: the first n_rot dimensions of each head of hd rotate as dl_rope rotates
+ * a head of n_rot (pairs inside those n_rot; cs a dl_rope_table of width n_rot), the
+ * other hd - n_rot pass through. n_rot == hd is dl_rope. ADJACENT and HALF only.
+ *   x: [T][n_heads][hd] in/out;  cs: [T][n_rot/2][2] */
+void dl_rope_part(float *x, const float *cs, int pairing, int T, int n_heads, int n_rot, int hd);
 /* The twin computes its angles itself from the positions (no table), in double, for
  * every pairing (hd <= DL_ROPE_MAX_HD, as dl_rope).
  *   x: [T][n_heads][hd] in/out;  pos: [T] */

@@ -171,7 +171,11 @@ void dl_rope(float *x, const float *cs, int pairing, int T, int n_heads, int hd)
         rope_half_in(x, cs, T, n_heads, hd);
         return;
     }
-    int half = hd / 2;
+    dl_rope_part(x, cs, pairing, T, n_heads, hd, hd);
+}
+
+void dl_rope_part(float *x, const float *cs, int pairing, int T, int n_heads, int n_rot, int hd) {
+    int half = n_rot / 2;
     /* element a of pair i is at i*sa, element b at i*sa + ob */
     int sa = pairing == DL_ROPE_PAIR_HALF ? 1 : 2;
     int ob = pairing == DL_ROPE_PAIR_HALF ? half : 1;

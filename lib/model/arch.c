@@ -57,7 +57,8 @@ static const dl_tensor_desc k_tensors[DL_T_COUNT] = {
     [DL_T_FFN_GATE] = { "blk.%d.ffn_gate.weight", 1, DL_TK_MATRIX, { DL_DIM_EMBD, DL_DIM_FF, DL_DIM_1 }, L(w_gate), NULL, DL_TG_DENSE_FFN },
     [DL_T_FFN_UP] = { "blk.%d.ffn_up.weight", 1, DL_TK_MATRIX, { DL_DIM_EMBD, DL_DIM_FF, DL_DIM_1 }, L(w_up), NULL, DL_TG_DENSE_FFN },
     [DL_T_FFN_DOWN] = { "blk.%d.ffn_down.weight", 1, DL_TK_MATRIX, { DL_DIM_FF, DL_DIM_EMBD, DL_DIM_1 }, L(w_down), NULL, DL_TG_DENSE_FFN },
-    [DL_T_ATTN_QKV] = { "blk.%d.attn_qkv.weight", 1, DL_TK_MATRIX, { DL_DIM_NONE, DL_DIM_NONE, DL_DIM_NONE }, 0, "fused q/k/v", 0 },
+    /* bound whole and split into the wq / wk / wv views (model_load.c) */
+    [DL_T_ATTN_QKV] = { "blk.%d.attn_qkv.weight", 1, DL_TK_MATRIX, { DL_DIM_EMBD, DL_DIM_QKV, DL_DIM_1 }, L(wq), "fused q/k/v", 0 },
     /* llama.cpp's LLM_TENSOR_ATTN_Q_NORM .. LLM_TENSOR_FFN_DOWN_SHEXP */
     [DL_T_ATTN_Q_NORM] = { "blk.%d.attn_q_norm.weight", 1, DL_TK_NORM, { DL_DIM_HEAD, DL_DIM_1, DL_DIM_1 }, L(q_norm), NULL, 0 },
     [DL_T_ATTN_K_NORM] = { "blk.%d.attn_k_norm.weight", 1, DL_TK_NORM, { DL_DIM_HEAD, DL_DIM_1, DL_DIM_1 }, L(k_norm), NULL, 0 },
@@ -211,6 +212,67 @@ static const dl_arch k_arch[] = {
             [DL_T_FFN_DOWN_EXPS] = "model.layers.%d.mlp.experts.%d.down_proj.weight",
         },
     },
+    {
+        /* LLaDA2.0 / 2.1 (inclusionAI, HF llada2_moe; Ling 2.0's BailingMoeV2 body): one
+         * fused q/k/v product (GQA), QK RMSNorm per head, then NeoX RoPE on the first
+         * rope.dimension_count dimensions of each head only; the first
+         * leading_dense_block_count layers dense, the others MoE with DeepSeek-V3's
+         * sigmoid group-limited router (selection bias, renormalised weights times
+         * expert_weights_scale) plus a shared expert; block-causal attention of blocks of
+         * 32. GGUF names as llama.cpp's bailingmoe2 and its open LLaDA2 work use them. */
+        .id = DIFFLM_ARCH_LLADA2,
+        .name = "llada2",
+        .rope = DL_ROPE_HALF,
+        .qk_permuted = 0,
+        .rope_partial = 1,
+        .qk_norm = 1,
+        .mask = DL_MASK_BLOCK_CAUSAL,
+        .norm = DL_NORM_RMS,
+        .ffn = DL_FFN_MOE,
+        .router = DL_ROUTER_SIGMOID_GROUP,
+        .shift_logits = 0,
+        .tensors = { [DL_T_TOKEN_EMBD] = LR, [DL_T_OUTPUT_NORM] = LR,
+                     [DL_T_OUTPUT] = DL_TU_LOAD | DL_TU_WRITE,   /* published: untied */
+                     [DL_T_ATTN_NORM] = LR, [DL_T_ATTN_QKV] = LR, [DL_T_ATTN_OUT] = LR,
+                     [DL_T_ATTN_Q_NORM] = LR, [DL_T_ATTN_K_NORM] = LR, [DL_T_FFN_NORM] = LR,
+                     [DL_T_FFN_GATE] = LR, [DL_T_FFN_UP] = LR, [DL_T_FFN_DOWN] = LR,
+                     [DL_T_FFN_GATE_INP] = LR,
+                     [DL_T_FFN_EXP_PROBS_B] = DL_TU_LOAD | DL_TU_WRITE,   /* absent: no bias */
+                     [DL_T_FFN_GATE_EXPS] = LR, [DL_T_FFN_UP_EXPS] = LR, [DL_T_FFN_DOWN_EXPS] = LR,
+                     /* required where expert_shared_count > 0 (model_load.c) */
+                     [DL_T_FFN_GATE_SHEXP] = LR, [DL_T_FFN_UP_SHEXP] = LR,
+                     [DL_T_FFN_DOWN_SHEXP] = LR },
+        .schedule = DIFFLM_SCHEDULE_BLOCK_DIFFUSION,
+        .mask_id = 156895,
+        .tok_pre = "bailingmoe2",
+        .add_bos = 0,
+        .ref_rope_theta = 600000.0f,
+        .ref_rms_eps = 1e-6f,
+        .block_length = 32,
+        .hf_model_type = "llada2_moe",
+        .hf_names = {
+            [DL_T_TOKEN_EMBD] = "model.word_embeddings.weight",
+            [DL_T_OUTPUT_NORM] = "model.norm.weight",
+            [DL_T_OUTPUT] = "lm_head.weight",
+            [DL_T_ATTN_NORM] = "model.layers.%d.input_layernorm.weight",
+            [DL_T_ATTN_QKV] = "model.layers.%d.attention.query_key_value.weight",
+            [DL_T_ATTN_Q_NORM] = "model.layers.%d.attention.query_layernorm.weight",
+            [DL_T_ATTN_K_NORM] = "model.layers.%d.attention.key_layernorm.weight",
+            [DL_T_ATTN_OUT] = "model.layers.%d.attention.dense.weight",
+            [DL_T_FFN_NORM] = "model.layers.%d.post_attention_layernorm.weight",
+            [DL_T_FFN_GATE] = "model.layers.%d.mlp.gate_proj.weight",
+            [DL_T_FFN_UP] = "model.layers.%d.mlp.up_proj.weight",
+            [DL_T_FFN_DOWN] = "model.layers.%d.mlp.down_proj.weight",
+            [DL_T_FFN_GATE_INP] = "model.layers.%d.mlp.gate.weight",
+            [DL_T_FFN_EXP_PROBS_B] = "model.layers.%d.mlp.gate.expert_bias",
+            [DL_T_FFN_GATE_EXPS] = "model.layers.%d.mlp.experts.%d.gate_proj.weight",
+            [DL_T_FFN_UP_EXPS] = "model.layers.%d.mlp.experts.%d.up_proj.weight",
+            [DL_T_FFN_DOWN_EXPS] = "model.layers.%d.mlp.experts.%d.down_proj.weight",
+            [DL_T_FFN_GATE_SHEXP] = "model.layers.%d.mlp.shared_experts.gate_proj.weight",
+            [DL_T_FFN_UP_SHEXP] = "model.layers.%d.mlp.shared_experts.up_proj.weight",
+            [DL_T_FFN_DOWN_SHEXP] = "model.layers.%d.mlp.shared_experts.down_proj.weight",
+        },
+    },
 };
 #undef DENSE_BLOCK
 #undef LR
@@ -306,7 +368,6 @@ int dl_arch_check(const dl_arch *a, dl_err *err) {
     const char *missing = a->ffn == DL_FFN_MOE && a->router == DL_ROUTER_NONE ? "a router"
                         : a->mask >= DL_MASK_KINDS ? "an unknown attention mask"
                         : a->norm != DL_NORM_RMS ? "its norm"
-                        : a->rope_partial ? "partial RoPE"
                         : NULL;
     if (missing)
         return dl_fail(err, DIFFLM_E_UNSUPPORTED, "architecture '%s' needs %s, which difflm "

@@ -110,7 +110,9 @@ typedef enum dl_tensor_id {
     DL_T_FFN_GATE,
     DL_T_FFN_UP,
     DL_T_FFN_DOWN,
-    DL_T_ATTN_QKV,              /* fused q/k/v: refused, named so the message can say why */
+    DL_T_ATTN_QKV,              /* fused q/k/v {n_embd, Dq + 2 Dkv}: rows q, then k, then v.
+                                   Rows that load it get wq / wk / wv as row views of it
+                                   (LLaDA2); the others refuse it */
     DL_T_ATTN_Q_NORM,           /* per-head RMSNorm of q before RoPE ({head_dim}) */
     DL_T_ATTN_K_NORM,
     DL_T_FFN_GATE_INP,          /* the router: {n_embd, n_expert} */
@@ -139,6 +141,7 @@ enum dl_dim {
     DL_DIM_EXPERT,              /* n_expert */
     DL_DIM_FF_EXP,              /* n_ff_exp: one expert's width */
     DL_DIM_FF_SHEXP,            /* n_ff_shexp: the shared experts' width */
+    DL_DIM_QKV,                 /* (n_head + 2 n_head_kv) * head_dim: a fused q/k/v */
 };
 
 enum dl_tensor_kind {
@@ -185,7 +188,10 @@ typedef struct dl_arch {
     uint8_t qk_permuted;        /* 1: the HF -> GGUF converter permuted the q/k rows (llama.cpp's
                                    LlamaModel.permute), which is why RoPE pairs are adjacent
                                    here; weights read from HF tensors would need the same */
-    uint8_t rope_partial;       /* 1: rope.dimension_count may be below the head dimension */
+    uint8_t rope_partial;       /* 1: rope.dimension_count may be below the head dimension:
+                                   the first n_rot dimensions of a head rotate (pairs as
+                                   .rope says, within those n_rot; frequencies over n_rot),
+                                   the rest pass through (LLaDA2: 64 of 128) */
     uint8_t qk_norm;            /* 1: per-head RMSNorm of q and k before RoPE */
     uint8_t mask;               /* enum dl_mask_kind */
 
@@ -207,6 +213,8 @@ typedef struct dl_arch {
     uint8_t add_bos;            /* tokenizer.ggml.add_bos_token of its files */
     float ref_rope_theta;       /* the published checkpoints' rope.freq_base and rms epsilon: */
     float ref_rms_eps;          /* defaults of writers (test models), never of the loader */
+    int32_t block_length;       /* DL_MASK_BLOCK_CAUSAL rows: the published block length, the
+                                   default where a file says none (HF configs never do) */
 
     /* Hugging Face folders (hf_config.c, model_load.c) */
     const char *hf_model_type;  /* config.json "model_type" */

@@ -32,6 +32,10 @@ static const hf_moe_keys k_moe_keys[] = {
     /* LLaDA-MoE's LLaDAMoEConfig (every layer MoE, no groups, no shared expert) */
     { DIFFLM_ARCH_LLADA_MOE, "num_experts", "num_experts_per_tok", "expert_intermediate_size",
       "moe_intermediate_size", NULL, NULL, NULL, NULL, NULL, "moe_router_score_function" },
+    /* LLaDA2's LLaDA2MoeConfig (BailingMoeV2's keys): groups, a shared expert, dense lead */
+    { DIFFLM_ARCH_LLADA2, "num_experts", "num_experts_per_tok", "moe_intermediate_size", NULL,
+      "num_shared_experts", "n_group", "topk_group", "routed_scaling_factor",
+      "first_k_dense_replace", "score_function" },
 };
 
 static const hf_keys k_keys[] = {
@@ -43,6 +47,10 @@ static const hf_keys k_keys[] = {
     /* ff: the dense width, which LLaDA-MoE's layers do not use (optional for MoE rows) */
     { DIFFLM_ARCH_LLADA_MOE, "hidden_size", "num_hidden_layers", "num_attention_heads",
       "num_key_value_heads", "dense_intermediate_size", "max_position_embeddings",
+      "tie_word_embeddings", NULL, 0 },
+    /* ff: the dense lead layers' width */
+    { DIFFLM_ARCH_LLADA2, "hidden_size", "num_hidden_layers", "num_attention_heads",
+      "num_key_value_heads", "intermediate_size", "max_position_embeddings",
       "tie_word_embeddings", NULL, 0 },
 };
 
@@ -209,6 +217,10 @@ static int moe_read(json_t *cfg, const char *f, const dl_arch *a, const hf_moe_k
     if (k->scale && (rc = get_real(cfg, f, k->scale, 1.0, &d, err)))
         return rc;
     hp->routed_scale = (float)d;
+    json_t *nt = json_object_get(cfg, "norm_topk_prob");
+    if (a->router == DL_ROUTER_SIGMOID_GROUP && json_is_false(nt))
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s': norm_topk_prob false: %s routers "
+                       "renormalise their weights", f, a->name);
     json_t *sf = k->score_fn ? json_object_get(cfg, k->score_fn) : NULL;
     const char *want = a->router == DL_ROUTER_SOFTMAX ? "softmax" : "sigmoid";
     if (sf && !json_is_null(sf) && (!json_is_string(sf) || strcmp(json_string_value(sf), want)))
@@ -250,7 +262,7 @@ static int read_config(dl_hf_config *c, const cfg_src *s, dl_err *err) {
     }
     if (!k) {
         rc = dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s': model_type '%.64s' is not supported "
-                     "(llada, Dream, LLaDA-MoE by its architectures)", f, json_string_value(mt));
+                     "(llada, Dream, llada2_moe, LLaDA-MoE by its architectures)", f, json_string_value(mt));
         goto done;
     }
     c->arch = a;
@@ -284,6 +296,23 @@ static int read_config(dl_hf_config *c, const cfg_src *s, dl_err *err) {
     }
     hp->n_rot = hp->head_dim;
     double d;
+    /* HF's partial rotary: the first int(head_dim * factor) dimensions turn */
+    if ((rc = get_real(cfg, f, "partial_rotary_factor", 1.0, &d, err)))
+        goto done;
+    if (d != 1.0) {
+        double rot = (double)hp->head_dim * d;
+        if (!a->rope_partial) {
+            rc = dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s': partial_rotary_factor %g: %s turns "
+                         "whole heads", f, d, a->name);
+            goto done;
+        }
+        if (!(rot >= 2.0 && rot <= (double)hp->head_dim) || (int32_t)rot % 2) {
+            rc = dl_fail(err, DIFFLM_E_FORMAT, "'%s': partial_rotary_factor %g of head "
+                         "dimension %d is not an even count of dimensions", f, d, hp->head_dim);
+            goto done;
+        }
+        hp->n_rot = (int32_t)rot;
+    }
     if ((rc = get_real(cfg, f, "rms_norm_eps", 1e-6, &d, err)))
         goto done;
     hp->rms_eps = (float)d;
@@ -310,6 +339,8 @@ static int read_config(dl_hf_config *c, const cfg_src *s, dl_err *err) {
     json_t *tie = json_object_get(cfg, k->tie);
     c->tied = json_is_true(tie);
     hp->shift_logits = a->shift_logits;
+    /* configs carry no block length: a block-causal row's published one */
+    hp->block_length = a->mask == DL_MASK_BLOCK_CAUSAL ? a->block_length : 0;
     /* HF q/k rows are in the checkpoint's order: rows whose GGUF files hold them
      * permuted for adjacent pairs read them as the same pairs from the halves */
     hp->rope_layout = a->qk_permuted ? DL_ROPE_HALF_TO_PAIRS : a->rope;

@@ -189,6 +189,9 @@ int dl_hparams_read(dl_hparams *hp, const dl_arch *a, const dl_gguf *g, const dl
         return dl_fail(err, DIFFLM_E_UNSUPPORTED, "%s = %lld but the head dimension is %d "
                        "(partial rotary embedding is not supported)", key, (long long)v,
                        hp->head_dim);
+    if (v > hp->head_dim || v % 2 != 0)
+        return dl_fail(err, DIFFLM_E_FORMAT, "%s = %lld: RoPE turns an even number of a "
+                       "head's %d dimensions", key, (long long)v, hp->head_dim);
     hp->n_rot = (int32_t)v;
     uint32_t u;
     if ((rc = dl_gguf_get_u32(g, KEY(DL_KEY_CONTEXT_LENGTH), &u, err)))
@@ -215,6 +218,8 @@ int dl_hparams_read(dl_hparams *hp, const dl_arch *a, const dl_gguf *g, const dl
     if (blk > (uint32_t)DL_MAX_DIM)
         return dl_fail(err, DIFFLM_E_FORMAT, "%s = %u is out of range [0, %lld]", key, blk,
                        (long long)DL_MAX_DIM);
+    if (blk == 0 && a->mask == DL_MASK_BLOCK_CAUSAL)
+        blk = (uint32_t)a->block_length;   /* the published block length */
     if (blk == 0 && a->mask == DL_MASK_BLOCK_CAUSAL)
         return dl_fail(err, DIFFLM_E_FORMAT, "%s model without %s: its attention is "
                        "block-causal and the block length has no default", arch, key);
@@ -300,6 +305,7 @@ int64_t dl_hparams_dim(const dl_hparams *hp, int dim) {
     case DL_DIM_EXPERT: return hp->n_expert;
     case DL_DIM_FF_EXP: return hp->n_ff_exp;
     case DL_DIM_FF_SHEXP: return hp->n_ff_shexp;
+    case DL_DIM_QKV: return (int64_t)hp->head_dim * (hp->n_head + 2 * (int64_t)hp->n_head_kv);
     default: return 0;
     }
 }

@@ -137,8 +137,13 @@ void dl_layer_attention(const dl_exec *ex, float *x_out, const dl_attn_acts *a, 
         dl_rmsnorm(a->q, a->q, dl_weight_vec_f32(&L->q_norm, ex->vec), hp->rms_eps, R * nh, hd);
     if (L->k_norm.data)
         dl_rmsnorm(a->k, a->k, dl_weight_vec_f32(&L->k_norm, ex->vec), hp->rms_eps, R * nkv, hd);
-    dl_rope(a->q, rope_cs, pairing, R, nh, hd);
-    dl_rope(a->k, rope_cs, pairing, R, nkv, hd);
+    if (hp->n_rot > 0 && hp->n_rot < hd) {   /* partial RoPE (LLaDA2); the table is n_rot wide */
+        dl_rope_part(a->q, rope_cs, pairing, R, nh, hp->n_rot, hd);
+        dl_rope_part(a->k, rope_cs, pairing, R, nkv, hp->n_rot, hd);
+    } else {
+        dl_rope(a->q, rope_cs, pairing, R, nh, hd);
+        dl_rope(a->k, rope_cs, pairing, R, nkv, hd);
+    }
 
     const float *keys = a->k, *values = a->v;
     if (p->cache) {

@@ -127,7 +127,8 @@ void dl_layer_norm(const dl_exec *ex, float *out, const float *x, const dl_weigh
 
 /* x_out = x + Wo . attention(rope(Wq xn + bq), rope(Wk xn + bk), Wv xn + bv), with
  * xn = rmsnorm(x) * attn_norm; x_out may be x (in place).
- *   x_out, x: [R][E];  rope_cs: [R][hd/2][2] (dl_rope_table of the rows' positions);
+ *   x_out, x: [R][E];  rope_cs: [R][n_rot/2][2] (dl_rope_table of the rows' positions,
+ *   n_rot wide: only the first n_rot dimensions of a head turn);
  *   a: the activations (above);  p: the sequences, scores and cache (above) */
 void dl_layer_attention(const dl_exec *ex, float *x_out, const dl_attn_acts *a, const float *x,
                         const dl_layer *L, const dl_hparams *hp, const float *rope_cs,

@@ -166,6 +166,11 @@ static ffn_fn layer_ffn(const dl_model *m, int il) {
 
 /* --- a pass */
 
+/* The dimensions RoPE turns per head: n_rot (0 in hand-made hparams: the whole head). */
+static int rope_width(const dl_hparams *hp) {
+    return hp->n_rot > 0 && hp->n_rot < hp->head_dim ? hp->n_rot : hp->head_dim;
+}
+
 /* The cancel flag is written with __atomic_store_n from any thread (difflm_cancel,
  * lib/ctx/ctx_calls.c); a plain or volatile read of it would be a data race. */
 static int cancelled(const int *cancel) {
@@ -202,7 +207,7 @@ int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hid
     dl_layer_embed(b.x, &m->tok_embd, p->tokens + p->row0, R);
     for (int t = 0; t < R; t++)
         b.pos[t] = p->row0 + t;   // absolute positions: a cached pass rotates as a full one
-    dl_rope_table(b.rope_cs, b.pos, hp->rope_theta, R, hp->head_dim);
+    dl_rope_table(b.rope_cs, b.pos, hp->rope_theta, R, rope_width(hp));
 
     /* one sequence: the rows, attending over themselves or over the cache's n_tokens */
     const int n_kv = p->kv ? p->n_tokens : R;
@@ -283,7 +288,7 @@ int dl_model_forward_batch(const dl_model *m, void *scratch, const dl_canvas_seg
         for (int32_t t = 0; t < segs[s].n_tokens; t++)
             b.pos[start[s] + t] = t;   // every canvas starts at position 0
     }
-    dl_rope_table(b.rope_cs, b.pos, hp->rope_theta, R, hp->head_dim);
+    dl_rope_table(b.rope_cs, b.pos, hp->rope_theta, R, rope_width(hp));
 
     const dl_attn_acts aa = { b.xn, b.q, b.k, b.v, b.att };
     const dl_ffn_acts fa = { b.xn, b.gate, b.up, b.gate, &b.moe };

@@ -109,6 +109,22 @@ static int bind_experts(dl_weight *views, const dl_tensor_src *src, const dl_arc
     return 0;
 }
 
+/* A fused q/k/v bound at L->wq becomes three row views of it: its output rows are q's
+ * n_head heads, then k's and v's n_head_kv heads each (the order HF's query_key_value
+ * and llama.cpp's attn_qkv share). Whole rows of any type are whole blocks, so each view
+ * starts on a row boundary in place. */
+static void split_qkv(dl_layer *L, const dl_hparams *hp) {
+    const dl_weight f = L->wq;
+    if (!f.data)
+        return;
+    const int64_t nq = (int64_t)hp->n_head * hp->head_dim, nkv = (int64_t)hp->n_head_kv * hp->head_dim;
+    const size_t rb = dl_row_bytes(f.type, f.ne0);
+    const uint8_t *p = f.data;
+    L->wq = (dl_weight){ p, f.type, f.ne0, nq };
+    L->wk = (dl_weight){ p + (size_t)nq * rb, f.type, f.ne0, nkv };
+    L->wv = (dl_weight){ p + (size_t)(nq + nkv) * rb, f.type, f.ne0, nkv };
+}
+
 /* The name of tensor t in the source: GGUF's, or the row's HF name (NULL: none). */
 static const char *src_name(const dl_tensor_src *src, const dl_arch *a, int t, int il, char *buf,
                             size_t cap) {
@@ -149,11 +165,17 @@ static int bind_tensors(dl_model *m, void *base, int il, const dl_arch *a, const
                 return rc;
             continue;
         }
+        const int shexp = t == DL_T_FFN_GATE_SHEXP || t == DL_T_FFN_UP_SHEXP ||
+                          t == DL_T_FFN_DOWN_SHEXP;
+        if (shexp && hp->n_ff_shexp == 0)
+            continue;   /* no shared expert: none is read, whatever the file holds */
         int rc = bind((dl_weight *)((char *)base + d->offset), src, name,
                       dl_hparams_dim(hp, d->ne[0]), dl_hparams_dim(hp, d->ne[1]),
                       (use & DL_TU_REQUIRED) != 0, np, err);
         if (rc)
             return rc;
+        if (t == DL_T_ATTN_QKV)
+            split_qkv((dl_layer *)base, hp);
     }
     return 0;
 }

@@ -5,7 +5,9 @@
 
 For each tiny model (LLaDA MHA, LLaDA GQA, LLaDA tied with mask id 5 as in iLLaDA,
 Dream with GQA, q/k/v biases, an output bias and no diffusion.shift_logits key, and
-LLaDA-MoE with MHA and GQA: QK norm, softmax router, 3-D expert tensors), each
+LLaDA-MoE with MHA and GQA: QK norm, softmax router, 3-D expert tensors, and LLaDA2:
+fused q/k/v, partial RoPE, dense lead layer, sigmoid group router with bias, shared
+expert, block-causal attention of blocks of 4 and 32), each
 written in f32, f16 and bf16 by tools/difflm-mkmodel, and for id sequences of lengths 1,
 7 and 33, runs tools/difflm-logits and the reference of tests/ref/refcli.py logits (its
 Model, in this process, each file read once for its three sequences) and requires
@@ -50,6 +52,19 @@ MODELS = {
     "llada-moe-gqa": ["--arch", "llada-moe", "--n-embd", "64", "--n-layer", "3", "--n-head", "8",
                       "--n-head-kv", "2", "--n-expert", "8", "--n-expert-used", "2",
                       "--n-ff-exp", "48"],
+    # LLaDA2: fused q/k/v, GQA, QK norm, partial RoPE (half the head), a dense first
+    # layer, sigmoid group-limited routing with the selection bias, a shared expert,
+    # routed scaling; block-causal attention with blocks of 4 (n=33 spans 9 blocks) and
+    # with the row's 32 (no diffusion.block_length in the file)
+    "llada2-blk4": ["--arch", "llada2", "--n-embd", "64", "--n-layer", "3", "--n-head", "8",
+                    "--n-head-kv", "2", "--n-ff", "96", "--n-expert", "16", "--n-expert-used",
+                    "4", "--n-ff-exp", "32", "--n-ff-shexp", "32", "--n-group", "4",
+                    "--topk-group", "2", "--n-dense-lead", "1", "--routed-scale", "2.5",
+                    "--block-length", "4"],
+    "llada2-blk32": ["--arch", "llada2", "--n-embd", "64", "--n-layer", "2", "--n-head", "4",
+                     "--n-head-kv", "2", "--n-ff", "80", "--n-expert", "8", "--n-expert-used",
+                     "2", "--n-ff-exp", "24", "--n-ff-shexp", "48", "--n-group", "2",
+                     "--topk-group", "1", "--n-dense-lead", "1", "--routed-scale", "2.5"],
 }
 TYPES = ("f32", "f16", "bf16")
 LENGTHS = (1, 7, 33)
@@ -80,6 +95,21 @@ def check_fixture(name, ty, r):
             problems.append("no output bias")
         if "diffusion.shift_logits" in r.kv:
             problems.append("has diffusion.shift_logits")
+    elif name.startswith("llada2"):
+        if arch != "llada2":
+            problems.append("arch %r" % arch)
+        if "blk.0.attn_qkv.weight" not in r.tensors or "blk.0.attn_q.weight" in r.tensors:
+            problems.append("q/k/v not fused")
+        if "blk.0.ffn_gate.weight" not in r.tensors or "blk.1.ffn_gate_exps.weight" not in r.tensors:
+            problems.append("no dense first layer then MoE")
+        for t in ("blk.1.exp_probs_b.bias", "blk.1.ffn_gate_shexp.weight"):
+            if t not in r.tensors:
+                problems.append("no %s" % t)
+        if r.get("llada2.rope.dimension_count") * 2 != 64 // r.get("llada2.attention.head_count"):
+            problems.append("RoPE not on half the head")
+        want_bl = 4 if "blk4" in name else None
+        if r.get("diffusion.block_length") != want_bl:
+            problems.append("block length %r" % r.get("diffusion.block_length"))
     elif name.startswith("llada-moe"):
         if arch != "llada-moe":
             problems.append("arch %r" % arch)
@@ -99,8 +129,11 @@ def check_fixture(name, ty, r):
     elif "output.weight" not in r.tensors:
         problems.append("tied")
     want = {"f32": G.GGML_F32, "f16": G.GGML_F16, "bf16": G.GGML_BF16}[ty]
-    if r.tensor("blk.0.attn_q.weight").type != want:
-        problems.append("attn_q type %s" % r.tensor("blk.0.attn_q.weight").type_name)
+    q = "blk.0.attn_qkv.weight" if arch == "llada2" else "blk.0.attn_q.weight"
+    if q not in r.tensors:
+        problems.append("no %s" % q)
+    elif r.tensor(q).type != want:
+        problems.append("%s type %s" % (q, r.tensor(q).type_name))
     return problems
 
 

@@ -10,7 +10,8 @@
 #include "model/model.h"
 #include "model_tiny.h"
 
-static const int32_t k_ids[] = { DIFFLM_ARCH_LLADA, DIFFLM_ARCH_DREAM, DIFFLM_ARCH_LLADA_MOE };
+static const int32_t k_ids[] = { DIFFLM_ARCH_LLADA, DIFFLM_ARCH_DREAM, DIFFLM_ARCH_LLADA_MOE,
+                                  DIFFLM_ARCH_LLADA2 };
 #define N_IDS (sizeof k_ids / sizeof k_ids[0])
 
 START_TEST(test_rows_consistent) {
@@ -83,9 +84,8 @@ START_TEST(test_check_refuses_missing_kernels) {
     a.qk_norm = 1;   /* QK norm has its kernel (layers.c) */
     ck_assert_int_eq(dl_arch_check(&a, &e), 0);
     a.qk_norm = 0;
-    a.rope_partial = 1;   /* hparams.c would accept a short rope.dimension_count */
-    ck_assert_int_eq(dl_arch_check(&a, &e), DIFFLM_E_UNSUPPORTED);
-    ck_assert_msg(strstr(e.msg, "partial RoPE"), "%s", e.msg);
+    a.rope_partial = 1;   /* partial RoPE has its kernel (dl_rope_part) */
+    ck_assert_int_eq(dl_arch_check(&a, &e), 0);
 }
 END_TEST
 
@@ -152,6 +152,10 @@ START_TEST(test_hparams_roundtrip) {
         roundtrip(a, &hp, DL_HP_WRITE_HEAD_LENGTHS | DL_HP_WRITE_NO_SHIFT_KEY, 1);
         hp.head_dim = hp.n_rot = 16;   /* not n_embd / n_head: the lengths must be written */
         roundtrip(a, &hp, 0, 1);
+        if (a->rope_partial) {
+            hp.n_rot = 6;   /* LLaDA2: RoPE on part of the head */
+            roundtrip(a, &hp, 0, 1);
+        }
     }
 }
 END_TEST
@@ -182,6 +186,13 @@ START_TEST(test_loader_follows_rows) {
         dl_err e = { 0 };
         dl_tiny_spec_init(&s, k_ids[i]);
         ck_assert_msg(load_status(&s, &e) == 0, "%s", e.msg);
+        if (dl_arch_by_id(k_ids[i])->tensors[DL_T_ATTN_QKV] & DL_TU_LOAD) {
+            /* rows with a fused q/k/v check its rows like any matrix's */
+            s.bad_shape_tensor = "blk.1.attn_qkv.weight";
+            ck_assert_int_eq(load_status(&s, &e), DIFFLM_E_FORMAT);
+            ck_assert_msg(strstr(e.msg, "blk.1.attn_qkv.weight"), "%s", e.msg);
+            continue;
+        }
         s.extra_tensor = "blk.1.attn_qkv.weight";
         ck_assert_int_eq(load_status(&s, &e), DIFFLM_E_UNSUPPORTED);
         ck_assert_msg(strstr(e.msg, "blk.1.attn_qkv.weight") && strstr(e.msg, "fused"), "%s", e.msg);

@@ -25,7 +25,7 @@ import numpy as np
 
 from gguf import GGUFError, GGUFReader
 
-ARCHS = ("llada", "dream", "llada-moe")
+ARCHS = ("llada", "dream", "llada-moe", "llada2")
 
 # Mixture-of-experts architectures (the facts of doc/formats.md, "Mixture of experts"):
 #   llada-moe: QK RMSNorm per head before RoPE (half split), every layer MoE:
@@ -36,7 +36,18 @@ ARCHS = ("llada", "dream", "llada-moe")
 #       keep the best topk_group groups; the k largest b inside them;
 #       weights = s_j / (sum s + 1e-20) * routed scale; plus the shared expert.
 #   Ties go to the lowest index (experts and groups).
-MOE = {"llada-moe": "softmax"}
+MOE = {"llada-moe": "softmax", "llada2": "sigmoid"}
+
+# llada2 (LLaDA2.0 / 2.1, HF llada2_moe), from the published config and reference code:
+#   one fused projection blk.N.attn_qkv.weight whose output rows are q (n_head heads),
+#   then k, then v (n_head_kv heads each); RMSNorm of q and k per head; then RoPE on the
+#   first rope.dimension_count dimensions of each head only, half split *of that part*
+#   (pairs (i, i + n_rot/2)), frequencies theta^(-2i/n_rot); the rest pass through.
+#   Layers below leading_dense_block_count are dense, the others sigmoid-group MoE with
+#   a shared expert. Attention is block-causal: position i sees position j when
+#   j // B <= i // B (B = diffusion.block_length, 32 when the file says none).
+PARTIAL_ROPE = ("llada2",)
+BLOCK_DEFAULT = {"llada2": 32}
 
 
 def topk_lowest_index(v, k):
@@ -122,14 +133,18 @@ class Model:
             self.topk_group = int(g.get(arch + ".expert_group_used_count", self.n_group))
             self.n_dense_lead = int(g.get(arch + ".leading_dense_block_count", 0))
         n_rot = int(g.get(arch + ".rope.dimension_count", self.head_dim))
-        if n_rot != self.head_dim:
-            raise GGUFError("rope.dimension_count %d != head_dim %d" % (n_rot, self.head_dim))
+        if n_rot != self.head_dim and (arch not in PARTIAL_ROPE or n_rot > self.head_dim
+                                       or n_rot % 2 or n_rot < 2):
+            raise GGUFError("rope.dimension_count %d with head_dim %d" % (n_rot, self.head_dim))
+        self.n_rot = n_rot
+        bl = g.get("diffusion.block_length")
+        self.block_length = int(bl) if bl else BLOCK_DEFAULT.get(arch, 0)
         if self.n_head % self.n_head_kv != 0:
             raise GGUFError("head_count %d not a multiple of head_count_kv %d"
                             % (self.n_head, self.n_head_kv))
         if self.head_dim % 2 != 0:
             raise GGUFError("head_dim %d is odd" % self.head_dim)
-        self.half_split = arch in ("dream", "llada-moe")
+        self.half_split = arch in ("dream", "llada-moe", "llada2")
         # Absent means shift (llama.cpp's diffusion example); both converters for llada
         # write false explicitly.
         sl = g.get("diffusion.shift_logits")
@@ -161,11 +176,18 @@ class Model:
         self.layers = []
         for i in range(self.n_layer):
             p = "blk.%d." % i
+            if arch == "llada2":
+                qkv = W(p + "attn_qkv.weight", (nq + 2 * nkv, d))
+                wq, wk, wv = qkv[:nq], qkv[nq:nq + nkv], qkv[nq + nkv:]
+            else:
+                wq = W(p + "attn_q.weight", (nq, d))
+                wk = W(p + "attn_k.weight", (nkv, d))
+                wv = W(p + "attn_v.weight", (nkv, d))
             L = {
                 "attn_norm": W(p + "attn_norm.weight", (d,)),
-                "wq": W(p + "attn_q.weight", (nq, d)),
-                "wk": W(p + "attn_k.weight", (nkv, d)),
-                "wv": W(p + "attn_v.weight", (nkv, d)),
+                "wq": wq,
+                "wk": wk,
+                "wv": wv,
                 "bq": W(p + "attn_q.bias", (nq,), optional=True),
                 "bk": W(p + "attn_k.bias", (nkv,), optional=True),
                 "bv": W(p + "attn_v.bias", (nkv,), optional=True),
@@ -198,7 +220,12 @@ class Model:
         return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + self.eps) * w
 
     def rope(self, x):
-        """x: [n, heads, hd]; rotates pair i by pos * theta^(-2i/hd) at pos = 0..n-1."""
+        """x: [n, heads, hd]; rotates pair i by pos * theta^(-2i/hd) at pos = 0..n-1.
+        With partial RoPE only x[..., :n_rot] turns, as a head of n_rot would."""
+        if self.n_rot < x.shape[-1]:
+            out = x.copy()
+            out[..., :self.n_rot] = self.rope(np.ascontiguousarray(x[..., :self.n_rot]))
+            return out
         n, _, hd = x.shape
         half = hd // 2
         inv_freq = self.theta ** (-2.0 * np.arange(half) / hd)          # [half]
@@ -241,9 +268,15 @@ class Model:
         v = v.reshape(n, nkv, hd)
         group = nh // nkv
         out = np.empty((n, nh, hd))
+        blocked = None
+        if self.block_length > 0:
+            blk = np.arange(n) // self.block_length
+            blocked = blk[None, :] > blk[:, None]                # key block after the query's
         for hh in range(nh):
             kv = hh // group
-            s = (q[:, hh, :] @ k[:, kv, :].T) / np.sqrt(hd)      # [n, n], no mask
+            s = (q[:, hh, :] @ k[:, kv, :].T) / np.sqrt(hd)      # [n, n]
+            if blocked is not None:
+                s = np.where(blocked, -np.inf, s)
             s = s - s.max(axis=1, keepdims=True)
             p = np.exp(s)
             p /= p.sum(axis=1, keepdims=True)
