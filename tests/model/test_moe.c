@@ -108,10 +108,18 @@ static void fx_close(fixture *f) {
     free(f->buf);
 }
 
-static void moe_spec(dl_tiny_spec *s) {
-    dl_tiny_spec_init(s, DIFFLM_ARCH_LLADA_MOE);
+/* which 0: llada-moe (softmax router, every layer MoE); 1: llada2 (fused q/k/v, partial
+ * RoPE, a dense first layer, sigmoid group router with bias, shared expert, scaling,
+ * block-causal attention of blocks of 8) */
+static void moe_spec(dl_tiny_spec *s, int which) {
+    dl_tiny_spec_init(s, which ? DIFFLM_ARCH_LLADA2 : DIFFLM_ARCH_LLADA_MOE);
     s->n_embd = 64, s->n_head = 4, s->n_head_kv = 2, s->n_layer = 2;
     s->n_expert = 16, s->n_expert_used = 4, s->n_ff_exp = 64;
+    if (which) {
+        s->n_layer = 3, s->n_dense_lead = 1, s->n_ff = 96;
+        s->n_ff_shexp = 64, s->n_group = 4, s->topk_group = 2, s->routed_scale = 2.5f;
+        s->block_length = 8;
+    }
 }
 
 #define CANARY 4096
@@ -169,7 +177,7 @@ static void check_threads(dl_model *m, const int32_t *tok, int T) {
 
 START_TEST(test_threads_bitwise) {
     dl_tiny_spec s;
-    moe_spec(&s);
+    moe_spec(&s, _i);
     s.wtype = DL_TYPE_F16;
     fixture f;
     fx_load(&f, &s);
@@ -184,7 +192,7 @@ END_TEST
  * share its experts): a batch of canvases gives each canvas's own bits. */
 START_TEST(test_rows_independent) {
     dl_tiny_spec s;
-    moe_spec(&s);
+    moe_spec(&s, _i);
     fixture f;
     fx_load(&f, &s);
     const int TA = 19, TB = 33, E = s.n_embd;
@@ -208,13 +216,16 @@ END_TEST
  * expert holds every row of the pass, the most the scratch must take. */
 START_TEST(test_worst_case_routing) {
     dl_tiny_spec s;
-    moe_spec(&s);
+    moe_spec(&s, _i);
     fixture f;
     fx_load(&f, &s);
-    for (int il = 0; il < s.n_layer; il++) {
+    for (int il = s.n_dense_lead; il < s.n_layer; il++) {
         dl_weight *r = &f.m->layers[il].router;
         ck_assert_int_eq(r->type, DL_TYPE_F32);
         memset((void *)r->data, 0, (size_t)r->ne0 * (size_t)r->ne1 * 4);   /* our own buffer */
+        dl_weight *b = &f.m->layers[il].router_bias;   /* llada2: the bias would pick */
+        if (b->data)
+            memset((void *)b->data, 0, (size_t)b->ne0 * 4);
     }
     int32_t *tok = tokens(70, s.n_vocab, 5);
     check_threads(f.m, tok, 70);
@@ -229,12 +240,12 @@ END_TEST
  * and bitwise equal across thread counts. */
 START_TEST(test_every_expert_type) {
     dl_tiny_spec s;
-    moe_spec(&s);
+    moe_spec(&s, _i);
     s.n_embd = 256, s.n_head = 4, s.n_head_kv = 4, s.n_ff_exp = 256;   /* K-quant blocks */
     /* one layer: the router's input is the f32 attention's output in both runs, so the
      * same experts are chosen (a second layer's near-ties could flip with the first
      * layer's rounding and differ by a whole expert) */
-    s.n_layer = 1;
+    s.n_layer = 1 + s.n_dense_lead;   /* llada2's dense first layer is f32 either way */
     fixture f;
     fx_load(&f, &s);
     const int T = 21, X = s.n_expert;
@@ -245,9 +256,9 @@ START_TEST(test_every_expert_type) {
         if (!ti || !ti->from_f32 || !dl_weight_type_supported(type) || type == DL_TYPE_F32)
             continue;
         /* per layer, per expert tensor: the original views, then quantized and widened copies */
-        dl_weight saved[1][3][16];
-        void *qbuf[1][3], *fbuf[1][3];
-        for (int il = 0; il < s.n_layer; il++)
+        dl_weight saved[2][3][16];
+        void *qbuf[2][3], *fbuf[2][3];
+        for (int il = s.n_dense_lead; il < s.n_layer; il++)
             for (int k = 0; k < 3; k++) {
                 dl_layer *L = &f.m->layers[il];
                 dl_weight *v = k == 0 ? L->exp_gate : k == 1 ? L->exp_up : L->exp_down;
@@ -269,7 +280,7 @@ START_TEST(test_every_expert_type) {
                 free(tmp);
             }
         /* the reference run: f32 experts holding the quantized values */
-        for (int il = 0; il < s.n_layer; il++)
+        for (int il = s.n_dense_lead; il < s.n_layer; il++)
             for (int k = 0; k < 3; k++)
                 for (int e = 0; e < X; e++) {
                     dl_layer *L = &f.m->layers[il];
@@ -279,7 +290,7 @@ START_TEST(test_every_expert_type) {
                     v[e].data = (float *)fbuf[il][k] + (size_t)e * nf;
                 }
         float *href = forward(f.m, tok, T);
-        for (int il = 0; il < s.n_layer; il++)
+        for (int il = s.n_dense_lead; il < s.n_layer; il++)
             for (int k = 0; k < 3; k++)
                 for (int e = 0; e < X; e++) {
                     dl_layer *L = &f.m->layers[il];
@@ -300,7 +311,7 @@ START_TEST(test_every_expert_type) {
                       worst, scale);
         check_threads(f.m, tok, T);
         free(href), free(hq);
-        for (int il = 0; il < s.n_layer; il++)
+        for (int il = s.n_dense_lead; il < s.n_layer; il++)
             for (int k = 0; k < 3; k++) {
                 dl_layer *L = &f.m->layers[il];
                 dl_weight *v = k == 0 ? L->exp_gate : k == 1 ? L->exp_up : L->exp_down;
@@ -320,7 +331,7 @@ END_TEST
 /* A file whose experts are not 3-D, or with too few of them, is refused by name. */
 START_TEST(test_bad_expert_tensor) {
     dl_tiny_spec s;
-    moe_spec(&s);
+    moe_spec(&s, _i);
     s.bad_shape_tensor = "blk.1.ffn_up_exps.weight";
     void *buf;
     size_t n;
@@ -333,14 +344,21 @@ START_TEST(test_bad_expert_tensor) {
     ck_assert_msg(strstr(e.msg, "blk.1.ffn_up_exps.weight"), "%s", e.msg);
     dl_gguf_close(g);
     free(buf);
-    moe_spec(&s);
-    s.omit_tensor = "blk.0.ffn_gate_inp.weight";
-    ck_assert_int_eq(dl_tiny_to_buffer(&s, &buf, &n, &e), 0);
-    ck_assert_int_eq(dl_gguf_open_mem(&g, buf, n, &e), 0);
-    ck_assert_int_eq(dl_model_load(&m, g, NULL, &e), DIFFLM_E_FORMAT);
-    ck_assert_msg(strstr(e.msg, "ffn_gate_inp"), "%s", e.msg);
-    dl_gguf_close(g);
-    free(buf);
+    moe_spec(&s, _i);
+    /* the first MoE layer's router; llada2: also its shared expert, which the file's
+     * expert_shared_count promises */
+    const char *omit[] = { _i ? "blk.1.ffn_gate_inp.weight" : "blk.0.ffn_gate_inp.weight",
+                           "blk.1.ffn_down_shexp.weight" };
+    for (int k = 0; k < 1 + _i; k++) {
+        moe_spec(&s, _i);
+        s.omit_tensor = omit[k];
+        ck_assert_int_eq(dl_tiny_to_buffer(&s, &buf, &n, &e), 0);
+        ck_assert_int_eq(dl_gguf_open_mem(&g, buf, n, &e), 0);
+        ck_assert_int_eq(dl_model_load(&m, g, NULL, &e), DIFFLM_E_FORMAT);
+        ck_assert_msg(strstr(e.msg, omit[k]), "%s", e.msg);
+        dl_gguf_close(g);
+        free(buf);
+    }
 }
 END_TEST
 
@@ -352,11 +370,11 @@ int main(void) {
     suite_add_tcase(s, tr);
     TCase *tm = tcase_create("model");
     tcase_set_timeout(tm, 600);
-    tcase_add_test(tm, test_threads_bitwise);
-    tcase_add_test(tm, test_rows_independent);
-    tcase_add_test(tm, test_worst_case_routing);
-    tcase_add_test(tm, test_every_expert_type);
-    tcase_add_test(tm, test_bad_expert_tensor);
+    tcase_add_loop_test(tm, test_threads_bitwise, 0, 2);
+    tcase_add_loop_test(tm, test_rows_independent, 0, 2);
+    tcase_add_loop_test(tm, test_worst_case_routing, 0, 2);
+    tcase_add_loop_test(tm, test_every_expert_type, 0, 2);
+    tcase_add_loop_test(tm, test_bad_expert_tensor, 0, 2);
     suite_add_tcase(s, tm);
     return dl_run_suite(s);
 }
