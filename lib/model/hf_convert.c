@@ -11,7 +11,11 @@
 #include "model/hf_convert.h"
 
 typedef struct conv_tensor {
-    const dl_gguf_tensor *src; /* in the safetensors mapping */
+    const dl_gguf_tensor *src; /* in the safetensors mapping (an expert tensor: expert 0's) */
+    const dl_gguf_tensor **experts;  /* an expert tensor: the n_expert 2-D HF tensors that
+                                        stack into the 3-D GGUF one (expert e's rows at
+                                        e * ne1), dl_malloc'd; NULL otherwise */
+    int64_t n_experts;
     dl_gguf_tensor desc;       /* the GGUF tensor: name, output type, dims, size */
     char name[96];             /* GGUF name (desc.name points here) */
     int permute_hd;            /* head dimension of a permuted q/k matrix, or 0 */
@@ -28,7 +32,8 @@ static void widen(float *out, const dl_gguf_tensor *t, size_t row, size_t n) {
 }
 
 /* Output row r of a permuted matrix is source row perm(r): llama.cpp's LlamaModel.permute
- * puts the two halves of each head's rows side by side, row 2i + j <- row j*hd/2 + i. */
+ * puts the two halves of each head's rows side by side, row 2i + j <- row j*hd/2 + i.
+ * (Expert tensors are never permuted: their row r is row r % ne1 of expert r / ne1.) */
 static size_t src_row(const conv_tensor *c, size_t r) {
     if (!c->permute_hd)
         return r;
@@ -226,12 +231,45 @@ struct dl_hf_src {
 void dl_hf_src_close(dl_hf_src *s) {
     if (!s)
         return;
+    for (size_t i = 0; s->t && i < s->n; i++)
+        dl_free(s->t[i].experts);
     tok_keys_free(&s->k);
     dl_free(s->t);
     dl_gguf_writer_free(s->w);
     dl_model_free(s->m);
     dl_st_close(s->st);
     dl_free(s);
+}
+
+/* The n per-expert tensors of expert tensor t of layer il (the loader has bound each
+ * with the same shape and dtype). */
+static int gather_experts(conv_tensor *ct, const dl_st *st, const dl_arch *a, int t, int il,
+                          int64_t n, dl_err *err) {
+    ct->experts = dl_calloc((size_t)n, sizeof *ct->experts);
+    if (!ct->experts)
+        return dl_fail(err, DIFFLM_E_NOMEM, "%lld expert tensors", (long long)n);
+    ct->n_experts = n;
+    char name[160];
+    for (int64_t e = 0; e < n; e++) {
+        dl_tensor_hf_expert_name(a, (dl_tensor_id)t, il, (int)e, name, sizeof name);
+        int rc = dl_st_get(st, name, &ct->experts[e], err);
+        if (rc)
+            return rc;
+        if (!ct->experts[e])
+            return dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s' is missing", name);
+    }
+    return 0;
+}
+
+/* The source tensor and its row for output row r of c. */
+static const dl_gguf_tensor *src_of(const conv_tensor *c, size_t r, size_t *row) {
+    if (!c->experts) {
+        *row = src_row(c, r);
+        return c->src;
+    }
+    size_t ne1 = (size_t)c->src->ne[1];
+    *row = r % ne1;
+    return c->experts[r / ne1];
 }
 
 int dl_hf_src_open(dl_hf_src **out, const char *dir, uint32_t out_type, dl_err *err) {
@@ -278,21 +316,32 @@ int dl_hf_src_open(dl_hf_src **out, const char *dir, uint32_t out_type, dl_err *
                 continue;
             conv_tensor *ct = &s->t[s->n++];
             ct->src = src;
+            if (dl_tensor_desc_get((dl_tensor_id)t)->kind == DL_TK_EXPERTS &&
+                (rc = gather_experts(ct, s->st, a, t, il, c->hp.n_expert, err)))
+                goto fail;
             dl_tensor_name((dl_tensor_id)t, il, ct->name, sizeof ct->name);
             ct->permute_hd = a->qk_permuted && (t == DL_T_ATTN_Q || t == DL_T_ATTN_K) ? c->hp.head_dim : 0;
             dl_gguf_tensor *d = &ct->desc;
             d->name = ct->name;
-            d->type = src->n_dims == 1 ? DL_TYPE_F32 : out_type;
+            /* vectors and the MoE router stay F32, as llama.cpp's converter keeps them */
+            d->type = src->n_dims == 1 || t == DL_T_FFN_GATE_INP ? DL_TYPE_F32 : out_type;
             d->n_dims = src->n_dims;
             memcpy(d->ne, src->ne, sizeof d->ne);
+            if (ct->experts) {   /* stacked: {ne0, ne1, n_expert} */
+                d->n_dims = 3;
+                d->ne[2] = ct->n_experts;
+            }
             d->size = dl_row_bytes(d->type, d->ne[0]) * (uint64_t)(d->ne[1] * d->ne[2] * d->ne[3]);
         }
     /* a tensor of the folder that has no place in the GGUF is a variant we would drop */
     for (size_t i = 0; i < dl_st_n_tensors(s->st); i++) {
         const dl_st_tensor *x = dl_st_tensor_at(s->st, i);
         int used = 0;
-        for (size_t j = 0; j < s->n && !used; j++)
+        for (size_t j = 0; j < s->n && !used; j++) {
             used = s->t[j].src == &x->t;
+            for (int64_t e = 0; s->t[j].experts && e < s->t[j].n_experts && !used; e++)
+                used = s->t[j].experts[e] == &x->t;
+        }
         if (!used && !strstr(x->t.name, "rotary_emb.inv_freq")) {
             rc = dl_fail(err, DIFFLM_E_UNSUPPORTED, "tensor '%s' of '%s' has no GGUF name for "
                          "architecture %s", x->t.name, dl_st_file_path(s->st, x->file), a->name);
@@ -312,18 +361,21 @@ const dl_gguf_tensor *dl_hf_src_tensor(const dl_hf_src *s, size_t i) { return &s
 
 void dl_hf_src_row(const dl_hf_src *s, size_t i, int64_t r, float *out) {
     const conv_tensor *c = &s->t[i];
-    widen(out, c->src, src_row(c, (size_t)r), (size_t)c->src->ne[0]);
+    size_t sr;
+    const dl_gguf_tensor *t = src_of(c, (size_t)r, &sr);
+    widen(out, t, sr, (size_t)t->ne[0]);
 }
 
 void dl_hf_src_bytes(const dl_hf_src *s, size_t i, void *out, float *row) {
     const conv_tensor *c = &s->t[i];
-    const dl_gguf_tensor *t = c->src;
     uint32_t type = c->desc.type;
-    size_t cols = (size_t)t->ne[0], rows = (size_t)(t->ne[1] * t->ne[2] * t->ne[3]);
+    const dl_gguf_tensor *d = &c->desc;
+    size_t cols = (size_t)d->ne[0], rows = (size_t)(d->ne[1] * d->ne[2] * d->ne[3]);
     size_t es = type == DL_TYPE_F32 ? 4 : 2;
     for (size_t r = 0; r < rows; r++) {
         uint8_t *o = (uint8_t *)out + r * cols * es;
-        size_t sr = src_row(c, r);
+        size_t sr;
+        const dl_gguf_tensor *t = src_of(c, r, &sr);
         if (t->type == type) {   /* same bytes: no rounding on the way */
             memcpy(o, (const uint8_t *)t->data + sr * cols * es, cols * es);
             continue;
@@ -341,7 +393,10 @@ void dl_hf_src_bytes(const dl_hf_src *s, size_t i, void *out, float *row) {
 }
 
 void dl_hf_src_release(const dl_hf_src *s, size_t i) {
-    dl_map_drop_pages(s->t[i].src->data, (size_t)s->t[i].src->size);
+    const conv_tensor *c = &s->t[i];
+    for (int64_t e = 0; c->experts && e < c->n_experts; e++)
+        dl_map_drop_pages(c->experts[e]->data, (size_t)c->experts[e]->size);
+    dl_map_drop_pages(c->src->data, (size_t)c->src->size);
 }
 
 int dl_hf_tokenizer_gguf(const char *dir, const dl_hf_config *c, void **buf, size_t *n,

@@ -1,8 +1,9 @@
 /* hf_convert.h - a Hugging Face model folder seen as the GGUF llama.cpp's converter
  * makes of it: general.* and `{arch}.*` keys (dl_hparams_write), the tokenizer keys
  * from tokenizer.json / tokenizer_config.json, tensors under GGUF names in the row's
- * order with LLaDA's q/k rows permuted for adjacent RoPE pairs, matrices in the output
- * type and 1-D tensors in F32. Nothing is converted at open: the converter (convert.c)
+ * order with LLaDA's q/k rows permuted for adjacent RoPE pairs, an MoE layer's
+ * per-expert tensors stacked into one 3-D tensor {ne0, ne1, n_expert} (expert e's rows
+ * at e * ne1), matrices in the output type, 1-D tensors and the router in F32. Nothing is converted at open: the converter (convert.c)
  * asks for one tensor's bytes, or one row widened to F32, while it writes the file, so
  * memory stays flat whatever the model's size. */
 #ifndef DL_HF_CONVERT_H

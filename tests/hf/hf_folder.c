@@ -157,7 +157,8 @@ static int write_tokenizer(const dl_gguf *g, const dl_arch *a, const char *dir, 
     dl_gguf_get_str(g, "tokenizer.ggml.pre", &pre, NULL);
     int qwen = pre.n == 5 && memcmp(pre.p, "qwen2", 5) == 0;
     int llama = pre.n == 9 && memcmp(pre.p, "llama-bpe", 9) == 0;
-    int ling = pre.n == 9 && memcmp(pre.p, "llada-moe", 9) == 0;
+    int ling = (pre.n == 9 && memcmp(pre.p, "llada-moe", 9) == 0) ||
+               (pre.n == 11 && memcmp(pre.p, "bailingmoe2", 11) == 0);
     if (!qwen && !llama && !ling) {
         fprintf(stderr, "hf_folder: no tokenizer.json form for pre-tokenizer '%.*s'\n", (int)pre.n, pre.p);
         return -1;
@@ -351,6 +352,41 @@ static void hf_moe_config(FILE *f, const dl_gguf *g, const dl_arch *a, int tied,
 #undef U
 }
 
+/* LLaDA2's config.json (LLaDA2MoeConfig, BailingMoeV2's keys). The block length is not
+ * a config key: the folder's model is block-causal with the row's 32 whatever the GGUF
+ * says. */
+static void hf_llada2_config(FILE *f, const dl_gguf *g, const dl_arch *a, int tied, int V) {
+    char key[128];
+#define U(k) u32(g, dl_arch_key(a, k, key, sizeof key))
+    float theta = 0, eps = 0, scale = 1;
+    dl_gguf_get_f32(g, dl_arch_key(a, DL_KEY_ROPE_FREQ_BASE, key, sizeof key), &theta, NULL);
+    dl_gguf_get_f32(g, dl_arch_key(a, DL_KEY_RMS_EPS, key, sizeof key), &eps, NULL);
+    dl_gguf_get_f32(g, dl_arch_key(a, DL_KEY_EXPERT_WEIGHTS_SCALE, key, sizeof key), &scale, NULL);
+    uint32_t hd = U(DL_KEY_EMBEDDING_LENGTH) / U(DL_KEY_HEAD_COUNT);
+    uint32_t shared = U(DL_KEY_EXPERT_SHARED_COUNT) ? U(DL_KEY_EXPERT_SHARED_FEED_FORWARD_LENGTH) /
+                                                      U(DL_KEY_EXPERT_FEED_FORWARD_LENGTH) : 0;
+    fprintf(f, "{\"architectures\":[\"LLaDA2MoeModelLM\"],\"model_type\":\"llada2_moe\","
+            "\"hidden_size\":%u,\"num_hidden_layers\":%u,\"num_attention_heads\":%u,"
+            "\"num_key_value_heads\":%u,\"head_dim\":%u,\"intermediate_size\":%u,"
+            "\"moe_intermediate_size\":%u,\"num_experts\":%u,\"num_experts_per_tok\":%u,"
+            "\"num_shared_experts\":%u,\"n_group\":%u,\"topk_group\":%u,"
+            "\"routed_scaling_factor\":%.9g,\"first_k_dense_replace\":%u,"
+            "\"score_function\":\"sigmoid\",\"norm_topk_prob\":true,"
+            "\"moe_router_enable_expert_bias\":true,\"router_dtype\":\"fp32\","
+            "\"partial_rotary_factor\":%.9g,\"use_qkv_bias\":false,\"use_bias\":false,"
+            "\"max_position_embeddings\":%u,\"vocab_size\":%d,\"rope_theta\":%.9g,"
+            "\"rms_norm_eps\":%.9g,\"tie_word_embeddings\":%s,\"rope_scaling\":null,"
+            "\"eos_token_id\":1,\"pad_token_id\":1",
+            U(DL_KEY_EMBEDDING_LENGTH), U(DL_KEY_BLOCK_COUNT), U(DL_KEY_HEAD_COUNT),
+            U(DL_KEY_HEAD_COUNT_KV), hd, U(DL_KEY_FEED_FORWARD_LENGTH),
+            U(DL_KEY_EXPERT_FEED_FORWARD_LENGTH), U(DL_KEY_EXPERT_COUNT),
+            U(DL_KEY_EXPERT_USED_COUNT), shared, U(DL_KEY_EXPERT_GROUP_COUNT),
+            U(DL_KEY_EXPERT_GROUP_USED_COUNT), (double)scale, U(DL_KEY_LEADING_DENSE_BLOCK_COUNT),
+            (double)U(DL_KEY_ROPE_DIMENSION_COUNT) / hd, U(DL_KEY_CONTEXT_LENGTH), V,
+            (double)theta, (double)eps, tied ? "true" : "false");
+#undef U
+}
+
 static int write_folder(const dl_gguf *g, const char *dir, const hf_folder_opts *o, int published) {
     dl_str as;
     if (dl_gguf_get_str(g, "general.architecture", &as, NULL))
@@ -432,6 +468,8 @@ static int write_folder(const dl_gguf *g, const char *dir, const hf_folder_opts 
     const char *dtype = published ? "bfloat16" : "float32";
     if (a->id == DIFFLM_ARCH_LLADA_MOE)
         hf_moe_config(f, g, a, tied, V);
+    else if (a->id == DIFFLM_ARCH_LLADA2)
+        hf_llada2_config(f, g, a, tied, V);
     else if (a->id == DIFFLM_ARCH_LLADA)
         fprintf(f, "{\"architectures\":[\"LLaDAModelLM\"],\"model_type\":\"llada\",\"d_model\":%u,"
                 "\"n_layers\":%u,\"n_heads\":%u,\"n_kv_heads\":%u,\"mlp_hidden_size\":%u,"

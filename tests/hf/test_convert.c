@@ -1,7 +1,8 @@
 /* test_convert.c - difflm_convert through the public API, on tiny GGUF models
  * (tests/fixtures/model_tiny.c) of LLaDA (MHA), an iLLaDA-like LLaDA (GQA, tied head,
- * mask id 5, 3 shards) and Dream (GQA, biases, 2 shards), rewritten as Hugging Face
- * folders (hf_folder.c):
+ * mask id 5, 3 shards), Dream (GQA, biases, 2 shards), LLaDA-MoE and LLaDA2 (fused
+ * q/k/v, dense first layer, groups, shared expert; their per-expert HF tensors stacked
+ * into 3-D GGUF ones), rewritten as Hugging Face folders (hf_folder.c):
  *   - the folder converted to F32 holds the fixture's tensors byte for byte (names,
  *     order, types, shapes, LLaDA's q/k permutation), its tokenizer arrays and ids, and
  *     the tokenizer_config.json chat template, which difflm_chat_format then renders;
@@ -33,6 +34,9 @@ static const variant k_variants[] = {
     { "llada mha", DIFFLM_ARCH_LLADA, 4, 0, 126, 1 },
     { "illada gqa tied mask 5", DIFFLM_ARCH_LLADA, 2, 1, 5, 3 },
     { "dream", DIFFLM_ARCH_DREAM, 2, 0, 300, 2 },
+    /* MoE: per-expert HF tensors stacked into 3-D GGUF ones */
+    { "llada-moe", DIFFLM_ARCH_LLADA_MOE, 2, 0, 300, 2 },
+    { "llada2", DIFFLM_ARCH_LLADA2, 2, 0, 300, 3 },
 };
 
 static char g_base[256];        /* the test's scratch folder */
@@ -95,6 +99,10 @@ static void make_model(const variant *v, int seed, const char *gpath, const char
     s.tied = v->tied;
     s.mask_id = v->mask_id;
     s.seed = (uint64_t)seed;
+    if (v->arch == DIFFLM_ARCH_LLADA2) {   /* fused q/k/v, dense lead, groups, shared expert */
+        s.n_layer = 3, s.n_dense_lead = 1, s.n_ff_shexp = 32;
+        s.n_group = 4, s.topk_group = 2, s.routed_scale = 2.5f;
+    }
     dl_err err;
     ck_assert_int_eq(dl_tiny_write(&s, gpath, &err), 0);
     dl_gguf *g;

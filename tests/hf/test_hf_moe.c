@@ -13,9 +13,10 @@
 #include "hf_folder.h"
 #include "model/hf_config.h"
 #include "model/model.h"
+#include "kernels/types.h"
 #include "model_tiny.h"
 
-#define N_TOK 29
+#define N_TOK 45   /* two of llada2's blocks of 32 */
 
 static float *hidden(const dl_model *m) {
     int32_t tok[N_TOK];
@@ -29,13 +30,21 @@ static float *hidden(const dl_model *m) {
     return h;
 }
 
+/* _i / 2: llada-moe, llada2 (fused query_key_value, partial rotary factor, a dense
+ * first layer, groups, expert_bias, a shared expert, routed scaling); _i % 2: F32, BF16 */
 START_TEST(moe_folder_equals_gguf) {
     const uint32_t types[] = { DL_TYPE_F32, DL_TYPE_BF16 };
+    const int llada2 = _i / 2;
     dl_tiny_spec s;
-    dl_tiny_spec_init(&s, DIFFLM_ARCH_LLADA_MOE);
+    dl_tiny_spec_init(&s, llada2 ? DIFFLM_ARCH_LLADA2 : DIFFLM_ARCH_LLADA_MOE);
     s.n_head_kv = 2;
     s.n_expert = 8, s.n_expert_used = 3, s.n_ff_exp = 48;
-    s.wtype = types[_i];
+    if (llada2) {
+        /* no diffusion.block_length: the GGUF and the folder both take the row's 32 */
+        s.n_layer = 3, s.n_dense_lead = 1, s.n_ff = 80, s.n_ff_shexp = 48;
+        s.n_group = 4, s.topk_group = 2, s.routed_scale = 2.5f;
+    }
+    s.wtype = types[_i % 2];
     s.seed = 21;
     void *buf;
     size_t n;
@@ -56,20 +65,38 @@ START_TEST(moe_folder_equals_gguf) {
     dl_hf_config c;
     int rc = dl_hf_model_load(&mh, &st, &c, dir, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
-    ck_assert_ptr_eq(c.arch, dl_arch_by_id(DIFFLM_ARCH_LLADA_MOE));   /* not llada's row */
+    /* llada-moe: not llada's row, though its model_type says llada */
+    ck_assert_ptr_eq(c.arch, dl_arch_by_id(s.arch));
     const dl_hparams *a = &mg->hp, *b = &mh->hp;
     ck_assert_int_eq(a->n_expert, b->n_expert);
     ck_assert_int_eq(a->n_expert_used, b->n_expert_used);
     ck_assert_int_eq(a->n_ff_exp, b->n_ff_exp);
-    ck_assert_int_eq(b->n_ff_shexp, 0);
-    ck_assert_int_eq(b->n_group, 1);
-    ck_assert_int_eq(b->n_dense_lead, 0);
-    ck_assert(b->routed_scale == 1.0f);
+    ck_assert_int_eq(b->n_ff_shexp, s.n_ff_shexp);
+    ck_assert_int_eq(b->n_group, s.n_group);
+    ck_assert_int_eq(b->topk_group, s.topk_group);
+    ck_assert_int_eq(b->n_dense_lead, s.n_dense_lead);
+    ck_assert(b->routed_scale == s.routed_scale);
+    ck_assert_int_eq(b->n_rot, llada2 ? b->head_dim / 2 : b->head_dim);
+    ck_assert_int_eq(b->n_rot, a->n_rot);
+    ck_assert_int_eq(b->block_length, llada2 ? 32 : 0);
+    ck_assert_int_eq(a->block_length, b->block_length);
     ck_assert_int_eq(b->rope_layout, DL_ROPE_HALF);
     ck_assert_uint_eq(a->n_params, b->n_params);
     /* the views are the folder's tensors in place */
     char name[160];
-    for (int il = 0; il < b->n_layer; il++)
+    if (llada2)
+        for (int il = 0; il < b->n_layer; il++) {
+            snprintf(name, sizeof name, "model.layers.%d.attention.query_key_value.weight", il);
+            const dl_st_tensor *t = dl_st_find(st, name);
+            ck_assert_ptr_nonnull(t);
+            const dl_layer *L = &mh->layers[il];
+            size_t rb = dl_row_bytes(t->t.type, t->t.ne[0]);
+            ck_assert_ptr_eq(L->wq.data, t->t.data);
+            ck_assert_ptr_eq(L->wk.data, (const uint8_t *)t->t.data + (size_t)L->wq.ne1 * rb);
+            ck_assert_ptr_eq(L->wv.data, (const uint8_t *)L->wk.data + (size_t)L->wk.ne1 * rb);
+            ck_assert_int_eq(L->wq.ne1 + L->wk.ne1 + L->wv.ne1, t->t.ne[1]);
+        }
+    for (int il = b->n_dense_lead; il < b->n_layer; il++)
         for (int e = 0; e < b->n_expert; e++) {
             snprintf(name, sizeof name, "model.layers.%d.mlp.experts.%d.down_proj.weight", il, e);
             const dl_st_tensor *t = dl_st_find(st, name);
@@ -96,7 +123,7 @@ END_TEST
 int main(void) {
     Suite *s = suite_create("hf_moe");
     TCase *tc = tcase_create("folder");
-    tcase_add_loop_test(tc, moe_folder_equals_gguf, 0, 2);
+    tcase_add_loop_test(tc, moe_folder_equals_gguf, 0, 4);
     suite_add_tcase(s, tc);
     return dl_run_suite(s);
 }
