@@ -171,6 +171,36 @@ START_TEST(test_rope) {
 }
 END_TEST
 
+/* Partial RoPE: the first n_rot dimensions of each head turn exactly as a head of n_rot
+ * (dl_rope on a copy of just those dimensions), the rest are untouched bits. */
+START_TEST(test_rope_part) {
+    const int pairings[] = { DL_ROPE_PAIR_ADJACENT, DL_ROPE_PAIR_HALF };
+    const int T = 7, H = 3, hd = 16, rots[] = { 2, 8, 12, 16 };
+    int32_t pos[7];
+    for (int t = 0; t < T; t++)
+        pos[t] = t * 41 % 97;
+    for (int ip = 0; ip < 2; ip++)
+        for (int ir = 0; ir < 4; ir++) {
+            int nr = rots[ir];
+            float *x = rand_buf((size_t)T * H * hd, 2.0f);
+            float *orig = malloc((size_t)T * H * hd * 4), *part = malloc((size_t)T * H * nr * 4);
+            float *cs = malloc((size_t)T * nr * 4);
+            memcpy(orig, x, (size_t)T * H * hd * 4);
+            for (int i = 0; i < T * H; i++)
+                memcpy(part + (size_t)i * nr, x + (size_t)i * hd, (size_t)nr * 4);
+            dl_rope_table(cs, pos, 600000.0f, T, nr);   /* frequencies over n_rot */
+            dl_rope_part(x, cs, pairings[ip], T, H, nr, hd);
+            dl_rope(part, cs, pairings[ip], T, H, nr);
+            for (int i = 0; i < T * H; i++) {
+                ck_assert(memcmp(x + (size_t)i * hd, part + (size_t)i * nr, (size_t)nr * 4) == 0);
+                ck_assert(memcmp(x + (size_t)i * hd + nr, orig + (size_t)i * hd + nr,
+                                 (size_t)(hd - nr) * 4) == 0);
+            }
+            free(x), free(orig), free(part), free(cs);
+        }
+}
+END_TEST
+
 START_TEST(test_rope_layouts) {
     /* hd = 4, theta = 10000, pos = 1: pair 0 turns by 1 rad, pair 1 by 0.01 rad */
     int32_t pos = 1;
@@ -387,6 +417,7 @@ static Suite *kernels_suite(void) {
     tcase_add_test(tc, test_matmul_known);
     tcase_add_test(tc, test_rope);
     tcase_add_test(tc, test_rope_layouts);
+    tcase_add_test(tc, test_rope_part);
     tcase_add_test(tc, test_attention);
     tcase_add_test(tc, test_attention_known);
     tcase_add_test(tc, test_f16_all);
