@@ -29,6 +29,8 @@ pub const DIFFLM_LOG_DEBUG: i32 = 3;
 
 pub const DIFFLM_ARCH_LLADA: i32 = 1;
 pub const DIFFLM_ARCH_DREAM: i32 = 2;
+pub const DIFFLM_ARCH_LLADA_MOE: i32 = 3;
+pub const DIFFLM_ARCH_LLADA2: i32 = 4;
 
 pub const DIFFLM_TOKENIZE_ADD_BOS: u32 = 1;
 pub const DIFFLM_TOKENIZE_PARSE_SPECIAL: u32 = 2;
