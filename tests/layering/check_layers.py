@@ -36,6 +36,7 @@ INTERNAL = {
     "tools/difflm-mkmodel.c": "writes test models through tests/fixtures and the arch table",
     "bench/bench_kernels.c": "measures the kernels themselves",
     "bench/bench_model.c": "measures one forward pass per weight type without a context",
+    "bench/bench_moe.c": "measures one forward pass of an MoE file against a dense one without a context",
     "bench/bench_train_gemm.c": "measures the trainer's products",
     "bench/ceiling.c": "the FMA ceiling on the paths cpu.h selects",
     "bench/ceiling.h": "the FMA ceiling on the paths cpu.h selects",
