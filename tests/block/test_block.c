@@ -31,8 +31,18 @@
 
 /* The shapes: LLaDA with block 8 (F32), Dream-style (shifted logits, biases, GQA) with
  * block 4, LLaDA with block 40 (above the attention's 32-query tiles, not a multiple)
- * and Q8_0 attention weights. */
+ * and Q8_0 attention weights, and LLaDA2 (MoE: fused q/k/v, partial RoPE, a dense
+ * first layer, groups, shared expert) with block 8. */
 static void spec_for(dl_tiny_spec *s, int which) {
+    if (which == 3) {
+        dl_tiny_spec_init(s, DIFFLM_ARCH_LLADA2);
+        s->n_head_kv = 2, s->n_layer = 3, s->n_dense_lead = 1, s->n_ff = 96;
+        s->n_expert = 16, s->n_expert_used = 4, s->n_ff_exp = 32, s->n_ff_shexp = 32;
+        s->n_group = 4, s->topk_group = 2, s->routed_scale = 2.5f;
+        s->seed = 43;
+        s->block_length = 8;
+        return;
+    }
     if (which == 1) {
         dl_tiny_spec_init(s, DIFFLM_ARCH_DREAM);
         s->n_embd = 56;
@@ -51,7 +61,7 @@ static void spec_for(dl_tiny_spec *s, int which) {
         s->q8_tensor = "blk.0.attn_q.weight";
     }
 }
-#define N_SPECS 3
+#define N_SPECS 4
 
 typedef struct fixture {
     void *buf;
@@ -403,7 +413,9 @@ START_TEST(test_model_info) {
         ck_assert_int_eq(difflm_model_info_get(ctx, &mi), DIFFLM_OK);
         ck_assert_uint_eq(mi.struct_size, sizeof mi);
         ck_assert_int_eq(mi.block_length, which < N_SPECS ? s.block_length : 0);
-        ck_assert_int_eq(mi.arch, which == 1 ? DIFFLM_ARCH_DREAM : DIFFLM_ARCH_LLADA);
+        ck_assert_int_eq(mi.arch, which == 1   ? DIFFLM_ARCH_DREAM
+                                  : which == 3 ? DIFFLM_ARCH_LLADA2
+                                               : DIFFLM_ARCH_LLADA);
 
         memset(&mi, 0x5a, sizeof mi);
         mi.struct_size = (uint32_t)offsetof(difflm_model_info, block_length);
