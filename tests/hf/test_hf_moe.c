@@ -120,10 +120,76 @@ START_TEST(moe_folder_equals_gguf) {
 }
 END_TEST
 
+/* The published LLaDA2-mini config.json's keys (the fuzz seed llada2-mini.json) give
+ * its hyperparameters; keys naming another router or rotary are refused. */
+static const char k_llada2_mini[] =
+    "{\"architectures\":[\"LLaDA2MoeModelLM\"],\"model_type\":\"llada2_moe\",\"hidden_size\":2048,"
+    "\"num_hidden_layers\":20,\"num_attention_heads\":16,\"num_key_value_heads\":4,\"head_dim\":128,"
+    "\"intermediate_size\":5120,\"moe_intermediate_size\":512,\"num_experts\":256,"
+    "\"num_experts_per_tok\":8,\"num_shared_experts\":1,\"n_group\":8,\"topk_group\":4,"
+    "\"routed_scaling_factor\":2.5,\"first_k_dense_replace\":1,\"score_function\":\"sigmoid\","
+    "\"norm_topk_prob\":true,\"partial_rotary_factor\":0.5,\"max_position_embeddings\":32768,"
+    "\"vocab_size\":157184,\"rope_theta\":600000,\"rms_norm_eps\":1e-06,"
+    "\"tie_word_embeddings\":false,\"rope_scaling\":null,\"eos_token_id\":156892}";
+
+static int parse_with(const char *from, const char *to, dl_hf_config *c, dl_err *e) {
+    char buf[sizeof k_llada2_mini + 64];
+    const char *at = strstr(k_llada2_mini, from);
+    ck_assert_ptr_nonnull(at);
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - k_llada2_mini), k_llada2_mini, to,
+             at + strlen(from));
+    return dl_hf_config_parse(c, buf, strlen(buf), NULL, 0, e);
+}
+
+START_TEST(llada2_config) {
+    dl_hf_config c;
+    dl_err e = { 0 };
+    ck_assert_msg(dl_hf_config_parse(&c, k_llada2_mini, strlen(k_llada2_mini), NULL, 0, &e) == 0,
+                  "%s", e.msg);
+    const dl_hparams *hp = &c.hp;
+    ck_assert_ptr_eq(c.arch, dl_arch_by_id(DIFFLM_ARCH_LLADA2));
+    ck_assert_int_eq(hp->n_embd, 2048);
+    ck_assert_int_eq(hp->n_layer, 20);
+    ck_assert_int_eq(hp->n_head, 16);
+    ck_assert_int_eq(hp->n_head_kv, 4);
+    ck_assert_int_eq(hp->head_dim, 128);
+    ck_assert_int_eq(hp->n_rot, 64);
+    ck_assert_int_eq(hp->n_ff, 5120);
+    ck_assert_int_eq(hp->n_expert, 256);
+    ck_assert_int_eq(hp->n_expert_used, 8);
+    ck_assert_int_eq(hp->n_ff_exp, 512);
+    ck_assert_int_eq(hp->n_ff_shexp, 512);
+    ck_assert_int_eq(hp->n_group, 8);
+    ck_assert_int_eq(hp->topk_group, 4);
+    ck_assert_int_eq(hp->n_dense_lead, 1);
+    ck_assert(hp->routed_scale == 2.5f);
+    ck_assert_int_eq(hp->block_length, 32);
+    ck_assert_int_eq(hp->shift_logits, 0);
+    ck_assert_int_eq(hp->n_ctx_train, 32768);
+    ck_assert(hp->rope_theta == 600000.0f);
+    ck_assert_int_eq(c.tied, 0);
+    /* another router, unnormalised weights, an odd rotary width */
+    ck_assert_int_eq(parse_with("\"sigmoid\"", "\"softmax\"", &c, &e), DIFFLM_E_UNSUPPORTED);
+    ck_assert_msg(strstr(e.msg, "score_function"), "%s", e.msg);
+    ck_assert_int_eq(parse_with("\"norm_topk_prob\":true", "\"norm_topk_prob\":false", &c, &e),
+                     DIFFLM_E_UNSUPPORTED);
+    ck_assert_msg(strstr(e.msg, "norm_topk_prob"), "%s", e.msg);
+    ck_assert_int_eq(parse_with("\"partial_rotary_factor\":0.5", "\"partial_rotary_factor\":0.2890625",
+                                &c, &e), DIFFLM_E_FORMAT);   /* 37 dimensions */
+    ck_assert_int_eq(parse_with("\"n_group\":8", "\"n_group\":3", &c, &e), DIFFLM_E_FORMAT);
+    /* a whole-head row refuses a partial factor */
+    ck_assert_int_eq(parse_with("\"LLaDA2MoeModelLM\"],\"model_type\":\"llada2_moe\"",
+                                "\"LLaDAMoEModelLM\"],\"model_type\":\"llada\"", &c, &e),
+                     DIFFLM_E_UNSUPPORTED);
+    ck_assert_msg(strstr(e.msg, "partial_rotary_factor"), "%s", e.msg);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("hf_moe");
     TCase *tc = tcase_create("folder");
     tcase_add_loop_test(tc, moe_folder_equals_gguf, 0, 4);
+    tcase_add_test(tc, llada2_config);
     suite_add_tcase(s, tc);
     return dl_run_suite(s);
 }
