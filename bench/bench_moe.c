@@ -14,7 +14,8 @@
  *      dense: the same attention and L dense layers of width 4608 = (8 + 1) x 512, so a
  *             token meets the same FFN parameters in either file (the router's 2048 x 256
  *             aside).
- * 2. Each file runs in a fresh process (its own peak RSS): one step = a forward over the
+ * 2. Each file runs in a fresh process (its own peak RSS), its selection bias zeroed (see
+ *    child()): one step = a forward over the
  *    canvas + the head for its first 32 rows, best of the steps of SECONDS, on THREADS
  *    threads. Canvas 32 is a block diffusion step of LLaDA2 with its exact KV cache (one
  *    block of 32 rows through the layers; attention to a short prefix costs little);
@@ -74,6 +75,13 @@ static int child(const char *path, const int *canvas, int n_canvas, int threads,
     }
     m->pool = pool;
     m->n_threads = dl_pool_threads(pool);
+    /* The writer's random selection bias (sd 0.5 against sigmoid scores in (0, 1)) would
+     * send most tokens to the same few experts; a trained bias balances the experts'
+     * load, so the steps run without it (the router's random logits spread the tokens). */
+    float *zeros = calloc((size_t)(m->hp.n_expert > 0 ? m->hp.n_expert : 1), sizeof *zeros);
+    for (int il = 0; il < m->hp.n_layer; il++)
+        if (m->layers[il].router_bias.data)
+            m->layers[il].router_bias = (dl_weight){ zeros, DL_TYPE_F32, m->hp.n_expert, 1 };
     int Tmax = 0;
     for (int i = 0; i < n_canvas; i++)
         Tmax = canvas[i] > Tmax ? canvas[i] : Tmax;
@@ -104,6 +112,7 @@ static int child(const char *path, const int *canvas, int n_canvas, int threads,
     dl_pool_free(pool);
     dl_model_free(m);
     dl_gguf_close(g);
+    free(zeros);
     return 0;
 }
 
