@@ -310,8 +310,10 @@ DIFFLM_API int difflm_tokenize(difflm_ctx *ctx, const char *text, size_t len, ui
 /* Turns ids into bytes (not NUL-terminated). Any byte string that was tokenized comes
  * back unchanged, but for the tokenizer's Unicode normalization (Qwen2 / Dream: NFC, as
  * Hugging Face's tokenizer does; LLaDA: none): a text already in that form comes back
- * byte for byte, and what comes back tokenizes to the same ids. Returns OK, E_BUFFER_TOO_SMALL (*n_out = bytes needed),
- * E_INVALID_ARG (an id outside the vocabulary). */
+ * byte for byte, and what comes back tokenizes to the same ids. An id no token names (a
+ * Hugging Face folder's rows past its tokenizer) decodes to nothing, as in Hugging Face's
+ * decode. Returns OK, E_BUFFER_TOO_SMALL (*n_out = bytes needed), E_INVALID_ARG (an id
+ * outside the vocabulary: a GGUF's tokens, a folder's head rows). */
 DIFFLM_API int difflm_detokenize(difflm_ctx *ctx, const difflm_token *ids, size_t n,
                                  uint32_t flags, char *out, size_t cap, size_t *n_out);
 

@@ -58,6 +58,10 @@ int dl_model_obj_load_hf(struct difflm_model *m, const char *dir, int32_t *mask_
                        "rows", dir, dl_tok_n_vocab(m->tok), rows);
     if ((rc = apply_config_ids(m->tok, &c, dir, err)))
         return rc;
+    /* every row can be predicted, as in the reference samplers (and as from the
+     * converted GGUF, whose vocabulary names the rest [PAD{id}]) */
+    if ((rc = dl_tok_set_n_ids(m->tok, rows, err)))
+        return rc;
     *mask_id = c.mask_id;
     return 0;
 }

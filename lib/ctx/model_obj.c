@@ -38,7 +38,7 @@ int dl_model_obj_load(struct difflm_model **out, const difflm_model_params *p, d
         return rc;
     }
     const dl_hparams *hp = &m->model->hp;
-    m->n_tok_vocab = DL_MIN(dl_tok_n_vocab(m->tok), hp->n_vocab);
+    m->n_tok_vocab = DL_MIN(dl_tok_n_ids(m->tok), hp->n_vocab);
     // the host's id, else the file's, else the architecture's (arch.c; -1 for rows
     // whose files always carry one)
     int32_t file_mask = hf_mask >= 0 ? hf_mask : dl_tok_specials(m->tok)->mask;

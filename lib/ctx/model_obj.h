@@ -22,7 +22,9 @@ struct difflm_model {
                                    a private copy of this struct with its own */
     dl_tok *tok;
     int32_t mask_id;
-    int32_t n_tok_vocab;        /* ids >= this are never predicted (Dream's wider head) */
+    int32_t n_tok_vocab;        /* ids >= this are never predicted: a GGUF whose vocabulary
+                                   is shorter than its head (a folder's head is predicted
+                                   whole, dl_tok_n_ids) */
     int refs;                   /* atomic; the host's reference and one per context */
 };
 

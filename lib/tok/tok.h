@@ -79,6 +79,13 @@ static inline dl_tok_special dl_tok_special_keep(void) {
 }
 
 int32_t dl_tok_n_vocab(const dl_tok *t);
+/* Ids dl_tok_decode accepts: dl_tok_n_vocab, or more after dl_tok_set_n_ids. A model
+ * folder's embedding may have rows past its tokenizer's last id (Dream's 152064 over
+ * 151667 tokens): the reference samplers' argmax runs over every row, so those ids can be
+ * generated, and they decode to nothing, as Hugging Face's decode skips an id no token
+ * names. E_INVALID_ARG when n is below dl_tok_n_vocab. */
+int32_t dl_tok_n_ids(const dl_tok *t);
+int dl_tok_set_n_ids(dl_tok *t, int32_t n, dl_err *err);
 const dl_tok_special *dl_tok_specials(const dl_tok *t);
 int dl_tok_chat_style(const dl_tok *t);   /* enum dl_chat_style, from the vocabulary */
 
