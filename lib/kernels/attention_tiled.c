@@ -25,8 +25,13 @@ int dl_attention_tiled_path(void) {
     return DL_FPATH_SCALAR;
 }
 
+static atomic_int cached = -2;   /* -2: not read yet; every racing reader stores the same */
+
+void dl_attention_tiled_set_choice(int choice) {
+    atomic_store_explicit(&cached, choice, memory_order_relaxed);
+}
+
 int dl_attention_tiled_choice(void) {
-    static atomic_int cached = -2;   /* -2: not read yet; every racing reader stores the same */
     int c = atomic_load_explicit(&cached, memory_order_relaxed);
     if (c == -2) {
         const char *e = getenv("DIFFLM_ATTN");

@@ -36,6 +36,9 @@ int dl_attention_tiled_path(void);
  * (dl_attention_head) when DIFFLM_ATTN=scores is in the environment (read once; for
  * measuring one against the other in the same build). */
 int dl_attention_tiled_choice(void);
+/* Sets what dl_attention_tiled_choice returns from now on (-1 or a path), for
+ * benchmarks that time both kernels in one process; not for concurrent passes. */
+void dl_attention_tiled_set_choice(int choice);
 
 /* Floats of work area the kernel needs at head dimension hd (8-byte aligned; 0 when
  * hd is out of range). */
