@@ -1,7 +1,8 @@
 /* attention_tiled.c - attention with an online softmax over tiles of keys
  * (attention_tiled.h): a portable path and an AVX-512 path, the same algorithm, the
  * same tiles and the same order of operations per query lane; they differ in the exp
- * (expf against dl_exp512, within 2 ulp of it) and so are not bitwise equal. */
+ * (expf against dl_exp512, within 2 ulp of it) and in the products (a * b + c, which
+ * the compiler may or may not fuse, against fma), and so are not bitwise equal. */
 #include <math.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -34,8 +35,14 @@ void dl_attention_tiled_set_choice(int choice) {
 int dl_attention_tiled_choice(void) {
     int c = atomic_load_explicit(&cached, memory_order_relaxed);
     if (c == -2) {
+        /* without AVX-512 the score-matrix kernel's products (own AVX2 GEMM) beat the
+         * portable tiled path 2x (doc/performance.md, "Attention") */
         const char *e = getenv("DIFFLM_ATTN");
-        c = e && !strcmp(e, "scores") ? -1 : dl_attention_tiled_path();
+        int best = dl_attention_tiled_path();
+        c = e && !strcmp(e, "scores")  ? -1
+            : e && !strcmp(e, "tiled") ? best
+            : best == DL_FPATH_AVX512  ? best
+                                       : -1;
         atomic_store_explicit(&cached, c, memory_order_relaxed);
     }
     return c;
@@ -111,7 +118,11 @@ static void block_finish(float *out, const tile_state *s, int nq, int hd, int ld
 
 /* --- portable */
 
-/* One tile of kt keys (rows t0 .. t0+kt, packed as kb, vb: [kt][hd]) into the state. */
+/* One tile of kt keys (rows t0 .. t0+kt, packed as kb, vb: [kt][hd]) into the state.
+ * The lanes are the innermost loops (contiguous [TQ] rows, which compilers vectorize
+ * at any target), and products are a * b + c, not fmaf: without FMA hardware (x86-64's
+ * baseline) fmaf is a library call per product. Per lane the order is the AVX-512
+ * path's: scores summed over d in order, keys in order. */
 static void tile_portable(tile_state *s, const float *kb, const float *vb, int t0, int kt,
                           int hd, float scale) {
     float alpha[TQ], mnew[TQ], tsum[TQ];
@@ -121,11 +132,15 @@ static void tile_portable(tile_state *s, const float *kb, const float *vb, int t
     for (int r = 0; r < kt; r++) {
         const float *kr = kb + (size_t)r * hd;
         float *pr = s->pt + (size_t)r * TQ;
+        for (int i = 0; i < TQ; i++)
+            pr[i] = 0.0f;
+        for (int d = 0; d < hd; d++) {
+            const float kd = kr[d], *qd = s->qt + (size_t)d * TQ;
+            for (int i = 0; i < TQ; i++)
+                pr[i] += kd * qd[i];
+        }
         for (int i = 0; i < TQ; i++) {
-            float a = 0.0f;
-            for (int d = 0; d < hd; d++)
-                a = fmaf(kr[d], s->qt[(size_t)d * TQ + i], a);
-            pr[i] = a * scale;
+            pr[i] *= scale;
             if (t0 + r < s->lim[i] && pr[i] > mnew[i])
                 mnew[i] = pr[i];
         }
@@ -143,14 +158,15 @@ static void tile_portable(tile_state *s, const float *kb, const float *vb, int t
     }
     for (int i = 0; i < TQ; i++)
         s->l[i] = s->l[i] * (double)alpha[i] + (double)tsum[i];
-    /* ot = ot * alpha + p v, in key order per element */
+    /* ot = ot * alpha + p v, keys in order per element */
     for (int d = 0; d < hd; d++) {
         float *od = s->ot + (size_t)d * TQ;
-        for (int i = 0; i < TQ; i++) {
-            float a = od[i] * alpha[i];
-            for (int r = 0; r < kt; r++)
-                a = fmaf(vb[(size_t)r * hd + d], s->pt[(size_t)r * TQ + i], a);
-            od[i] = a;
+        for (int i = 0; i < TQ; i++)
+            od[i] *= alpha[i];
+        for (int r = 0; r < kt; r++) {
+            const float vd = vb[(size_t)r * hd + d], *pr = s->pt + (size_t)r * TQ;
+            for (int i = 0; i < TQ; i++)
+                od[i] += vd * pr[i];
         }
     }
 }

@@ -32,9 +32,10 @@
 /* Kernel paths: DL_FPATH_SCALAR (portable loops, expf) or DL_FPATH_AVX512 (16 lanes,
  * dl_exp512); dl_attention_tiled_path() is the best the CPU has (cpu.c). */
 int dl_attention_tiled_path(void);
-/* What inference uses: dl_attention_tiled_path(), or -1 for the score-matrix kernel
- * (dl_attention_head) when DIFFLM_ATTN=scores is in the environment (read once; for
- * measuring one against the other in the same build). */
+/* What inference uses: DL_FPATH_AVX512 where the CPU has it, else -1 for the
+ * score-matrix kernel (dl_attention_head, whose products have AVX2 paths: 2x the
+ * portable tiled path). DIFFLM_ATTN in the environment (read once; for measuring and
+ * testing): "scores" gives -1 everywhere, "tiled" dl_attention_tiled_path() everywhere. */
 int dl_attention_tiled_choice(void);
 /* Sets what dl_attention_tiled_choice returns from now on (-1 or a path), for
  * benchmarks that time both kernels in one process; not for concurrent passes. */

@@ -7,8 +7,10 @@
  * Tolerance, per output element, a worst-case bound rather than a guess. The kernel
  * reorders the softmax (tiles of 32 keys, the running maximum and sum rescaled by
  * e^(m_old - m_new) after each tile) and sums in float where the twin sums in double:
- *  - a score is an fma chain of hd products, then one multiply by the scale: its error
- *    is below (hd + 1) u S, S = scale * sum_d |q_d k_d| (u = 2^-24); a score error e
+ *  - a score is a chain of hd products and sums (fused on the AVX-512 path, maybe not on
+ *    the portable one: the dot-product bound gamma_hd holds either way), then one
+ *    multiply by the scale: its error is below (hd + 1) u S, S = scale * sum_d |q_d k_d|
+ *    (u = 2^-24, to first order); a score error e
  *    moves p_j by a factor e^(+-e), so the output (a convex combination of the v_j)
  *    by at most 2 e max|v| for the worst score;
  *  - each exp is within 2 ulp (dl_exp512; expf within 1);
@@ -94,8 +96,11 @@ static int paths(int out[2]) {
     out[n++] = DL_FPATH_SCALAR;
     if (dl_attention_tiled_path() == DL_FPATH_AVX512)
         out[n++] = DL_FPATH_AVX512;
-    else
-        fprintf(stderr, "test_attention_tiled: no AVX-512 on this CPU: the portable path only\n");
+    else {
+        static int said;
+        if (!said++)
+            fprintf(stderr, "test_attention_tiled: no AVX-512 on this CPU: the portable path only\n");
+    }
     return n;
 }
 
