@@ -176,6 +176,8 @@ DIFFLM_API const char *difflm_last_error(const difflm_ctx *ctx);
 /* Architectures. */
 #define DIFFLM_ARCH_LLADA 1
 #define DIFFLM_ARCH_DREAM 2
+#define DIFFLM_ARCH_LLADA_MOE 3   /* LLaDA-MoE-7B-A1B (GGUF llada-moe) */
+#define DIFFLM_ARCH_LLADA2 4      /* LLaDA2.0 / 2.1 (HF llada2_moe) */
 
 typedef struct difflm_model_info {
     uint32_t struct_size;
@@ -188,6 +190,9 @@ typedef struct difflm_model_info {
     int32_t mask_id, bos_id, eos_id, eot_id;   /* -1 where the model has none */
     int32_t add_bos;             /* the tokenizer adds BOS by default */
     uint64_t n_params;
+    int32_t block_length;        /* > 0: a block-causal model (diffusion.block_length):
+                                    attention is bidirectional inside blocks of this many
+                                    positions, causal across them; 0: bidirectional */
 } difflm_model_info;
 
 /* Fills *out (set out->struct_size first, or use sizeof). Returns OK or E_INVALID_ARG. */
@@ -290,7 +295,11 @@ DIFFLM_API difflm_model *difflm_ctx_model(const difflm_ctx *ctx);
 /* ---------------------------------------------------------------- tokenizer */
 
 #define DIFFLM_TOKENIZE_ADD_BOS 1u        /* prepend BOS (if the model has one) */
-#define DIFFLM_TOKENIZE_PARSE_SPECIAL 2u  /* "<|eot_id|>" in the text becomes that token */
+/* "<|eot_id|>" in the text becomes that token. Without the flag, special (control) tokens
+ * are plain text; added tokens that are not special (e.g. Qwen's "<tool_call>") are still
+ * matched, as in Hugging Face's tokenizers with split_special_tokens and in llama.cpp
+ * with parse_special off. */
+#define DIFFLM_TOKENIZE_PARSE_SPECIAL 2u
 #define DIFFLM_DETOKENIZE_SPECIAL 1u      /* render control tokens (default: skip them) */
 
 /* Tokenizes text[0..len). Writes up to cap ids to out and the count to *n_out.
@@ -301,8 +310,10 @@ DIFFLM_API int difflm_tokenize(difflm_ctx *ctx, const char *text, size_t len, ui
 /* Turns ids into bytes (not NUL-terminated). Any byte string that was tokenized comes
  * back unchanged, but for the tokenizer's Unicode normalization (Qwen2 / Dream: NFC, as
  * Hugging Face's tokenizer does; LLaDA: none): a text already in that form comes back
- * byte for byte, and what comes back tokenizes to the same ids. Returns OK, E_BUFFER_TOO_SMALL (*n_out = bytes needed),
- * E_INVALID_ARG (an id outside the vocabulary). */
+ * byte for byte, and what comes back tokenizes to the same ids. An id no token names (a
+ * Hugging Face folder's rows past its tokenizer) decodes to nothing, as in Hugging Face's
+ * decode. Returns OK, E_BUFFER_TOO_SMALL (*n_out = bytes needed), E_INVALID_ARG (an id
+ * outside the vocabulary: a GGUF's tokens, a folder's head rows). */
 DIFFLM_API int difflm_detokenize(difflm_ctx *ctx, const difflm_token *ids, size_t n,
                                  uint32_t flags, char *out, size_t cap, size_t *n_out);
 
@@ -332,9 +343,16 @@ DIFFLM_API int difflm_chat_format(difflm_ctx *ctx, const difflm_chat_message *ms
 /* ---------------------------------------------------------------- generation */
 
 /* Schedules: which positions may commit at a step and how many. */
-#define DIFFLM_SCHEDULE_AUTO 0       /* BLOCKS for LLaDA, TIMESTEPS for Dream */
+#define DIFFLM_SCHEDULE_AUTO 0       /* BLOCKS for LLaDA, TIMESTEPS for Dream,
+                                        BLOCK_DIFFUSION for block-causal models */
 #define DIFFLM_SCHEDULE_BLOCKS 1     /* LLaDA generate.py: semi-AR blocks, linear counts */
 #define DIFFLM_SCHEDULE_TIMESTEPS 2  /* Dream: t = linspace(1, eps, steps+1) over the canvas */
+#define DIFFLM_SCHEDULE_BLOCK_DIFFUSION 3  /* block-causal models (a block length in the file;
+                                        AUTO picks it for them): the canvas padded to whole
+                                        blocks, one block at a time against an exact KV cache
+                                        of the finished ones, LLaDA2's threshold commits
+                                        (block_threshold) and 2.1's token editing
+                                        (editing_threshold); doc/sampling.md "Block diffusion" */
 
 /* Remasking rules: which predictions to keep (the rest stay MASK). */
 #define DIFFLM_REMASK_AUTO 0           /* LOW_CONFIDENCE for BLOCKS, ENTROPY for TIMESTEPS */
@@ -356,6 +374,11 @@ DIFFLM_API int difflm_chat_format(difflm_ctx *ctx, const difflm_chat_message *ms
 #define DIFFLM_GEN_ALL_LOGITS 8u             /* run the output head over every canvas row,
                                                 not only the step's candidates (for
                                                 measuring; the tokens are the same) */
+#define DIFFLM_GEN_BLOCK_RECOMPUTE 16u       /* BLOCK_DIFFUSION: every step recomputes the
+                                                canvas up to the block's end instead of
+                                                running the block against the KV cache (for
+                                                measuring and testing: the tokens are the
+                                                same; with it cfg_scale may be > 0) */
 
 /* Parallel decoding (difflm_gen_params.parallel): how many of a step's candidates commit.
  * With THRESHOLD or FACTOR, `steps` no longer bounds the loop: each block (BLOCKS) or
@@ -398,10 +421,22 @@ typedef struct difflm_gen_params {
     float threshold;             /* PARALLEL_THRESHOLD: in (0, 1] (default 0.9) */
     float factor;                /* PARALLEL_FACTOR: > 0 (default 1.0) */
     int32_t cache;               /* DIFFLM_CACHE_* (default NONE) */
+    /* BLOCK_DIFFUSION (LLaDA2.x); the other schedules ignore these. `steps` is shared
+     * among the blocks after the prompt's whole ones (steps / blocks each, at least 1) */
+    float block_threshold;       /* commit every MASK of the block whose confidence is
+                                    > this if they are at least the step's scheduled count,
+                                    else the scheduled count of the most confident (LLaDA2;
+                                    in [0, 1], default 0.95; 1 = the scheduled counts only) */
+    float editing_threshold;     /* LLaDA2.1 token editing: a committed token of the block
+                                    whose new prediction differs with confidence > this is
+                                    replaced. In [0, 1); 0 = off (default) */
+    int32_t max_post_steps;      /* with editing: editing steps after the block has no MASK
+                                    left, until one edits nothing (>= 0, default 0) */
 } difflm_gen_params;
 
 /* Fills *g with defaults (gen 128, steps 128, block 32, greedy, AUTO schedule/remasking,
- * no parallel decoding (threshold 0.9, factor 1.0 when chosen), no cache, no early stop). */
+ * no parallel decoding (threshold 0.9, factor 1.0 when chosen), no cache, no early stop;
+ * block diffusion: block_threshold 0.95, no editing, max_post_steps 0). */
 DIFFLM_API void difflm_gen_params_init(difflm_gen_params *g);
 
 /* Sets the canvas to [prompt | MASK x gen_length] and prepares the schedule. The prompt
@@ -667,6 +702,85 @@ DIFFLM_API void difflm_score_params_init(difflm_score_params *p);
 DIFFLM_API int difflm_score(difflm_ctx *ctx, const difflm_token *prompt, size_t n_prompt,
                             const difflm_token *ids, size_t n, const difflm_score_params *p,
                             difflm_score_result *out);
+
+/* ---------------------------------------------------------------- converting model files
+ *
+ * difflm_convert writes a GGUF file from a Hugging Face model folder (as downloaded:
+ * config.json, *.safetensors or shards with their index, tokenizer.json,
+ * tokenizer_config.json) or from a GGUF file, in F32, F16, BF16 or under one of
+ * llama-quantize's presets. A folder becomes the GGUF llama.cpp's convert_hf_to_gguf.py
+ * writes for it (keys, tokenizer keys and chat template, tensor names and order,
+ * LLaDA's q/k permutation); a preset then picks each tensor's type as llama-quantize does
+ * (doc/formats.md, "Quantization presets"), so converting a folder to Q4_K_M gives the
+ * bytes of converting it to F32 and quantizing that file. The model is read one tensor at
+ * a time while the output is written: memory stays near one tensor whatever the model's
+ * size. The output is written under a temporary name next to it and renamed at the
+ * end: on any failure, or a cancellation, no output file is left behind and an existing
+ * file of that name is untouched. */
+
+/* What the progress callback is told after each tensor is written. */
+typedef struct difflm_convert_progress {
+    uint32_t struct_size;        /* sizeof(difflm_convert_progress) of the library */
+    size_t done;                 /* tensors written, this one included */
+    size_t total;                /* tensors in the output */
+    const char *tensor;          /* its GGUF name, e.g. "blk.0.attn_q.weight" */
+    const char *type;            /* its type in the output, e.g. "Q4_K", "F32" */
+    uint32_t ggml_type;          /* the same as the GGUF type id (ggml's numbering) */
+    uint64_t in_bytes;           /* its bytes in the source (a folder's tensors counted
+                                    in the float type they are converted through) */
+    uint64_t out_bytes;          /* its bytes in the output */
+} difflm_convert_progress;
+
+/* Called on the converting thread after each tensor; p is valid during the call only.
+ * Return 0 to go on, anything else to cancel (difflm_convert returns E_CANCELLED). */
+typedef int (*difflm_convert_progress_fn)(const difflm_convert_progress *p, void *user);
+
+typedef struct difflm_convert_params {
+    uint32_t struct_size;        /* sizeof(difflm_convert_params), set by the init call */
+    const char *input;           /* a Hugging Face folder, its config.json, or a GGUF file */
+    const char *output;          /* the GGUF file to write (replaced only on success) */
+    const char *type;            /* output type, any case: "f32", "f16", "bf16", or a
+                                    preset "q4_0" "q4_1" "q5_0" "q5_1" "q8_0" "q4_k_s"
+                                    "q4_k_m" "q5_k_s" "q5_k_m" "q6_k" ("q4_k" = "q4_k_m",
+                                    "q5_k" = "q5_k_m"); NULL = "f16" (llama.cpp's
+                                    converter's default) */
+    int32_t pure;                /* 1: every quantizable matrix gets the preset's type (no
+                                    head or layer rules, as llama-quantize --pure) */
+    int32_t allow_requantize;    /* 1: accept a GGUF whose matrices are already quantized */
+    int32_t n_threads;           /* threads that encode rows; 0 = all cores. The output is
+                                    the same for any count */
+    difflm_convert_progress_fn progress_fn;   /* NULL = none */
+    void *progress_user;
+    int32_t log_level;           /* most verbose level passed to log_fn (default WARN) */
+    difflm_log_fn log_fn;        /* NULL = silent. Errors (ERROR) and rows that fall back
+                                    to another type (WARN) are reported here */
+    void *log_user;
+    difflm_alloc_fn alloc_fn;    /* NULL (with free_fn NULL) = the C library's */
+    difflm_free_fn free_fn;
+    void *alloc_user;
+} difflm_convert_params;
+
+/* Fills *p with defaults. */
+DIFFLM_API void difflm_convert_params_init(difflm_convert_params *p);
+
+/* 1 if difflm_convert takes type as its output type (case-insensitive), else 0 (also
+ * for NULL). Safe from any thread. */
+DIFFLM_API int difflm_convert_type_supported(const char *type);
+
+/* Converts p->input into p->output as described above. Runs on the calling thread (and
+ * n_threads - 1 helpers it starts and joins); concurrent calls on different outputs are
+ * independent. Returns OK, or, with the detail (naming the file, key or tensor) sent to
+ * the log callback at ERROR level, as difflm_model_load does:
+ *   E_INVALID_ARG: p NULL or a bad struct_size, no input or output, an unknown type, a
+ *     quantized source matrix without allow_requantize, alloc_fn without free_fn;
+ *   E_IO: a missing or unreadable input, config.json or shard, an unwritable output;
+ *   E_FORMAT: a malformed GGUF, safetensors or JSON file, a tensor with a NaN or an
+ *     infinity that would be re-encoded;
+ *   E_UNSUPPORTED: an architecture (model_type), dtype, tokenizer or tensor type difflm
+ *     does not convert, a folder tensor with no GGUF name;
+ *   E_CANCELLED: the progress callback asked to stop;
+ *   E_NOMEM. */
+DIFFLM_API int difflm_convert(const difflm_convert_params *p);
 
 #ifdef __cplusplus
 }

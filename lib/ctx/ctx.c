@@ -194,14 +194,22 @@ void dl_ctx_resolve_params(const struct difflm_ctx *c, const difflm_gen_params *
     sp->block_length = g->block_length;
     sp->schedule = g->schedule;
     if (sp->schedule == DIFFLM_SCHEDULE_AUTO)
-        // the row's schedule (arch.c); the caches refresh per block, so with one even
+        // a block-causal model (a block length in its file) decodes block by block; else
+        // the row's schedule (arch.c), and the caches refresh per block, so with one even
         // Dream runs in blocks
-        sp->schedule = g->cache == DIFFLM_CACHE_NONE ? c->model->arch->schedule
-                                                     : DIFFLM_SCHEDULE_BLOCKS;
+        sp->schedule = c->model->hp.block_length > 0 ? DIFFLM_SCHEDULE_BLOCK_DIFFUSION
+                       : g->cache == DIFFLM_CACHE_NONE ? c->model->arch->schedule
+                                                       : DIFFLM_SCHEDULE_BLOCKS;
+    if (sp->schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION)
+        sp->block_length = c->model->hp.block_length;   // the model's, whatever g says
     sp->remasking = g->remasking;
     if (sp->remasking == DIFFLM_REMASK_AUTO)
+        // block diffusion: LLaDA2's confidence is the chosen token's probability under
+        // the sampling distribution (tempered, filtered): MASKGIT_PLUS's
         sp->remasking = sp->schedule == DIFFLM_SCHEDULE_TIMESTEPS ? DIFFLM_REMASK_ENTROPY
-                                                                  : DIFFLM_REMASK_LOW_CONFIDENCE;
+                      : sp->schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION
+                          ? DIFFLM_REMASK_MASKGIT_PLUS
+                          : DIFFLM_REMASK_LOW_CONFIDENCE;
     sp->temperature = g->temperature;
     sp->top_k = g->top_k;
     sp->top_p = g->top_p;
@@ -214,7 +222,11 @@ void dl_ctx_resolve_params(const struct difflm_ctx *c, const difflm_gen_params *
     sp->factor = g->factor;
     // Under a cache a step after the block's first computes no row before the block,
     // so shifted logits cannot predict the block's first position then (doc/sampling.md, "KV caches").
-    sp->force_block_first = c->model->hp.shift_logits && g->cache != DIFFLM_CACHE_NONE;
+    sp->force_block_first = c->model->hp.shift_logits && g->cache != DIFFLM_CACHE_NONE &&
+                            sp->schedule == DIFFLM_SCHEDULE_BLOCKS;
+    sp->block_threshold = g->block_threshold;
+    sp->editing_threshold = g->editing_threshold;
+    sp->max_post_steps = g->max_post_steps;
 }
 
 int dl_ctx_begin(struct difflm_ctx *c, const int32_t *prompt, int32_t n,
@@ -224,19 +236,24 @@ int dl_ctx_begin(struct difflm_ctx *c, const int32_t *prompt, int32_t n,
     __atomic_store_n(&c->cancel, 0, __ATOMIC_SEQ_CST);
     // the canvas bound first: it is the constraint a too-long request breaks, whatever
     // else is wrong with the parameters (steps, blocks) for such a length
-    if ((int64_t)n + DL_MAX(g->gen_length, 0) > c->max_canvas)
+    dl_sched_params sp;
+    dl_ctx_resolve_params(c, g, &sp);
+    int64_t len = dl_sched_canvas_padded_len(&sp, (int64_t)n + DL_MAX(g->gen_length, 0));
+    if (len > c->max_canvas)
         return dl_fail(&c->err, DIFFLM_E_TOO_LONG,
-                       "prompt of %d tokens plus gen_length %d exceeds max_canvas %d", n,
-                       g->gen_length, c->max_canvas);
+                       "prompt of %d tokens plus gen_length %d%s exceeds max_canvas %d", n,
+                       g->gen_length,
+                       len > (int64_t)n + DL_MAX(g->gen_length, 0) ? " padded to whole blocks"
+                                                                    : "",
+                       c->max_canvas);
     int rc = dl_ctx_check_gen(c, g);
     if (rc != 0)
         return rc;
-    dl_sched_params sp;
-    dl_ctx_resolve_params(c, g, &sp);
     rc = dl_sched_begin(c->sched, &sp, prompt, n, &c->err);
     if (rc != 0)
         return rc;
     dl_ctx_set_gen(c, g);
+    c->block_diffusion = sp.schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION;
     return DIFFLM_OK;
 }
 
@@ -254,6 +271,25 @@ int dl_ctx_check_gen(struct difflm_ctx *c, const difflm_gen_params *g) {
     if (g->cache != DIFFLM_CACHE_NONE && g->cfg_scale > 0.0f)
         return dl_fail(&c->err, DIFFLM_E_UNSUPPORTED,
                        "a KV cache with classifier-free guidance is not supported");
+    const int block_model = c->model->hp.block_length > 0;
+    const int bd = g->schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION ||
+                   (g->schedule == DIFFLM_SCHEDULE_AUTO && block_model);
+    if (g->schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION && !block_model)
+        return dl_fail(&c->err, DIFFLM_E_INVALID_ARG,
+                       "the block diffusion schedule needs a block-causal model (one whose file "
+                       "has diffusion.block_length); this %s model attends bidirectionally",
+                       c->model->arch->name);
+    if (bd && g->cache != DIFFLM_CACHE_NONE)
+        return dl_fail(&c->err, DIFFLM_E_INVALID_ARG,
+                       "the block diffusion schedule keeps its own exact KV cache: cache must be "
+                       "NONE (Fast-dLLM's approximate caches are for the other schedules)");
+    if (bd && g->cfg_scale > 0.0f && !(g->flags & DIFFLM_GEN_BLOCK_RECOMPUTE))
+        return dl_fail(&c->err, DIFFLM_E_UNSUPPORTED,
+                       "classifier-free guidance with the block KV cache is not supported "
+                       "(DIFFLM_GEN_BLOCK_RECOMPUTE runs it without the cache)");
+    if ((g->flags & DIFFLM_GEN_BLOCK_RECOMPUTE) && !bd)
+        return dl_fail(&c->err, DIFFLM_E_INVALID_ARG,
+                       "DIFFLM_GEN_BLOCK_RECOMPUTE needs the block diffusion schedule");
     return 0;
 }
 
@@ -264,6 +300,8 @@ void dl_ctx_set_gen(struct difflm_ctx *c, const difflm_gen_params *g) {
     c->step_fn = g->step_fn;
     c->step_user = g->step_user;
     c->have_canvas = 1;
+    c->block_diffusion = 0;
+    c->bd_kv_rows = 0;   // the cache holds nothing of this canvas yet
 }
 
 /* Logits for this step's hidden rows c->rows[0 .. n) into c->logits: CFG combined,
@@ -350,6 +388,8 @@ static int predict_from_all_rows(struct difflm_ctx *c, int32_t n_cand) {
 static int step_forward(struct difflm_ctx *c, const int32_t *canvas, int32_t L) {
     int32_t lo, hi;
     int block_first = dl_sched_region(c->sched, &lo, &hi);
+    if (c->block_diffusion)
+        return dl_ctx_block_forward(c, canvas, lo, hi);
     c->hidden_row0 = 0;
     c->hidden_rows = L;
     if (c->cache == DIFFLM_CACHE_NONE) {

@@ -53,6 +53,9 @@ struct difflm_ctx {
     float cfg_scale;
     int32_t cache;              /* DIFFLM_CACHE_* of this generation */
     uint32_t gen_flags;         /* DIFFLM_GEN_* of this generation */
+    int block_diffusion;        /* this generation runs DIFFLM_SCHEDULE_BLOCK_DIFFUSION */
+    int32_t bd_kv_rows;         /* block diffusion: kv holds the final K/V of canvas rows
+                                   [0, bd_kv_rows) (whole finished blocks) */
     int32_t hidden_row0;        /* this step's hidden[i] is canvas row hidden_row0 + i */
     int32_t hidden_rows;
     difflm_step_fn step_fn;
@@ -75,6 +78,11 @@ int dl_ctx_check_gen(struct difflm_ctx *c, const difflm_gen_params *g);
 void dl_ctx_resolve_params(const struct difflm_ctx *c, const difflm_gen_params *g,
                            dl_sched_params *sp);
 void dl_ctx_set_gen(struct difflm_ctx *c, const difflm_gen_params *g);
+
+/* A block diffusion step's forward pass (ctx_block.c) for the block [lo, hi): the rows
+ * the exact KV cache lacks and the block's, against the cache (or, with
+ * DIFFLM_GEN_BLOCK_RECOMPUTE, the canvas up to hi recomputed); sets hidden_row0/rows. */
+int dl_ctx_block_forward(struct difflm_ctx *c, const int32_t *canvas, int32_t lo, int32_t hi);
 
 /* A batch has begun and not every canvas of it is complete. */
 int dl_ctx_batch_unfinished(const struct difflm_ctx *c);

@@ -33,6 +33,11 @@ static int check_supported(struct difflm_ctx *c, const difflm_gen_params *g) {
     if (g->flags & DIFFLM_GEN_ALL_LOGITS)
         return dl_fail(&c->err, DIFFLM_E_UNSUPPORTED,
                        "a batch does not run DIFFLM_GEN_ALL_LOGITS (a measuring mode)");
+    if (g->schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION ||
+        (g->schedule == DIFFLM_SCHEDULE_AUTO && c->model->hp.block_length > 0))
+        return dl_fail(&c->err, DIFFLM_E_UNSUPPORTED,
+                       "a batch does not run the block diffusion schedule (its KV cache is per "
+                       "canvas); name another schedule for a block model's batch");
     return 0;
 }
 

@@ -66,6 +66,33 @@ typedef struct attn_job {
     int tiled;                  /* >= 0: the tiled kernel on this path; -1: scores */
 } attn_job;
 
+/* The block-causal mask's tile t of a sequence: tiles_per_block tiles per mask block
+ * from the block holding q_pos0, each at most q_block queries from the block's start.
+ * Sets *q0 (relative to the sequence), *nq and *n_k (the keys the tile may see);
+ * returns 0 when the tile holds none of the sequence's queries. */
+static int masked_tile(const dl_attn_plan *p, const dl_attn_seq *sq, int t, int *q0, int *nq,
+                       int *n_k) {
+    const int B = p->mask_block, per = (B + p->q_block - 1) / p->q_block;
+    int64_t block = p->q_pos0 / B + t / per;
+    int64_t lo = block * B + (int64_t)(t % per) * p->q_block;
+    int64_t hi = DL_MIN(lo + p->q_block, (block + 1) * B);
+    lo = DL_MAX(lo, (int64_t)p->q_pos0);
+    hi = DL_MIN(hi, (int64_t)p->q_pos0 + sq->n_q);
+    if (lo >= hi)
+        return 0;
+    *q0 = (int)(lo - p->q_pos0);
+    *nq = (int)(hi - lo);
+    *n_k = (int)DL_MIN((block + 1) * B, (int64_t)sq->n_k);
+    return 1;
+}
+
+/* Tiles per sequence under the mask: enough for n_q queries from q_pos0. */
+static int masked_tiles(const dl_attn_plan *p, int n_q) {
+    const int B = p->mask_block, per = (B + p->q_block - 1) / p->q_block;
+    int64_t first = p->q_pos0 / B, last = ((int64_t)p->q_pos0 + n_q - 1) / B;
+    return (int)((last - first + 1) * per);
+}
+
 /* task = (sequence, query head, block of q_block queries) */
 static void attn_task(void *ctx, int task, int worker) {
     const attn_job *j = ctx;
@@ -73,25 +100,31 @@ static void attn_task(void *ctx, int task, int worker) {
     int blk = task % j->n_blocks, h = task / j->n_blocks % j->n_head;
     int s = task / j->n_blocks / j->n_head;
     const dl_attn_seq *sq = &p->seqs[s];
-    int q0 = blk * p->q_block;
-    if (q0 >= sq->n_q)
-        return;
-    int nq = sq->n_q - q0 < p->q_block ? sq->n_q - q0 : p->q_block;
+    int q0 = blk * p->q_block, nq, n_k = sq->n_k;
+    if (p->mask_block > 0) {
+        if (!masked_tile(p, sq, blk, &q0, &nq, &n_k))
+            return;
+    } else {
+        if (q0 >= sq->n_q)
+            return;
+        nq = sq->n_q - q0 < p->q_block ? sq->n_q - q0 : p->q_block;
+    }
     int ldq = j->n_head * j->hd, ldkv = j->n_head / j->group * j->hd;
     size_t qo = (size_t)(sq->q0 + q0) * ldq + (size_t)h * j->hd;
     size_t ko = (size_t)sq->k0 * ldkv + (size_t)(h / j->group) * j->hd;
     if (j->tiled >= 0) {
         /* no scores kept: one pass over tiles of keys, the worker's score slot as its
-         * work area. Bidirectional (block 0); q_pos is the block's first query among
-         * the sequence's rows */
+         * work area. The kernel applies the same block-causal mask per query (absolute
+         * position q_pos0 + q0 + i, keys from position 0); the tile lies in one mask
+         * block, so its n_k keys are exactly what each of its queries sees */
         dl_attention_tiled_head(j->tiled, j->out + qo, p->probs + (size_t)worker * p->stride,
-                                j->q + qo, j->k + ko, j->v + ko, nq, sq->n_k, j->hd, ldq, ldkv,
-                                0, q0);
+                                j->q + qo, j->k + ko, j->v + ko, nq, n_k, j->hd, ldq, ldkv,
+                                p->mask_block > 0 ? p->mask_block : 0, p->q_pos0 + q0);
         return;
     }
     float *scores = p->keep ? p->probs + ((size_t)s * j->n_head + h) * p->stride + (size_t)q0 * sq->n_k
                             : p->probs + (size_t)worker * p->stride;
-    dl_attention_head(j->out + qo, scores, j->q + qo, j->k + ko, j->v + ko, nq, sq->n_k, j->hd,
+    dl_attention_head(j->out + qo, scores, j->q + qo, j->k + ko, j->v + ko, nq, n_k, j->hd,
                       ldq, ldkv);
 }
 
@@ -110,6 +143,12 @@ void dl_layer_attention(const dl_exec *ex, float *x_out, const dl_attn_acts *a, 
     ex->linear(lc, a->q, a->xn, &L->wq, dl_weight_vec_f32(&L->bq, ex->vec), 0, 0, R);
     ex->linear(lc, a->k, a->xn, &L->wk, dl_weight_vec_f32(&L->bk, ex->vec), 0, 0, R);
     ex->linear(lc, a->v, a->xn, &L->wv, dl_weight_vec_f32(&L->bv, ex->vec), 0, 0, R);
+    /* QK norm (LLaDA-MoE, LLaDA2): RMSNorm over each head's dimensions, before RoPE;
+     * per row, so serial costs nothing in bits */
+    if (L->q_norm.data)
+        dl_rmsnorm(a->q, a->q, dl_weight_vec_f32(&L->q_norm, ex->vec), hp->rms_eps, R * nh, hd);
+    if (L->k_norm.data)
+        dl_rmsnorm(a->k, a->k, dl_weight_vec_f32(&L->k_norm, ex->vec), hp->rms_eps, R * nkv, hd);
     dl_rope(a->q, rope_cs, pairing, R, nh, hd);
     dl_rope(a->k, rope_cs, pairing, R, nkv, hd);
 
@@ -130,7 +169,9 @@ void dl_layer_attention(const dl_exec *ex, float *x_out, const dl_attn_acts *a, 
                         p->stride >= dl_attention_tiled_work_floats(hd)
                     ? dl_attention_tiled_choice() : -1;
     attn_job j = { p, a->att, a->q, keys, values, nh, nh / nkv, hd,
-                   (max_q + p->q_block - 1) / p->q_block, tiled };
+                   p->mask_block > 0 && max_q > 0 ? masked_tiles(p, max_q)
+                                                  : (max_q + p->q_block - 1) / p->q_block,
+                   tiled };
     int n_tasks = p->n_seq * nh * j.n_blocks;
     if (p->keep)
         dl_pool_for(ex->pool, ex->n_threads, n_tasks, attn_task, &j);

@@ -9,6 +9,9 @@ int dl_sched_begin_canvas(dl_sched *s, const dl_sched_params *p, const int32_t *
                           int32_t n, dl_err *err) {
     if (!s || !p || (n > 0 && !canvas))
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "dl_sched_begin_canvas: NULL argument");
+    if (p->schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION)
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "infilling with the block diffusion schedule "
+                       "is not supported (its blocks are the canvas's, decoded left to right)");
     int32_t *buf = dl_sched_reset(s);
     int32_t max_canvas, n_vocab, mask_id;
     dl_sched_limits(s, &max_canvas, &n_vocab, &mask_id);

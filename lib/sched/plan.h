@@ -70,6 +70,29 @@ int32_t dl_threshold_count(const dl_keyed *ranked, int32_t c, double threshold);
  * reaches the last rank (failing there or never failing: the code's edge case). */
 int32_t dl_factor_count(const dl_keyed *ranked, int32_t c, double factor);
 
+/* ---------------------------------------------------------------- block diffusion (block.c) */
+
+/* Denoising steps each block gets: steps / n_blocks, at least 1 (n_blocks >= 1). */
+int32_t dl_bd_block_steps(int32_t steps, int32_t n_blocks);
+
+/* The scheduled count of step j (0-based) of a block: block_length split evenly over
+ * block_steps, the first block_length mod block_steps steps one more (LLaDA2 counts
+ * from the block length, not from the block's masks); every remaining MASK
+ * (block_length) once j >= block_steps, so a block always completes. */
+int32_t dl_bd_scheduled(int32_t block_length, int32_t block_steps, int32_t j);
+
+/* LLaDA2's commit rule over the c masked candidates ranked by confidence (ranked: [c]
+ * by key descending): every candidate with key > threshold when they are at least
+ * `scheduled`, else the `scheduled` most confident (at most c). Returns how many of
+ * ranked's first entries commit. */
+int32_t dl_bd_commit_count(const dl_keyed *ranked, int32_t c, int32_t scheduled,
+                           double threshold);
+
+/* LLaDA2.1's token editing: 1 when a committed token `cur` is replaced by the new
+ * prediction x0 of confidence conf (x0 differs and conf > threshold; threshold <= 0:
+ * editing is off, never). */
+int dl_bd_edits(int32_t cur, int32_t x0, double conf, double threshold);
+
 /* ---------------------------------------------------------------- early stop */
 
 /* Where the text ends, if it has ended: the first position e in [lo, hi) of canvas

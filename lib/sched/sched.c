@@ -30,7 +30,16 @@ struct dl_sched {
     /* the region the current step chooses from */
     int32_t region_lo, region_hi;
     int region_first;           /* this step is the region's first */
-    int32_t block;              /* BLOCKS: the current block (-1 before the first step) */
+    int32_t block;              /* BLOCKS: the current block (-1 before the first step);
+                                   BLOCK_DIFFUSION: the current block of the canvas */
+
+    /* BLOCK_DIFFUSION (block.c has the rules) */
+    int32_t bd_n_blocks;        /* canvas blocks (len / block_length) */
+    int32_t bd_block_steps;     /* denoising steps per block */
+    int32_t bd_step;            /* steps the current block has run while it had MASKs */
+    int32_t bd_post;            /* editing steps it has run since its last MASK */
+    int bd_done;
+    int32_t *bd_idx;            /* [max_canvas] the step's masked candidates */
 
     /* the current step */
     int32_t *cand;              /* [max_canvas] candidate positions, ascending */
@@ -95,6 +104,7 @@ static size_t sched_arrays(dl_sched *s, size_t mc, size_t nv, int *failed) {
     SCHED_ARRAY(pred_x0, mc);
     SCHED_ARRAY(pred_prob, mc);
     SCHED_ARRAY(pred_conf, mc);
+    SCHED_ARRAY(bd_idx, mc);
     SCHED_ARRAY(z, nv);
     SCHED_ARRAY(kth, nv);
     SCHED_ARRAY(sorted, nv);
@@ -167,6 +177,7 @@ void dl_sched_free(dl_sched *s) {
     dl_free(s->pred_x0);
     dl_free(s->pred_prob);
     dl_free(s->pred_conf);
+    dl_free(s->bd_idx);
     dl_free(s->z);
     dl_free(s->kth);
     dl_free(s->sorted);
@@ -181,16 +192,19 @@ static int is_known_remasking(int32_t r) {
 
 static int check_params(const dl_sched *s, const dl_sched_params *p, dl_err *err) {
     const uint32_t known_flags = DIFFLM_GEN_LOGITS_EOS_INF | DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF |
-                                 DIFFLM_GEN_EARLY_STOP | DIFFLM_GEN_ALL_LOGITS;
+                                 DIFFLM_GEN_EARLY_STOP | DIFFLM_GEN_ALL_LOGITS |
+                                 DIFFLM_GEN_BLOCK_RECOMPUTE;
     if (p->gen_length < 1)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "gen_length must be >= 1, got %d",
                        p->gen_length);
     if (p->steps < 1)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "steps must be >= 1, got %d", p->steps);
-    if (p->schedule != DIFFLM_SCHEDULE_BLOCKS && p->schedule != DIFFLM_SCHEDULE_TIMESTEPS)
+    if (p->schedule != DIFFLM_SCHEDULE_BLOCKS && p->schedule != DIFFLM_SCHEDULE_TIMESTEPS &&
+        p->schedule != DIFFLM_SCHEDULE_BLOCK_DIFFUSION)
         return dl_fail(err, DIFFLM_E_INVALID_ARG,
-                       "schedule %d is not BLOCKS (%d) or TIMESTEPS (%d)%s", p->schedule,
-                       DIFFLM_SCHEDULE_BLOCKS, DIFFLM_SCHEDULE_TIMESTEPS,
+                       "schedule %d is not BLOCKS (%d), TIMESTEPS (%d) or BLOCK_DIFFUSION (%d)%s",
+                       p->schedule, DIFFLM_SCHEDULE_BLOCKS, DIFFLM_SCHEDULE_TIMESTEPS,
+                       DIFFLM_SCHEDULE_BLOCK_DIFFUSION,
                        p->schedule == DIFFLM_SCHEDULE_AUTO ? " (AUTO must be resolved first)"
                                                            : "");
     if (!is_known_remasking(p->remasking))
@@ -215,6 +229,26 @@ static int check_params(const dl_sched *s, const dl_sched_params *p, dl_err *err
     if (p->block_length < 0)
         return dl_fail(err, DIFFLM_E_INVALID_ARG,
                        "block_length must be >= 0 (0 = gen_length), got %d", p->block_length);
+    if (p->schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION) {
+        if (p->block_length < 1)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                           "the block diffusion schedule needs a block length > 0 (the model's)");
+        if (p->parallel != DIFFLM_PARALLEL_NONE)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG, "the block diffusion schedule has its own "
+                           "threshold rule (block_threshold); parallel must be NONE");
+        if (p->remasking == DIFFLM_REMASK_ORIGIN)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG,
+                           "the block diffusion schedule needs a confidence rule; ORIGIN has none");
+        if (!(p->block_threshold >= 0.0f && p->block_threshold <= 1.0f))
+            return dl_fail(err, DIFFLM_E_INVALID_ARG, "block_threshold must be inside [0, 1], "
+                           "got %g", (double)p->block_threshold);
+        if (!(p->editing_threshold >= 0.0f && p->editing_threshold < 1.0f))
+            return dl_fail(err, DIFFLM_E_INVALID_ARG, "editing_threshold must be inside [0, 1) "
+                           "(0 = off), got %g", (double)p->editing_threshold);
+        if (p->max_post_steps < 0)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG, "max_post_steps must be >= 0, got %d",
+                           p->max_post_steps);
+    }
     if (p->flags & ~known_flags)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "flags 0x%x has unknown bits 0x%x",
                        (unsigned)p->flags, (unsigned)(p->flags & ~known_flags));
@@ -290,10 +324,52 @@ static int32_t block_masks(const dl_sched *s, int32_t b) {
     return n;
 }
 
+static int bd_editing(const dl_sched *s) {
+    return s->p.editing_threshold > 0.0f;
+}
+
+/* BLOCK_DIFFUSION: the MASKs left in canvas block b. */
+static int32_t bd_block_masks(const dl_sched *s, int32_t b) {
+    int32_t n = 0, B = s->p.block_length;
+    for (int32_t i = b * B; i < (b + 1) * B; i++)
+        n += s->canvas[i] == s->mask_id;
+    return n;
+}
+
+/* BLOCK_DIFFUSION: an upper bound on the steps left (each block runs at most its
+ * denoising steps while it has MASKs, then its editing steps). */
+static int32_t bd_steps_left(const dl_sched *s) {
+    if (s->bd_done)
+        return 0;
+    int32_t post = bd_editing(s) ? s->p.max_post_steps : 0;
+    int32_t cur = bd_block_masks(s, s->block) > 0
+                      ? DL_MAX(s->bd_block_steps - s->bd_step, 1) + post
+                      : DL_MAX(post - s->bd_post, 0);
+    int64_t rest = (int64_t)(s->bd_n_blocks - s->block - 1) * (s->bd_block_steps + post);
+    int64_t n = (int64_t)cur + rest;
+    return n > INT32_MAX ? INT32_MAX : (int32_t)n;
+}
+
 /* Fills the candidate list of the next step and marks where its random draws start. */
 static void prepare_step(dl_sched *s) {
     int32_t lo = s->gen_pos[0], hi = s->gen_pos[s->p.gen_length - 1] + 1;
     int first = s->steps_done == 0;
+    if (s->p.schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION) {
+        lo = s->block * s->p.block_length;
+        hi = lo + s->p.block_length;
+        first = s->bd_step == 0 && s->bd_post == 0;
+        s->region_lo = lo;
+        s->region_hi = hi;
+        s->region_first = first;
+        s->n_cand = 0;
+        for (int32_t i = lo; i < hi; i++)
+            if (s->canvas[i] == s->mask_id || (bd_editing(s) && !s->fixed[i]))
+                s->cand[s->n_cand++] = i;
+        s->n_pred = 0;
+        s->pred_broken = 0;
+        s->rng_step = s->rng;
+        return;
+    }
     if (s->p.schedule == DIFFLM_SCHEDULE_BLOCKS) {
         int32_t b;
         if (s->p.parallel == DIFFLM_PARALLEL_NONE) {
@@ -341,10 +417,13 @@ int dl_sched_begin(dl_sched *s, const dl_sched_params *p, const int32_t *prompt,
             return dl_fail(err, DIFFLM_E_INVALID_ARG,
                            "prompt position %d holds the MASK id %d", i, s->mask_id);
     }
-    if ((int64_t)n_prompt + p->gen_length > s->max_canvas)
+    int64_t len = dl_sched_canvas_padded_len(p, (int64_t)n_prompt + p->gen_length);
+    if (len > s->max_canvas)
         return dl_fail(err, DIFFLM_E_TOO_LONG,
-                       "prompt (%d) + gen_length (%d) = %lld exceeds the canvas of %d", n_prompt,
-                       p->gen_length, (long long)n_prompt + p->gen_length, s->max_canvas);
+                       "prompt (%d) + gen_length (%d) = %lld%s exceeds the canvas of %d", n_prompt,
+                       p->gen_length, (long long)len,
+                       len > (int64_t)n_prompt + p->gen_length ? " (padded to whole blocks)" : "",
+                       s->max_canvas);
     int32_t fallback = first_predictable_id(s, p->flags);
     if (fallback < 0)
         return dl_fail(err, DIFFLM_E_INVALID_ARG,
@@ -352,9 +431,15 @@ int dl_sched_begin(dl_sched *s, const dl_sched_params *p, const int32_t *prompt,
                        s->n_vocab, (p->flags & DIFFLM_GEN_LOGITS_EOS_INF) ? " and EOS" : "");
     if (n_prompt > 0)
         memcpy(s->canvas, prompt, (size_t)n_prompt * sizeof *prompt);
-    for (int32_t i = n_prompt; i < n_prompt + p->gen_length; i++)
+    for (int32_t i = n_prompt; i < (int32_t)len; i++)
         s->canvas[i] = s->mask_id;
-    return dl_sched_start(s, p, n_prompt + p->gen_length);
+    return dl_sched_start(s, p, (int32_t)len);
+}
+
+int64_t dl_sched_canvas_padded_len(const dl_sched_params *p, int64_t n) {
+    if (p->schedule != DIFFLM_SCHEDULE_BLOCK_DIFFUSION || p->block_length < 1)
+        return n;
+    return (n + p->block_length - 1) / p->block_length * p->block_length;
 }
 
 int dl_sched_check(const dl_sched *s, const dl_sched_params *p, dl_err *err) {
@@ -368,7 +453,8 @@ int dl_sched_check(const dl_sched *s, const dl_sched_params *p, dl_err *err) {
 
 int dl_sched_start(dl_sched *s, const dl_sched_params *p, int32_t len) {
     s->p = *p;
-    if (s->p.block_length == 0 || s->p.block_length > s->p.gen_length)
+    if (s->p.schedule != DIFFLM_SCHEDULE_BLOCK_DIFFUSION &&
+        (s->p.block_length == 0 || s->p.block_length > s->p.gen_length))
         s->p.block_length = s->p.gen_length;
     s->fallback_id = first_predictable_id(s, p->flags);
     s->len = len;
@@ -380,8 +466,21 @@ int dl_sched_start(dl_sched *s, const dl_sched_params *p, int32_t len) {
         s->commit_step[i] = s->pred_step[i] = 0;
     }
     s->n_prompt = s->gen_pos[0];
+    s->steps_done = 0;
+    s->stopped = 0;
+    s->block = -1;
 
-    if (s->p.parallel != DIFFLM_PARALLEL_NONE)
+    if (s->p.schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION) {
+        // [prompt | MASK ...] over whole blocks: decoding starts at the block holding the
+        // prompt's end; the blocks before it are the prompt's, prefilled once
+        s->p.gen_length = s->n_masked;
+        s->bd_n_blocks = len / s->p.block_length;
+        s->block = s->n_prompt / s->p.block_length;
+        s->bd_block_steps = dl_bd_block_steps(s->p.steps, s->bd_n_blocks - s->block);
+        s->bd_step = s->bd_post = 0;
+        s->bd_done = 0;
+        s->total_steps = bd_steps_left(s);
+    } else if (s->p.parallel != DIFFLM_PARALLEL_NONE)
         s->total_steps = s->p.gen_length;   // an upper bound: every step commits one at least
     else if (s->p.schedule == DIFFLM_SCHEDULE_BLOCKS)
         s->total_steps = dl_plan_blocks(s->plan_count, s->plan_block, s->p.gen_length,
@@ -391,9 +490,6 @@ int dl_sched_start(dl_sched *s, const dl_sched_params *p, int32_t len) {
     else
         s->total_steps = dl_plan_timesteps(s->plan_count, s->p.gen_length, s->p.steps,
                                            s->p.eps);
-    s->steps_done = 0;
-    s->stopped = 0;
-    s->block = -1;
     dl_rng_seed(&s->rng, p->seed);
     s->begun = 1;
     prepare_step(s);
@@ -410,6 +506,8 @@ int32_t dl_sched_total_steps(const dl_sched *s) { return s->begun ? s->total_ste
 int32_t dl_sched_steps_done(const dl_sched *s) { return s->begun ? s->steps_done : 0; }
 
 int dl_sched_done(const dl_sched *s) {
+    if (s->begun && s->p.schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION)
+        return s->bd_done;   // editing steps may follow the last MASK
     return !s->begun || s->n_masked == 0 || s->steps_done >= s->total_steps;
 }
 
@@ -512,10 +610,13 @@ static int32_t write_winner(dl_sched *s, int32_t i) {
     return 1;
 }
 
-/* Keeps this step's predictions per position, for difflm_confidences. */
+/* Keeps this step's predictions per position, for difflm_confidences (a committed
+ * position keeps those of the step that committed it unless an edit replaces it). */
 static void record_predictions(dl_sched *s) {
     for (int32_t i = 0; i < s->n_cand; i++) {
         int32_t pos = s->cand[i];
+        if (s->canvas[pos] != s->mask_id)
+            continue;
         s->pred_step[pos] = s->steps_done + 1;
         s->pred_x0[pos] = s->x0[i];
         s->pred_prob[pos] = s->prob[i];
@@ -551,6 +652,61 @@ static int32_t early_stop(dl_sched *s) {
     return n;
 }
 
+/* BLOCK_DIFFUSION's commit (doc/sampling.md "Block diffusion"): edits of the block's
+ * committed tokens, then LLaDA2's threshold rule over its MASKs, then the early stop,
+ * then the block ends when it has no MASK left and no editing step to run. Returns the
+ * tokens written. */
+static int32_t bd_commit(dl_sched *s) {
+    const dl_sched_params *p = &s->p;
+    const int32_t c = s->n_cand;
+    int32_t nm = 0, edits = 0, written = 0;
+    for (int32_t i = 0; i < c; i++) {
+        int32_t pos = s->cand[i];
+        if (s->canvas[pos] == s->mask_id) {
+            s->bd_idx[nm] = i;
+            s->key[nm++] = s->conf[i];
+        } else if (dl_bd_edits(s->canvas[pos], s->x0[i], s->conf[i],
+                               (double)p->editing_threshold)) {
+            write_winner(s, i);
+            s->pred_step[pos] = s->steps_done + 1;
+            s->pred_x0[pos] = s->x0[i];
+            s->pred_prob[pos] = s->prob[i];
+            s->pred_conf[pos] = s->conf[i];
+            edits++;
+        }
+    }
+    if (nm > 0) {
+        dl_rank_candidates(s->ranked, s->key, nm);
+        int32_t k = dl_bd_commit_count(s->ranked, nm,
+                                       dl_bd_scheduled(p->block_length, s->bd_block_steps,
+                                                       s->bd_step),
+                                       (double)p->block_threshold);
+        for (int32_t j = 0; j < k; j++)
+            written += write_winner(s, s->bd_idx[s->ranked[j].idx]);
+        s->n_masked -= written;
+        s->bd_step++;
+    } else {
+        s->bd_post++;
+    }
+    written += edits;
+    if ((p->flags & DIFFLM_GEN_EARLY_STOP) && s->n_masked > 0) {
+        int32_t filled = early_stop(s);
+        s->n_masked -= filled;
+        written += filled;
+    }
+    if (s->stopped) {
+        s->bd_done = 1;
+        return written;
+    }
+    if (bd_block_masks(s, s->block) == 0 &&
+        (!bd_editing(s) || s->bd_post >= p->max_post_steps || (nm == 0 && edits == 0))) {
+        s->block++;
+        s->bd_step = s->bd_post = 0;
+        s->bd_done = s->block >= s->bd_n_blocks;
+    }
+    return written;
+}
+
 int dl_sched_commit(dl_sched *s, int32_t *n_committed) {
     int32_t written = 0;
     if (n_committed)
@@ -565,6 +721,17 @@ int dl_sched_commit(dl_sched *s, int32_t *n_committed) {
     const dl_sched_params *p = &s->p;
     const int32_t c = s->n_cand;
     record_predictions(s);
+    if (p->schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION) {
+        written = bd_commit(s);
+        s->steps_done++;
+        s->total_steps = s->steps_done + bd_steps_left(s);
+        if (n_committed)
+            *n_committed = written;
+        if (dl_sched_done(s))
+            return DIFFLM_DONE;
+        prepare_step(s);
+        return 0;
+    }
     if (p->schedule == DIFFLM_SCHEDULE_TIMESTEPS && p->remasking == DIFFLM_REMASK_ORIGIN) {
         int32_t i_step = s->steps_done;
         int last = i_step == p->steps - 1;

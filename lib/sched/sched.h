@@ -25,8 +25,9 @@
 typedef struct dl_sched_params {
     int32_t gen_length;
     int32_t steps;
-    int32_t block_length;       /* BLOCKS: 0 = gen_length */
-    int32_t schedule;           /* DIFFLM_SCHEDULE_BLOCKS or _TIMESTEPS */
+    int32_t block_length;       /* BLOCKS: 0 = gen_length. BLOCK_DIFFUSION: the model's
+                                   block length (> 0), blocks of the whole canvas */
+    int32_t schedule;           /* DIFFLM_SCHEDULE_BLOCKS, _TIMESTEPS or _BLOCK_DIFFUSION */
     int32_t remasking;          /* DIFFLM_REMASK_* except AUTO */
     float temperature;
     int32_t top_k;              /* 0 = off */
@@ -41,6 +42,9 @@ typedef struct dl_sched_params {
     int32_t force_block_first;  /* BLOCKS: at a block's first step its first position
                                    commits whatever its confidence (shifted logits under
                                    a KV cache: later steps cannot predict it) */
+    float block_threshold;      /* BLOCK_DIFFUSION: LLaDA2's commit threshold, [0, 1] */
+    float editing_threshold;    /* BLOCK_DIFFUSION: 2.1's token editing, [0, 1); 0 = off */
+    int32_t max_post_steps;     /* BLOCK_DIFFUSION with editing: steps after the last MASK */
 } dl_sched_params;
 
 typedef struct dl_sched dl_sched;
@@ -54,7 +58,8 @@ int dl_sched_create(dl_sched **out, int32_t max_canvas, int32_t n_vocab, int32_t
 void dl_sched_free(dl_sched *s);   /* NULL is fine */
 
 /* Checks the parameters (E_INVALID_ARG naming the bad one) and sets the canvas to
- * [prompt | MASK x gen_length] (E_TOO_LONG past max_canvas). */
+ * [prompt | MASK x gen_length] (E_TOO_LONG past max_canvas). BLOCK_DIFFUSION pads it
+ * with MASK to whole blocks: dl_sched_canvas_padded_len(n_prompt + gen_length). */
 int dl_sched_begin(dl_sched *s, const dl_sched_params *p, const int32_t *prompt, int32_t n_prompt,
                    dl_err *err);
 
@@ -67,15 +72,21 @@ int32_t dl_sched_steps_done(const dl_sched *s);
 int dl_sched_done(const dl_sched *s);               /* 1 when nothing is left to do */
 
 /* The region the next step chooses from: [*lo, *hi) of the canvas (BLOCKS: the block;
+ * BLOCK_DIFFUSION: the whole block [b * B, (b + 1) * B), prompt positions included;
  * TIMESTEPS: the generated region). Returns 1 when the next step is the region's first
  * (where a KV cache is refreshed), 0 otherwise or when done. */
 int dl_sched_region(const dl_sched *s, int32_t *lo, int32_t *hi);
+
+/* The canvas length begin lays out for n positions under p: n, or for BLOCK_DIFFUSION n
+ * rounded up to a multiple of p->block_length. */
+int64_t dl_sched_canvas_padded_len(const dl_sched_params *p, int64_t n);
 
 /* 1 if the generation ended early (DIFFLM_GEN_EARLY_STOP). */
 int dl_sched_stopped_early(const dl_sched *s);
 
 /* Positions (ascending) that need predictions this step; returns how many (0 when done).
- * pos must hold max_canvas entries. */
+ * pos must hold max_canvas entries. BLOCK_DIFFUSION with editing: the block's committed
+ * generated positions too (a prediction that differs may replace them). */
 int32_t dl_sched_positions(const dl_sched *s, int32_t *pos);
 
 /* Predictions for positions pos[first .. first+n) of this step's list, from their logits

@@ -9,6 +9,12 @@ usage: test_cli.py CASE CLI MODEL
   flags     every bad value refused, with a message naming the option and the constraint
   prompt    -p, -f FILE, -f - and piped standard input give the same prompt
   version   --version and --help
+  folder    (test_cli.py folder CLI DIR DIR.gguf) -m names a Hugging Face model folder or
+            its config.json: the same chat text and canvas as the GGUF of the same weights
+  block     on a block-causal model (MODEL has diffusion.block_length 8): AUTO picks the
+            block diffusion schedule (the canvas padded to whole blocks), the exact block
+            KV cache gives --block-recompute's tokens with thresholds and editing, and the
+            block diffusion options' bad values are refused
 """
 
 import os
@@ -210,7 +216,13 @@ BAD = [
     (["-p", "x", "-t", "-1"], 2, r"-t must be an integer in \[0, 4096\]"),
     (["-p", "x", "--max-canvas", "0"], 2, r"--max-canvas must be an integer >= 1"),
     (["-p", "x", "--mask-id", "-3"], 2, r"--mask-id must be an integer >= 0"),
-    (["-p", "x", "--schedule", "foo"], 2, r"--schedule must be one of auto, blocks, timesteps; got 'foo'"),
+    (["-p", "x", "--schedule", "foo"], 2, r"--schedule must be one of auto, blocks, timesteps, block_diffusion; got 'foo'"),
+    (["-p", "x", "--block-threshold", "1.5"], 2, r"--block-threshold must be inside \[0, 1\], got '1.5'"),
+    (["-p", "x", "--block-threshold", "-0.1"], 2, r"--block-threshold must be inside \[0, 1\]"),
+    (["-p", "x", "--editing-threshold", "1"], 2,
+     r"--editing-threshold must be inside \[0, 1\) \(0 = off\), got '1'"),
+    (["-p", "x", "--max-post-steps", "-1"], 2, r"--max-post-steps must be an integer >= 0, got '-1'"),
+    (["-p", "x", "--block-recompute=1"], 2, r"--block-recompute takes no value"),
     (["-p", "x", "--remasking", "best"], 2, r"--remasking must be one of auto, low_confidence"),
     (["-p", "x", "--cache", "triple"], 2, r"--cache must be one of none, prefix, dual"),
     (["-p", "--no-live"], 2, r"-p needs a value, but '--no-live' is an option"),
@@ -234,6 +246,9 @@ BAD = [
      r"--steps 4 is fewer than the 25 blocks of -n 200 in --block-length 8"),
     (["-p", "x", "--cache", "dual", "--schedule", "timesteps"], 2,
      r"a KV cache needs the BLOCKS schedule"),
+    # the default model attends bidirectionally: no blocks to decode
+    (["-p", "x", "-n", "8", "--steps", "8", "--schedule", "block_diffusion"], 2,
+     r"the block diffusion schedule needs a block-causal model .*diffusion.block_length"),
     (["-f", "/nonexistent/prompt.txt"], 1, r"-f: cannot open '/nonexistent/prompt.txt'"),
 ]
 
@@ -330,11 +345,94 @@ def test_version(cli, model):
     print("--version and --help: ok")
 
 
+def test_folder(cli, folder, gguf):
+    common = ["-n", "16", "--steps", "8", "--block-length", "8", "-t", "1"]
+    outs = {}
+    for name, model in (("gguf", gguf), ("folder", folder),
+                        ("config.json", os.path.join(folder, "config.json"))):
+        for what, extra in (("text", []), ("ids", ["--print-ids"])):
+            rc, out, err = run(cli, ["-m", model, "--chat", "-p", PROMPT] + common + extra)
+            check(rc == 0, "-m %s --chat failed (%d): %s" % (name, rc, err))
+            outs[name, what] = out
+    for name in ("folder", "config.json"):
+        for what in ("text", "ids"):
+            check(outs[name, what] == outs["gguf", what], "-m %s --chat %s: %r, the GGUF gives %r"
+                  % (name, what, outs[name, what], outs["gguf", what]))
+    ids = [int(x) for x in outs["folder", "ids"].split(",")]
+    check(len(ids) > 16 and ids[0] == 0 and ids.count(0) == 1,
+          "the chat canvas does not start with one BOS: %s" % ids[:8])
+    # plain prompts: the folder's tokenizer_config.json says add_bos_token false (as
+    # LLaDA's does), the GGUF's converter-style key says true
+    rc, plain, err = run(cli, ["-m", folder, "-p", PROMPT, "--print-ids"] + common)
+    check(rc == 0 and int(plain.split(",")[0]) != 0, "plain -p on the folder: %d %r %s" % (rc, plain, err))
+    with tempfile.TemporaryDirectory() as d:
+        for f in os.listdir(folder):
+            if f.endswith(".json"):
+                with open(os.path.join(folder, f), "rb") as src, open(os.path.join(d, f), "wb") as dst:
+                    dst.write(src.read())
+        rc, out, err = run(cli, ["-m", d, "-p", PROMPT] + common)
+        check(rc != 0 and out == "" and "safetensors" in err,
+              "a folder without its shards: %d %r %r" % (rc, out, err))
+    print("folder: -m DIR and -m DIR/config.json give the GGUF's chat text and canvas")
+
+
+def test_block(cli, model):
+    block = 8
+    prompt = ",".join(str(300 + i) for i in range(7))
+    common = ["-m", model, "--prompt-ids", prompt, "-n", "20", "--steps", "16", "-t", "1",
+              "--print-ids"]
+
+    def ids(extra):
+        rc, out, err = run(cli, common + extra)
+        check(rc == 0 and err == "", "%s failed (%d): %s" % (" ".join(extra), rc, err))
+        return [int(t) for t in out.strip().split(",")]
+
+    auto = ids([])
+    padded = (7 + 20 + block - 1) // block * block
+    check(len(auto) == padded, "AUTO gave %d positions, not the %d of whole blocks of %d"
+          % (len(auto), padded, block))
+    check(auto[:7] == [300 + i for i in range(7)], "the prompt changed: %s" % auto[:7])
+    check(5 not in auto, "a MASK (id 5) left in %s" % auto)
+    check(ids(["--schedule", "block_diffusion"]) == auto, "AUTO is not block_diffusion")
+    blocks = ids(["--schedule", "blocks", "--block-length", "8"])
+    check(len(blocks) == 27, "the blocks schedule padded the canvas: %d" % len(blocks))
+    runs = {
+        "defaults": [],
+        "counts only": ["--block-threshold", "1"],
+        "low threshold": ["--block-threshold", "0.3"],
+        "editing": ["--block-threshold", "0.5", "--editing-threshold", "0.2",
+                    "--max-post-steps", "3"],
+        "sampled editing": ["--block-threshold", "0.6", "--editing-threshold", "0.2",
+                            "--max-post-steps", "2", "--temp", "0.9", "--seed", "4"],
+    }
+    outs = {}
+    for name, extra in runs.items():
+        cached = ids(extra)
+        recomputed = ids(extra + ["--block-recompute"])
+        check(cached == recomputed, "%s: the block cache gives %s, recomputing %s"
+              % (name, cached, recomputed))
+        outs[name] = cached
+        print("%-16s cached == recomputed (%d positions)" % (name, len(cached)))
+    check(len(set(map(tuple, outs.values()))) > 1, "the options change nothing: %s" % outs)
+    # --stats counts the steps: the threshold commits more than one a step
+    rc, out, err = run(cli, common + ["--block-threshold", "0", "--stats"])
+    m = re.search(r"(\d+) steps, ([\d.]+) tokens per step", err)
+    check(rc == 0 and m and int(m.group(1)) < 16, "--block-threshold 0 --stats: %r" % err)
+    # a canvas that fits unpadded but not padded to whole blocks
+    rc, out, err = run(cli, ["-m", model, "--prompt-ids", prompt, "-n", "20", "--steps", "16",
+                             "--max-canvas", "30"])
+    check(rc != 0 and "padded" in err and out == "", "--max-canvas 30: %d %r" % (rc, err))
+    print("block: ok")
+
+
 def main():
     case, cli, model = sys.argv[1:4]
+    if case == "folder":
+        test_folder(cli, model, sys.argv[4])
+        return
     tests = {"live": test_live, "ctrl-c": test_ctrl_c, "sigint": test_sigint,
              "flags": test_flags, "prompt": test_prompt, "version": test_version,
-             "infill": test_infill}
+             "infill": test_infill, "block": test_block}
     tests[case](cli, model)
 
 

@@ -366,7 +366,7 @@ START_TEST(shared_layers) {
     /* the batch, as the trainer runs it: both sequences, one task per (sequence, head) */
     dl_attn_seq seqs[2] = { { 0, 7, 0, 7 }, { 7, 5, 7, 5 } };
     dl_attn_acts aa = { buf[0], buf[1], buf[2], buf[3], buf[4] };
-    dl_attn_plan keep = { seqs, 2, T, NULL, probs, (size_t)T * T, 1, 0 };
+    dl_attn_plan keep = { seqs, 2, T, NULL, probs, (size_t)T * T, 1, 0, 0, 0 };
     float *xo = buf[5];
     dl_layer_attention(&ex, xo, &aa, x, &layers[0], &w.hp, cs, &keep, R);
     for (int q = 0; q < 2; q++)
@@ -384,7 +384,7 @@ START_TEST(shared_layers) {
         memcpy(xi, x + (size_t)r0 * E, sizeof(float) * len[q] * E);
         dl_attn_seq one = { 0, len[q], 0, len[q] };
         dl_attn_acts ai = { buf[7], buf[8], buf[9], buf[10], buf[11] };
-        dl_attn_plan blocks = { &one, 1, 3, NULL, slot, (size_t)3 * len[q], 0, 1 };
+        dl_attn_plan blocks = { &one, 1, 3, NULL, slot, (size_t)3 * len[q], 0, 1, 0, 0 };
         dl_layer_attention(&ex, xi, &ai, xi, &layers[0], &w.hp, cs + (size_t)r0 * hd, &blocks,
                            len[q]);
         double e = 0.0;
@@ -402,10 +402,10 @@ START_TEST(shared_layers) {
     ck_assert_int_eq(memcmp(xo2 + (size_t)len[0] * E, xo + (size_t)len[0] * E,
                             sizeof(float) * len[1] * E), 0);
     /* the FFN: separate output and activation buffers against in place */
-    dl_ffn_acts fa = { buf[0], buf[1], buf[2], buf[3] };
+    dl_ffn_acts fa = { buf[0], buf[1], buf[2], buf[3], NULL };
     dl_layer_ffn(&ex, xo, &fa, x, &layers[1], &w.hp, R);
     memcpy(xo2, x, sizeof(float) * R * E);
-    dl_ffn_acts fi = { buf[7], buf[8], buf[9], buf[8] };
+    dl_ffn_acts fi = { buf[7], buf[8], buf[9], buf[8], NULL };
     dl_layer_ffn(&ex, xo2, &fi, xo2, &layers[1], &w.hp, R);
     ck_assert_int_eq(memcmp(xo, xo2, sizeof(float) * R * E), 0);
     ck_assert_int_eq(memcmp(buf[3], buf[8], sizeof(float) * R * F), 0);

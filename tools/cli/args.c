@@ -20,7 +20,7 @@
 enum kind { K_FLAG, K_STR, K_INT, K_FLOAT, K_NAME, K_SEED, K_HELP, K_VERSION };
 
 /* Float ranges, with the wording the library's messages use. */
-enum frange { F_NONNEG, F_POS, F_UNIT_OC, F_UNIT_OO };
+enum frange { F_NONNEG, F_POS, F_UNIT_OC, F_UNIT_OO, F_UNIT_CC, F_UNIT_CO };
 
 typedef struct option {
     const char *sname, *lname;      /* "-n" (or NULL), "--gen-length" */
@@ -32,7 +32,8 @@ typedef struct option {
     const char *const *names;       /* K_NAME: the accepted names, NULL-terminated */
 } option;
 
-static const char *const schedule_names[] = {"auto", "blocks", "timesteps", NULL};
+static const char *const schedule_names[] = {"auto", "blocks", "timesteps", "block_diffusion",
+                                             NULL};
 static const char *const remask_names[] = {"auto", "low_confidence", "random", "origin",
                                            "maskgit_plus", "topk_margin", "entropy", NULL};
 static const char *const cache_names[] = {"none", "prefix", "dual", NULL};
@@ -67,6 +68,11 @@ static const option options[] = {
     {NULL, "--threshold", K_FLOAT, F(threshold), 0, 0, F_UNIT_OC, NULL, NULL},
     {NULL, "--factor", K_FLOAT, F(factor), 0, 0, F_POS, NULL, NULL},
     {NULL, "--cache", K_NAME, F(g.cache), 0, 0, 0, NULL, cache_names},
+    {NULL, "--block-threshold", K_FLOAT, F(g.block_threshold), 0, 0, F_UNIT_CC, NULL, NULL},
+    {NULL, "--editing-threshold", K_FLOAT, F(g.editing_threshold), 0, 0, F_UNIT_CO, "(0 = off)",
+     NULL},
+    {NULL, "--max-post-steps", K_INT, F(g.max_post_steps), 0, IMAX, 0, NULL, NULL},
+    {NULL, "--block-recompute", K_FLAG, F(block_recompute), 1, 0, 0, NULL, NULL},
     {NULL, "--early-stop", K_FLAG, F(early_stop), 1, 0, 0, NULL, NULL},
     {NULL, "--no-early-stop", K_FLAG, F(early_stop), 0, 0, 0, NULL, NULL},
     {NULL, "--all-logits", K_FLAG, F(all_logits), 1, 0, 0, NULL, NULL},
@@ -86,7 +92,8 @@ static const option options[] = {
 void cli_usage(FILE *f) {
     fprintf(f,
         "usage: difflm [options]\n"
-        "  -m, --model PATH        GGUF model (default: $DIFFLM_MODEL, else %s)\n"
+        "  -m, --model PATH        GGUF model, or a Hugging Face model folder (or its\n"
+        "                          config.json) (default: $DIFFLM_MODEL, else %s)\n"
         "  -p, --prompt TEXT       prompt text (--prompt=TEXT for text that starts with '-')\n"
         "  -f, --file FILE         read the prompt from FILE ('-' = standard input)\n"
         "                          without -p, -f or --prompt-ids the prompt is read from\n"
@@ -106,7 +113,8 @@ void cli_usage(FILE *f) {
         "      --steps N           denoising steps, 1 .. N of -n (default 128, or -n if less)\n"
         "      --block-length N    semi-autoregressive block length (default 32; 0 = whole);\n"
         "                          the blocks schedule needs --steps >= the number of blocks\n"
-        "      --schedule NAME     auto | blocks (LLaDA) | timesteps (Dream)\n"
+        "      --schedule NAME     auto | blocks (LLaDA) | timesteps (Dream) |\n"
+        "                          block_diffusion (block-causal models: auto picks it)\n"
         "      --remasking NAME    auto | low_confidence | random | origin | maskgit_plus |\n"
         "                          topk_margin | entropy\n"
         "      --temp F            temperature >= 0 (default 0 = greedy)\n"
@@ -123,6 +131,16 @@ void cli_usage(FILE *f) {
         "      --factor F          parallel decoding: commit the top n with (n+1)(1-c_n) < F,\n"
         "                          F > 0 (not with --threshold)\n"
         "      --cache NAME        none | prefix | dual: approximate KV cache (default none)\n"
+        "      --block-threshold F block_diffusion: commit every MASK of the block above F\n"
+        "                          if that is at least the step's count (LLaDA2; [0, 1],\n"
+        "                          default 0.95; 1 = the counts only)\n"
+        "      --editing-threshold F  block_diffusion: replace a committed token whose new\n"
+        "                          prediction differs with confidence above F (LLaDA2.1;\n"
+        "                          [0, 1), default 0 = off)\n"
+        "      --max-post-steps N  block_diffusion with editing: editing steps after a\n"
+        "                          block's last MASK (default 0)\n"
+        "      --block-recompute   block_diffusion: recompute the canvas each step instead of\n"
+        "                          using the exact block KV cache (same tokens; measuring)\n"
         "      --early-stop        stop once end-of-text is committed with nothing masked\n"
         "                          before it (the MASKs after it become EOS)\n"
         "      --no-early-stop     decode every position (default)\n"
@@ -190,6 +208,8 @@ static int in_range(double x, enum frange r) {
     case F_POS: return x > 0.0;
     case F_UNIT_OC: return x > 0.0 && x <= 1.0;
     case F_UNIT_OO: return x > 0.0 && x < 1.0;
+    case F_UNIT_CC: return x >= 0.0 && x <= 1.0;
+    case F_UNIT_CO: return x >= 0.0 && x < 1.0;
     }
     return 0;
 }
@@ -200,6 +220,8 @@ static const char *range_text(enum frange r) {
     case F_POS: return "a finite value > 0";
     case F_UNIT_OC: return "inside (0, 1]";
     case F_UNIT_OO: return "inside (0, 1)";
+    case F_UNIT_CC: return "inside [0, 1]";
+    case F_UNIT_CO: return "inside [0, 1)";
     }
     return "";
 }
@@ -371,7 +393,8 @@ static int finish(cli_args *a) {
     a->g.flags = (a->logits_eos_inf ? DIFFLM_GEN_LOGITS_EOS_INF : 0u) |
                  (a->conf_eos_eot_inf ? DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF : 0u) |
                  (a->early_stop ? DIFFLM_GEN_EARLY_STOP : 0u) |
-                 (a->all_logits ? DIFFLM_GEN_ALL_LOGITS : 0u);
+                 (a->all_logits ? DIFFLM_GEN_ALL_LOGITS : 0u) |
+                 (a->block_recompute ? DIFFLM_GEN_BLOCK_RECOMPUTE : 0u);
     if (a->print_ids)
         a->live = 0;
     return 0;
@@ -399,6 +422,8 @@ int cli_parse(cli_args *a, int argc, char **argv, int stdout_tty) {
 static int32_t resolved_schedule(const cli_args *a, const difflm_model_info *mi) {
     if (a->g.schedule != DIFFLM_SCHEDULE_AUTO)
         return a->g.schedule;
+    if (mi->block_length > 0)
+        return DIFFLM_SCHEDULE_BLOCK_DIFFUSION;
     return mi->arch == DIFFLM_ARCH_DREAM && a->g.cache == DIFFLM_CACHE_NONE
                ? DIFFLM_SCHEDULE_TIMESTEPS
                : DIFFLM_SCHEDULE_BLOCKS;

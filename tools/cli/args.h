@@ -22,7 +22,7 @@ typedef struct cli_args {
     int print_confidences;    /* --print-confidences: a line per step */
     int chat, print_ids, live, verbose, stats;
     int steps_given;          /* --steps was on the command line (else it follows -n) */
-    int logits_eos_inf, conf_eos_eot_inf, early_stop, all_logits;
+    int logits_eos_inf, conf_eos_eot_inf, early_stop, all_logits, block_recompute;
     int32_t n_threads, max_canvas, mask_id;
     float threshold, factor;  /* < 0: not given */
     difflm_gen_params g;

@@ -74,6 +74,24 @@ pub struct difflm_ctx {
     _private: [u8; 0],
 }
 
+/// `typedef struct difflm_model difflm_model;` (opaque)
+#[repr(C)]
+pub struct difflm_model {
+    _private: [u8; 0],
+}
+
+/// `typedef void *(*difflm_alloc_fn)(size_t size, size_t alignment, void *user);`
+pub type difflm_alloc_fn =
+    Option<unsafe extern "C" fn(size: usize, alignment: usize, user: *mut c_void) -> *mut c_void>;
+
+/// `typedef void (*difflm_free_fn)(void *ptr, void *user);`
+pub type difflm_free_fn = Option<unsafe extern "C" fn(ptr: *mut c_void, user: *mut c_void)>;
+
+/// `typedef int (*difflm_read_fn)(void *user, uint64_t offset, void *dst, size_t n);`
+pub type difflm_read_fn = Option<
+    unsafe extern "C" fn(user: *mut c_void, offset: u64, dst: *mut c_void, n: usize) -> c_int,
+>;
+
 /// `typedef void (*difflm_log_fn)(int32_t level, const char *message, void *user);`
 pub type difflm_log_fn =
     Option<unsafe extern "C" fn(level: i32, message: *const c_char, user: *mut c_void)>;
@@ -116,9 +134,50 @@ pub struct difflm_params {
     pub max_batch: i32,
 }
 
+/// `typedef struct difflm_model_params { uint32_t struct_size; const char *path;
+/// int32_t mask_token_id, log_level; difflm_log_fn log_fn; void *log_user;
+/// difflm_alloc_fn alloc_fn; difflm_free_fn free_fn; void *alloc_user; const void *data;
+/// size_t size; difflm_read_fn read_fn; void *read_user; } difflm_model_params;`
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct difflm_model_params {
+    pub struct_size: u32,
+    pub path: *const c_char,
+    pub mask_token_id: i32,
+    pub log_level: i32,
+    pub log_fn: difflm_log_fn,
+    pub log_user: *mut c_void,
+    pub alloc_fn: difflm_alloc_fn,
+    pub free_fn: difflm_free_fn,
+    pub alloc_user: *mut c_void,
+    pub data: *const c_void,
+    pub size: usize,
+    pub read_fn: difflm_read_fn,
+    pub read_user: *mut c_void,
+}
+
+/// `typedef struct difflm_ctx_params { uint32_t struct_size; int32_t n_threads,
+/// max_canvas, log_level; difflm_log_fn log_fn; void *log_user; difflm_alloc_fn alloc_fn;
+/// difflm_free_fn free_fn; void *alloc_user; int32_t max_batch; } difflm_ctx_params;`
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct difflm_ctx_params {
+    pub struct_size: u32,
+    pub n_threads: i32,
+    pub max_canvas: i32,
+    pub log_level: i32,
+    pub log_fn: difflm_log_fn,
+    pub log_user: *mut c_void,
+    pub alloc_fn: difflm_alloc_fn,
+    pub free_fn: difflm_free_fn,
+    pub alloc_user: *mut c_void,
+    pub max_batch: i32,
+}
+
 /// `typedef struct difflm_model_info { uint32_t struct_size; int32_t arch, n_vocab,
 /// n_ctx_train, max_canvas, n_layer, n_embd, n_head, n_head_kv, n_ff, shift_logits,
-/// mask_id, bos_id, eos_id, eot_id, add_bos; uint64_t n_params; } difflm_model_info;`
+/// mask_id, bos_id, eos_id, eot_id, add_bos; uint64_t n_params; int32_t block_length;
+/// } difflm_model_info;`
 /// `typedef struct difflm_score_params { uint32_t struct_size; int32_t mc, batch;
 /// uint64_t seed; } difflm_score_params;`
 #[repr(C)]
@@ -163,6 +222,7 @@ pub struct difflm_model_info {
     pub eot_id: i32,
     pub add_bos: i32,
     pub n_params: u64,
+    pub block_length: i32,
 }
 
 /// `typedef struct difflm_chat_message { const char *role; const char *content; }`
@@ -177,7 +237,7 @@ pub struct difflm_chat_message {
 /// block_length, schedule, remasking; float temperature; int32_t top_k; float top_p,
 /// cfg_scale, eps, alg_temp; uint64_t seed; uint32_t flags; difflm_step_fn step_fn;
 /// void *step_user; int32_t parallel; float threshold, factor; int32_t cache;
-/// } difflm_gen_params;`
+/// float block_threshold, editing_threshold; int32_t max_post_steps; } difflm_gen_params;`
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct difflm_gen_params {
@@ -201,11 +261,16 @@ pub struct difflm_gen_params {
     pub threshold: f32,
     pub factor: f32,
     pub cache: i32,
+    pub block_threshold: f32,
+    pub editing_threshold: f32,
+    pub max_post_steps: i32,
 }
 
 extern "C" {
     /// `const char *difflm_status_str(int status);`
     pub fn difflm_status_str(status: c_int) -> *const c_char;
+    /// `const char *difflm_status_name(int status);`
+    pub fn difflm_status_name(status: c_int) -> *const c_char;
     /// `const char *difflm_version(void);`
     pub fn difflm_version() -> *const c_char;
     /// `uint32_t difflm_version_number(void);`
@@ -221,6 +286,35 @@ extern "C" {
     pub fn difflm_free(ctx: *mut difflm_ctx);
     /// `const char *difflm_last_error(const difflm_ctx *ctx);`
     pub fn difflm_last_error(ctx: *const difflm_ctx) -> *const c_char;
+    /// `void difflm_model_params_init(difflm_model_params *p);`
+    pub fn difflm_model_params_init(p: *mut difflm_model_params);
+    /// `difflm_model *difflm_model_load(const difflm_model_params *p, int *status);`
+    pub fn difflm_model_load(
+        p: *const difflm_model_params,
+        status: *mut c_int,
+    ) -> *mut difflm_model;
+    /// `void difflm_model_free(difflm_model *model);`
+    pub fn difflm_model_free(model: *mut difflm_model);
+    /// `int difflm_model_describe(const difflm_model *model, difflm_model_info *out);`
+    pub fn difflm_model_describe(model: *const difflm_model, out: *mut difflm_model_info) -> c_int;
+    /// `void difflm_ctx_params_init(difflm_ctx_params *p);`
+    pub fn difflm_ctx_params_init(p: *mut difflm_ctx_params);
+    /// `difflm_ctx *difflm_ctx_create(difflm_model *model, const difflm_ctx_params *p,
+    /// int *status);`
+    pub fn difflm_ctx_create(
+        model: *mut difflm_model,
+        p: *const difflm_ctx_params,
+        status: *mut c_int,
+    ) -> *mut difflm_ctx;
+    /// `int difflm_ctx_memory_required(const difflm_model *model,
+    /// const difflm_ctx_params *p, size_t *bytes);`
+    pub fn difflm_ctx_memory_required(
+        model: *const difflm_model,
+        p: *const difflm_ctx_params,
+        bytes: *mut usize,
+    ) -> c_int;
+    /// `difflm_model *difflm_ctx_model(const difflm_ctx *ctx);`
+    pub fn difflm_ctx_model(ctx: *const difflm_ctx) -> *mut difflm_model;
     /// `int difflm_model_info_get(const difflm_ctx *ctx, difflm_model_info *out);`
     pub fn difflm_model_info_get(ctx: *const difflm_ctx, out: *mut difflm_model_info) -> c_int;
 
@@ -389,14 +483,22 @@ mod tests {
             let mut buf = [MaybeUninit::<u64>::zeroed(); 64];
             difflm_score_params_init(buf.as_mut_ptr().cast());
             assert_eq!(*buf.as_ptr().cast::<u32>() as usize, size_of::<difflm_score_params>());
+            let mut buf = [MaybeUninit::<u64>::zeroed(); 64];
+            difflm_model_params_init(buf.as_mut_ptr().cast());
+            assert_eq!(*buf.as_ptr().cast::<u32>() as usize, size_of::<difflm_model_params>());
+            let mut buf = [MaybeUninit::<u64>::zeroed(); 64];
+            difflm_ctx_params_init(buf.as_mut_ptr().cast());
+            assert_eq!(*buf.as_ptr().cast::<u32>() as usize, size_of::<difflm_ctx_params>());
         }
         if size_of::<usize>() == 8 {
             assert_eq!(size_of::<difflm_params>(), 56);
-            assert_eq!(size_of::<difflm_gen_params>(), 96);
+            assert_eq!(size_of::<difflm_gen_params>(), 112);
             assert_eq!(size_of::<difflm_step_info>(), 48);
-            assert_eq!(size_of::<difflm_model_info>(), 72);
+            assert_eq!(size_of::<difflm_model_info>(), 80);
             assert_eq!(size_of::<difflm_score_params>(), 24);
             assert_eq!(size_of::<difflm_score_result>(), 40);
+            assert_eq!(size_of::<difflm_model_params>(), 96);
+            assert_eq!(size_of::<difflm_ctx_params>(), 64);
         }
     }
 
