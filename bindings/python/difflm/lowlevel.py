@@ -39,7 +39,7 @@ TOKENIZE_ADD_BOS = 1
 TOKENIZE_PARSE_SPECIAL = 2
 DETOKENIZE_SPECIAL = 1
 
-SCHEDULE_AUTO, SCHEDULE_BLOCKS, SCHEDULE_TIMESTEPS = 0, 1, 2
+SCHEDULE_AUTO, SCHEDULE_BLOCKS, SCHEDULE_TIMESTEPS, SCHEDULE_BLOCK_DIFFUSION = 0, 1, 2, 3
 
 REMASK_AUTO = 0
 REMASK_LOW_CONFIDENCE = 1
@@ -53,6 +53,7 @@ GEN_LOGITS_EOS_INF = 1
 GEN_CONFIDENCE_EOS_EOT_INF = 2
 GEN_EARLY_STOP = 4
 GEN_ALL_LOGITS = 8
+GEN_BLOCK_RECOMPUTE = 16
 
 CONF_FIXED = -1   # difflm_confidences: a fixed position (prompt, a canvas's text)
 CONF_MASKED = 0   # difflm_confidences: still MASK
@@ -110,13 +111,14 @@ class difflm_params(Structure):
 class difflm_model_info(Structure):
     """typedef struct difflm_model_info { uint32_t struct_size; int32_t arch, n_vocab,
     n_ctx_train, max_canvas, n_layer, n_embd, n_head, n_head_kv, n_ff, shift_logits,
-    mask_id, bos_id, eos_id, eot_id, add_bos; uint64_t n_params; } difflm_model_info;"""
+    mask_id, bos_id, eos_id, eot_id, add_bos; uint64_t n_params; int32_t block_length;
+    } difflm_model_info;"""
     _fields_ = [("struct_size", c_uint32)] + [
         (name, c_int32) for name in (
             "arch", "n_vocab", "n_ctx_train", "max_canvas", "n_layer", "n_embd", "n_head",
             "n_head_kv", "n_ff", "shift_logits", "mask_id", "bos_id", "eos_id", "eot_id",
             "add_bos")
-    ] + [("n_params", c_uint64)]
+    ] + [("n_params", c_uint64), ("block_length", c_int32)]
 
 
 class difflm_score_params(Structure):
@@ -143,7 +145,7 @@ class difflm_gen_params(Structure):
     block_length, schedule, remasking; float temperature; int32_t top_k; float top_p,
     cfg_scale, eps, alg_temp; uint64_t seed; uint32_t flags; difflm_step_fn step_fn;
     void *step_user; int32_t parallel; float threshold, factor; int32_t cache;
-    } difflm_gen_params;"""
+    float block_threshold, editing_threshold; int32_t max_post_steps; } difflm_gen_params;"""
     _fields_ = [
         ("struct_size", c_uint32),
         ("gen_length", c_int32),
@@ -165,6 +167,9 @@ class difflm_gen_params(Structure):
         ("threshold", c_float),
         ("factor", c_float),
         ("cache", c_int32),
+        ("block_threshold", c_float),
+        ("editing_threshold", c_float),
+        ("max_post_steps", c_int32),
     ]
 
 

@@ -37,6 +37,7 @@ pub const DIFFLM_DETOKENIZE_SPECIAL: u32 = 1;
 pub const DIFFLM_SCHEDULE_AUTO: i32 = 0;
 pub const DIFFLM_SCHEDULE_BLOCKS: i32 = 1;
 pub const DIFFLM_SCHEDULE_TIMESTEPS: i32 = 2;
+pub const DIFFLM_SCHEDULE_BLOCK_DIFFUSION: i32 = 3;
 
 pub const DIFFLM_REMASK_AUTO: i32 = 0;
 pub const DIFFLM_REMASK_LOW_CONFIDENCE: i32 = 1;
@@ -50,6 +51,7 @@ pub const DIFFLM_GEN_LOGITS_EOS_INF: u32 = 1;
 pub const DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF: u32 = 2;
 pub const DIFFLM_GEN_EARLY_STOP: u32 = 4;
 pub const DIFFLM_GEN_ALL_LOGITS: u32 = 8;
+pub const DIFFLM_GEN_BLOCK_RECOMPUTE: u32 = 16;
 /// `difflm_confidences`: a fixed position (the prompt, a canvas's text).
 pub const DIFFLM_CONF_FIXED: i32 = -1;
 /// `difflm_confidences`: a position still MASK.
@@ -118,7 +120,8 @@ pub struct difflm_params {
 
 /// `typedef struct difflm_model_info { uint32_t struct_size; int32_t arch, n_vocab,
 /// n_ctx_train, max_canvas, n_layer, n_embd, n_head, n_head_kv, n_ff, shift_logits,
-/// mask_id, bos_id, eos_id, eot_id, add_bos; uint64_t n_params; } difflm_model_info;`
+/// mask_id, bos_id, eos_id, eot_id, add_bos; uint64_t n_params; int32_t block_length;
+/// } difflm_model_info;`
 /// `typedef struct difflm_score_params { uint32_t struct_size; int32_t mc, batch;
 /// uint64_t seed; } difflm_score_params;`
 #[repr(C)]
@@ -163,6 +166,7 @@ pub struct difflm_model_info {
     pub eot_id: i32,
     pub add_bos: i32,
     pub n_params: u64,
+    pub block_length: i32,
 }
 
 /// `typedef struct difflm_chat_message { const char *role; const char *content; }`
@@ -177,7 +181,7 @@ pub struct difflm_chat_message {
 /// block_length, schedule, remasking; float temperature; int32_t top_k; float top_p,
 /// cfg_scale, eps, alg_temp; uint64_t seed; uint32_t flags; difflm_step_fn step_fn;
 /// void *step_user; int32_t parallel; float threshold, factor; int32_t cache;
-/// } difflm_gen_params;`
+/// float block_threshold, editing_threshold; int32_t max_post_steps; } difflm_gen_params;`
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct difflm_gen_params {
@@ -201,6 +205,9 @@ pub struct difflm_gen_params {
     pub threshold: f32,
     pub factor: f32,
     pub cache: i32,
+    pub block_threshold: f32,
+    pub editing_threshold: f32,
+    pub max_post_steps: i32,
 }
 
 extern "C" {
@@ -392,9 +399,9 @@ mod tests {
         }
         if size_of::<usize>() == 8 {
             assert_eq!(size_of::<difflm_params>(), 56);
-            assert_eq!(size_of::<difflm_gen_params>(), 96);
+            assert_eq!(size_of::<difflm_gen_params>(), 112);
             assert_eq!(size_of::<difflm_step_info>(), 48);
-            assert_eq!(size_of::<difflm_model_info>(), 72);
+            assert_eq!(size_of::<difflm_model_info>(), 80);
             assert_eq!(size_of::<difflm_score_params>(), 24);
             assert_eq!(size_of::<difflm_score_result>(), 40);
         }

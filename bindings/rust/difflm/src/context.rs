@@ -38,6 +38,8 @@ pub struct ModelInfo {
     pub eot_id: Token,
     pub add_bos: bool,
     pub n_params: u64,
+    /// > 0: a block-causal model (SCHEDULE_BLOCK_DIFFUSION); 0: bidirectional.
+    pub block_length: i32,
 }
 
 /// The canvas after one denoising step (an owned copy).
@@ -183,6 +185,7 @@ impl Context {
                 eot_id: -1,
                 add_bos: false,
                 n_params: 0,
+                block_length: 0,
             },
         };
         ctx.info = ctx.read_model_info()?;
@@ -237,6 +240,7 @@ impl Context {
             eot_id: m.eot_id,
             add_bos: m.add_bos != 0,
             n_params: m.n_params,
+            block_length: m.block_length,
         })
     }
 
