@@ -72,9 +72,11 @@ START_TEST(test_check_refuses_missing_kernels) {
     ck_assert_int_eq(dl_arch_check(&a, &e), DIFFLM_E_UNSUPPORTED);
     ck_assert_msg(strstr(e.msg, "mixture-of-experts") && strstr(e.msg, "llada"), "%s", e.msg);
     a.ffn = DL_FFN_DENSE;
-    a.mask = DL_MASK_BLOCK_CAUSAL;
+    a.mask = DL_MASK_BLOCK_CAUSAL;   /* the attention tiles have the block mask */
+    ck_assert_int_eq(dl_arch_check(&a, &e), 0);
+    a.mask = DL_MASK_KINDS;
     ck_assert_int_eq(dl_arch_check(&a, &e), DIFFLM_E_UNSUPPORTED);
-    ck_assert_msg(strstr(e.msg, "block-causal"), "%s", e.msg);
+    ck_assert_msg(strstr(e.msg, "unknown attention mask"), "%s", e.msg);
     a.mask = DL_MASK_BIDIRECTIONAL;
     a.qk_norm = 1;
     ck_assert_int_eq(dl_arch_check(&a, &e), DIFFLM_E_UNSUPPORTED);
