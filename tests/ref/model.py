@@ -10,7 +10,8 @@ doc/models.md, "Architectures", independently of difflm's C model:
         RoPE on q and k at positions 0..n-1:
             llada: adjacent pairs (2i, 2i+1)   (the GGUF stores permuted q/k rows)
             dream: half split (i, i + d/2)
-        attention, no mask (bidirectional), scale 1/sqrt(head_dim), GQA groups
+        attention, bidirectional (block-causal with diffusion.block_length B > 0:
+            position i sees j only when j // B <= i // B), scale 1/sqrt(head_dim), GQA
         x = x + attn Wo
         h = rmsnorm(x) * ffn_norm
         x = x + down(silu(gate h) * up h)
@@ -74,6 +75,9 @@ class Model:
         # write false explicitly.
         sl = g.get("diffusion.shift_logits")
         self.shift_logits = True if sl is None else bool(sl)
+        # doc/formats.md "Diffusion keys": a block length makes attention block-causal,
+        # bidirectional inside blocks of that many positions, causal across them
+        self.block_length = int(g.get("diffusion.block_length", 0))
 
         def W(name, shape=None, optional=False):
             t = g.tensors.get(name)
@@ -160,9 +164,15 @@ class Model:
         v = v.reshape(n, nkv, hd)
         group = nh // nkv
         out = np.empty((n, nh, hd))
+        later = None                                              # [n, n]: key in a later block
+        if self.block_length > 0:
+            blk = np.arange(n) // self.block_length
+            later = blk[None, :] > blk[:, None]
         for hh in range(nh):
             kv = hh // group
-            s = (q[:, hh, :] @ k[:, kv, :].T) / np.sqrt(hd)      # [n, n], no mask
+            s = (q[:, hh, :] @ k[:, kv, :].T) / np.sqrt(hd)      # [n, n]
+            if later is not None:
+                s = np.where(later, -np.inf, s)
             s = s - s.max(axis=1, keepdims=True)
             p = np.exp(s)
             p /= p.sum(axis=1, keepdims=True)
