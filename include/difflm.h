@@ -176,6 +176,8 @@ DIFFLM_API const char *difflm_last_error(const difflm_ctx *ctx);
 /* Architectures. */
 #define DIFFLM_ARCH_LLADA 1
 #define DIFFLM_ARCH_DREAM 2
+#define DIFFLM_ARCH_LLADA_MOE 3   /* LLaDA-MoE-7B-A1B (GGUF llada-moe) */
+#define DIFFLM_ARCH_LLADA2 4      /* LLaDA2.0 / 2.1 (HF llada2_moe) */
 
 typedef struct difflm_model_info {
     uint32_t struct_size;
@@ -293,7 +295,11 @@ DIFFLM_API difflm_model *difflm_ctx_model(const difflm_ctx *ctx);
 /* ---------------------------------------------------------------- tokenizer */
 
 #define DIFFLM_TOKENIZE_ADD_BOS 1u        /* prepend BOS (if the model has one) */
-#define DIFFLM_TOKENIZE_PARSE_SPECIAL 2u  /* "<|eot_id|>" in the text becomes that token */
+/* "<|eot_id|>" in the text becomes that token. Without the flag, special (control) tokens
+ * are plain text; added tokens that are not special (e.g. Qwen's "<tool_call>") are still
+ * matched, as in Hugging Face's tokenizers with split_special_tokens and in llama.cpp
+ * with parse_special off. */
+#define DIFFLM_TOKENIZE_PARSE_SPECIAL 2u
 #define DIFFLM_DETOKENIZE_SPECIAL 1u      /* render control tokens (default: skip them) */
 
 /* Tokenizes text[0..len). Writes up to cap ids to out and the count to *n_out.
@@ -304,8 +310,10 @@ DIFFLM_API int difflm_tokenize(difflm_ctx *ctx, const char *text, size_t len, ui
 /* Turns ids into bytes (not NUL-terminated). Any byte string that was tokenized comes
  * back unchanged, but for the tokenizer's Unicode normalization (Qwen2 / Dream: NFC, as
  * Hugging Face's tokenizer does; LLaDA: none): a text already in that form comes back
- * byte for byte, and what comes back tokenizes to the same ids. Returns OK, E_BUFFER_TOO_SMALL (*n_out = bytes needed),
- * E_INVALID_ARG (an id outside the vocabulary). */
+ * byte for byte, and what comes back tokenizes to the same ids. An id no token names (a
+ * Hugging Face folder's rows past its tokenizer) decodes to nothing, as in Hugging Face's
+ * decode. Returns OK, E_BUFFER_TOO_SMALL (*n_out = bytes needed), E_INVALID_ARG (an id
+ * outside the vocabulary: a GGUF's tokens, a folder's head rows). */
 DIFFLM_API int difflm_detokenize(difflm_ctx *ctx, const difflm_token *ids, size_t n,
                                  uint32_t flags, char *out, size_t cap, size_t *n_out);
 
@@ -695,6 +703,85 @@ DIFFLM_API void difflm_score_params_init(difflm_score_params *p);
 DIFFLM_API int difflm_score(difflm_ctx *ctx, const difflm_token *prompt, size_t n_prompt,
                             const difflm_token *ids, size_t n, const difflm_score_params *p,
                             difflm_score_result *out);
+
+/* ---------------------------------------------------------------- converting model files
+ *
+ * difflm_convert writes a GGUF file from a Hugging Face model folder (as downloaded:
+ * config.json, *.safetensors or shards with their index, tokenizer.json,
+ * tokenizer_config.json) or from a GGUF file, in F32, F16, BF16 or under one of
+ * llama-quantize's presets. A folder becomes the GGUF llama.cpp's convert_hf_to_gguf.py
+ * writes for it (keys, tokenizer keys and chat template, tensor names and order,
+ * LLaDA's q/k permutation); a preset then picks each tensor's type as llama-quantize does
+ * (doc/formats.md, "Quantization presets"), so converting a folder to Q4_K_M gives the
+ * bytes of converting it to F32 and quantizing that file. The model is read one tensor at
+ * a time while the output is written: memory stays near one tensor whatever the model's
+ * size. The output is written under a temporary name next to it and renamed at the
+ * end: on any failure, or a cancellation, no output file is left behind and an existing
+ * file of that name is untouched. */
+
+/* What the progress callback is told after each tensor is written. */
+typedef struct difflm_convert_progress {
+    uint32_t struct_size;        /* sizeof(difflm_convert_progress) of the library */
+    size_t done;                 /* tensors written, this one included */
+    size_t total;                /* tensors in the output */
+    const char *tensor;          /* its GGUF name, e.g. "blk.0.attn_q.weight" */
+    const char *type;            /* its type in the output, e.g. "Q4_K", "F32" */
+    uint32_t ggml_type;          /* the same as the GGUF type id (ggml's numbering) */
+    uint64_t in_bytes;           /* its bytes in the source (a folder's tensors counted
+                                    in the float type they are converted through) */
+    uint64_t out_bytes;          /* its bytes in the output */
+} difflm_convert_progress;
+
+/* Called on the converting thread after each tensor; p is valid during the call only.
+ * Return 0 to go on, anything else to cancel (difflm_convert returns E_CANCELLED). */
+typedef int (*difflm_convert_progress_fn)(const difflm_convert_progress *p, void *user);
+
+typedef struct difflm_convert_params {
+    uint32_t struct_size;        /* sizeof(difflm_convert_params), set by the init call */
+    const char *input;           /* a Hugging Face folder, its config.json, or a GGUF file */
+    const char *output;          /* the GGUF file to write (replaced only on success) */
+    const char *type;            /* output type, any case: "f32", "f16", "bf16", or a
+                                    preset "q4_0" "q4_1" "q5_0" "q5_1" "q8_0" "q4_k_s"
+                                    "q4_k_m" "q5_k_s" "q5_k_m" "q6_k" ("q4_k" = "q4_k_m",
+                                    "q5_k" = "q5_k_m"); NULL = "f16" (llama.cpp's
+                                    converter's default) */
+    int32_t pure;                /* 1: every quantizable matrix gets the preset's type (no
+                                    head or layer rules, as llama-quantize --pure) */
+    int32_t allow_requantize;    /* 1: accept a GGUF whose matrices are already quantized */
+    int32_t n_threads;           /* threads that encode rows; 0 = all cores. The output is
+                                    the same for any count */
+    difflm_convert_progress_fn progress_fn;   /* NULL = none */
+    void *progress_user;
+    int32_t log_level;           /* most verbose level passed to log_fn (default WARN) */
+    difflm_log_fn log_fn;        /* NULL = silent. Errors (ERROR) and rows that fall back
+                                    to another type (WARN) are reported here */
+    void *log_user;
+    difflm_alloc_fn alloc_fn;    /* NULL (with free_fn NULL) = the C library's */
+    difflm_free_fn free_fn;
+    void *alloc_user;
+} difflm_convert_params;
+
+/* Fills *p with defaults. */
+DIFFLM_API void difflm_convert_params_init(difflm_convert_params *p);
+
+/* 1 if difflm_convert takes type as its output type (case-insensitive), else 0 (also
+ * for NULL). Safe from any thread. */
+DIFFLM_API int difflm_convert_type_supported(const char *type);
+
+/* Converts p->input into p->output as described above. Runs on the calling thread (and
+ * n_threads - 1 helpers it starts and joins); concurrent calls on different outputs are
+ * independent. Returns OK, or, with the detail (naming the file, key or tensor) sent to
+ * the log callback at ERROR level, as difflm_model_load does:
+ *   E_INVALID_ARG: p NULL or a bad struct_size, no input or output, an unknown type, a
+ *     quantized source matrix without allow_requantize, alloc_fn without free_fn;
+ *   E_IO: a missing or unreadable input, config.json or shard, an unwritable output;
+ *   E_FORMAT: a malformed GGUF, safetensors or JSON file, a tensor with a NaN or an
+ *     infinity that would be re-encoded;
+ *   E_UNSUPPORTED: an architecture (model_type), dtype, tokenizer or tensor type difflm
+ *     does not convert, a folder tensor with no GGUF name;
+ *   E_CANCELLED: the progress callback asked to stop;
+ *   E_NOMEM. */
+DIFFLM_API int difflm_convert(const difflm_convert_params *p);
 
 #ifdef __cplusplus
 }

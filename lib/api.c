@@ -539,3 +539,45 @@ API int difflm_confidences(const difflm_ctx *ctx, difflm_token *token, int32_t *
         return DIFFLM_E_INVALID_ARG;
     return dl_ctx_confidences(ctx, token, step, prob, score, cap, n_out);
 }
+
+/* --------------------------------------------------------------- converting model files */
+
+#define CONVERT_PARAMS_MIN_SIZE offsetof(difflm_convert_params, alloc_user) + sizeof(void *)
+
+API void difflm_convert_params_init(difflm_convert_params *p) {
+    if (!p)
+        return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->log_level = DIFFLM_LOG_WARN;
+}
+
+API int difflm_convert_type_supported(const char *type) {
+    return dl_ctx_convert_type_supported(type);
+}
+
+API int difflm_convert(const difflm_convert_params *p) {
+    dl_err err = {0};
+    difflm_convert_params prm;
+    difflm_convert_params_init(&prm);
+    int rc;
+    if (!p)
+        rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "params is NULL");
+    else
+        rc = copy_versioned(&prm, sizeof prm, p, p->struct_size, CONVERT_PARAMS_MIN_SIZE,
+                            "difflm_convert_params", &err);
+    if (rc == 0 && (!prm.input || !prm.output))
+        rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "difflm_convert_params: input and output "
+                     "are required");
+    if (rc == 0 && prm.n_threads < 0)
+        rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "n_threads must be >= 0");
+    if (rc == 0)
+        rc = check_allocator(prm.alloc_fn, prm.free_fn, "difflm_convert_params", &err);
+    if (rc == 0) {
+        dl_mem mem = {prm.alloc_fn, prm.free_fn, prm.alloc_user};
+        IN_SCOPE(&mem, rc = dl_ctx_convert(&prm, &err));
+    }
+    if (rc != 0)
+        log_failure(prm.log_fn, prm.log_user, prm.log_level, "difflm_convert", rc, &err);
+    return rc;
+}

@@ -4,7 +4,7 @@
  * internals rather than through its API: the trainers (tools/train, tools/train_tokenizer:
  * they run the layers' backward passes and write vocabularies), the benchmarks of the
  * kernels and of one forward pass per weight type, and the tools that still lack a
- * public call (difflm-quantize, difflm-bigram). They include
+ * public call (difflm-bigram). They include
  * this header and nothing else of lib/; tests/layering/check_layers.py lists them with
  * the reason, and fails when any other program reaches past difflm.h. Nothing here is
  * stable: it changes with the library, and is not installed.

@@ -31,7 +31,16 @@ static void usage(FILE *f) {
             "  --eps X              rms epsilon (default: the architecture's published value)\n"
             "  --no-shift-key       omit diffusion.shift_logits (as the Dream converter does)\n"
             "  --block-length N     write diffusion.block_length N: a block-causal model\n"
-            "                       (default 0: none)\n",
+            "                       (default 0: none)\n"
+            "mixture-of-experts architectures (llada-moe):\n"
+            "  --n-expert N         routed experts per layer (default 8)\n"
+            "  --n-expert-used N    experts per token (default 2)\n"
+            "  --n-ff-exp N         one expert's width (default 32)\n"
+            "  --n-ff-shexp N       the shared expert's width (default 0: none)\n"
+            "  --n-group N          expert groups of a sigmoid router (default 1)\n"
+            "  --topk-group N       groups kept (default 1)\n"
+            "  --n-dense-lead N     leading layers with a dense FFN (default 0)\n"
+            "  --routed-scale X     routed weights' factor (default 1)\n",
             dl_arch_list(archs, sizeof archs), dl_tiny_min_vocab());
 }
 
@@ -62,7 +71,8 @@ static int parse_f32(const char *opt, const char *s, float *out) {
 static int is_value_option(const char *a) {
     static const char *const opts[] = { "-o", "--arch", "--type", "--n-embd", "--n-layer",
         "--n-head", "--n-head-kv", "--n-ff", "--vocab", "--mask-id", "--ctx", "--rope-theta",
-        "--eps", "--seed", "--block-length" };
+        "--eps", "--seed", "--n-expert", "--n-expert-used", "--n-ff-exp", "--n-ff-shexp",
+        "--n-group", "--topk-group", "--n-dense-lead", "--routed-scale", "--block-length" };
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         if (!strcmp(a, opts[i]))
             return 1;
@@ -73,7 +83,9 @@ int main(int argc, char **argv) {
     const char *path = NULL, *arch = "llada", *type = "f32";
     int32_t n_embd = 64, n_layer = 2, n_head = 4, n_head_kv = -1, n_ff = 128, vocab = 512;
     int32_t mask_id = 5, ctx = 256, tied = 0, out_bias = 0, no_shift = 0, block_length = 0;
-    float theta = -1.0f, eps = -1.0f;
+    float theta = -1.0f, eps = -1.0f, routed_scale = 1.0f;
+    int32_t n_expert = 8, n_expert_used = 2, n_ff_exp = 32, n_ff_shexp = 0, n_group = 1;
+    int32_t topk_group = 1, n_dense_lead = 0;
     unsigned long long seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -123,6 +135,22 @@ int main(int argc, char **argv) {
             rc = parse_f32(a, val, &theta);
         } else if (!strcmp(a, "--eps")) {
             rc = parse_f32(a, val, &eps);
+        } else if (!strcmp(a, "--n-expert")) {
+            rc = parse_i32(a, val, &n_expert);
+        } else if (!strcmp(a, "--n-expert-used")) {
+            rc = parse_i32(a, val, &n_expert_used);
+        } else if (!strcmp(a, "--n-ff-exp")) {
+            rc = parse_i32(a, val, &n_ff_exp);
+        } else if (!strcmp(a, "--n-ff-shexp")) {
+            rc = parse_i32(a, val, &n_ff_shexp);
+        } else if (!strcmp(a, "--n-group")) {
+            rc = parse_i32(a, val, &n_group);
+        } else if (!strcmp(a, "--topk-group")) {
+            rc = parse_i32(a, val, &topk_group);
+        } else if (!strcmp(a, "--n-dense-lead")) {
+            rc = parse_i32(a, val, &n_dense_lead);
+        } else if (!strcmp(a, "--routed-scale")) {
+            rc = parse_f32(a, val, &routed_scale);
         } else if (!strcmp(a, "--seed")) {
             char *end;
             errno = 0;
@@ -173,6 +201,14 @@ int main(int argc, char **argv) {
     s.mask_id = mask_id;
     s.seed = seed;
     s.shift_key = !no_shift;
+    s.n_expert = n_expert;
+    s.n_expert_used = n_expert_used;
+    s.n_ff_exp = n_ff_exp;
+    s.n_ff_shexp = n_ff_shexp;
+    s.n_group = n_group;
+    s.topk_group = topk_group;
+    s.n_dense_lead = n_dense_lead;
+    s.routed_scale = routed_scale;
     s.block_length = block_length;
     if (theta >= 0.0f)
         s.rope_theta = theta;

@@ -36,7 +36,8 @@ typedef struct opts {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: " TOOL " -m MODEL.gguf (--text TEXT | --file F) [options]\n"
+            "usage: " TOOL " -m MODEL (--text TEXT | --file F) [options]\n"
+            "  MODEL: a GGUF file or a Hugging Face model folder\n"
             "  estimates -log p(text | prompt) with LLaDA's Monte Carlo ELBO (an upper bound)\n"
             "  --prompt TEXT | --prompt-file F   conditioning text, never masked (default: BOS\n"
             "                      alone when the model adds BOS)\n"

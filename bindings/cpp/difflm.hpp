@@ -8,10 +8,16 @@
 //     ctx.begin(ctx.prompt_ids("Once upon"), g);         // or step by step
 //     while (ctx.step()) show(ctx.canvas());             // false once DONE
 //
+//     difflm::model m("model.gguf");                     // one model, several contexts
+//     difflm::context a(m), b(m);                        // sharing its weights
+//
 // Every throwing call has a twin taking `std::error_code &ec` that does not throw: ec is
 // set to the status (category difflm::category()) and ctx.last_error() holds the message.
-// Thread safety is the C API's: one thread per context at a time; cancel() from anywhere
-// while the context exists. A context is move-only.
+// Thread safety is the C API's: a model is read-only once loaded, so its const calls and
+// creating contexts from it are safe from any number of threads; a context is used by one
+// thread at a time, but cancel() works from anywhere while the context exists. A model
+// has shared_ptr semantics (copies share one load; the last copy or context frees it); a
+// context is move-only and keeps its model alive.
 #ifndef DIFFLM_HPP
 #define DIFFLM_HPP
 
@@ -84,6 +90,8 @@ struct gen_params : difflm_gen_params {
 };
 
 // How to create a context. log receives (level, message) on the calling thread.
+// model_path is for context(params) only: a context on a difflm::model leaves it empty
+// and mask_token_id at -1 (those are the model's, model_params).
 struct context_params {
     std::string model_path;
     int32_t n_threads = 0;
@@ -111,6 +119,195 @@ struct step {
 
 inline std::string version() { return difflm_version(); }
 
+// ---------------------------------------------------------------- model
+
+// How to load a model. log receives (level, message) on the thread that loads the model,
+// and on the thread that frees it last (which may be a context's), so it must be safe to
+// call from that thread.
+struct model_params {
+    int32_t mask_token_id = -1;     // -1: the file's
+    int32_t log_level = DIFFLM_LOG_WARN;
+    std::function<void(int32_t, std::string_view)> log;
+};
+
+// Reads n bytes at offset of a model image into dst (difflm_read_fn): called only while
+// model::from_reader runs, in increasing offsets. Throw to fail the load.
+using reader = std::function<void(std::uint64_t offset, void *dst, std::size_t n)>;
+
+// A loaded model (difflm_model): mapped weights, hyperparameters, tokenizer and chat format,
+// read-only once loaded. Copies share the one load (shared_ptr semantics); every context
+// created from it holds it too, so the C model is freed with the last copy or context.
+class model {
+  public:
+    model() noexcept = default;  // empty: operator bool is false
+    // A GGUF file or a Hugging Face folder (weights mapped, not read).
+    explicit model(const std::string &path, const model_params &p = {}) {
+        if (auto ec = load_path(path, p)) throw_status(ec.value(), s_ ? s_->load_error : "");
+    }
+    // Non-throwing: on failure the model is empty and message (if given) holds the text.
+    model(const std::string &path, const model_params &p, std::error_code &ec,
+          std::string *message = nullptr) {
+        ec = load_path(path, p);
+        if (ec && message) *message = s_ ? s_->load_error : "";
+        if (ec) s_.reset();
+    }
+
+    // A GGUF image of size bytes in memory, read in place (nothing copied). Ownership: the
+    // bytes stay the caller's and must stay alive and unchanged until this model, its
+    // copies and every context created from it are destroyed; pass owner (a shared_ptr to
+    // whatever holds them) and the model keeps it alive for exactly that long. data must
+    // be 32-byte aligned (else the library's DIFFLM_E_INVALID_ARG).
+    static model from_memory(const void *data, std::size_t size, const model_params &p = {},
+                             std::shared_ptr<const void> owner = {}) {
+        std::error_code ec;
+        std::string message;
+        model m = from_memory(data, size, p, ec, &message, std::move(owner));
+        if (ec) throw_status(ec.value(), message);
+        return m;
+    }
+    static model from_memory(const void *data, std::size_t size, const model_params &p,
+                             std::error_code &ec, std::string *message = nullptr,
+                             std::shared_ptr<const void> owner = {}) {
+        model m;
+        m.s_ = std::make_shared<state>(p.log);
+        m.s_->owner = std::move(owner);
+        difflm_model_params mp = m.s_->params(p);
+        mp.data = data;
+        mp.size = size;
+        ec = m.s_->load(mp, message);
+        if (ec) m.s_.reset();
+        return m;
+    }
+
+    // A GGUF image of size bytes from read (an asset in a pack, a decompressor): read once,
+    // during this call, into one block the library allocates. An exception read throws
+    // fails the load with DIFFLM_E_IO, its what() appended to the library's message.
+    static model from_reader(reader read, std::uint64_t size, const model_params &p = {}) {
+        std::error_code ec;
+        std::string message;
+        model m = from_reader(std::move(read), size, p, ec, &message);
+        if (ec) throw_status(ec.value(), message);
+        return m;
+    }
+    static model from_reader(reader read, std::uint64_t size, const model_params &p,
+                             std::error_code &ec, std::string *message = nullptr) {
+        model m;
+        if (static_cast<std::uint64_t>(static_cast<std::size_t>(size)) != size) {
+            ec = make_error_code(DIFFLM_E_NOMEM);
+            if (message) *message = "the image does not fit in memory";
+            return m;
+        }
+        m.s_ = std::make_shared<state>(p.log);
+        struct source {
+            reader fn;
+            std::string failure;
+            static int call(void *user, std::uint64_t offset, void *dst, std::size_t n) {
+                auto *src = static_cast<source *>(user);
+                try {
+                    src->fn(offset, dst, n);
+                    return 0;
+                } catch (const std::exception &e) {
+                    src->failure = e.what();
+                } catch (...) {
+                    src->failure = "the reader threw";
+                }
+                return 1;
+            }
+        } src{std::move(read), {}};
+        difflm_model_params mp = m.s_->params(p);
+        mp.read_fn = &source::call;
+        mp.read_user = &src;
+        mp.size = static_cast<std::size_t>(size);
+        ec = m.s_->load(mp, message);
+        if (ec && message && !src.failure.empty()) *message += ": " + src.failure;
+        if (ec) m.s_.reset();
+        return m;
+    }
+
+    explicit operator bool() const noexcept { return s_ != nullptr; }
+    difflm_model *get() const noexcept { return s_ ? s_->raw : nullptr; }
+
+    // difflm_model_describe (max_canvas is 0: that is a context's).
+    difflm_model_info info() const {
+        difflm_model_info m{};
+        m.struct_size = sizeof m;
+        int st = difflm_model_describe(get(), &m);
+        if (st < 0) throw_status(st, "difflm_model_describe: no model");
+        return m;
+    }
+
+    // Bytes of heap a context with p allocates up front (difflm_ctx_memory_required).
+    std::size_t memory_required(const context_params &p) const {
+        difflm_ctx_params cp = raw_ctx_params(p);
+        std::size_t n = 0;
+        int st = difflm_ctx_memory_required(get(), &cp, &n);
+        if (st < 0)
+            throw_status(st, "difflm_ctx_memory_required: no model, or n_threads, max_canvas or "
+                             "max_batch below 0");
+        return n;
+    }
+
+    // difflm_ctx_params from the context_params fields a context on a model uses.
+    static difflm_ctx_params raw_ctx_params(const context_params &p) noexcept {
+        difflm_ctx_params cp;
+        difflm_ctx_params_init(&cp);
+        cp.n_threads = p.n_threads;
+        cp.max_canvas = p.max_canvas;
+        cp.max_batch = p.max_batch;
+        cp.log_level = p.log_level;
+        return cp;
+    }
+
+  private:
+    // What the C model needs for as long as it lives: its log function and the owner of
+    // an in-place image. The C reference is dropped with the last shared_ptr.
+    struct state {
+        difflm_model *raw = nullptr;
+        std::function<void(int32_t, std::string_view)> log;
+        std::string load_error;
+        std::shared_ptr<const void> owner;
+
+        explicit state(std::function<void(int32_t, std::string_view)> fn) : log(std::move(fn)) {}
+        state(const state &) = delete;
+        state &operator=(const state &) = delete;
+        ~state() { difflm_model_free(raw); }
+
+        static void on_log(int32_t level, const char *msg, void *user) {
+            auto *s = static_cast<state *>(user);
+            try {
+                if (level == DIFFLM_LOG_ERROR) s->load_error = msg ? msg : "";
+                if (s->log) s->log(level, msg ? msg : "");
+            } catch (...) {  // cannot cross the C frame
+            }
+        }
+        difflm_model_params params(const model_params &p) {
+            difflm_model_params mp;
+            difflm_model_params_init(&mp);
+            mp.mask_token_id = p.mask_token_id;
+            mp.log_level = p.log_level;
+            mp.log_fn = &on_log;
+            mp.log_user = this;
+            return mp;
+        }
+        std::error_code load(const difflm_model_params &mp, std::string *message) {
+            int st = DIFFLM_OK;
+            raw = difflm_model_load(&mp, &st);
+            if (raw) return {};
+            if (message) *message = load_error.empty() ? difflm_status_str(st) : load_error;
+            return make_error_code(st);
+        }
+    };
+
+    std::error_code load_path(const std::string &path, const model_params &p) {
+        s_ = std::make_shared<state>(p.log);
+        difflm_model_params mp = s_->params(p);
+        mp.path = path.c_str();
+        return s_->load(mp, nullptr);
+    }
+
+    std::shared_ptr<state> s_;
+};
+
 // ---------------------------------------------------------------- context
 
 class context {
@@ -128,15 +325,29 @@ class context {
         ec = create(p);
         if (ec && message) *message = state_->create_error;
     }
+    // One more context on a loaded model (difflm_ctx_create): it shares the model's weights
+    // and tokenizer and keeps the model alive. p.model_path must be empty and
+    // p.mask_token_id -1 (DIFFLM_E_INVALID_ARG otherwise): those are the model's.
+    explicit context(const model &m, const context_params &p = {}) {
+        if (auto ec = create(m, p)) throw_status(ec.value(), state_->create_error);
+    }
+    context(const model &m, const context_params &p, std::error_code &ec,
+            std::string *message = nullptr) {
+        ec = create(m, p);
+        if (ec && message) *message = state_->create_error;
+    }
 
     context(const context &) = delete;
     context &operator=(const context &) = delete;
-    context(context &&o) noexcept : ctx_(std::exchange(o.ctx_, nullptr)), state_(std::move(o.state_)) {}
+    context(context &&o) noexcept
+        : ctx_(std::exchange(o.ctx_, nullptr)), state_(std::move(o.state_)),
+          model_(std::move(o.model_)) {}
     context &operator=(context &&o) noexcept {
         if (this != &o) {
             reset();
             ctx_ = std::exchange(o.ctx_, nullptr);
             state_ = std::move(o.state_);
+            model_ = std::move(o.model_);
         }
         return *this;
     }
@@ -145,6 +356,8 @@ class context {
     explicit operator bool() const noexcept { return ctx_ != nullptr; }
     difflm_ctx *get() const noexcept { return ctx_; }
     std::string last_error() const { return ctx_ ? difflm_last_error(ctx_) : ""; }
+    // The model given at construction (empty for a context created from a path).
+    const difflm::model &shared_model() const noexcept { return model_; }
 
     difflm_model_info info() const {
         difflm_model_info m{};
@@ -445,10 +658,30 @@ class context {
         return ctx_ ? std::error_code() : make_error_code(st);
     }
 
+    std::error_code create(const model &m, const context_params &p) {
+        state_ = std::make_unique<state>();
+        state_->log = p.log;
+        if (!m || !p.model_path.empty() || p.mask_token_id != -1) {
+            state_->create_error = !m ? "the model is empty"
+                                      : "a context on a model takes no model_path or "
+                                        "mask_token_id (they are the model's)";
+            return make_error_code(DIFFLM_E_INVALID_ARG);
+        }
+        difflm_ctx_params cp = model::raw_ctx_params(p);
+        cp.log_fn = &state::on_log;
+        cp.log_user = state_.get();
+        int st = DIFFLM_OK;
+        ctx_ = difflm_ctx_create(m.get(), &cp, &st);
+        if (!ctx_) return make_error_code(st);
+        model_ = m;
+        return {};
+    }
+
     void reset() noexcept {
         difflm_free(ctx_);
         ctx_ = nullptr;
         state_.reset();
+        model_ = model();  // after the free: the C model may log or read its image till then
     }
 
     int check(int st) const {
@@ -507,6 +740,7 @@ class context {
 
     difflm_ctx *ctx_ = nullptr;
     std::unique_ptr<state> state_;
+    model model_;  // the shared model's state, kept as long as the C context
 };
 
 }  // namespace difflm

@@ -80,4 +80,9 @@ int dl_ctx_infill_canvas(struct difflm_ctx *ctx, const char *text, uint32_t flag
 int dl_ctx_confidences(const struct difflm_ctx *ctx, int32_t *token, int32_t *step, float *prob,
                        float *score, size_t cap, size_t *n_out);
 
+/* ---- conversion (ctx_convert.c), with a checked, current-size copy of the parameters
+ * (n_threads >= 0), under the allocator the caller entered */
+int dl_ctx_convert(const difflm_convert_params *p, dl_err *err);
+int dl_ctx_convert_type_supported(const char *type);
+
 #endif

@@ -2,7 +2,6 @@
 #include "ctx/model_obj.h"
 #include "fmt/safetensors.h"
 #include "model/hf_config.h"
-#include "model/hf_convert.h"
 
 int dl_model_obj_load(struct difflm_model **out, const difflm_model_params *p, dl_err *err) {
     *out = NULL;
@@ -16,15 +15,8 @@ int dl_model_obj_load(struct difflm_model **out, const difflm_model_params *p, d
     int32_t hf_mask = -1;
     int rc;
     if (p->path && dl_hf_is_folder(p->path, dir, sizeof dir)) {
-        /* a Hugging Face folder: the weights from its safetensors, in place */
-        dl_hf_config c;
-        size_t n = 0;
-        rc = dl_hf_model_load(&m->model, &m->st, &c, dir, err);
-        if (rc == 0)
-            rc = dl_hf_tokenizer_gguf(dir, &c, &m->tok_buf, &n, err);
-        if (rc == 0)
-            rc = dl_gguf_open_mem(&m->gguf, m->tok_buf, n, err);
-        hf_mask = c.mask_id;
+        /* a Hugging Face folder: the weights from its safetensors, its own tokenizer */
+        rc = dl_model_obj_load_hf(m, dir, &hf_mask, err);
     } else {
         if (p->path) {
             rc = dl_gguf_open(&m->gguf, p->path, err);
@@ -38,15 +30,15 @@ int dl_model_obj_load(struct difflm_model **out, const difflm_model_params *p, d
         }
         if (rc == 0)
             rc = dl_model_load(&m->model, m->gguf, &m->log, err);
+        if (rc == 0)
+            rc = dl_tok_load(&m->tok, m->gguf, err);
     }
-    if (rc == 0)
-        rc = dl_tok_load(&m->tok, m->gguf, err);
     if (rc != 0) {
         dl_model_obj_release(m);
         return rc;
     }
     const dl_hparams *hp = &m->model->hp;
-    m->n_tok_vocab = DL_MIN(dl_tok_n_vocab(m->tok), hp->n_vocab);
+    m->n_tok_vocab = DL_MIN(dl_tok_n_ids(m->tok), hp->n_vocab);
     // the host's id, else the file's, else the architecture's (arch.c; -1 for rows
     // whose files always carry one)
     int32_t file_mask = hf_mask >= 0 ? hf_mask : dl_tok_specials(m->tok)->mask;
@@ -77,7 +69,6 @@ void dl_model_obj_release(struct difflm_model *m) {
     dl_tok_free(m->tok);
     dl_model_free(m->model);
     dl_gguf_close(m->gguf);
-    dl_free(m->tok_buf);
     dl_st_close(m->st);
     dl_free(m);
     dl_mem_leave(prev);

@@ -16,16 +16,21 @@
 struct difflm_model {
     dl_mem mem;                 /* the allocator everything below came from */
     dl_log log;
-    dl_gguf *gguf;              /* the model file, or for a Hugging Face folder the tokenizer
-                                   keys made from its tokenizer.json (over tok_buf) */
-    void *tok_buf;              /* dl_malloc'd; NULL for a GGUF file */
+    dl_gguf *gguf;              /* the model file; NULL for a Hugging Face folder */
     struct dl_st *st;           /* a folder's safetensors (the weights); NULL for GGUF */
     dl_model *model;            /* its pool and n_threads stay unset: each context runs
                                    a private copy of this struct with its own */
     dl_tok *tok;
     int32_t mask_id;
-    int32_t n_tok_vocab;        /* ids >= this are never predicted (Dream's wider head) */
+    int32_t n_tok_vocab;        /* ids >= this are never predicted: a GGUF whose vocabulary
+                                   is shorter than its head (a folder's head is predicted
+                                   whole, dl_tok_n_ids) */
     int refs;                   /* atomic; the host's reference and one per context */
 };
+
+/* Loads the Hugging Face folder dir into m (its model, st and tok; model_hf.c), the mask
+ * id of its config.json into *mask_id (-1 when absent). On failure m holds what was
+ * loaded, for dl_model_obj_release. */
+int dl_model_obj_load_hf(struct difflm_model *m, const char *dir, int32_t *mask_id, dl_err *err);
 
 #endif

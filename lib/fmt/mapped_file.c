@@ -108,3 +108,14 @@ void dl_unmap_file(dl_mapped_file *mf) {
     mf->size = 0;
     mf->kind = DL_MAP_MMAP;
 }
+
+void dl_map_drop_pages(const void *p, size_t n) {
+    if (!p || !n)
+        return;
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+    uintptr_t a = (uintptr_t)p & ~(page - 1), b = ((uintptr_t)p + n + page - 1) & ~(page - 1);
+    /* a read-only private file mapping has no private pages: dropping the ones a
+     * neighbouring range shares only makes them fault back in from the file */
+    (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}

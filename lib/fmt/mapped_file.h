@@ -36,6 +36,13 @@ int dl_map_reader(dl_mapped_file *mf, int (*read_fn)(void *, uint64_t, void *, s
 int dl_map_file(dl_mapped_file *mf, const char *path, dl_err *err);
 void dl_unmap_file(dl_mapped_file *mf);   /* zeroes *mf; safe on a zeroed one */
 
+/* Tells the kernel that [p, p + n) of a dl_map_file mapping will not be read again soon:
+ * its pages leave the process's resident set (they stay in the page cache and fault
+ * back in from the file if read). A converter calls it after each tensor, so a model
+ * read once from end to end costs one tensor of resident memory, not the file. Only for
+ * DL_MAP_MMAP mappings (on a host's buffer it would discard the host's bytes). */
+void dl_map_drop_pages(const void *p, size_t n);
+
 /* Test hook (tests/api/test_alloc_fail.c): the next dl_map_file's mmap fails with errno
  * errnum (0 disarms). */
 void dl_map_test_fail_next(int errnum);

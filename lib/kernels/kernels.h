@@ -63,7 +63,8 @@ void dl_rope_table(float *cs, const int32_t *pos, float theta, int T, int hd);
 /* Rotates every head of every token in place with a dl_rope_table table.
  *   x: [T][n_heads][hd] in/out;  cs: [T][hd/2][2] */
 void dl_rope(float *x, const float *cs, int pairing, int T, int n_heads, int hd);
-/* The twin computes its angles itself from the positions (no table).
+/* The twin computes its angles itself from the positions (no table), in double, for
+ * every pairing (hd <= DL_ROPE_MAX_HD, as dl_rope).
  *   x: [T][n_heads][hd] in/out;  pos: [T] */
 void dl_rope_ref(float *x, const int32_t *pos, float theta, int pairing, int T, int n_heads, int hd);
 

@@ -40,16 +40,30 @@ void dl_matmul_ref(float *out, const float *x, const float *w, const float *bias
 
 void dl_rope_ref(float *x, const int32_t *pos, float theta, int pairing, int T, int n_heads, int hd) {
     int half = hd / 2;
+    /* HALF_IN reads pair i at (i, i + hd/2) and writes it at (2i, 2i+1), which overwrites
+     * pairs not read yet: it rotates from a copy of the head (so, as dl_rope, only for
+     * hd <= DL_ROPE_MAX_HD); the other pairings read and write the same two elements */
+    float copy[DL_ROPE_MAX_HD];
+    const int half_in = pairing == DL_ROPE_PAIR_HALF_IN;
+    if (half_in && hd > DL_ROPE_MAX_HD)
+        return;   /* the loader refuses such heads for this layout */
     for (int t = 0; t < T; t++) {
         for (int h = 0; h < n_heads; h++) {
             float *v = x + ((size_t)t * n_heads + h) * hd;
+            const float *in = v;
+            if (half_in) {
+                memcpy(copy, v, (size_t)hd * sizeof *v);
+                in = copy;
+            }
             for (int i = 0; i < half; i++) {
                 double ang = pos[t] * pow((double)theta, -2.0 * i / hd);
-                int ia = pairing == DL_ROPE_PAIR_HALF ? i : 2 * i;
-                int ib = pairing == DL_ROPE_PAIR_HALF ? i + half : 2 * i + 1;
-                double a = v[ia], b = v[ib];
-                v[ia] = (float)(a * cos(ang) - b * sin(ang));
-                v[ib] = (float)(a * sin(ang) + b * cos(ang));
+                int ra = pairing == DL_ROPE_PAIR_ADJACENT ? 2 * i : i;          /* read */
+                int rb = pairing == DL_ROPE_PAIR_ADJACENT ? 2 * i + 1 : i + half;
+                int wa = pairing == DL_ROPE_PAIR_HALF ? i : 2 * i;              /* write */
+                int wb = pairing == DL_ROPE_PAIR_HALF ? i + half : 2 * i + 1;
+                double a = in[ra], b = in[rb];
+                v[wa] = (float)(a * cos(ang) - b * sin(ang));
+                v[wb] = (float)(a * sin(ang) + b * cos(ang));
             }
         }
     }

@@ -35,8 +35,20 @@ enum dl_norm_kind {
 
 enum dl_ffn_kind {
     DL_FFN_DENSE = 0,           /* down(silu(gate x) * up x) */
-    DL_FFN_MOE = 1,             /* routed SwiGLU experts (issue 16): no kernel yet */
+    DL_FFN_MOE = 1,             /* routed SwiGLU experts (model/moe.c); the first
+                                   hp.n_dense_lead layers stay DL_FFN_DENSE */
     DL_FFN_KINDS
+};
+
+/* How an MoE layer chooses its experts and weighs them (kernels/router.h). */
+enum dl_router_kind {
+    DL_ROUTER_NONE = 0,         /* dense rows */
+    DL_ROUTER_SOFTMAX = 1,      /* softmax over all experts, top-k, weights not renormalised
+                                   (LLaDA-MoE, OLMoE) */
+    DL_ROUTER_SIGMOID_GROUP = 2,/* sigmoid scores; selection by score + expert bias inside
+                                   the best groups; weights = the unbiased scores of the
+                                   chosen renormalised, times routed_scaling_factor
+                                   (DeepSeek-V3's noaux_tc: LLaDA2) */
 };
 
 enum dl_mask_kind {
@@ -63,6 +75,18 @@ typedef enum dl_key {
     DL_KEY_VOCAB_SIZE,
     DL_KEY_CAUSAL,
     DL_KEY_SHIFT_LOGITS,        /* diffusion.shift_logits: not prefixed */
+    /* mixture of experts (llama.cpp's LLM_KV_EXPERT_*) */
+    DL_KEY_EXPERT_COUNT,
+    DL_KEY_EXPERT_USED_COUNT,
+    DL_KEY_EXPERT_FEED_FORWARD_LENGTH,
+    DL_KEY_EXPERT_SHARED_COUNT,
+    DL_KEY_EXPERT_SHARED_FEED_FORWARD_LENGTH,
+    DL_KEY_EXPERT_WEIGHTS_SCALE,
+    DL_KEY_EXPERT_WEIGHTS_NORM,
+    DL_KEY_EXPERT_GATING_FUNC,
+    DL_KEY_EXPERT_GROUP_COUNT,
+    DL_KEY_EXPERT_GROUP_USED_COUNT,
+    DL_KEY_LEADING_DENSE_BLOCK_COUNT,
     DL_KEY_BLOCK_LENGTH,        /* diffusion.block_length: not prefixed (block diffusion) */
     DL_KEY_COUNT
 } dl_key;
@@ -87,6 +111,17 @@ typedef enum dl_tensor_id {
     DL_T_FFN_UP,
     DL_T_FFN_DOWN,
     DL_T_ATTN_QKV,              /* fused q/k/v: refused, named so the message can say why */
+    DL_T_ATTN_Q_NORM,           /* per-head RMSNorm of q before RoPE ({head_dim}) */
+    DL_T_ATTN_K_NORM,
+    DL_T_FFN_GATE_INP,          /* the router: {n_embd, n_expert} */
+    DL_T_FFN_EXP_PROBS_B,       /* the router's selection bias: {n_expert} */
+    DL_T_FFN_GATE_EXPS,         /* experts: 3-D {n_embd, n_ff_exp, n_expert} in GGUF, one
+                                   2-D tensor per expert in HF folders */
+    DL_T_FFN_UP_EXPS,
+    DL_T_FFN_DOWN_EXPS,         /* {n_ff_exp, n_embd, n_expert} */
+    DL_T_FFN_GATE_SHEXP,        /* the shared expert: {n_embd, n_ff_shexp} */
+    DL_T_FFN_UP_SHEXP,
+    DL_T_FFN_DOWN_SHEXP,
     DL_T_COUNT
 } dl_tensor_id;
 #define DL_T_FIRST_LAYER DL_T_ATTN_NORM
@@ -100,12 +135,28 @@ enum dl_dim {
     DL_DIM_KV,                  /* n_head_kv * head_dim */
     DL_DIM_FF,                  /* n_ff */
     DL_DIM_VOCAB,               /* n_vocab */
+    DL_DIM_HEAD,                /* head_dim */
+    DL_DIM_EXPERT,              /* n_expert */
+    DL_DIM_FF_EXP,              /* n_ff_exp: one expert's width */
+    DL_DIM_FF_SHEXP,            /* n_ff_shexp: the shared experts' width */
 };
 
 enum dl_tensor_kind {
     DL_TK_MATRIX,               /* a product's weight: any supported type */
     DL_TK_NORM,                 /* a norm's scale vector (near 1) */
     DL_TK_BIAS,                 /* an additive vector (near 0) */
+    DL_TK_EXPERTS,              /* n_expert matrices of one shape: a 3-D GGUF tensor (ne[2]
+                                   experts, each a slice) or one HF tensor per expert; the
+                                   dl_layer field is a dl_weight pointer to n_expert views */
+};
+
+/* Which class of a layer's tensors a tensor is: an MoE row's first hp.n_dense_lead
+ * layers have the dense FFN tensors and none of the MoE ones, its other layers the
+ * reverse. */
+enum dl_tensor_group {
+    DL_TG_ANY = 0,
+    DL_TG_DENSE_FFN,            /* ffn_gate / ffn_up / ffn_down */
+    DL_TG_MOE,                  /* router, bias, experts, shared expert */
 };
 
 typedef struct dl_tensor_desc {
@@ -113,8 +164,10 @@ typedef struct dl_tensor_desc {
     uint8_t per_layer;
     uint8_t kind;               /* enum dl_tensor_kind */
     uint8_t ne[3];              /* enum dl_dim: ne[0] (row length), ne[1] (rows), ne[2] */
-    uint16_t offset;            /* offsetof its dl_weight in dl_model (global) or dl_layer */
+    uint16_t offset;            /* offsetof its dl_weight in dl_model (global) or dl_layer
+                                   (DL_TK_EXPERTS: of its dl_weight pointer) */
     const char *what;           /* for refused tensors: what the message calls it */
+    uint8_t group;              /* enum dl_tensor_group */
 } dl_tensor_desc;
 
 /* Per-row use of a tensor (dl_arch.tensors[id]), flags: */
@@ -139,6 +192,7 @@ typedef struct dl_arch {
     /* blocks and head */
     uint8_t norm;               /* enum dl_norm_kind */
     uint8_t ffn;                /* enum dl_ffn_kind */
+    uint8_t router;             /* enum dl_router_kind (DL_FFN_MOE rows) */
     uint8_t shift_logits;       /* what the model does (writers write it): 1, logits for
                                    position p come from hidden row p-1. A file without
                                    diffusion.shift_logits is read as shifted (llama.cpp). */
@@ -156,14 +210,29 @@ typedef struct dl_arch {
 
     /* Hugging Face folders (hf_config.c, model_load.c) */
     const char *hf_model_type;  /* config.json "model_type" */
-    const char *hf_names[DL_T_COUNT];  /* tensor names in the safetensors ("%d": layer);
-                                          NULL: not in HF checkpoints of this row */
+    const char *hf_architecture;/* config.json "architectures"[0] that also selects this row
+                                   (NULL: model_type alone); checked before model_type, since
+                                   LLaDA-MoE checkpoints are published with llada's model_type */
+    const char *hf_names[DL_T_COUNT];  /* tensor names in the safetensors ("%d": layer; an
+                                          expert tensor's second "%d" is the expert: a
+                                          converter stacks experts 0 .. n-1 into the 3-D
+                                          GGUF tensor); NULL: not in HF checkpoints */
 } dl_arch;
+
+/* Whether layer il of a model of row a under hp has tensor t at all (the dense-lead
+ * split of MoE rows; every per-layer tensor of a dense row). The loader, the test-model
+ * writer and converters ask this rather than the row's flags alone. */
+int dl_arch_layer_has(const dl_arch *a, int32_t n_dense_lead, dl_tensor_id t, int il);
 
 /* The row whose hf_model_type is model_type (compared case-insensitively), or NULL. */
 const dl_arch *dl_arch_find_hf(const char *model_type);
-/* Tensor t's HF name for row a, or NULL when the row's checkpoints have none. */
+/* Tensor t's HF name for row a, or NULL when the row's checkpoints have none. For a
+ * DL_TK_EXPERTS tensor, expert is the expert's index (ignored for the others). */
 const char *dl_tensor_hf_name(const dl_arch *a, dl_tensor_id t, int layer, char *buf, size_t cap);
+const char *dl_tensor_hf_expert_name(const dl_arch *a, dl_tensor_id t, int layer, int expert,
+                                     char *buf, size_t cap);
+/* The row whose hf_architecture is name, or NULL. */
+const dl_arch *dl_arch_find_hf_architecture(const char *name);
 
 /* The row for a general.architecture string (n bytes, not NUL-terminated), or NULL. */
 const dl_arch *dl_arch_find(const char *name, size_t n);

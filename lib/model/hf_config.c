@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "kernels/router.h"
 #include "model/hf_config.h"
 
 #define MAX_DIM ((int64_t)1 << 24)
@@ -19,13 +20,38 @@ typedef struct hf_keys {
     int64_t ctx_default;
 } hf_keys;
 
+/* The experts' keys of an MoE row: required counts and width (the first key of a pair
+ * that the config has), the rest optional. */
+typedef struct hf_moe_keys {
+    int32_t arch;
+    const char *n_expert, *n_used, *ff_exp, *ff_exp_alt, *n_shared, *n_group, *topk_group,
+               *scale, *dense_lead, *score_fn;
+} hf_moe_keys;
+
+static const hf_moe_keys k_moe_keys[] = {
+    /* LLaDA-MoE's LLaDAMoEConfig (every layer MoE, no groups, no shared expert) */
+    { DIFFLM_ARCH_LLADA_MOE, "num_experts", "num_experts_per_tok", "expert_intermediate_size",
+      "moe_intermediate_size", NULL, NULL, NULL, NULL, NULL, "moe_router_score_function" },
+};
+
 static const hf_keys k_keys[] = {
     { DIFFLM_ARCH_LLADA, "d_model", "n_layers", "n_heads", "n_kv_heads", "mlp_hidden_size",
       "max_sequence_length", "weight_tying", NULL, 4096 },
     { DIFFLM_ARCH_DREAM, "hidden_size", "num_hidden_layers", "num_attention_heads",
       "num_key_value_heads", "intermediate_size", "max_position_embeddings",
       "tie_word_embeddings", NULL, 0 },
+    /* ff: the dense width, which LLaDA-MoE's layers do not use (optional for MoE rows) */
+    { DIFFLM_ARCH_LLADA_MOE, "hidden_size", "num_hidden_layers", "num_attention_heads",
+      "num_key_value_heads", "dense_intermediate_size", "max_position_embeddings",
+      "tie_word_embeddings", NULL, 0 },
 };
+
+static const hf_moe_keys *moe_keys_of(int32_t arch) {
+    for (size_t i = 0; i < sizeof k_moe_keys / sizeof k_moe_keys[0]; i++)
+        if (k_moe_keys[i].arch == arch)
+            return &k_moe_keys[i];
+    return NULL;
+}
 
 static const hf_keys *keys_of(int32_t arch) {
     for (size_t i = 0; i < sizeof k_keys / sizeof k_keys[0]; i++)
@@ -109,18 +135,32 @@ static int get_ids(json_t *o, const char *file, const char *key, int32_t *ids, i
     return 0;
 }
 
-static json_t *load_json(const char *dir, const char *name, int required, char *path,
-                         size_t cap, int *rc, dl_err *err) {
-    snprintf(path, cap, "%s/%s", dir, name);
+/* Where the two files come from: a folder, or texts in memory (dl_hf_config_parse). */
+typedef struct cfg_src {
+    const char *dir;            /* NULL: text[] */
+    const char *text[2];        /* config.json, generation_config.json; NULL: absent */
+    size_t n[2];
+} cfg_src;
+
+/* File `which` of s (0 config.json, 1 generation_config.json) parsed; path receives the
+ * name messages use. */
+static json_t *load_json(const cfg_src *s, int which, int required, char *path, size_t cap,
+                         int *rc, dl_err *err) {
+    static const char *const names[2] = { "config.json", "generation_config.json" };
+    if (s->dir)
+        snprintf(path, cap, "%s/%s", s->dir, names[which]);
+    else
+        snprintf(path, cap, "%s", names[which]);
     *rc = 0;
     struct stat st;
-    if (stat(path, &st) != 0) {
+    if (s->dir ? stat(path, &st) != 0 : s->text[which] == NULL) {
         if (required)
             *rc = dl_fail(err, DIFFLM_E_IO, "'%s' is missing", path);
         return NULL;
     }
     json_error_t je;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = s->dir ? json_load_file(path, JSON_REJECT_DUPLICATES, &je)
+                       : json_loadb(s->text[which], s->n[which], JSON_REJECT_DUPLICATES, &je);
     if (!j)
         *rc = dl_fail(err, DIFFLM_E_FORMAT, "'%s', line %d column %d: %s", path, je.line,
                       je.column, je.text);
@@ -132,26 +172,85 @@ static json_t *load_json(const char *dir, const char *name, int required, char *
     return j;
 }
 
-int dl_hf_config_read(dl_hf_config *c, const char *dir, dl_err *err) {
+/* The experts of an MoE row's config, with the checks of the GGUF reader (hparams.c). */
+static int moe_read(json_t *cfg, const char *f, const dl_arch *a, const hf_moe_keys *k,
+                    dl_hparams *hp, dl_err *err) {
+    int64_t v;
+    int rc;
+    if ((rc = get_int(cfg, f, k->n_expert, -1, 1, &v, err)))
+        return rc;
+    if (v > DL_ROUTER_MAX_EXPERTS)
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s': %s = %lld is above %d", f, k->n_expert,
+                       (long long)v, DL_ROUTER_MAX_EXPERTS);
+    hp->n_expert = (int32_t)v;
+    if ((rc = get_int(cfg, f, k->n_used, -1, 1, &v, err)))
+        return rc;
+    if (v > hp->n_expert)
+        return dl_fail(err, DIFFLM_E_FORMAT, "'%s': %s = %lld is above %s", f, k->n_used,
+                       (long long)v, k->n_expert);
+    hp->n_expert_used = (int32_t)v;
+    const char *ffk = k->ff_exp_alt && !json_object_get(cfg, k->ff_exp) ? k->ff_exp_alt : k->ff_exp;
+    if ((rc = get_int(cfg, f, ffk, -1, 1, &v, err)))
+        return rc;
+    hp->n_ff_exp = (int32_t)v;
+    if ((rc = get_int(cfg, f, k->n_shared, 0, 0, &v, err)))
+        return rc;
+    hp->n_ff_shexp = (int32_t)(v * hp->n_ff_exp);
+    if ((rc = get_int(cfg, f, k->n_group, 1, 1, &v, err)))
+        return rc;
+    hp->n_group = (int32_t)v;
+    if ((rc = get_int(cfg, f, k->topk_group, hp->n_group, 1, &v, err)))
+        return rc;
+    hp->topk_group = (int32_t)v;
+    if ((rc = get_int(cfg, f, k->dense_lead, 0, 0, &v, err)))
+        return rc;
+    hp->n_dense_lead = (int32_t)v;
+    double d = 1.0;
+    if (k->scale && (rc = get_real(cfg, f, k->scale, 1.0, &d, err)))
+        return rc;
+    hp->routed_scale = (float)d;
+    json_t *sf = k->score_fn ? json_object_get(cfg, k->score_fn) : NULL;
+    const char *want = a->router == DL_ROUTER_SOFTMAX ? "softmax" : "sigmoid";
+    if (sf && !json_is_null(sf) && (!json_is_string(sf) || strcmp(json_string_value(sf), want)))
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s': %s is not \"%s\"", f, k->score_fn, want);
+    if (hp->n_expert % hp->n_group || hp->topk_group > hp->n_group ||
+        (hp->n_group > 1 && (a->router != DL_ROUTER_SIGMOID_GROUP || hp->n_expert / hp->n_group < 2)) ||
+        (int64_t)hp->topk_group * (hp->n_expert / hp->n_group) < hp->n_expert_used ||
+        hp->n_dense_lead > hp->n_layer || (hp->n_dense_lead > 0 && hp->n_ff < 1) ||
+        !(hp->routed_scale > 0.0f && hp->routed_scale < 1e6f))
+        return dl_fail(err, DIFFLM_E_FORMAT, "'%s': %d experts in %d groups (%d kept), %d used, "
+                       "%d dense lead layers of width %d, scale %g: inconsistent", f,
+                       hp->n_expert, hp->n_group, hp->topk_group, hp->n_expert_used,
+                       hp->n_dense_lead, hp->n_ff, d);
+    return 0;
+}
+
+/* The one reader of both sources. */
+static int read_config(dl_hf_config *c, const cfg_src *s, dl_err *err) {
     memset(c, 0, sizeof *c);
     c->mask_id = c->bos_id = -1;
     char path[4096];
     int rc;
-    json_t *cfg = load_json(dir, "config.json", 1, path, sizeof path, &rc, err);
+    json_t *cfg = load_json(s, 0, 1, path, sizeof path, &rc, err);
     if (!cfg)
         return rc;
     const char *f = path;
     json_t *mt = json_object_get(cfg, "model_type");
-    const dl_arch *a = json_is_string(mt) ? dl_arch_find_hf(json_string_value(mt)) : NULL;
+    /* "architectures" first: LLaDA-MoE checkpoints may carry llada's model_type */
+    json_t *archs = json_object_get(cfg, "architectures");
+    json_t *a0 = json_is_array(archs) ? json_array_get(archs, 0) : NULL;
+    const dl_arch *a = json_is_string(a0) ? dl_arch_find_hf_architecture(json_string_value(a0)) : NULL;
+    if (!a && json_is_string(mt))
+        a = dl_arch_find_hf(json_string_value(mt));
     const hf_keys *k = a ? keys_of(a->id) : NULL;
-    if (!json_is_string(mt)) {
+    if (!json_is_string(mt) && !a) {
         rc = dl_fail(err, DIFFLM_E_FORMAT, "'%s': key 'model_type' is %s", f,
                      mt ? "not a string" : "missing");
         goto done;
     }
     if (!k) {
         rc = dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s': model_type '%.64s' is not supported "
-                     "(llada, Dream)", f, json_string_value(mt));
+                     "(llada, Dream, LLaDA-MoE by its architectures)", f, json_string_value(mt));
         goto done;
     }
     c->arch = a;
@@ -164,7 +263,8 @@ int dl_hf_config_read(dl_hf_config *c, const char *dir, dl_err *err) {
     INT(k->layers, -1, 1, n_layer);
     INT(k->heads, -1, 1, n_head);
     INT(k->kv_heads, hp->n_head, 1, n_head_kv);
-    INT(k->ff, -1, 1, n_ff);
+    const int moe = a->ffn == DL_FFN_MOE;
+    INT(k->ff, moe ? 0 : -1, moe ? 0 : 1, n_ff);
     INT("vocab_size", 0, 0, n_vocab);
     if ((rc = get_int(cfg, f, k->ctx, k->ctx_default ? k->ctx_default : -1, 1, &v, err)))
         goto done;
@@ -198,6 +298,10 @@ int dl_hf_config_read(dl_hf_config *c, const char *dir, dl_err *err) {
         rc = dl_fail(err, DIFFLM_E_FORMAT, "'%s': rope_theta %g", f, d);
         goto done;
     }
+    hp->n_group = hp->topk_group = 1;
+    hp->routed_scale = 1.0f;
+    if (moe && (rc = moe_read(cfg, f, a, moe_keys_of(a->id), hp, err)))
+        goto done;
     json_t *rs = json_object_get(cfg, "rope_scaling");
     if (rs && !json_is_null(rs)) {
         rc = dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s': rope_scaling is not supported", f);
@@ -221,7 +325,7 @@ int dl_hf_config_read(dl_hf_config *c, const char *dir, dl_err *err) {
     cfg = NULL;
 
     /* generation_config.json overrides the EOS (and BOS) ids */
-    json_t *gen = load_json(dir, "generation_config.json", 0, path, sizeof path, &rc, err);
+    json_t *gen = load_json(s, 1, 0, path, sizeof path, &rc, err);
     if (rc)
         goto done;
     if (gen) {
@@ -234,6 +338,17 @@ int dl_hf_config_read(dl_hf_config *c, const char *dir, dl_err *err) {
 done:
     json_decref(cfg);
     return rc;
+}
+
+int dl_hf_config_read(dl_hf_config *c, const char *dir, dl_err *err) {
+    const cfg_src s = { .dir = dir };
+    return read_config(c, &s, err);
+}
+
+int dl_hf_config_parse(dl_hf_config *c, const char *config, size_t n, const char *gen,
+                       size_t gen_n, dl_err *err) {
+    const cfg_src s = { .text = { config, gen }, .n = { n, gen_n } };
+    return read_config(c, &s, err);
 }
 
 static int st_find(const void *ctx, const char *name, const dl_gguf_tensor **t, dl_err *err) {

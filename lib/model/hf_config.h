@@ -29,6 +29,12 @@ int dl_hf_is_folder(const char *path, char *dir, size_t cap);
  * E_FORMAT naming the file and key, E_UNSUPPORTED for a model_type no row reads. */
 int dl_hf_config_read(dl_hf_config *c, const char *dir, dl_err *err);
 
+/* The same over texts in memory: config (n bytes, required) and gen (gen_n bytes, or
+ * NULL: no generation_config.json); messages name the files "config.json" and
+ * "generation_config.json". Not copied. For tests and fuzzing. */
+int dl_hf_config_parse(dl_hf_config *c, const char *config, size_t n, const char *gen,
+                       size_t gen_n, dl_err *err);
+
 /* The model of a folder: config read, weights opened (*st, which must outlive *out)
  * and bound. */
 int dl_hf_model_load(dl_model **out, dl_st **st, dl_hf_config *c, const char *dir, dl_err *err);

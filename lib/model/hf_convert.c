@@ -6,23 +6,16 @@
 
 #include "kernels/kernels.h"
 #include "model/hf_config.h"
+#include "fmt/mapped_file.h"
+#include "kernels/types.h"
 #include "model/hf_convert.h"
 
 typedef struct conv_tensor {
     const dl_gguf_tensor *src; /* in the safetensors mapping */
-    char name[96];             /* GGUF name */
-    uint32_t type;             /* output type */
+    dl_gguf_tensor desc;       /* the GGUF tensor: name, output type, dims, size */
+    char name[96];             /* GGUF name (desc.name points here) */
     int permute_hd;            /* head dimension of a permuted q/k matrix, or 0 */
 } conv_tensor;
-
-typedef struct conv {
-    conv_tensor *t;
-    size_t n;
-    dl_convert_progress_fn progress;
-    void *user;
-    dl_err *err;
-    float *row;                /* [max row length] one source row widened */
-} conv;
 
 static void widen(float *out, const dl_gguf_tensor *t, size_t row, size_t n) {
     const uint8_t *p = (const uint8_t *)t->data;
@@ -41,36 +34,6 @@ static size_t src_row(const conv_tensor *c, size_t r) {
         return r;
     size_t hd = (size_t)c->permute_hd, half = hd / 2, h = r / hd, k = r % hd;
     return h * hd + (k % 2) * half + k / 2;
-}
-
-static int fill(void *ctx, size_t index, void *out, size_t nbytes) {
-    conv *cv = ctx;
-    const conv_tensor *c = &cv->t[index];
-    if (cv->progress)
-        cv->progress(index, cv->n, c->name, cv->user);
-    const dl_gguf_tensor *t = c->src;
-    size_t cols = (size_t)t->ne[0], rows = (size_t)(t->ne[1] * t->ne[2] * t->ne[3]);
-    size_t es = c->type == DL_TYPE_F32 ? 4 : 2;
-    if (nbytes != cols * rows * es)
-        return dl_fail(cv->err, DIFFLM_E_INTERNAL, "tensor '%s': size", c->name);
-    for (size_t r = 0; r < rows; r++) {
-        uint8_t *o = (uint8_t *)out + r * cols * es;
-        size_t sr = src_row(c, r);
-        if (t->type == c->type) {   /* same bytes: no rounding on the way */
-            memcpy(o, (const uint8_t *)t->data + sr * cols * es, cols * es);
-            continue;
-        }
-        widen(cv->row, t, sr, cols);
-        for (size_t i = 0; i < cols; i++) {
-            if (c->type == DL_TYPE_F32)
-                memcpy(o + 4 * i, &cv->row[i], 4);
-            else {
-                uint16_t h = c->type == DL_TYPE_F16 ? dl_f32_to_f16(cv->row[i]) : dl_f32_to_bf16(cv->row[i]);
-                memcpy(o + 2 * i, &h, 2);
-            }
-        }
-    }
-    return 0;
 }
 
 /* --- tokenizer keys from tokenizer.json (byte-level BPE) */
@@ -250,91 +213,135 @@ static int write_tokenizer(dl_gguf_writer *w, const char *dir, const dl_arch *a,
     return 0;
 }
 
-int dl_hf_convert(const char *dir, const char *out_path, uint32_t out_type,
-                  dl_convert_progress_fn progress, void *user, dl_err *err) {
-    if (!dir || !out_path)
-        return dl_fail(err, DIFFLM_E_INVALID_ARG, "no input folder or output path");
+struct dl_hf_src {
+    dl_hf_config c;
+    dl_st *st;
+    dl_model *m;
+    dl_gguf_writer *w;         /* the keys, in converter order; no tensors */
+    tok_keys k;
+    conv_tensor *t;
+    size_t n;
+};
+
+void dl_hf_src_close(dl_hf_src *s) {
+    if (!s)
+        return;
+    tok_keys_free(&s->k);
+    dl_free(s->t);
+    dl_gguf_writer_free(s->w);
+    dl_model_free(s->m);
+    dl_st_close(s->st);
+    dl_free(s);
+}
+
+int dl_hf_src_open(dl_hf_src **out, const char *dir, uint32_t out_type, dl_err *err) {
+    *out = NULL;
     if (out_type != DL_TYPE_F32 && out_type != DL_TYPE_F16 && out_type != DL_TYPE_BF16)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "output type %u: f32, f16 or bf16", out_type);
-    dl_hf_config c;
-    dl_st *st = NULL;
-    dl_model *m = NULL;
-    dl_gguf_writer *w = NULL;
-    tok_keys k = { 0 };
-    conv cv = { 0 };
-    int rc = dl_hf_model_load(&m, &st, &c, dir, err);   /* every tensor checked */
+    dl_hf_src *s = dl_calloc(1, sizeof *s);
+    if (!s)
+        return dl_fail(err, DIFFLM_E_NOMEM, "converter state");
+    int rc = dl_hf_model_load(&s->m, &s->st, &s->c, dir, err);   /* every tensor checked */
     if (rc)
-        return rc;
-    const dl_arch *a = c.arch;
-    w = dl_gguf_writer_new();
-    cv.t = dl_calloc(DL_T_COUNT * ((size_t)c.hp.n_layer + 1), sizeof *cv.t);
-    cv.row = dl_malloc(sizeof(float) * (size_t)DL_MAX(DL_MAX(c.hp.n_embd, c.hp.n_ff),
-                                                      (int32_t)dl_hparams_dim(&c.hp, DL_DIM_Q)));
-    if (!w || !cv.t || !cv.row) {
+        goto fail;
+    dl_hf_config *c = &s->c;
+    const dl_arch *a = c->arch;
+    s->w = dl_gguf_writer_new();
+    s->t = dl_calloc(DL_T_COUNT * ((size_t)c->hp.n_layer + 1), sizeof *s->t);
+    if (!s->w || !s->t) {
         rc = dl_fail(err, DIFFLM_E_NOMEM, "converter state");
-        goto done;
+        goto fail;
     }
     /* metadata as llama.cpp's converter orders it */
     uint32_t ft = out_type == DL_TYPE_F32 ? 0 : out_type == DL_TYPE_F16 ? 1 : 32;
     char name[160];
-    rc = dl_gguf_w_str(w, "general.architecture", a->name);
-    rc = rc ? rc : dl_gguf_w_str(w, "general.name", strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir);
-    rc = rc ? rc : dl_gguf_w_u32(w, "general.file_type", ft);
-    c.hp.rope_layout = a->rope;
-    rc = rc ? rc : dl_hparams_write(w, a, &c.hp, a->shift_logits ? DL_HP_WRITE_NO_SHIFT_KEY : 0);
+    rc = dl_gguf_w_str(s->w, "general.architecture", a->name);
+    rc = rc ? rc : dl_gguf_w_str(s->w, "general.name", strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir);
+    rc = rc ? rc : dl_gguf_w_u32(s->w, "general.file_type", ft);
+    c->hp.rope_layout = a->rope;
+    rc = rc ? rc : dl_hparams_write(s->w, a, &c->hp, a->shift_logits ? DL_HP_WRITE_NO_SHIFT_KEY : 0);
     if (rc) {
         rc = dl_fail(err, rc, "writing the metadata");
-        goto done;
+        goto fail;
     }
-    if ((rc = write_tokenizer(w, dir, a, &c, &k, err)))
-        goto done;
+    if ((rc = write_tokenizer(s->w, dir, a, c, &s->k, err)))
+        goto fail;
     /* tensors in the row's order under GGUF names */
-    for (int il = -1; il < c.hp.n_layer; il++)
+    for (int il = -1; il < c->hp.n_layer; il++)
         for (int t = il < 0 ? 0 : DL_T_FIRST_LAYER; t < (il < 0 ? DL_T_FIRST_LAYER : DL_T_COUNT); t++) {
             if (!(a->tensors[t] & DL_TU_LOAD) || !dl_tensor_hf_name(a, (dl_tensor_id)t, il, name, sizeof name))
                 continue;
             const dl_gguf_tensor *src;
-            if ((rc = dl_st_get(st, name, &src, err)))
-                goto done;
+            if ((rc = dl_st_get(s->st, name, &src, err)))
+                goto fail;
             if (!src)
                 continue;
-            conv_tensor *ct = &cv.t[cv.n++];
+            conv_tensor *ct = &s->t[s->n++];
             ct->src = src;
             dl_tensor_name((dl_tensor_id)t, il, ct->name, sizeof ct->name);
-            ct->type = src->n_dims == 1 ? DL_TYPE_F32 : out_type;
-            ct->permute_hd = a->qk_permuted && (t == DL_T_ATTN_Q || t == DL_T_ATTN_K) ? c.hp.head_dim : 0;
-            if ((rc = dl_gguf_w_tensor_fill(w, ct->name, ct->type, src->n_dims, src->ne, fill, &cv))) {
-                rc = dl_fail(err, rc, "tensor '%s'", ct->name);
-                goto done;
-            }
+            ct->permute_hd = a->qk_permuted && (t == DL_T_ATTN_Q || t == DL_T_ATTN_K) ? c->hp.head_dim : 0;
+            dl_gguf_tensor *d = &ct->desc;
+            d->name = ct->name;
+            d->type = src->n_dims == 1 ? DL_TYPE_F32 : out_type;
+            d->n_dims = src->n_dims;
+            memcpy(d->ne, src->ne, sizeof d->ne);
+            d->size = dl_row_bytes(d->type, d->ne[0]) * (uint64_t)(d->ne[1] * d->ne[2] * d->ne[3]);
         }
     /* a tensor of the folder that has no place in the GGUF is a variant we would drop */
-    for (size_t i = 0; i < dl_st_n_tensors(st); i++) {
-        const dl_st_tensor *s = dl_st_tensor_at(st, i);
+    for (size_t i = 0; i < dl_st_n_tensors(s->st); i++) {
+        const dl_st_tensor *x = dl_st_tensor_at(s->st, i);
         int used = 0;
-        for (size_t j = 0; j < cv.n && !used; j++)
-            used = cv.t[j].src == &s->t;
-        if (!used && !strstr(s->t.name, "rotary_emb.inv_freq")) {
+        for (size_t j = 0; j < s->n && !used; j++)
+            used = s->t[j].src == &x->t;
+        if (!used && !strstr(x->t.name, "rotary_emb.inv_freq")) {
             rc = dl_fail(err, DIFFLM_E_UNSUPPORTED, "tensor '%s' of '%s' has no GGUF name for "
-                         "architecture %s", s->t.name, dl_st_file_path(st, s->file), a->name);
-            goto done;
+                         "architecture %s", x->t.name, dl_st_file_path(s->st, x->file), a->name);
+            goto fail;
         }
     }
-    cv.progress = progress;
-    cv.user = user;
-    cv.err = err;
-    dl_err_clear(err);
-    rc = dl_gguf_writer_write(w, out_path, err);
-    if (rc == 0 && progress)
-        progress(cv.n, cv.n, "", user);
-done:
-    tok_keys_free(&k);
-    dl_free(cv.t);
-    dl_free(cv.row);
-    dl_gguf_writer_free(w);
-    dl_model_free(m);
-    dl_st_close(st);
+    *out = s;
+    return 0;
+fail:
+    dl_hf_src_close(s);
     return rc;
+}
+
+const dl_gguf_writer *dl_hf_src_keys(const dl_hf_src *s) { return s->w; }
+size_t dl_hf_src_n_tensors(const dl_hf_src *s) { return s->n; }
+const dl_gguf_tensor *dl_hf_src_tensor(const dl_hf_src *s, size_t i) { return &s->t[i].desc; }
+
+void dl_hf_src_row(const dl_hf_src *s, size_t i, int64_t r, float *out) {
+    const conv_tensor *c = &s->t[i];
+    widen(out, c->src, src_row(c, (size_t)r), (size_t)c->src->ne[0]);
+}
+
+void dl_hf_src_bytes(const dl_hf_src *s, size_t i, void *out, float *row) {
+    const conv_tensor *c = &s->t[i];
+    const dl_gguf_tensor *t = c->src;
+    uint32_t type = c->desc.type;
+    size_t cols = (size_t)t->ne[0], rows = (size_t)(t->ne[1] * t->ne[2] * t->ne[3]);
+    size_t es = type == DL_TYPE_F32 ? 4 : 2;
+    for (size_t r = 0; r < rows; r++) {
+        uint8_t *o = (uint8_t *)out + r * cols * es;
+        size_t sr = src_row(c, r);
+        if (t->type == type) {   /* same bytes: no rounding on the way */
+            memcpy(o, (const uint8_t *)t->data + sr * cols * es, cols * es);
+            continue;
+        }
+        widen(row, t, sr, cols);
+        for (size_t k = 0; k < cols; k++) {
+            if (type == DL_TYPE_F32)
+                memcpy(o + 4 * k, &row[k], 4);
+            else {
+                uint16_t h = type == DL_TYPE_F16 ? dl_f32_to_f16(row[k]) : dl_f32_to_bf16(row[k]);
+                memcpy(o + 2 * k, &h, 2);
+            }
+        }
+    }
+}
+
+void dl_hf_src_release(const dl_hf_src *s, size_t i) {
+    dl_map_drop_pages(s->t[i].src->data, (size_t)s->t[i].src->size);
 }
 
 int dl_hf_tokenizer_gguf(const char *dir, const dl_hf_config *c, void **buf, size_t *n,

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/router.h"
 #include "model/model.h"
 
 /* Upper bound on every dimension: far above any model here, low enough that products
@@ -51,6 +52,90 @@ static int get_dim(const dl_gguf *g, const char *key, int has_def, uint32_t def,
     return 0;
 }
 
+/* The experts' keys of an MoE row (llama.cpp's LLM_KV_EXPERT_*): counts, widths, the
+ * router's groups and scale, the dense lead layers. Keys that name a router other than
+ * the row's (gating function, weight normalisation) are refused rather than ignored. */
+static int moe_read(dl_hparams *hp, const dl_arch *a, const dl_gguf *g, dl_err *err) {
+    char key[128];
+    int64_t v;
+    uint32_t u;
+    int rc;
+#define KEY(k) dl_arch_key(a, k, key, sizeof key)
+    if ((rc = get_dim(g, KEY(DL_KEY_EXPERT_COUNT), 0, 0, &v, err)))
+        return rc;
+    hp->n_expert = (int32_t)v;
+    if (v > DL_ROUTER_MAX_EXPERTS)
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "%s = %lld is above %d", key, (long long)v,
+                       DL_ROUTER_MAX_EXPERTS);
+    if ((rc = get_dim(g, KEY(DL_KEY_EXPERT_USED_COUNT), 0, 0, &v, err)))
+        return rc;
+    if (v > hp->n_expert)
+        return dl_fail(err, DIFFLM_E_FORMAT, "%s = %lld is above expert_count %d", key,
+                       (long long)v, hp->n_expert);
+    hp->n_expert_used = (int32_t)v;
+    /* llama.cpp's fallback when the width is absent: feed_forward_length / used experts */
+    int has_ffe = dl_gguf_find_key(g, KEY(DL_KEY_EXPERT_FEED_FORWARD_LENGTH)) >= 0;
+    if (!has_ffe && hp->n_ff < hp->n_expert_used)
+        return dl_fail(err, DIFFLM_E_FORMAT, "%s is missing", key);
+    if ((rc = get_dim(g, key, 1, (uint32_t)(hp->n_ff / hp->n_expert_used), &v, err)))
+        return rc;
+    hp->n_ff_exp = (int32_t)v;
+    if ((rc = dl_gguf_get_u32_opt(g, KEY(DL_KEY_EXPERT_SHARED_COUNT), 0, &u, err)))
+        return rc;
+    if (u > 64)
+        return dl_fail(err, DIFFLM_E_FORMAT, "%s = %u", key, u);
+    hp->n_ff_shexp = 0;
+    if (u > 0) {
+        if ((rc = get_dim(g, KEY(DL_KEY_EXPERT_SHARED_FEED_FORWARD_LENGTH), 1,
+                          u * (uint32_t)hp->n_ff_exp, &v, err)))
+            return rc;
+        hp->n_ff_shexp = (int32_t)v;
+    }
+    float scale;
+    if ((rc = dl_gguf_get_f32_opt(g, KEY(DL_KEY_EXPERT_WEIGHTS_SCALE), 0.0f, &scale, err)))
+        return rc;
+    if (!(scale >= 0.0f && scale < 1e6f))
+        return dl_fail(err, DIFFLM_E_FORMAT, "%s = %g", key, (double)scale);
+    hp->routed_scale = scale == 0.0f ? 1.0f : scale;   /* llama.cpp: 0 means no scaling */
+    const int sigmoid = a->router == DL_ROUTER_SIGMOID_GROUP;
+    int norm;
+    if ((rc = dl_gguf_get_bool_opt(g, KEY(DL_KEY_EXPERT_WEIGHTS_NORM), sigmoid, &norm, err)))
+        return rc;
+    if (norm != sigmoid)
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "%s = %s: %s routers %s their weights", key,
+                       norm ? "true" : "false", a->name, sigmoid ? "renormalise" : "do not renormalise");
+    /* llama.cpp's LLAMA_EXPERT_GATING_FUNC_TYPE: 1 softmax, 2 sigmoid */
+    if ((rc = dl_gguf_get_u32_opt(g, KEY(DL_KEY_EXPERT_GATING_FUNC), sigmoid ? 2u : 1u, &u, err)))
+        return rc;
+    if (u != (sigmoid ? 2u : 1u))
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "%s = %u: %s routes with %s (%u)", key, u,
+                       a->name, sigmoid ? "sigmoid" : "softmax", sigmoid ? 2u : 1u);
+    if ((rc = get_dim(g, KEY(DL_KEY_EXPERT_GROUP_COUNT), 1, 1, &v, err)))
+        return rc;
+    hp->n_group = (int32_t)v;
+    if ((rc = get_dim(g, KEY(DL_KEY_EXPERT_GROUP_USED_COUNT), 1, (uint32_t)hp->n_group, &v, err)))
+        return rc;
+    hp->topk_group = (int32_t)v;
+    if (hp->n_group > 1 && !sigmoid)
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "%s routers have no expert groups", a->name);
+    if (hp->n_expert % hp->n_group || hp->topk_group > hp->n_group ||
+        (hp->n_group > 1 && hp->n_expert / hp->n_group < 2) ||
+        (int64_t)hp->topk_group * (hp->n_expert / hp->n_group) < hp->n_expert_used)
+        return dl_fail(err, DIFFLM_E_FORMAT, "%d experts in %d groups, %d groups kept, %d "
+                       "experts used: inconsistent", hp->n_expert, hp->n_group, hp->topk_group,
+                       hp->n_expert_used);
+    if ((rc = dl_gguf_get_u32_opt(g, KEY(DL_KEY_LEADING_DENSE_BLOCK_COUNT), 0, &u, err)))
+        return rc;
+    if (u > (uint32_t)hp->n_layer)
+        return dl_fail(err, DIFFLM_E_FORMAT, "%s = %u is above block_count %d", key, u, hp->n_layer);
+    hp->n_dense_lead = (int32_t)u;
+    if (hp->n_dense_lead > 0 && hp->n_ff < 1)
+        return dl_fail(err, DIFFLM_E_FORMAT, "%s is missing (the dense lead layers need it)",
+                       KEY(DL_KEY_FEED_FORWARD_LENGTH));
+#undef KEY
+    return 0;
+}
+
 int dl_hparams_read(dl_hparams *hp, const dl_arch *a, const dl_gguf *g, const dl_log *log,
                     dl_err *err) {
     const char *arch = a->name;
@@ -65,9 +150,13 @@ int dl_hparams_read(dl_hparams *hp, const dl_arch *a, const dl_gguf *g, const dl
     if ((rc = get_dim(g, KEY(DL_KEY_BLOCK_COUNT), 0, 0, &v, err)))
         return rc;
     hp->n_layer = (int32_t)v;
-    if ((rc = get_dim(g, KEY(DL_KEY_FEED_FORWARD_LENGTH), 0, 0, &v, err)))
-        return rc;
-    hp->n_ff = (int32_t)v;
+    if (a->ffn == DL_FFN_MOE && dl_gguf_find_key(g, KEY(DL_KEY_FEED_FORWARD_LENGTH)) < 0) {
+        hp->n_ff = 0;   /* only dense lead layers need it: moe_read checks */
+    } else {
+        if ((rc = get_dim(g, KEY(DL_KEY_FEED_FORWARD_LENGTH), 0, 0, &v, err)))
+            return rc;
+        hp->n_ff = (int32_t)v;
+    }
     if ((rc = get_dim(g, KEY(DL_KEY_HEAD_COUNT), 0, 0, &v, err)))
         return rc;
     hp->n_head = (int32_t)v;
@@ -139,6 +228,12 @@ int dl_hparams_read(dl_hparams *hp, const dl_arch *a, const dl_gguf *g, const dl
     }
     hp->shift_logits = shift ? 1 : 0;
     hp->rope_layout = a->rope;
+    hp->n_expert = hp->n_expert_used = hp->n_ff_exp = hp->n_ff_shexp = 0;
+    hp->n_group = hp->topk_group = 1;
+    hp->n_dense_lead = 0;
+    hp->routed_scale = 1.0f;
+    if (a->ffn == DL_FFN_MOE)
+        return moe_read(hp, a, g, err);
     return 0;
 }
 
@@ -150,7 +245,8 @@ int dl_hparams_write(dl_gguf_writer *w, const dl_arch *a, const dl_hparams *hp, 
     rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_CONTEXT_LENGTH), (uint32_t)hp->n_ctx_train);
     rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_EMBEDDING_LENGTH), (uint32_t)hp->n_embd);
     rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_BLOCK_COUNT), (uint32_t)hp->n_layer);
-    rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_FEED_FORWARD_LENGTH), (uint32_t)hp->n_ff);
+    if (a->ffn != DL_FFN_MOE || hp->n_ff > 0)
+        rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_FEED_FORWARD_LENGTH), (uint32_t)hp->n_ff);
     rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_HEAD_COUNT), (uint32_t)hp->n_head);
     rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_HEAD_COUNT_KV), (uint32_t)hp->n_head_kv);
     rc = rc ? rc : dl_gguf_w_f32(w, KEY(DL_KEY_RMS_EPS), hp->rms_eps);
@@ -163,6 +259,27 @@ int dl_hparams_write(dl_gguf_writer *w, const dl_arch *a, const dl_hparams *hp, 
     rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_VOCAB_SIZE), (uint32_t)hp->n_vocab);
     /* llama.cpp reads this to run the model without a causal mask */
     rc = rc ? rc : dl_gguf_w_bool(w, KEY(DL_KEY_CAUSAL), 0);
+    if (a->ffn == DL_FFN_MOE) {
+        const int sigmoid = a->router == DL_ROUTER_SIGMOID_GROUP;
+        if (hp->n_dense_lead > 0)
+            rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_LEADING_DENSE_BLOCK_COUNT), (uint32_t)hp->n_dense_lead);
+        rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_EXPERT_COUNT), (uint32_t)hp->n_expert);
+        rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_EXPERT_USED_COUNT), (uint32_t)hp->n_expert_used);
+        rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_EXPERT_FEED_FORWARD_LENGTH), (uint32_t)hp->n_ff_exp);
+        if (hp->n_ff_shexp > 0) {
+            /* one shared expert of the full shared width */
+            rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_EXPERT_SHARED_COUNT), 1);
+            rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_EXPERT_SHARED_FEED_FORWARD_LENGTH), (uint32_t)hp->n_ff_shexp);
+        }
+        if (sigmoid || hp->routed_scale != 1.0f)
+            rc = rc ? rc : dl_gguf_w_f32(w, KEY(DL_KEY_EXPERT_WEIGHTS_SCALE), hp->routed_scale);
+        if (sigmoid) {
+            rc = rc ? rc : dl_gguf_w_bool(w, KEY(DL_KEY_EXPERT_WEIGHTS_NORM), 1);
+            rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_EXPERT_GATING_FUNC), 2);
+            rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_EXPERT_GROUP_COUNT), (uint32_t)hp->n_group);
+            rc = rc ? rc : dl_gguf_w_u32(w, KEY(DL_KEY_EXPERT_GROUP_USED_COUNT), (uint32_t)hp->topk_group);
+        }
+    }
     if (!(flags & DL_HP_WRITE_NO_SHIFT_KEY))
         rc = rc ? rc : dl_gguf_w_bool(w, KEY(DL_KEY_SHIFT_LOGITS), hp->shift_logits);
     if (hp->block_length > 0)
@@ -179,6 +296,10 @@ int64_t dl_hparams_dim(const dl_hparams *hp, int dim) {
     case DL_DIM_KV: return (int64_t)hp->head_dim * hp->n_head_kv;
     case DL_DIM_FF: return hp->n_ff;
     case DL_DIM_VOCAB: return hp->n_vocab;
+    case DL_DIM_HEAD: return hp->head_dim;
+    case DL_DIM_EXPERT: return hp->n_expert;
+    case DL_DIM_FF_EXP: return hp->n_ff_exp;
+    case DL_DIM_FF_SHEXP: return hp->n_ff_shexp;
     default: return 0;
     }
 }

@@ -131,6 +131,12 @@ void dl_layer_attention(const dl_exec *ex, float *x_out, const dl_attn_acts *a, 
     ex->linear(lc, a->q, a->xn, &L->wq, dl_weight_vec_f32(&L->bq, ex->vec), 0, 0, R);
     ex->linear(lc, a->k, a->xn, &L->wk, dl_weight_vec_f32(&L->bk, ex->vec), 0, 0, R);
     ex->linear(lc, a->v, a->xn, &L->wv, dl_weight_vec_f32(&L->bv, ex->vec), 0, 0, R);
+    /* QK norm (LLaDA-MoE, LLaDA2): RMSNorm over each head's dimensions, before RoPE;
+     * per row, so serial costs nothing in bits */
+    if (L->q_norm.data)
+        dl_rmsnorm(a->q, a->q, dl_weight_vec_f32(&L->q_norm, ex->vec), hp->rms_eps, R * nh, hd);
+    if (L->k_norm.data)
+        dl_rmsnorm(a->k, a->k, dl_weight_vec_f32(&L->k_norm, ex->vec), hp->rms_eps, R * nkv, hd);
     dl_rope(a->q, rope_cs, pairing, R, nh, hd);
     dl_rope(a->k, rope_cs, pairing, R, nkv, hd);
 

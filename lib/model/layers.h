@@ -93,11 +93,29 @@ typedef struct dl_attn_acts {
     float *att;                 /* [R][n_head][hd] attention output */
 } dl_attn_acts;
 
+/* The MoE block's scratch (model/moe.c), for R rows, k = n_expert_used, X = n_expert,
+ * P = R + DL_ROW_GROUP (an expert's rows padded to whole row groups). */
+typedef struct dl_moe_acts {
+    float *logits;              /* [R][X] router logits */
+    int32_t *ids;               /* [R][k] the chosen experts of each row */
+    float *w;                   /* [R][k] their weights */
+    int32_t *start;             /* [X + 1] where each expert's rows begin in rows[] */
+    int32_t *cursor;            /* [X] */
+    int32_t *rows;              /* [R * k] row indices grouped by expert, ascending */
+    float *rw;                  /* [R * k] the weight of each grouped row */
+    double *route;              /* [X + n_group] router scratch */
+    float *xg;                  /* [P][E] one expert's gathered inputs */
+    float *g, *u;               /* [P][max(n_ff_exp, n_ff_shexp)] */
+    float *y;                   /* [P][E] one expert's outputs */
+    float *acc;                 /* [R][E] the weighted sum of the routed experts */
+} dl_moe_acts;
+
 /* The SwiGLU block's activations; h may be gate (in place). */
 typedef struct dl_ffn_acts {
     float *xn;                  /* [R][E] rmsnorm(x) * ffn_norm */
     float *gate, *up;           /* [R][F] before the activation */
     float *h;                   /* [R][F] silu(gate) * up */
+    const dl_moe_acts *moe;     /* MoE layers' scratch (NULL: dense only) */
 } dl_ffn_acts;
 
 /* x: [R][E] out, the embedding rows of tokens[0 .. R) (widened to f32). */
@@ -118,6 +136,16 @@ void dl_layer_attention(const dl_exec *ex, float *x_out, const dl_attn_acts *a, 
 /* x_out = x + W_down (silu(W_gate xn) * (W_up xn)), xn = rmsnorm(x) * ffn_norm; x_out
  * may be x.  x_out, x: [R][E] */
 void dl_layer_ffn(const dl_exec *ex, float *x_out, const dl_ffn_acts *a, const float *x,
+                  const dl_layer *L, const dl_hparams *hp, int R);
+
+/* x_out = x + shared(xn) + sum over the row's chosen experts e of w_e * expert_e(xn),
+ * xn = rmsnorm(x) * ffn_norm, each expert (and the shared one, when the layer has it)
+ * a SwiGLU block; the router of the model's row (arch.h) chooses (model/moe.c). Rows are
+ * grouped by expert, one product per active expert on its weights in place; the
+ * weighted results are summed per row in ascending expert order, so results are
+ * bitwise the same for any thread count and any rows that come with a row.
+ *   x_out, x: [R][E] (x_out may be x);  a->moe: the scratch (above) */
+void dl_layer_moe(const dl_exec *ex, float *x_out, const dl_ffn_acts *a, const float *x,
                   const dl_layer *L, const dl_hparams *hp, int R);
 
 /* logits[i] = w . hidden[rows[i]] + bias for i < n_rows.

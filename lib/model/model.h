@@ -32,6 +32,15 @@ typedef struct dl_hparams {
     int32_t rope_layout;        /* enum dl_rope_layout */
     int32_t shift_logits;       /* 1: logits for position p come from row p-1 */
     int32_t tied_output;        /* 1: no output.weight, the head is token_embd */
+    /* mixture of experts (DL_FFN_MOE rows; 0 elsewhere) */
+    int32_t n_expert;           /* routed experts per MoE layer */
+    int32_t n_expert_used;      /* experts each row goes to (top-k) */
+    int32_t n_ff_exp;           /* one expert's FFN width */
+    int32_t n_ff_shexp;         /* the shared expert's width (0: none) */
+    int32_t n_group;            /* DL_ROUTER_SIGMOID_GROUP: expert groups (1: no grouping) */
+    int32_t topk_group;         /* ... groups kept per row */
+    int32_t n_dense_lead;       /* the first layers with a dense FFN (n_ff wide) */
+    float routed_scale;         /* routed weights' factor (1: none) */
     uint64_t n_params;
     int32_t block_length;       /* diffusion.block_length: > 0, attention is block-causal
                                    (bidirectional inside blocks of this many positions,
@@ -47,7 +56,14 @@ typedef struct dl_weight {
 
 typedef struct dl_layer {
     dl_weight attn_norm, wq, wk, wv, wo, bq, bk, bv;
+    dl_weight q_norm, k_norm;   /* [head_dim] per-head RMSNorm of q / k (absent: none) */
     dl_weight ffn_norm, w_gate, w_up, w_down;
+    /* MoE layers: the router, its selection bias, the experts as n_expert views each
+     * (slices of a 3-D GGUF tensor or an HF folder's per-expert tensors, never copied;
+     * the arrays live in dl_model.experts) and the shared expert */
+    dl_weight router, router_bias;
+    dl_weight *exp_gate, *exp_up, *exp_down;
+    dl_weight sh_gate, sh_up, sh_down;
 } dl_layer;
 
 typedef struct dl_model {
@@ -55,6 +71,7 @@ typedef struct dl_model {
     dl_hparams hp;
     dl_weight tok_embd, output_norm, output, output_bias;
     dl_layer *layers;           /* hp.n_layer entries, heap */
+    dl_weight *experts;         /* the layers' expert views, heap (NULL: dense) */
     int32_t n_threads;          /* used by forward; set by the owner */
     struct dl_pool *pool;       /* the owner's thread pool (NULL: n_threads threads started
                                    per parallel region); set by the owner */

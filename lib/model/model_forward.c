@@ -34,6 +34,7 @@ typedef struct fwd_bufs {
     float *conv;     /* [conv_cap] weight rows widened to f32 */
     int32_t *pos;    /* [R] */
     size_t conv_cap;
+    dl_moe_acts moe; /* MoE rows: the experts' scratch (beside gate/up) */
 } fwd_bufs;
 
 static int attn_slots(const dl_model *m) {
@@ -46,9 +47,15 @@ static size_t max_conv_floats(const dl_model *m, int32_t R) {
     size_t c = 0;
     for (int il = 0; il < m->hp.n_layer; il++) {
         const dl_layer *L = &m->layers[il];
-        const dl_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+        const dl_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
+                                  &L->w_down, &L->router, &L->sh_gate, &L->sh_up, &L->sh_down };
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
             c = DL_MAX(c, dl_weight_scratch_floats(ws[i], R));
+        /* an expert gets at most every row once; its views share one shape and type */
+        const dl_weight *xs[] = { L->exp_gate, L->exp_up, L->exp_down };
+        for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++)
+            if (xs[i])
+                c = DL_MAX(c, dl_weight_scratch_floats(xs[i], R));
     }
     return c;
 }
@@ -67,7 +74,8 @@ static size_t fwd_layout(const dl_model *m, int32_t R, int32_t K, void *base, fw
     b->x = dl_arena_alloc(&a, dl_floats_bytes(r, E));
     b->xn = dl_arena_alloc(&a, dl_floats_bytes(r, E));
     b->rope_cs = dl_arena_alloc(&a, dl_floats_bytes(r, hd));
-    b->vec = dl_arena_alloc(&a, dl_floats_bytes(DL_MAX(E, DL_MAX(Dq, Dkv)), 1));
+    b->vec = dl_arena_alloc(&a, dl_floats_bytes(DL_MAX(DL_MAX(E, (size_t)hp->n_expert),
+                                                       DL_MAX(Dq, Dkv)), 1));
     b->conv = dl_arena_alloc(&a, dl_floats_bytes(b->conv_cap, 1));
     b->pos = dl_arena_alloc(&a, dl_floats_bytes(r, 1));   /* int32_t is float-sized */
     size_t phase = a.used;
@@ -80,6 +88,25 @@ static size_t fwd_layout(const dl_model *m, int32_t R, int32_t K, void *base, fw
     a.used = attn_end == SIZE_MAX ? SIZE_MAX : phase;
     b->gate = dl_arena_alloc(&a, dl_floats_bytes(r, (size_t)hp->n_ff));
     b->up = dl_arena_alloc(&a, dl_floats_bytes(r, (size_t)hp->n_ff));
+    if (m->arch->ffn == DL_FFN_MOE) {
+        /* the worst-case routing: every row to k experts, one expert holding every row */
+        dl_moe_acts *mo = &b->moe;
+        size_t X = (size_t)hp->n_expert, k = (size_t)hp->n_expert_used;
+        size_t P = r + DL_ROW_GROUP, F = (size_t)DL_MAX(hp->n_ff_exp, hp->n_ff_shexp);
+        mo->logits = dl_arena_alloc(&a, dl_floats_bytes(r, X));
+        mo->ids = dl_arena_alloc(&a, dl_floats_bytes(r, k));     /* int32_t is float-sized */
+        mo->w = dl_arena_alloc(&a, dl_floats_bytes(r, k));
+        mo->start = dl_arena_alloc(&a, dl_floats_bytes(X + 1, 1));
+        mo->cursor = dl_arena_alloc(&a, dl_floats_bytes(X, 1));
+        mo->rows = dl_arena_alloc(&a, dl_floats_bytes(r, k));
+        mo->rw = dl_arena_alloc(&a, dl_floats_bytes(r, k));
+        mo->route = dl_arena_alloc(&a, dl_floats_bytes(X + (size_t)hp->n_group, 2));  /* doubles */
+        mo->xg = dl_arena_alloc(&a, dl_floats_bytes(P, E));
+        mo->g = dl_arena_alloc(&a, dl_floats_bytes(P, F));
+        mo->u = dl_arena_alloc(&a, dl_floats_bytes(P, F));
+        mo->y = dl_arena_alloc(&a, dl_floats_bytes(P, E));
+        mo->acc = dl_arena_alloc(&a, dl_floats_bytes(r, E));
+    }
     return DL_MAX(a.used, attn_end);
 }
 
@@ -129,7 +156,13 @@ typedef void (*ffn_fn)(const dl_exec *ex, float *x_out, const dl_ffn_acts *a, co
                        const dl_layer *L, const dl_hparams *hp, int R);
 static const ffn_fn k_ffn[DL_FFN_KINDS] = {
     [DL_FFN_DENSE] = dl_layer_ffn,
+    [DL_FFN_MOE] = dl_layer_moe,
 };
+
+/* Layer il's kind: an MoE row's dense lead layers are dense. */
+static ffn_fn layer_ffn(const dl_model *m, int il) {
+    return k_ffn[il < m->hp.n_dense_lead ? DL_FFN_DENSE : m->arch->ffn];
+}
 
 /* --- a pass */
 
@@ -175,7 +208,7 @@ int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hid
     const int n_kv = p->kv ? p->n_tokens : R;
     const dl_attn_seq seq = { 0, R, 0, n_kv };
     const dl_attn_acts aa = { b.xn, b.q, b.k, b.v, b.att };
-    const dl_ffn_acts fa = { b.xn, b.gate, b.up, b.gate };
+    const dl_ffn_acts fa = { b.xn, b.gate, b.up, b.gate, &b.moe };
     const size_t layer_kv = p->kv ? (size_t)p->kv->max_tokens * (size_t)p->kv->dkv : 0;
     for (int il = 0; il < hp->n_layer; il++) {
         if (cancelled(cancel))
@@ -193,7 +226,7 @@ int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hid
                                     (size_t)ATTN_QB * (size_t)n_kv, 0, attn_slots(m),
                                     hp->block_length, p->row0 };
         dl_layer_attention(&ex, b.x, &aa, b.x, L, hp, b.rope_cs, &plan, R);
-        k_ffn[m->arch->ffn](&ex, b.x, &fa, b.x, L, hp, R);
+        layer_ffn(m, il)(&ex, b.x, &fa, b.x, L, hp, R);
     }
     if (cancelled(cancel))
         return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before the final norm");
@@ -253,7 +286,7 @@ int dl_model_forward_batch(const dl_model *m, void *scratch, const dl_canvas_seg
     dl_rope_table(b.rope_cs, b.pos, hp->rope_theta, R, hp->head_dim);
 
     const dl_attn_acts aa = { b.xn, b.q, b.k, b.v, b.att };
-    const dl_ffn_acts fa = { b.xn, b.gate, b.up, b.gate };
+    const dl_ffn_acts fa = { b.xn, b.gate, b.up, b.gate, &b.moe };
     /* the score slots are sized for the longest canvas, each task's block of one canvas */
     const dl_attn_plan plan = { seqs, n_seg, ATTN_QB, NULL, b.scores,
                                 (size_t)ATTN_QB * (size_t)longest, 0, attn_slots(m),
@@ -263,7 +296,7 @@ int dl_model_forward_batch(const dl_model *m, void *scratch, const dl_canvas_seg
             return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before layer %d", il);
         const dl_layer *L = &m->layers[il];
         dl_layer_attention(&ex, b.x, &aa, b.x, L, hp, b.rope_cs, &plan, R);
-        k_ffn[m->arch->ffn](&ex, b.x, &fa, b.x, L, hp, R);
+        layer_ffn(m, il)(&ex, b.x, &fa, b.x, L, hp, R);
     }
     if (cancelled(cancel))
         return dl_fail(err, DIFFLM_E_CANCELLED, "forward cancelled before the final norm");

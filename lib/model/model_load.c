@@ -7,6 +7,7 @@
 
 #include "model/model.h"
 #include "kernels/kernels.h"
+#include "kernels/types.h"
 #include "model/model_weights.h"
 
 /* Binds tensor `name` as {ne0, ne1} (ne1 = 1 for vectors). An absent optional tensor
@@ -56,6 +57,58 @@ static int bind(dl_weight *w, const dl_tensor_src *src, const char *name, int64_
     return 0;
 }
 
+/* An expert tensor: n views of {ne0, ne1}. GGUF: one 3-D tensor {ne0, ne1, n}, view e
+ * its e-th slice; HF: one 2-D tensor per expert. Required (only MoE layers ask). */
+static int bind_experts(dl_weight *views, const dl_tensor_src *src, const dl_arch *a, int t,
+                        int il, int64_t ne0, int64_t ne1, int64_t n, uint64_t *n_params,
+                        dl_err *err) {
+    char name[160];
+    if (src->hf_names) {
+        for (int64_t e = 0; e < n; e++) {
+            dl_tensor_hf_expert_name(a, (dl_tensor_id)t, il, (int)e, name, sizeof name);
+            int rc = bind(&views[e], src, name, ne0, ne1, 1, n_params, err);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    dl_tensor_name((dl_tensor_id)t, il, name, sizeof name);
+    const dl_gguf_tensor *g;
+    int rc = src->find(src->ctx, name, &g, err);
+    if (rc)
+        return rc;
+    if (!g)
+        return dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s' is missing", name);
+    if (!dl_weight_type_supported(g->type)) {
+        char buf[32], list[256];
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED, "tensor '%s' has type %s; supported types are %s",
+                       name, dl_type_name(g->type, buf, sizeof buf),
+                       dl_weight_types_str(list, sizeof list));
+    }
+    if (g->ne[0] != ne0 || g->ne[1] != ne1 || g->ne[2] != n || g->ne[3] != 1)
+        return dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s' has shape {%lld, %lld, %lld, %lld}, "
+                       "expected {%lld, %lld, %lld}", name, (long long)g->ne[0],
+                       (long long)g->ne[1], (long long)g->ne[2], (long long)g->ne[3],
+                       (long long)ne0, (long long)ne1, (long long)n);
+    const dl_type_info *ti = dl_type_get(g->type);
+    size_t esize = g->type == DL_TYPE_F32 ? 4 : g->type == DL_TYPE_F16 || g->type == DL_TYPE_BF16 ? 2 : 1;
+    if ((uintptr_t)g->data % esize != 0)
+        return dl_fail(err, DIFFLM_E_UNSUPPORTED,
+                       "tensor '%s' data is not aligned to its %zu-byte elements", name, esize);
+    if (ne0 % ti->block_size != 0)
+        return dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s': row length %lld is not a multiple of "
+                       "the %s block size %u", name, (long long)ne0, ti->name, ti->block_size);
+    /* each expert's matrix is whole rows, so a slice starts on a block boundary */
+    uint64_t slice = (uint64_t)(ne0 / ti->block_size) * ti->type_size * (uint64_t)ne1;
+    if (g->size / (uint64_t)n < slice)
+        return dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s' holds %llu bytes, expected %llu", name,
+                       (unsigned long long)g->size, (unsigned long long)(slice * (uint64_t)n));
+    for (int64_t e = 0; e < n; e++)
+        views[e] = (dl_weight){ (const uint8_t *)g->data + (size_t)e * slice, g->type, ne0, ne1 };
+    *n_params += (uint64_t)ne0 * (uint64_t)ne1 * (uint64_t)n;
+    return 0;
+}
+
 /* The name of tensor t in the source: GGUF's, or the row's HF name (NULL: none). */
 static const char *src_name(const dl_tensor_src *src, const dl_arch *a, int t, int il, char *buf,
                             size_t cap) {
@@ -65,7 +118,7 @@ static const char *src_name(const dl_tensor_src *src, const dl_arch *a, int t, i
 
 /* Binds every tensor row a loads for one layer (il >= 0) or the globals (il < 0), in
  * file order; a refused tensor stops the load before a missing one is reported. */
-static int bind_tensors(void *base, int il, const dl_arch *a, const dl_hparams *hp,
+static int bind_tensors(dl_model *m, void *base, int il, const dl_arch *a, const dl_hparams *hp,
                         const dl_tensor_src *src, uint64_t *np, dl_err *err) {
     const int t0 = il < 0 ? 0 : DL_T_FIRST_LAYER, t1 = il < 0 ? DL_T_FIRST_LAYER : DL_T_COUNT;
     char name[160];
@@ -84,6 +137,18 @@ static int bind_tensors(void *base, int il, const dl_arch *a, const dl_hparams *
         unsigned use = a->tensors[t];
         if (!(use & DL_TU_LOAD) || !src_name(src, a, t, il, name, sizeof name))
             continue;
+        if (il >= 0 && !dl_arch_layer_has(a, hp->n_dense_lead, (dl_tensor_id)t, il))
+            continue;
+        if (d->kind == DL_TK_EXPERTS) {
+            dl_weight *views = m->experts + ((size_t)il * 3 + (size_t)(t - DL_T_FFN_GATE_EXPS)) *
+                                            (size_t)hp->n_expert;
+            *(dl_weight **)((char *)base + d->offset) = views;
+            int rc = bind_experts(views, src, a, t, il, dl_hparams_dim(hp, d->ne[0]),
+                                  dl_hparams_dim(hp, d->ne[1]), hp->n_expert, np, err);
+            if (rc)
+                return rc;
+            continue;
+        }
         int rc = bind((dl_weight *)((char *)base + d->offset), src, name,
                       dl_hparams_dim(hp, d->ne[0]), dl_hparams_dim(hp, d->ne[1]),
                       (use & DL_TU_REQUIRED) != 0, np, err);
@@ -112,7 +177,7 @@ static int bind_all(dl_model *m, const dl_tensor_src *src, dl_err *err) {
                        "rows", hp->n_vocab, emb, (long long)te->ne[1]);
     hp->n_vocab = (int32_t)te->ne[1];
     uint64_t np = 0;
-    if ((rc = bind_tensors(m, -1, a, hp, src, &np, err)))
+    if ((rc = bind_tensors(m, m, -1, a, hp, src, &np, err)))
         return rc;
     hp->tied_output = m->output.data == NULL;
     // Every layer has tensors of its own: a layer count beyond the source's tensor count
@@ -123,8 +188,16 @@ static int bind_all(dl_model *m, const dl_tensor_src *src, dl_err *err) {
     m->layers = dl_calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers)
         return dl_fail(err, DIFFLM_E_NOMEM, "%d layer records", hp->n_layer);
+    if (a->ffn == DL_FFN_MOE) {
+        /* three expert tensors (gate, up, down) of n_expert views per layer */
+        if (hp->n_expert < 1 || (uint64_t)hp->n_expert * 3 > (uint64_t)SIZE_MAX / sizeof(dl_weight) / (uint64_t)hp->n_layer)
+            return dl_fail(err, DIFFLM_E_FORMAT, "%d experts", hp->n_expert);
+        m->experts = dl_calloc((size_t)hp->n_layer * 3 * (size_t)hp->n_expert, sizeof *m->experts);
+        if (!m->experts)
+            return dl_fail(err, DIFFLM_E_NOMEM, "%d x %d expert views", hp->n_layer, hp->n_expert);
+    }
     for (int il = 0; il < hp->n_layer; il++)
-        if ((rc = bind_tensors(&m->layers[il], il, a, hp, src, &np, err)))
+        if ((rc = bind_tensors(m, &m->layers[il], il, a, hp, src, &np, err)))
             return rc;
     hp->n_params = np;
     return 0;
@@ -212,5 +285,6 @@ void dl_model_free(dl_model *m) {
     if (!m)
         return;
     dl_free(m->layers);
+    dl_free(m->experts);
     dl_free(m);
 }

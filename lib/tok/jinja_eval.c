@@ -680,13 +680,28 @@ static int arith(jctx *x, int op, jval a, jval b, jval *out) {
         const jstr *s = a.t == JV_STR ? a.u.s : b.u.s;
         int64_t times = a.t == JV_STR ? b.u.i : a.u.i;
         if (times <= 0 || !s->n) return str_val(x, "", 0, out);
-        if ((uint64_t)times > DL_JINJA_MAX_ALLOC / s->n) return nomem(x);
-        jbuf buf = {0};
-        int rc = 0;
-        for (int64_t k = 0; k < times && !rc; k++) rc = buf_put(x, &buf, s->p, s->n);
-        if (!rc) rc = str_val(x, buf.p, buf.n, out);
-        dl_free(buf.p);
-        return rc;
+        /* One block of the final size, filled by doubling copies: time in proportion to
+         * the bytes, not to `times` (appending s `times` times made 'x' * 1000000000 a
+         * billion calls, minutes, before the allocation bound stopped it). */
+        if ((uint64_t)times > (DL_JINJA_MAX_ALLOC - x->alloc) / s->n ||
+            (size_t)times * s->n > DL_JINJA_MAX_ALLOC - x->alloc - sizeof(jstr) - 1)
+            return fail(x, DIFFLM_E_NOMEM, "more than %zu bytes allocated while rendering",
+                        (size_t)DL_JINJA_MAX_ALLOC);
+        size_t total = (size_t)times * s->n;
+        if (total > UINT32_MAX - 1) return nomem(x);
+        jstr *r = xalloc(x, sizeof *r + total + 1);
+        if (!r) return nomem(x);
+        r->rc = 1;
+        r->n = (uint32_t)total;
+        memcpy(r->p, s->p, s->n);
+        for (size_t done = s->n; done < total;) {
+            size_t k = DL_MIN(done, total - done);
+            memcpy(r->p + done, r->p, k);
+            done += k;
+        }
+        r->p[total] = '\0';
+        *out = (jval){.t = JV_STR, .u.s = r};
+        return 0;
     }
     if (!is_num(a) || !is_num(b)) {
         if (op == JOP_MOD && a.t == JV_STR) return fail(x, DIFFLM_E_UNSUPPORTED, "string formatting with %% is not supported");

@@ -20,6 +20,12 @@ static const char RE_GPT2[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 static const char RE_NUMBERS[] = "\\p{N}+";
 static const char RE_DIGIT3[] = "[0-9]{3}";
+/* The Ling / Bailing tokenizer.json Split regex (llama.cpp's bailingmoe, bailingmoe2 and
+ * llada-moe pre-tokenizers): llama3's shape with single digits and one newline per
+ * whitespace-newline run; PCRE2 keeps its possessive quantifiers. */
+static const char RE_BAILING[] =
+    "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]++[\\r\\n]*"
+    "|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+";
 
 int dl_pretok_type_from_name(const char *name, size_t n, int *ignore_merges) {
     static const struct { const char *name; int type; int ignore_merges; } names[] = {
@@ -30,6 +36,9 @@ int dl_pretok_type_from_name(const char *name, size_t n, int *ignore_merges) {
         {"llama-v3", DL_PRE_LLAMA3, 1},
         {"smaug-bpe", DL_PRE_LLAMA3, 0},   /* llama3's regex without its flags */
         {"qwen2", DL_PRE_QWEN2, 0},
+        {"bailingmoe", DL_PRE_BAILING, 0},
+        {"bailingmoe2", DL_PRE_BAILING, 0},
+        {"llada-moe", DL_PRE_BAILING, 0},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strlen(names[i].name) == n && memcmp(names[i].name, name, n) == 0) {
@@ -100,6 +109,9 @@ int dl_pretok_init(dl_pretok *p, int pre_type, dl_err *err) {
     case DL_PRE_QWEN2:
         p->norm[p->n_norm++] = DL_UNORM_NFC;   /* Hugging Face's Qwen2 pipeline normalizes */
         rc = dl_pretok_add_step(p, &(dl_pre_step){.kind = DL_PK_SPLIT, .scan = DL_SCAN_QWEN2}, err);
+        break;
+    case DL_PRE_BAILING:
+        rc = dl_pretok_add_split(p, RE_BAILING, strlen(RE_BAILING), 1, DL_SPLIT_ISOLATED, 0, err);
         break;
     case DL_PRE_DEFAULT: {
         const char *list[] = {RE_PUNCT, RE_GPT2, RE_NUMBERS, RE_DIGIT3};

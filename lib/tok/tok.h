@@ -43,8 +43,10 @@ void dl_tok_free(dl_tok *t);   /* NULL is fine */
 /* Builds the tokenizer from a Hugging Face model folder `dir` (doc/formats.md,
  * "Tokenizer files"): tokenizer.json when present, else the slow-tokenizer files
  * vocab.json + merges.txt (+ added_tokens.json); then tokenizer_config.json
- * (bos/eos/pad/unk/mask tokens, add_bos_token, added_tokens_decoder) and
- * special_tokens_map.json, both optional. The result behaves as a GGUF-loaded one (the
+ * (bos/eos/pad/unk/mask tokens, add_bos_token, added_tokens_decoder, chat_template as
+ * dl_tok_set_chat_template describes it) and special_tokens_map.json, both optional
+ * (numbers in them are read as doubles: model_max_length may exceed 64 bits). The
+ * result behaves as a GGUF-loaded one (the
  * same ids for the same vocabulary). mask is set only from a mask_token entry; eot is
  * <|eot_id|> or <|im_end|> when the vocabulary has one. Fails with E_IO (a file that
  * exists but cannot be read; a folder with neither tokenizer.json nor vocab.json),
@@ -52,6 +54,18 @@ void dl_tok_free(dl_tok *t);   /* NULL is fine */
  * model, normalizer, pre-tokenizer, post-processor or decoder type it does not
  * implement, naming it), E_NOMEM. Thread-safe (no shared state). */
 int dl_tok_load_hf(dl_tok **out, const char *dir, dl_err *err);
+
+/* One file of an in-memory folder: name as in the folder ("tokenizer.json"), size bytes
+ * of data (not copied; only read during the call). */
+typedef struct dl_tok_hf_file {
+    const char *name;
+    const void *data;
+    size_t size;
+} dl_tok_hf_file;
+/* dl_tok_load_hf over files[0..n_files) instead of a folder: the same reader, with the
+ * files found by name (any file not listed is absent); messages name them
+ * "<memory>/NAME". For tests and fuzzing. */
+int dl_tok_load_hf_mem(dl_tok **out, const dl_tok_hf_file *files, size_t n_files, dl_err *err);
 
 /* Overrides the special ids after loading, e.g. from config.json / generation_config.json
  * (whose ids win over the tokenizer files' in transformers). Each field of sp that is
@@ -65,6 +79,13 @@ static inline dl_tok_special dl_tok_special_keep(void) {
 }
 
 int32_t dl_tok_n_vocab(const dl_tok *t);
+/* Ids dl_tok_decode accepts: dl_tok_n_vocab, or more after dl_tok_set_n_ids. A model
+ * folder's embedding may have rows past its tokenizer's last id (Dream's 152064 over
+ * 151667 tokens): the reference samplers' argmax runs over every row, so those ids can be
+ * generated, and they decode to nothing, as Hugging Face's decode skips an id no token
+ * names. E_INVALID_ARG when n is below dl_tok_n_vocab. */
+int32_t dl_tok_n_ids(const dl_tok *t);
+int dl_tok_set_n_ids(dl_tok *t, int32_t n, dl_err *err);
 const dl_tok_special *dl_tok_specials(const dl_tok *t);
 int dl_tok_chat_style(const dl_tok *t);   /* enum dl_chat_style, from the vocabulary */
 
@@ -84,9 +105,9 @@ int dl_tok_decode(const dl_tok *t, const int32_t *ids, size_t n, uint32_t flags,
 
 /* Sets the Jinja chat template dl_tok_chat renders with (src[0..n), a copy is compiled;
  * NULL removes it, back to the vocabulary's chat style). GGUF's tokenizer.chat_template
- * is set by dl_tok_load; a Hugging Face folder's loader passes tokenizer_config.json's
- * "chat_template" (a string, or of a list of {name, template} the one named "default",
- * as transformers picks it). Returns 0, or the compile status (E_UNSUPPORTED,
+ * is set by dl_tok_load, tokenizer_config.json's "chat_template" by dl_tok_load_hf (a
+ * string, or of a list of {name, template} the one named "default", as transformers picks
+ * it; a list without "default" leaves dl_tok_chat failing with E_UNSUPPORTED). Returns 0, or the compile status (E_UNSUPPORTED,
  * E_FORMAT, E_NOMEM) with its message; the template then stays set as failed, and
  * dl_tok_chat returns that status and message rather than render another format. */
 int dl_tok_set_chat_template(dl_tok *t, const char *src, size_t n, dl_err *err);

@@ -13,7 +13,7 @@ int dl_tok_alloc_vocab(dl_tok *t, int32_t n, size_t total, dl_err *err) {
         return dl_fail(err, DIFFLM_E_FORMAT, "tokenizer: %d tokens (want 1..%d)", n, INT32_MAX - 1);
     if (total > UINT32_MAX) return dl_fail(err, DIFFLM_E_FORMAT, "tokenizer: token texts exceed 4 GiB");
     size_t nn = (size_t)n;
-    t->n_vocab = n;
+    t->n_vocab = t->n_ids = n;
     t->text = dl_malloc(total ? total : 1);
     t->dec = dl_malloc(total ? total : 1);   /* a decoded token is never longer than its text */
     t->text_off = dl_calloc(nn + 1, sizeof *t->text_off);
@@ -207,6 +207,15 @@ void dl_tok_free(dl_tok *t) {
 }
 
 int32_t dl_tok_n_vocab(const dl_tok *t) { return t->n_vocab; }
+int32_t dl_tok_n_ids(const dl_tok *t) { return t->n_ids; }
+
+int dl_tok_set_n_ids(dl_tok *t, int32_t n, dl_err *err) {
+    if (n < t->n_vocab)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "tokenizer: %d ids is fewer than its %d tokens", n,
+                       t->n_vocab);
+    t->n_ids = n;
+    return 0;
+}
 const dl_tok_special *dl_tok_specials(const dl_tok *t) { return &t->sp; }
 int dl_tok_chat_style(const dl_tok *t) { return t->chat_style; }
 

@@ -11,9 +11,10 @@ int dl_tok_decode(const dl_tok *t, const int32_t *ids, size_t n, uint32_t flags,
     size_t need = 0;
     for (size_t i = 0; i < n; i++) {
         int32_t id = ids[i];
-        if (id < 0 || id >= t->n_vocab)
+        if (id < 0 || id >= t->n_ids)
             return dl_fail(err, DIFFLM_E_INVALID_ARG, "tokenizer: id %d at [%zu] is outside the vocabulary (%d)",
-                           id, i, t->n_vocab);
+                           id, i, t->n_ids);
+        if (id >= t->n_vocab) continue;   /* no token names it: no text */
         uint8_t ty = t->type[id];
         /* control tokens and unused slots are markup, not text, unless asked for */
         if ((ty == DL_TOKT_CONTROL || ty == DL_TOKT_UNUSED) && !(flags & DIFFLM_DETOKENIZE_SPECIAL)) continue;

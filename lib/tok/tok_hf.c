@@ -15,9 +15,12 @@
 #include "tok/tok_hf.h"
 
 #define PATH_CAP 4096
+#define DL_HF_MAX_HOLES 32768   /* ids without a token beyond one per named token */
 
 typedef struct hf_src {
     char dir[PATH_CAP];
+    const dl_tok_hf_file *mem;  /* non-NULL: the folder is these files (dl_tok_load_hf_mem) */
+    size_t n_mem;
     json_t *tokenizer;          /* tokenizer.json, or NULL (slow files) */
     json_t *vocab;              /* the {"token": id} object */
     json_t *config;             /* tokenizer_config.json or NULL */
@@ -43,17 +46,36 @@ static const char *join(char *buf, const hf_src *s, const char *name) {
     return buf;
 }
 
-/* Parses dir/name into *out; a missing file leaves *out NULL unless required. */
+/* The in-memory file called name, or NULL. */
+static const dl_tok_hf_file *mem_file(const hf_src *s, const char *name) {
+    for (size_t i = 0; i < s->n_mem; i++)
+        if (s->mem[i].name && strcmp(s->mem[i].name, name) == 0) return &s->mem[i];
+    return NULL;
+}
+
+static int has_file(const hf_src *s, const char *name) {
+    char path[PATH_CAP];
+    return s->mem ? mem_file(s, name) != NULL : file_exists(join(path, s, name));
+}
+
+/* Parses dir/name into *out; a missing file leaves *out NULL unless required. The
+ * transformers-written files (tokenizer_config.json, special_tokens_map.json) are read
+ * with every number as a double: LLaDA's model_max_length is the integer 10^30, which
+ * does not fit Jansson's integers, and nothing read from them is a number. */
 static int load_json(const hf_src *s, const char *name, int required, json_t **out, dl_err *err) {
+    size_t flags = JSON_REJECT_DUPLICATES;
+    if (strcmp(name, "tokenizer_config.json") == 0 || strcmp(name, "special_tokens_map.json") == 0)
+        flags |= JSON_DECODE_INT_AS_REAL;
     char path[PATH_CAP];
     join(path, s, name);
     *out = NULL;
-    if (!file_exists(path)) {
+    if (!has_file(s, name)) {
         if (required) return dl_fail(err, DIFFLM_E_IO, "%s: no such file", path);
         return 0;
     }
     json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    const dl_tok_hf_file *m = s->mem ? mem_file(s, name) : NULL;
+    json_t *root = m ? json_loadb(m->data, m->size, flags, &je) : json_load_file(path, flags, &je);
     if (!root) {
         if (je.line < 0 || strstr(je.text, "unable to open"))
             return dl_fail(err, DIFFLM_E_IO, "%s: %s", path, je.text);
@@ -70,6 +92,17 @@ static int load_json(const hf_src *s, const char *name, int required, json_t **o
 static int read_text_file(const hf_src *s, const char *name, char **out, size_t *n, dl_err *err) {
     char path[PATH_CAP];
     join(path, s, name);
+    if (s->mem) {
+        const dl_tok_hf_file *m = mem_file(s, name);
+        if (!m) return dl_fail(err, DIFFLM_E_IO, "%s: no such file", path);
+        char *buf = dl_malloc(m->size + 1);
+        if (!buf) return dl_fail(err, DIFFLM_E_NOMEM, "%s: out of memory", path);
+        if (m->size) memcpy(buf, m->data, m->size);
+        buf[m->size] = '\0';
+        *out = buf;
+        *n = m->size;
+        return 0;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) return dl_fail(err, DIFFLM_E_IO, "%s: %s", path, strerror(errno));
     char *buf = NULL;
@@ -235,6 +268,13 @@ static int build_vocab(dl_tok *t, hf_src *s, const char *vfile, dl_err *err) {
     for (size_t i = 0; rc == 0 && i < al.n; i++)
         if (al.v[i].id > max_id) max_id = al.v[i].id;
     if (rc == 0 && max_id < 0) rc = dl_fail(err, DIFFLM_E_FORMAT, "%s: empty vocabulary", vfile);
+    /* Ids no entry names become UNUSED holes, each with its records: bounded by what the
+     * files hold, so a few bytes ({"a": 2000000000}) cannot ask for gigabytes. */
+    size_t named = json_object_size(s->vocab) + al.n;
+    if (rc == 0 && (uint64_t)max_id + 1 > 2 * (uint64_t)named + DL_HF_MAX_HOLES)
+        rc = dl_fail(err, DIFFLM_E_FORMAT, "%s: id %lld leaves %lld ids without a token (at most %zu: "
+                     "one per token + %d)", vfile, (long long)max_id, (long long)(max_id + 1 - (int64_t)named),
+                     named + DL_HF_MAX_HOLES, DL_HF_MAX_HOLES);
     size_t n = (size_t)max_id + 1, total = 0;
     if (rc == 0) {
         s->texts = dl_calloc(n, sizeof *s->texts);
@@ -427,14 +467,48 @@ static int slow_pipeline(dl_tok *t, const hf_src *s, dl_err *err) {
     return dl_pretok_init(&t->pretok, pre, err);
 }
 
+/* tokenizer_config.json's chat_template: a string, or (transformers' multi-template form)
+ * a list of {"name", "template"} of which apply_chat_template uses the one named
+ * "default". A list without one, or a template that does not compile, makes dl_tok_chat
+ * fail with that status and message (never render another format); only E_NOMEM and a
+ * malformed field fail the load. */
+static int load_chat_template(dl_tok *t, const hf_src *s, dl_err *err) {
+    json_t *v = s->config ? json_object_get(s->config, "chat_template") : NULL;
+    if (!v || json_is_null(v)) return 0;
+    if (json_is_array(v)) {
+        json_t *pick = NULL, *e;
+        size_t i;
+        json_array_foreach(v, i, e) {
+            json_t *name = json_object_get(e, "name"), *tpl = json_object_get(e, "template");
+            if (!json_is_object(e) || !json_is_string(name) || !json_is_string(tpl))
+                return dl_fail(err, DIFFLM_E_FORMAT, "tokenizer_config.json: chat_template[%zu] is not "
+                               "{\"name\": ..., \"template\": ...}", i);
+            if (strcmp(json_string_value(name), "default") == 0) pick = tpl;
+        }
+        if (!pick) {
+            t->chat_tpl_status = DIFFLM_E_UNSUPPORTED;
+            t->chat_tpl_msg = dl_strdup("tokenizer_config.json: chat_template lists no template named "
+                                        "\"default\"");
+            return t->chat_tpl_msg ? 0 : dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: out of memory");
+        }
+        v = pick;
+    } else if (!json_is_string(v)) {
+        return dl_fail(err, DIFFLM_E_FORMAT, "tokenizer_config.json: chat_template is neither a string nor a "
+                       "list of named templates");
+    }
+    dl_err e = {0};
+    if (dl_tok_set_chat_template(t, json_string_value(v), json_string_length(v), &e) == DIFFLM_E_NOMEM)
+        return dl_fail(err, DIFFLM_E_NOMEM, "%s", e.msg);
+    return 0;
+}
+
 static int load_folder(dl_tok *t, hf_src *s, dl_err *err) {
-    char path[PATH_CAP];
     int rc;
     if ((rc = load_json(s, "tokenizer_config.json", 0, &s->config, err)) ||
         (rc = load_json(s, "special_tokens_map.json", 0, &s->special_map, err)))
         return rc;
     t->pre_type = -1;
-    if (file_exists(join(path, s, "tokenizer.json"))) {
+    if (has_file(s, "tokenizer.json")) {
         if ((rc = load_json(s, "tokenizer.json", 1, &s->tokenizer, err))) return rc;
         json_t *model = json_object_get(s->tokenizer, "model");
         if (!json_is_object(model)) return dl_fail(err, DIFFLM_E_FORMAT, "tokenizer.json: no \"model\" object");
@@ -444,7 +518,7 @@ static int load_folder(dl_tok *t, hf_src *s, dl_err *err) {
             (rc = build_merges_json(t, json_object_get(model, "merges"), err)) ||
             (rc = dl_hf_pipeline(t, s->tokenizer, "tokenizer.json", err)))
             return rc;
-    } else if (file_exists(join(path, s, "vocab.json"))) {
+    } else if (has_file(s, "vocab.json")) {
         if ((rc = load_json(s, "vocab.json", 1, &s->vocab, err)) ||
             (rc = load_json(s, "added_tokens.json", 0, &s->added_json, err)) ||
             (rc = read_text_file(s, "merges.txt", &s->merges_txt, &s->merges_n, err)) ||
@@ -454,8 +528,8 @@ static int load_folder(dl_tok *t, hf_src *s, dl_err *err) {
     } else {
         return dl_fail(err, DIFFLM_E_IO, "%s: neither tokenizer.json nor vocab.json", s->dir);
     }
-    if ((rc = load_specials(t, s, err))) return rc;
-    return dl_tok_finish(t, err);
+    if ((rc = load_specials(t, s, err)) || (rc = dl_tok_finish(t, err))) return rc;
+    return load_chat_template(t, s, err);
 }
 
 int dl_tok_load_hf(dl_tok **out, const char *dir, dl_err *err) {
@@ -481,6 +555,32 @@ int dl_tok_load_hf(dl_tok **out, const char *dir, dl_err *err) {
         }
         rc = load_folder(t, s, err);
     }
+    src_free(s);
+    dl_free(s);
+    if (rc) {
+        dl_tok_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int dl_tok_load_hf_mem(dl_tok **out, const dl_tok_hf_file *files, size_t n_files, dl_err *err) {
+    if (!out || (!files && n_files)) return dl_fail(err, DIFFLM_E_INVALID_ARG, "dl_tok_load_hf_mem: NULL argument");
+    *out = NULL;
+    hf_src *s = dl_calloc(1, sizeof *s);
+    dl_tok *t = dl_calloc(1, sizeof *t);
+    if (!s || !t) {
+        dl_free(s);
+        dl_free(t);
+        return dl_fail(err, DIFFLM_E_NOMEM, "tokenizer: out of memory");
+    }
+    /* messages name the files "<memory>/tokenizer.json", ... */
+    memcpy(s->dir, "<memory>", sizeof "<memory>");
+    static const dl_tok_hf_file none;
+    s->mem = files ? files : &none;
+    s->n_mem = n_files;
+    int rc = load_folder(t, s, err);
     src_free(s);
     dl_free(s);
     if (rc) {

@@ -18,6 +18,7 @@ enum dl_pre_type {
     DL_PRE_GPT2 = 1,
     DL_PRE_LLAMA3 = 2,
     DL_PRE_QWEN2 = 3,
+    DL_PRE_BAILING = 4,         /* Ling / Bailing (LLaDA-MoE, LLaDA2): single digits */
 };
 
 /* Normalizers (Hugging Face "normalizer"), applied in order. */
@@ -93,6 +94,9 @@ typedef struct dl_merge_slot {
 
 struct dl_tok {
     int32_t n_vocab;
+    int32_t n_ids;               /* >= n_vocab: [n_vocab, n_ids) are ids past the files' tokens
+                                    (an embedding wider than the tokenizer) that decode to
+                                    nothing, as Hugging Face's decode skips them */
     char *text;                  /* every token's text back to back */
     uint32_t *text_off;          /* [n_vocab + 1] */
     uint8_t *type;               /* [n_vocab] enum dl_tok_type */

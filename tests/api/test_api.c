@@ -7,35 +7,11 @@
 #include <unistd.h>
 
 #include "check_compat.h"
-#include "difflm.h"
+#include "api_fixture.h"
 
-static const char *llada_path, *dream_path;
-
+/* One thread, the default canvas. */
 static difflm_ctx *open_model(const char *path) {
-    difflm_params p;
-    difflm_params_init(&p);
-    p.model_path = path;
-    p.n_threads = 1;
-    int st = 12345;
-    difflm_ctx *ctx = difflm_create(&p, &st);
-    ck_assert_msg(ctx != NULL, "create %s: %s", path, difflm_status_str(st));
-    ck_assert_int_eq(st, DIFFLM_OK);
-    return ctx;
-}
-
-/* Runs a whole generation; returns the final status and fills canvas. */
-static int run_all(difflm_ctx *ctx, const difflm_token *prompt, size_t n,
-                   const difflm_gen_params *g, difflm_token *canvas, size_t cap, size_t *n_canvas,
-                   int *n_steps) {
-    int st = difflm_generate_begin(ctx, prompt, n, g);
-    *n_steps = 0;
-    while (st == DIFFLM_OK) {
-        st = difflm_generate_step(ctx);
-        (*n_steps)++;
-    }
-    if (st == DIFFLM_DONE)
-        ck_assert_int_eq(difflm_canvas(ctx, canvas, cap, n_canvas), DIFFLM_OK);
-    return st;
+    return api_open(path, 1, 0);
 }
 
 START_TEST(status_strings) {
@@ -75,7 +51,7 @@ START_TEST(create_errors) {
     unlink(junk);
     ck_assert_int_eq(st, DIFFLM_E_FORMAT);
 
-    p.model_path = llada_path;
+    p.model_path = api_model_path[API_LLADA];
     p.n_threads = -1;
     ck_assert_ptr_null(difflm_create(&p, &st));
     ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
@@ -93,7 +69,7 @@ START_TEST(struct_versioning) {
     memset(&big, 0, sizeof big);
     difflm_params_init(&big.p);
     big.p.struct_size = sizeof big;
-    big.p.model_path = llada_path;
+    big.p.model_path = api_model_path[API_LLADA];
     int st;
     difflm_ctx *ctx = difflm_create(&big.p, &st);
     ck_assert_int_eq(st, DIFFLM_OK);
@@ -108,7 +84,7 @@ START_TEST(struct_versioning) {
     ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
 
     /* The same rules for the generation parameters. */
-    ctx = open_model(llada_path);
+    ctx = open_model(api_model_path[API_LLADA]);
     struct {
         difflm_gen_params g;
         uint32_t future_field;
@@ -129,7 +105,7 @@ START_TEST(struct_versioning) {
 END_TEST
 
 START_TEST(model_info) {
-    difflm_ctx *ctx = open_model(llada_path);
+    difflm_ctx *ctx = open_model(api_model_path[API_LLADA]);
     difflm_model_info mi = {.struct_size = sizeof mi};
     ck_assert_int_eq(difflm_model_info_get(ctx, &mi), DIFFLM_OK);
     ck_assert_int_eq(mi.arch, DIFFLM_ARCH_LLADA);
@@ -140,7 +116,7 @@ START_TEST(model_info) {
     ck_assert_uint_gt(mi.n_params, 0);
     difflm_free(ctx);
 
-    ctx = open_model(dream_path);
+    ctx = open_model(api_model_path[API_DREAM]);
     ck_assert_int_eq(difflm_model_info_get(ctx, &mi), DIFFLM_OK);
     ck_assert_int_eq(mi.arch, DIFFLM_ARCH_DREAM);
     ck_assert_int_eq(mi.shift_logits, 1); /* no diffusion.shift_logits key: shifted */
@@ -150,7 +126,7 @@ START_TEST(model_info) {
 END_TEST
 
 START_TEST(tokenize_roundtrip) {
-    difflm_ctx *ctx = open_model(llada_path);
+    difflm_ctx *ctx = open_model(api_model_path[API_LLADA]);
     const char text[] = "In the beginning\n\xff\xfe odd bytes <|eot_id|> and 12345.";
     size_t len = sizeof text - 1;
     difflm_token ids[256];
@@ -195,7 +171,7 @@ START_TEST(tokenize_roundtrip) {
 END_TEST
 
 START_TEST(chat_format) {
-    difflm_ctx *ctx = open_model(llada_path);
+    difflm_ctx *ctx = open_model(api_model_path[API_LLADA]);
     difflm_chat_message msgs[] = {{"user", "  Hello  "}};
     char out[512];
     size_t n = 0;
@@ -211,7 +187,7 @@ START_TEST(chat_format) {
 END_TEST
 
 START_TEST(generate_steps) {
-    difflm_ctx *ctx = open_model(llada_path);
+    difflm_ctx *ctx = open_model(api_model_path[API_LLADA]);
     difflm_model_info mi = {.struct_size = sizeof mi};
     difflm_model_info_get(ctx, &mi);
     difflm_token canvas[64];
@@ -220,13 +196,10 @@ START_TEST(generate_steps) {
     ck_assert_int_eq(difflm_canvas(ctx, canvas, 64, &n_canvas), DIFFLM_E_STATE);
 
     difflm_gen_params g;
-    difflm_gen_params_init(&g);
-    g.gen_length = 16;
-    g.steps = 8;
-    g.block_length = 8;
+    api_gen(&g, 16, 8, 8);
     difflm_token prompt[] = {0, 300, 301, 302};
     int steps = 0;
-    ck_assert_int_eq(run_all(ctx, prompt, 4, &g, canvas, 64, &n_canvas, &steps), DIFFLM_DONE);
+    ck_assert_int_eq(api_run(ctx, prompt, 4, &g, canvas, 64, &n_canvas, &steps), DIFFLM_DONE);
     ck_assert_int_eq(steps, 8); /* one forward pass per step; 2 tokens each */
     ck_assert_uint_eq(n_canvas, 20);
     ck_assert_mem_eq(canvas, prompt, sizeof prompt);
@@ -237,7 +210,7 @@ START_TEST(generate_steps) {
     /* Same seed, same tokens, whatever the thread count. */
     difflm_params p;
     difflm_params_init(&p);
-    p.model_path = llada_path;
+    p.model_path = api_model_path[API_LLADA];
     p.n_threads = 2;
     difflm_ctx *ctx2 = difflm_create(&p, NULL);
     ck_assert_ptr_nonnull(ctx2);
@@ -245,8 +218,8 @@ START_TEST(generate_steps) {
     g.seed = 42;
     difflm_token c1[64], c2[64];
     size_t n1, n2;
-    ck_assert_int_eq(run_all(ctx, prompt, 4, &g, c1, 64, &n1, &steps), DIFFLM_DONE);
-    ck_assert_int_eq(run_all(ctx2, prompt, 4, &g, c2, 64, &n2, &steps), DIFFLM_DONE);
+    ck_assert_int_eq(api_run(ctx, prompt, 4, &g, c1, 64, &n1, &steps), DIFFLM_DONE);
+    ck_assert_int_eq(api_run(ctx2, prompt, 4, &g, c2, 64, &n2, &steps), DIFFLM_DONE);
     ck_assert_uint_eq(n1, n2);
     ck_assert_mem_eq(c1, c2, n1 * sizeof *c1);
     difflm_free(ctx2);
@@ -290,12 +263,9 @@ static int count_steps(const difflm_step_info *info, void *user) {
 }
 
 START_TEST(step_callback) {
-    difflm_ctx *ctx = open_model(llada_path);
+    difflm_ctx *ctx = open_model(api_model_path[API_LLADA]);
     difflm_gen_params g;
-    difflm_gen_params_init(&g);
-    g.gen_length = 12;
-    g.steps = 6;
-    g.block_length = 12;
+    api_gen(&g, 12, 6, 12);
     step_log log = {0};
     g.step_fn = count_steps;
     g.step_user = &log;
@@ -303,14 +273,14 @@ START_TEST(step_callback) {
     difflm_token canvas[32];
     size_t n;
     int steps;
-    ck_assert_int_eq(run_all(ctx, prompt, 2, &g, canvas, 32, &n, &steps), DIFFLM_DONE);
+    ck_assert_int_eq(api_run(ctx, prompt, 2, &g, canvas, 32, &n, &steps), DIFFLM_DONE);
     ck_assert_int_eq(log.calls, 6);
     ck_assert_int_eq(log.last_total, 6);
     ck_assert_int_eq(log.committed, 12);
 
     /* A non-zero return stops: the canvas keeps what was committed. */
     log = (step_log){.stop_at = 2};
-    ck_assert_int_eq(run_all(ctx, prompt, 2, &g, canvas, 32, &n, &steps), DIFFLM_E_CANCELLED);
+    ck_assert_int_eq(api_run(ctx, prompt, 2, &g, canvas, 32, &n, &steps), DIFFLM_E_CANCELLED);
     ck_assert_int_eq(log.calls, 2);
     ck_assert_int_eq(difflm_canvas(ctx, canvas, 32, &n), DIFFLM_OK);
     ck_assert_uint_eq(n, 14);
@@ -342,13 +312,10 @@ static int cancel_on_first_step(const difflm_step_info *info, void *user) {
 }
 
 START_TEST(cancel_from_thread) {
-    difflm_ctx *ctx = open_model(llada_path);
+    difflm_ctx *ctx = open_model(api_model_path[API_LLADA]);
     cancel_ctx cc = {ctx, 0, 0};
     difflm_gen_params g;
-    difflm_gen_params_init(&g);
-    g.gen_length = 16;
-    g.steps = 16;
-    g.block_length = 16;
+    api_gen(&g, 16, 16, 16);
     g.step_fn = cancel_on_first_step;
     g.step_user = &cc;
     difflm_token prompt[] = {0};
@@ -366,12 +333,9 @@ END_TEST
 
 START_TEST(sample_text) {
     for (int m = 0; m < 2; m++) {
-        difflm_ctx *ctx = open_model(m ? dream_path : llada_path);
+        difflm_ctx *ctx = open_model(m ? api_model_path[API_DREAM] : api_model_path[API_LLADA]);
         difflm_gen_params g;
-        difflm_gen_params_init(&g);
-        g.gen_length = 16;
-        g.steps = 8;
-        g.block_length = 16;
+        api_gen(&g, 16, 8, 16);
         char out[1024];
         size_t n = 99999;
         ck_assert_int_eq(difflm_sample(ctx, "The word", &g, out, sizeof out, &n), DIFFLM_OK);
@@ -387,18 +351,15 @@ START_TEST(sample_text) {
 END_TEST
 
 START_TEST(cfg_runs) {
-    difflm_ctx *ctx = open_model(llada_path);
+    difflm_ctx *ctx = open_model(api_model_path[API_LLADA]);
     difflm_gen_params g;
-    difflm_gen_params_init(&g);
-    g.gen_length = 8;
-    g.steps = 4;
-    g.block_length = 8;
+    api_gen(&g, 8, 4, 8);
     g.cfg_scale = 1.5f;
     difflm_token prompt[] = {0, 300, 301};
     difflm_token canvas[32];
     size_t n;
     int steps;
-    ck_assert_int_eq(run_all(ctx, prompt, 3, &g, canvas, 32, &n, &steps), DIFFLM_DONE);
+    ck_assert_int_eq(api_run(ctx, prompt, 3, &g, canvas, 32, &n, &steps), DIFFLM_DONE);
     ck_assert_int_eq(steps, 4);
     difflm_free(ctx);
 }
@@ -424,11 +385,6 @@ static Suite *api_suite(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s LLADA.gguf DREAM.gguf\n", argv[0]);
-        return 2;
-    }
-    llada_path = argv[1];
-    dream_path = argv[2];
-    return dl_run_suite(api_suite());
+    int rc = api_fixture_args(argc, argv, 0, NULL);
+    return rc ? rc : dl_run_suite(api_suite());
 }

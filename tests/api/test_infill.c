@@ -11,27 +11,11 @@
 #include <string.h>
 
 #include "check_compat.h"
-#include "difflm.h"
+#include "api_fixture.h"
 
-static const char *model_paths[2];
-
+/* Two threads, a 96-token canvas. */
 static difflm_ctx *open_ctx(int which) {
-    difflm_params p;
-    difflm_params_init(&p);
-    p.model_path = model_paths[which];
-    p.n_threads = 2;
-    p.max_canvas = 96;
-    int st = 0;
-    difflm_ctx *ctx = difflm_create(&p, &st);
-    ck_assert_msg(ctx != NULL, "create %s: %s", model_paths[which], difflm_status_str(st));
-    return ctx;
-}
-
-static difflm_model_info info_of(difflm_ctx *ctx) {
-    difflm_model_info info;
-    info.struct_size = sizeof info;
-    ck_assert_int_eq(difflm_model_info_get(ctx, &info), DIFFLM_OK);
-    return info;
+    return api_open(api_model_path[which], 2, 96);
 }
 
 /* ids of text appended at out[*n]. */
@@ -51,7 +35,7 @@ static size_t infill(difflm_ctx *ctx, const char *text, uint32_t flags, difflm_t
 
 START_TEST(template_pieces) {
     difflm_ctx *ctx = open_ctx(0);
-    difflm_model_info mi = info_of(ctx);
+    difflm_model_info mi = api_info(ctx);
     difflm_token want[512], got[512];
     size_t nw = 0;
     tok(ctx, "The", 0, want, &nw);
@@ -146,12 +130,9 @@ static void assert_same(const state *a, const state *b) {
 START_TEST(canvas_equals_prompt_begin) {
     for (int which = 0; which < 2; which++) {
         difflm_ctx *a = open_ctx(which), *b = open_ctx(which);
-        difflm_model_info mi = info_of(a);
+        difflm_model_info mi = api_info(a);
         difflm_gen_params g;
-        difflm_gen_params_init(&g);
-        g.gen_length = 20;
-        g.steps = 10;
-        g.block_length = 8;
+        api_gen(&g, 20, 10, 8);
         g.temperature = 0.7f;
         g.seed = 3;
         const difflm_token prompt[] = {1, 300, 301, 302};
@@ -191,7 +172,7 @@ START_TEST(holes_and_caches) {
     for (int which = 0; which < 2; which++) {
         for (int32_t cache = DIFFLM_CACHE_NONE; cache <= DIFFLM_CACHE_DUAL; cache++) {
             difflm_ctx *ctx = open_ctx(which);
-            difflm_model_info mi = info_of(ctx);
+            difflm_model_info mi = api_info(ctx);
             const int M = mi.mask_id;
             const difflm_token canvas[] = {M, M, 300, 301, M, M, M, 302, 303, M, M, M, M, 304, M};
             const size_t n = sizeof canvas / sizeof canvas[0];
@@ -243,7 +224,7 @@ END_TEST
 
 START_TEST(errors) {
     difflm_ctx *ctx = open_ctx(0);
-    difflm_model_info mi = info_of(ctx);
+    difflm_model_info mi = api_info(ctx);
     const int M = mi.mask_id;
     difflm_gen_params g;
     difflm_gen_params_init(&g);
@@ -303,11 +284,6 @@ static Suite *infill_suite(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s LLADA.gguf DREAM.gguf\n", argv[0]);
-        return 2;
-    }
-    model_paths[0] = argv[1];
-    model_paths[1] = argv[2];
-    return dl_run_suite(infill_suite());
+    int rc = api_fixture_args(argc, argv, 0, NULL);
+    return rc ? rc : dl_run_suite(infill_suite());
 }

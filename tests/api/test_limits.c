@@ -10,9 +10,7 @@
 #include <time.h>
 
 #include "check_compat.h"
-#include "difflm.h"
-
-static const char *llada_path, *dream_path;
+#include "api_fixture.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -20,34 +18,13 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static difflm_model *load(const char *path) {
-    difflm_model_params mp;
-    difflm_model_params_init(&mp);
-    mp.path = path;
-    int st = 12345;
-    difflm_model *m = difflm_model_load(&mp, &st);
-    ck_assert_msg(m != NULL, "load %s: %s", path, difflm_status_str(st));
-    return m;
-}
-
-static difflm_ctx *make_ctx(difflm_model *m, int32_t max_canvas, int32_t threads) {
-    difflm_ctx_params cp;
-    difflm_ctx_params_init(&cp);
-    cp.max_canvas = max_canvas;
-    cp.n_threads = threads;
-    int st = 12345;
-    difflm_ctx *ctx = difflm_ctx_create(m, &cp, &st);
-    ck_assert_msg(ctx != NULL, "create: %s", difflm_status_str(st));
-    return ctx;
-}
-
 /* ---------------------------------------------------------------- status codes */
 
 /* prompt + gen_length past max_canvas is E_TOO_LONG, whatever else is wrong, for
  * lengths up to INT32_MAX and prompt lengths up to SIZE_MAX (the prompt is not read). */
 START_TEST(too_long_statuses) {
-    difflm_model *m = load(llada_path);
-    difflm_ctx *ctx = make_ctx(m, 64, 1);
+    difflm_model *m = api_load(api_model_path[API_LLADA]);
+    difflm_ctx *ctx = api_ctx(m, 1, 64);
     difflm_gen_params g;
     difflm_gen_params_init(&g);
     g.gen_length = 16;
@@ -86,7 +63,7 @@ END_TEST
 /* max_canvas = INT32_MAX fails at once with E_INVALID_ARG naming the limit, in create,
  * in difflm_create and in memory_required (nothing is allocated for it first). */
 START_TEST(max_canvas_limit) {
-    difflm_model *m = load(llada_path);
+    difflm_model *m = api_load(api_model_path[API_LLADA]);
     difflm_ctx_params cp;
     difflm_ctx_params_init(&cp);
     cp.n_threads = 1;
@@ -102,7 +79,7 @@ START_TEST(max_canvas_limit) {
         ck_assert_uint_eq(bytes, 123);
         difflm_params p;
         difflm_params_init(&p);
-        p.model_path = llada_path;
+        p.model_path = api_model_path[API_LLADA];
         p.max_canvas = bad[i];
         p.n_threads = 1;
         st = 0;
@@ -125,8 +102,8 @@ END_TEST
  * bound are refused at once with a message naming it (INT32_MAX used to take ~85 s and
  * overflow in the schedule's time function). */
 START_TEST(timesteps_steps_bound) {
-    difflm_model *m = load(dream_path);
-    difflm_ctx *ctx = make_ctx(m, 64, 1);
+    difflm_model *m = api_load(api_model_path[API_DREAM]);
+    difflm_ctx *ctx = api_ctx(m, 1, 64);
     difflm_gen_params g;
     difflm_gen_params_init(&g);
     g.gen_length = 16;
@@ -147,10 +124,8 @@ START_TEST(timesteps_steps_bound) {
     double t0 = now_s();
     ck_assert_int_eq(difflm_generate_begin(ctx, prompt, 2, &g), DIFFLM_OK);
     ck_assert_msg(now_s() - t0 < 10.0, "planning 2^20 steps took %.2f s", now_s() - t0);
-    int st, n = 0;
-    while ((st = difflm_generate_step(ctx)) == DIFFLM_OK)
-        n++;
-    ck_assert_int_eq(st, DIFFLM_DONE);
+    int n = 0;
+    ck_assert_int_eq(api_steps(ctx, &n), DIFFLM_DONE);
     ck_assert_int_le(n + 1, 16);
     // a parallel rule does not read steps: any count is accepted
     g.steps = INT32_MAX;
@@ -166,10 +141,7 @@ START_TEST(timesteps_steps_bound) {
     t0 = now_s();
     ck_assert_int_eq(difflm_generate_begin(ctx, prompt, 2, &g), DIFFLM_OK);
     ck_assert_msg(now_s() - t0 < 2.0, "blocks begin took %.2f s", now_s() - t0);
-    n = 0;
-    while ((st = difflm_generate_step(ctx)) == DIFFLM_OK)
-        n++;
-    ck_assert_int_eq(st, DIFFLM_DONE);
+    ck_assert_int_eq(api_steps(ctx, &n), DIFFLM_DONE);
     ck_assert_int_eq(n + 1, 16);
     difflm_free(ctx);
     difflm_model_free(m);
@@ -189,8 +161,8 @@ static int count_step(const difflm_step_info *info, void *user) {
 /* ORIGIN runs a forward pass at every step: steps beyond gen_length are refused (1e9
  * steps used to run one pass per step); steps = gen_length runs at most gen_length. */
 START_TEST(origin_steps_bound) {
-    difflm_model *m = load(dream_path);
-    difflm_ctx *ctx = make_ctx(m, 64, 1);
+    difflm_model *m = api_load(api_model_path[API_DREAM]);
+    difflm_ctx *ctx = api_ctx(m, 1, 64);
     difflm_gen_params g;
     difflm_gen_params_init(&g);
     g.gen_length = 16;
@@ -215,10 +187,7 @@ START_TEST(origin_steps_bound) {
     ck_assert_int_eq(pc.calls, 0);
     g.steps = 16;
     ck_assert_int_eq(difflm_generate_begin(ctx, prompt, 2, &g), DIFFLM_OK);
-    int st;
-    while ((st = difflm_generate_step(ctx)) == DIFFLM_OK)
-        ;
-    ck_assert_int_eq(st, DIFFLM_DONE);
+    ck_assert_int_eq(api_steps(ctx, NULL), DIFFLM_DONE);
     ck_assert_int_ge(pc.calls, 1);
     ck_assert_int_le(pc.calls, 16);
     // under BLOCKS, ORIGIN is RANDOM: any steps, at most gen_length of them run
@@ -227,9 +196,7 @@ START_TEST(origin_steps_bound) {
     g.block_length = 16;
     pc.calls = 0;
     ck_assert_int_eq(difflm_generate_begin(ctx, prompt, 2, &g), DIFFLM_OK);
-    while ((st = difflm_generate_step(ctx)) == DIFFLM_OK)
-        ;
-    ck_assert_int_eq(st, DIFFLM_DONE);
+    ck_assert_int_eq(api_steps(ctx, NULL), DIFFLM_DONE);
     ck_assert_int_eq(pc.calls, 16);
     difflm_free(ctx);
     difflm_model_free(m);
@@ -270,13 +237,10 @@ static void *cancel_soon(void *arg) {
  * E_CANCELLED, at most one step completing after difflm_cancel returned (a step past its
  * last layer check finishes; the next one sees the flag). */
 START_TEST(cancel_races_pass) {
-    difflm_model *m = load(_i ? dream_path : llada_path);
-    difflm_ctx *ctx = make_ctx(m, 400, 2);
+    difflm_model *m = api_load(api_model_path[_i]);
+    difflm_ctx *ctx = api_ctx(m, 2, 400);
     difflm_gen_params g;
-    difflm_gen_params_init(&g);
-    g.gen_length = 384;
-    g.steps = 384;
-    g.block_length = 384;
+    api_gen(&g, 384, 384, 384);
     racer r = {ctx, 0, 0, 0.0};
     g.step_fn = note_step;
     g.step_user = &r;
@@ -303,9 +267,7 @@ START_TEST(cancel_races_pass) {
     g.steps = 8;
     g.block_length = 8;
     ck_assert_int_eq(difflm_generate_begin(ctx, prompt, 3, &g), DIFFLM_OK);
-    while ((st = difflm_generate_step(ctx)) == DIFFLM_OK)
-        ;
-    ck_assert_int_eq(st, DIFFLM_DONE);
+    ck_assert_int_eq(api_steps(ctx, NULL), DIFFLM_DONE);
     difflm_free(ctx);
     difflm_model_free(m);
 }
@@ -325,11 +287,6 @@ static Suite *limits_suite(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s LLADA.gguf DREAM.gguf\n", argv[0]);
-        return 2;
-    }
-    llada_path = argv[1];
-    dream_path = argv[2];
-    return dl_run_suite(limits_suite());
+    int rc = api_fixture_args(argc, argv, 0, NULL);
+    return rc ? rc : dl_run_suite(limits_suite());
 }

@@ -12,29 +12,14 @@
 #include <string.h>
 
 #include "check_compat.h"
-#include "difflm.h"
+#include "api_fixture.h"
 
-static const char *model_paths[2], *ref_paths[2];
+static const char *ref_paths[2];
 static difflm_token ref_ids[256];
 static size_t n_ref_ids;
 
 static difflm_ctx *open_ctx(int which, int32_t n_threads, int32_t max_canvas) {
-    difflm_params p;
-    difflm_params_init(&p);
-    p.model_path = model_paths[which];
-    p.n_threads = n_threads;
-    p.max_canvas = max_canvas;
-    int st = 12345;
-    difflm_ctx *ctx = difflm_create(&p, &st);
-    ck_assert_msg(ctx != NULL, "create %s: %s", model_paths[which], difflm_status_str(st));
-    return ctx;
-}
-
-static difflm_model_info info_of(difflm_ctx *ctx) {
-    difflm_model_info info;
-    info.struct_size = sizeof info;
-    ck_assert_int_eq(difflm_model_info_get(ctx, &info), DIFFLM_OK);
-    return info;
+    return api_open(api_model_path[which], n_threads, max_canvas);
 }
 
 /* Logits of every row into a new buffer of n * n_vocab floats. */
@@ -42,7 +27,7 @@ static float *all_logits(difflm_ctx *ctx, const difflm_token *ids, size_t n) {
     size_t need = 0, got = 0;
     ck_assert_int_eq(difflm_logits(ctx, ids, n, NULL, 0, NULL, 0, &need),
                      DIFFLM_E_BUFFER_TOO_SMALL);
-    ck_assert_uint_eq(need, n * (size_t)info_of(ctx).n_vocab);
+    ck_assert_uint_eq(need, n * (size_t)api_info(ctx).n_vocab);
     float *out = malloc(need * sizeof *out);
     ck_assert_ptr_nonnull(out);
     int st = difflm_logits(ctx, ids, n, NULL, 0, out, need, &got);
@@ -75,7 +60,7 @@ static float *read_ref(const char *path, size_t n_floats) {
 START_TEST(against_reference) {
     for (int m = 0; m < 2; m++) {
         difflm_ctx *ctx = open_ctx(m, 2, 0);
-        const size_t V = (size_t)info_of(ctx).n_vocab, n = n_ref_ids;
+        const size_t V = (size_t)api_info(ctx).n_vocab, n = n_ref_ids;
         float *c = all_logits(ctx, ref_ids, n);
         float *ref = read_ref(ref_paths[m], n * V);
         double scale = 1.0, err = 0.0;
@@ -86,7 +71,7 @@ START_TEST(against_reference) {
             err = fmax(err, fabs((double)c[i] - (double)ref[i]));
         }
         ck_assert_msg(err <= 1e-4 * scale, "%s: max |C - ref| %.3e, scale %.3f",
-                      model_paths[m], err, scale);
+                      api_model_path[m], err, scale);
         free(ref);
         free(c);
         difflm_free(ctx);
@@ -99,7 +84,7 @@ END_TEST
 START_TEST(rows_and_threads_bitwise) {
     for (int m = 0; m < 2; m++) {
         difflm_ctx *one = open_ctx(m, 1, 0), *two = open_ctx(m, 2, 0);
-        const size_t V = (size_t)info_of(one).n_vocab, n = n_ref_ids;
+        const size_t V = (size_t)api_info(one).n_vocab, n = n_ref_ids;
         float *a = all_logits(one, ref_ids, n), *b = all_logits(two, ref_ids, n);
         ck_assert_int_eq(memcmp(a, b, n * V * sizeof *a), 0);
 
@@ -145,14 +130,11 @@ END_TEST
 START_TEST(shift_matches_the_steps) {
     for (int m = 0; m < 2; m++) {
         difflm_ctx *ctx = open_ctx(m, 1, 0);
-        const difflm_model_info info = info_of(ctx);
+        const difflm_model_info info = api_info(ctx);
         ck_assert_int_eq(info.shift_logits, m == 1);
         const size_t V = (size_t)info.n_vocab;
         difflm_gen_params g;
-        difflm_gen_params_init(&g);
-        g.gen_length = 12;
-        g.steps = 3;
-        g.block_length = 12;
+        api_gen(&g, 12, 3, 12);
         difflm_token prompt[] = {0, 300, 301, 17}, before[64], after[64];
         size_t n0, n1;
         ck_assert_int_eq(difflm_generate_begin(ctx, prompt, 4, &g), DIFFLM_OK);
@@ -174,7 +156,7 @@ START_TEST(shift_matches_the_steps) {
                     if (lg[row * V + v] > lg[row * V + best])
                         best = v;
                 ck_assert_msg((size_t)after[p] == best, "%s step %d: position %zu got %d, "
-                              "argmax of row %zu is %zu", model_paths[m], step + 1, p,
+                              "argmax of row %zu is %zu", api_model_path[m], step + 1, p,
                               after[p], row, best);
                 committed++;
             }
@@ -188,7 +170,7 @@ END_TEST
 
 START_TEST(bad_arguments) {
     difflm_ctx *ctx = open_ctx(0, 1, 8);
-    const size_t V = (size_t)info_of(ctx).n_vocab;
+    const size_t V = (size_t)api_info(ctx).n_vocab;
     float *out = malloc(9 * V * sizeof *out);
     difflm_token ids[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     int32_t rows[2] = {0, 3};
@@ -235,7 +217,7 @@ END_TEST
 /* Too small a buffer: the size, and nothing written (checked before any work). */
 START_TEST(buffer_too_small) {
     difflm_ctx *ctx = open_ctx(1, 1, 0);
-    const size_t V = (size_t)info_of(ctx).n_vocab;
+    const size_t V = (size_t)api_info(ctx).n_vocab;
     difflm_token ids[5] = {4, 5, 6, 5, 8};
     int32_t rows[3] = {4, 0, 4};
     float *out = malloc(5 * V * sizeof *out);
@@ -276,7 +258,7 @@ static void *cancel_until_stopped(void *arg) {
 
 START_TEST(cancel) {
     difflm_ctx *ctx = open_ctx(0, 1, 0);
-    const size_t V = (size_t)info_of(ctx).n_vocab, n = n_ref_ids;
+    const size_t V = (size_t)api_info(ctx).n_vocab, n = n_ref_ids;
     float *want = all_logits(ctx, ref_ids, n);
     float *out = malloc(n * V * sizeof *out);
     size_t got = 0;
@@ -319,10 +301,7 @@ START_TEST(cancel) {
 
     /* During a generation the request is the generation's too, and stays until begin. */
     difflm_gen_params g;
-    difflm_gen_params_init(&g);
-    g.gen_length = 8;
-    g.steps = 8;
-    g.block_length = 8;
+    api_gen(&g, 8, 8, 8);
     difflm_token prompt[] = {0, 300};
     ck_assert_int_eq(difflm_generate_begin(ctx, prompt, 2, &g), DIFFLM_OK);
     ck_assert_int_eq(difflm_generate_step(ctx), DIFFLM_OK);
@@ -334,9 +313,7 @@ START_TEST(cancel) {
     ck_assert_int_eq(difflm_logits(ctx, ref_ids, n, NULL, 0, out, n * V, &got), DIFFLM_OK);
     ck_assert_int_eq(memcmp(out, want, n * V * sizeof *out), 0);
     /* Once the generation is complete, the request is the next call's alone again. */
-    while ((st = difflm_generate_step(ctx)) == DIFFLM_OK)
-        ;
-    ck_assert_int_eq(st, DIFFLM_DONE);
+    ck_assert_int_eq(api_steps(ctx, NULL), DIFFLM_DONE);
     difflm_cancel(ctx);
     ck_assert_int_eq(difflm_logits(ctx, ref_ids, n, NULL, 0, out, n * V, &got), DIFFLM_E_CANCELLED);
     ck_assert_int_eq(difflm_logits(ctx, ref_ids, n, NULL, 0, out, n * V, &got), DIFFLM_OK);
@@ -350,8 +327,8 @@ END_TEST
 /* Runs a generation to DONE; with `peek`, difflm_logits runs between every two steps, on
  * the current canvas and on a full-length unrelated canvas. Returns the canvas length. */
 static size_t generate(difflm_ctx *ctx, const difflm_gen_params *g, int peek, difflm_token *canvas) {
-    const size_t V = (size_t)info_of(ctx).n_vocab;
-    const size_t max = (size_t)info_of(ctx).max_canvas;
+    const size_t V = (size_t)api_info(ctx).n_vocab;
+    const size_t max = (size_t)api_info(ctx).max_canvas;
     difflm_token prompt[] = {0, 300, 301, 302, 17}, *other = malloc(max * sizeof *other);
     float *buf = malloc(max * V * sizeof *buf);
     for (size_t i = 0; i < max; i++)
@@ -380,10 +357,7 @@ START_TEST(generation_undisturbed) {
     for (int m = 0; m < 2; m++) {
         for (int c = 0; c < 4; c++) {
             difflm_gen_params g;
-            difflm_gen_params_init(&g);
-            g.gen_length = 24;
-            g.steps = 12;
-            g.block_length = c == 0 ? 24 : 8;
+            api_gen(&g, 24, 12, c == 0 ? 24 : 8);
             g.temperature = 0.7f;   // the random stream is the generation's: it must not move
             g.seed = 99;
             if (c < 3)
@@ -399,7 +373,7 @@ START_TEST(generation_undisturbed) {
             ck_assert_uint_eq(na, nb);
             ck_assert_msg(memcmp(a, b, na * sizeof *a) == 0,
                           "%s, setting %d: the generation changed when difflm_logits ran "
-                          "between its steps", model_paths[m], c);
+                          "between its steps", api_model_path[m], c);
             difflm_free(ctx);
         }
     }
@@ -426,7 +400,7 @@ static void count_free(void *ptr, void *user) {
 START_TEST(no_allocation_per_call) {
     difflm_model_params mp;
     difflm_model_params_init(&mp);
-    mp.path = model_paths[1];
+    mp.path = api_model_path[1];
     mp.alloc_fn = count_alloc;
     mp.free_fn = count_free;
     int st;
@@ -438,7 +412,7 @@ START_TEST(no_allocation_per_call) {
     difflm_ctx *ctx = difflm_ctx_create(model, &cp, &st);
     ck_assert_ptr_nonnull(ctx);
     ck_assert_int_gt(n_host_allocs, 0);   // the allocator is the one in use
-    const size_t V = (size_t)info_of(ctx).n_vocab, n = n_ref_ids;
+    const size_t V = (size_t)api_info(ctx).n_vocab, n = n_ref_ids;
     float *out = malloc(n * V * sizeof *out);
     int32_t rows[3] = {2, 1, 2};
     size_t got;
@@ -471,13 +445,9 @@ static Suite *logits_suite(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 6) {
-        fprintf(stderr, "usage: %s LLADA.gguf DREAM.gguf LLADA_REF.bin DREAM_REF.bin IDS\n",
-                argv[0]);
-        return 2;
-    }
-    model_paths[0] = argv[1];
-    model_paths[1] = argv[2];
+    int rc = api_fixture_args(argc, argv, 3, "LLADA_REF.bin DREAM_REF.bin IDS");
+    if (rc)
+        return rc;
     ref_paths[0] = argv[3];
     ref_paths[1] = argv[4];
     for (const char *p = argv[5]; *p && n_ref_ids < sizeof ref_ids / sizeof ref_ids[0];) {

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "difflm.h"
+#include "api_fixture.h"
 
 static int failures;
 
@@ -37,28 +37,6 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static difflm_ctx *open_ctx(const char *path, int threads, int max_canvas) {
-    difflm_params p;
-    difflm_params_init(&p);
-    p.model_path = path;
-    p.n_threads = threads;
-    p.max_canvas = max_canvas;
-    int st;
-    difflm_ctx *ctx = difflm_create(&p, &st);
-    if (!ctx) {
-        fprintf(stderr, "cannot open %s: %s\n", path, difflm_status_name(st));
-        exit(1);
-    }
-    return ctx;
-}
-
-static void small_gen(difflm_gen_params *g) {
-    difflm_gen_params_init(g);
-    g->gen_length = 8;
-    g->steps = 4;
-    g->block_length = 8;
 }
 
 /* ---- NULL everywhere */
@@ -97,7 +75,7 @@ static void nulls(const char *path) {
     EXPECT_ST(difflm_detokenize(NULL, ids, 0, 0, text, 64, &n), DIFFLM_E_INVALID_ARG);
     EXPECT_ST(difflm_chat_format(NULL, NULL, 0, 1, text, 64, &n), DIFFLM_E_INVALID_ARG);
     difflm_gen_params g;
-    small_gen(&g);
+    api_gen(&g, 8, 4, 8);
     EXPECT_ST(difflm_generate_begin(NULL, ids, 0, &g), DIFFLM_E_INVALID_ARG);
     EXPECT_ST(difflm_generate_step(NULL), DIFFLM_E_INVALID_ARG);
     EXPECT_ST(difflm_canvas(NULL, ids, 8, &n), DIFFLM_E_INVALID_ARG);
@@ -111,7 +89,7 @@ static void nulls(const char *path) {
     difflm_ctx_params_init(NULL);
     difflm_gen_params_init(NULL);
 
-    difflm_ctx *ctx = open_ctx(path, 1, 64);
+    difflm_ctx *ctx = api_open(path, 1, 64);
     EXPECT_ST(difflm_model_info_get(ctx, NULL), DIFFLM_E_INVALID_ARG);
     EXPECT_ST(difflm_tokenize(ctx, NULL, 3, 0, ids, 8, &n), DIFFLM_E_INVALID_ARG);
     EXPECT_ST(difflm_tokenize(ctx, "abc", 3, 0, NULL, 8, &n), DIFFLM_E_INVALID_ARG);
@@ -143,10 +121,10 @@ static void nulls(const char *path) {
 static void struct_sizes(const char *path) {
     int st;
     /* the first released difflm_gen_params ended at step_user: such a host works */
-    difflm_ctx *ctx = open_ctx(path, 1, 64);
+    difflm_ctx *ctx = api_open(path, 1, 64);
     difflm_token prompt[] = {9, 10};
     difflm_gen_params g;
-    small_gen(&g);
+    api_gen(&g, 8, 4, 8);
     g.struct_size = offsetof(difflm_gen_params, step_user) + sizeof(void *);
     g.parallel = 77;   /* past the old size: never read */
     g.cache = 99;
@@ -161,7 +139,7 @@ static void struct_sizes(const char *path) {
         unsigned char tail[24];
     } big;
     memset(&big, 0, sizeof big);
-    small_gen(&big.g);
+    api_gen(&big.g, 8, 4, 8);
     big.g.struct_size = sizeof big;
     EXPECT_ST(difflm_generate_begin(ctx, prompt, 2, &big.g), DIFFLM_OK);
     for (size_t i = 0; i < sizeof big.tail; i += 7) {
@@ -233,7 +211,7 @@ static void struct_sizes(const char *path) {
 
 /* ---- the generation's states and small buffers */
 static void states_and_buffers(const char *path) {
-    difflm_ctx *ctx = open_ctx(path, 1, 64);
+    difflm_ctx *ctx = api_open(path, 1, 64);
     difflm_token ids[64];
     size_t n = 99;
     EXPECT_ST(difflm_generate_step(ctx), DIFFLM_E_STATE);
@@ -261,7 +239,7 @@ static void states_and_buffers(const char *path) {
     EXPECT(m == chat_need && out[m] == '\0', "chat: %zu bytes", m);
 
     difflm_gen_params g;
-    small_gen(&g);
+    api_gen(&g, 8, 4, 8);
     EXPECT_ST(difflm_generate_begin(ctx, ids, 3, &g), DIFFLM_OK);
     EXPECT_ST(difflm_canvas(ctx, ids + 32, 10, &n), DIFFLM_E_BUFFER_TOO_SMALL);
     EXPECT(n == 11, "canvas needs %zu", n);
@@ -298,12 +276,9 @@ static void *cancel_later(void *arg) {
 }
 
 static void cancel_latency(const char *path) {
-    difflm_ctx *ctx = open_ctx(path, 2, 512);
+    difflm_ctx *ctx = api_open(path, 2, 512);
     difflm_gen_params g;
-    difflm_gen_params_init(&g);
-    g.gen_length = 448;
-    g.steps = 448;
-    g.block_length = 448;
+    api_gen(&g, 448, 448, 448);
     difflm_token prompt[] = {9, 10, 11};
     /* one step's time, measured */
     EXPECT_ST(difflm_generate_begin(ctx, prompt, 3, &g), DIFFLM_OK);
@@ -363,32 +338,20 @@ static void *run_worker(void *arg) {
     if (!ctx)
         return NULL;
     difflm_gen_params g;
-    difflm_gen_params_init(&g);
-    g.gen_length = 24;
-    g.steps = 12;
-    g.block_length = 8;
+    api_gen(&g, 24, 12, 8);
     g.temperature = 0.8f;
     g.top_k = 40;
     g.seed = 1234;
     difflm_token prompt[] = {20, 21, 22, 23, 24};
-    w->st = difflm_generate_begin(ctx, prompt, 5, &g);
-    while (w->st == DIFFLM_OK)
-        w->st = difflm_generate_step(ctx);
-    if (w->st == DIFFLM_DONE)
-        w->st = difflm_canvas(ctx, w->canvas, 64, &w->n);
+    w->st = api_run(ctx, prompt, 5, &g, w->canvas, 64, &w->n, NULL);
+    if (w->st == DIFFLM_DONE)   /* and the canvas read */
+        w->st = DIFFLM_OK;
     difflm_free(ctx);
     return NULL;
 }
 
 static void n_threads_same_tokens(const char *path) {
-    difflm_model_params mp;
-    difflm_model_params_init(&mp);
-    mp.path = path;
-    int st;
-    difflm_model *m = difflm_model_load(&mp, &st);
-    EXPECT(m != NULL, "load: %s", difflm_status_name(st));
-    if (!m)
-        return;
+    difflm_model *m = api_load(path);
     worker ref = {m, 1, {0}, 0, 0};
     run_worker(&ref);
     EXPECT(ref.st == DIFFLM_OK, "single: %s", difflm_status_name(ref.st));
@@ -411,17 +374,16 @@ static void n_threads_same_tokens(const char *path) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        fprintf(stderr, "usage: test_misuse LLADA.gguf DREAM.gguf\n");
-        return 2;
+    int rc = api_fixture_args(argc, argv, 0, NULL);
+    if (rc)
+        return rc;
+    for (int a = 0; a < 2; a++) {
+        nulls(api_model_path[a]);
+        struct_sizes(api_model_path[a]);
+        states_and_buffers(api_model_path[a]);
+        n_threads_same_tokens(api_model_path[a]);
     }
-    for (int a = 1; a < 3; a++) {
-        nulls(argv[a]);
-        struct_sizes(argv[a]);
-        states_and_buffers(argv[a]);
-        n_threads_same_tokens(argv[a]);
-    }
-    cancel_latency(argv[1]);
+    cancel_latency(api_model_path[API_LLADA]);
     printf("%d problems\n", failures);
     return failures ? 1 : 0;
 }

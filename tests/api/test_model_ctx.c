@@ -10,9 +10,7 @@
 #include <string.h>
 
 #include "check_compat.h"
-#include "difflm.h"
-
-static const char *model_paths[2];
+#include "api_fixture.h"
 
 /* ---- a host allocator that records its blocks */
 
@@ -106,10 +104,7 @@ static difflm_ctx *make_ctx(difflm_model *m, int threads, host_heap *h, int *st)
 }
 
 static void gen_params(difflm_gen_params *g) {
-    difflm_gen_params_init(g);
-    g->gen_length = 16;
-    g->steps = 8;
-    g->block_length = 8;
+    api_gen(g, 16, 8, 8);
     g->temperature = 0.7f;
     g->remasking = DIFFLM_REMASK_RANDOM;
     g->seed = 11;
@@ -120,26 +115,15 @@ static int generate(difflm_ctx *ctx, difflm_token *out, size_t *n) {
     const difflm_token prompt[] = {15, 17, 42, 9};
     difflm_gen_params g;
     gen_params(&g);
-    int st = difflm_generate_begin(ctx, prompt, 4, &g);
-    while (st == DIFFLM_OK)
-        st = difflm_generate_step(ctx);
-    if (st == DIFFLM_DONE)
-        st = difflm_canvas(ctx, out, 64, n);
-    return st;
+    int st = api_run(ctx, prompt, 4, &g, out, 64, n, NULL);
+    return st == DIFFLM_DONE ? DIFFLM_OK : st;   /* and the canvas read */
 }
 
 /* The canvas of a context from difflm_create, the reference every split run must give. */
 static size_t reference_canvas(const char *path, difflm_token *out) {
-    difflm_params p;
-    difflm_params_init(&p);
-    p.model_path = path;
-    p.n_threads = 1;
-    p.max_canvas = 64;
-    int st;
-    difflm_ctx *ctx = difflm_create(&p, &st);
-    ck_assert_msg(ctx, "create: %s", difflm_status_str(st));
+    difflm_ctx *ctx = api_open(path, 1, 64);
     size_t n = 0;
-    st = generate(ctx, out, &n);
+    int st = generate(ctx, out, &n);
     ck_assert_msg(st == DIFFLM_OK, "generate: %s: %s", difflm_status_name(st),
                   difflm_last_error(ctx));
     difflm_free(ctx);
@@ -164,7 +148,7 @@ START_TEST(bad_params) {
     difflm_model_params_init(&mp);
     ck_assert_ptr_null(difflm_model_load(&mp, &st));   // no path
     ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
-    mp.path = model_paths[0];
+    mp.path = api_model_path[0];
     mp.alloc_fn = heap_alloc;   // alloc without free
     ck_assert_ptr_null(difflm_model_load(&mp, &st));
     ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
@@ -173,7 +157,7 @@ START_TEST(bad_params) {
     ck_assert_ptr_null(difflm_model_load(&mp, &st));
     ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
 
-    difflm_model *m = load(model_paths[0], NULL, &st);
+    difflm_model *m = load(api_model_path[0], NULL, &st);
     ck_assert_ptr_nonnull(m);
     ck_assert_ptr_null(difflm_ctx_create(NULL, NULL, &st));
     ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
@@ -198,7 +182,7 @@ END_TEST
 /* Contexts on one model, one after the other, with 1 and 2 threads: the canvas of a
  * private model; the model freed before its last context. */
 START_TEST(shared_model_same_tokens) {
-    const char *path = model_paths[_i];
+    const char *path = api_model_path[_i];
     difflm_token ref[64], got[64];
     size_t n_ref = reference_canvas(path, ref), n = 0;
     int st;
@@ -243,7 +227,7 @@ static void *run_thread(void *p) {
  * of a private model, and the model's heap (host-allocated, so visible here) holds the
  * same bytes afterwards: nothing wrote to the model. */
 START_TEST(concurrent_contexts_model_untouched) {
-    const char *path = model_paths[_i];
+    const char *path = api_model_path[_i];
     difflm_token ref[64];
     size_t n_ref = reference_canvas(path, ref);
     host_heap mh, ch;
@@ -285,7 +269,7 @@ END_TEST
  * thread records and allocator headers. */
 START_TEST(memory_required_matches) {
     int st;
-    difflm_model *m = load(model_paths[_i], NULL, &st);
+    difflm_model *m = load(api_model_path[_i], NULL, &st);
     ck_assert_ptr_nonnull(m);
     host_heap ch;
     heap_init(&ch);
@@ -313,7 +297,7 @@ END_TEST
  * call returns a status (E_NOMEM where the failure lands), nothing crashes, and once
  * everything is freed the host has every block back. */
 START_TEST(host_allocator_failures) {
-    const char *path = model_paths[_i];
+    const char *path = api_model_path[_i];
     long total = 0;
     for (long fail = 1;; fail++) {
         host_heap h;
@@ -361,11 +345,6 @@ static Suite *split_suite(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s LLADA.gguf DREAM.gguf\n", argv[0]);
-        return 2;
-    }
-    model_paths[0] = argv[1];
-    model_paths[1] = argv[2];
-    return dl_run_suite(split_suite());
+    int rc = api_fixture_args(argc, argv, 0, NULL);
+    return rc ? rc : dl_run_suite(split_suite());
 }

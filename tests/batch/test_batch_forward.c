@@ -10,44 +10,15 @@
 #include "core/pool.h"
 #include "fmt/gguf.h"
 #include "model/model.h"
-#include "model_tiny.h"
+#include "tiny_fixture.h"
 
-typedef struct fixture {
-    void *buf;
-    size_t n;
-    dl_gguf *g;
-    dl_model *m;
-} fixture;
-
-static void fx_load(fixture *f, int arch, const char *q8_tensor) {
+/* A tiny model of arch with n_ff 72 (a SwiGLU tail), q8_tensor (may be NULL) quantized. */
+static void fx_load(tiny_fixture *f, int arch, const char *q8_tensor) {
     dl_tiny_spec s;
     dl_tiny_spec_init(&s, arch);
     s.n_ff = 72;
     s.q8_tensor = q8_tensor;
-    dl_err e = { 0 };
-    ck_assert_int_eq(dl_tiny_to_buffer(&s, &f->buf, &f->n, &e), 0);
-    ck_assert_msg(dl_gguf_open_mem(&f->g, f->buf, f->n, &e) == 0, "%s", e.msg);
-    ck_assert_msg(dl_model_load(&f->m, f->g, NULL, &e) == 0, "%s", e.msg);
-}
-
-static void fx_close(fixture *f) {
-    dl_model_free(f->m);
-    dl_gguf_close(f->g);
-    free(f->buf);
-}
-
-#define CANARY 4096
-static void *scratch_new(size_t n) {
-    uint8_t *p = dl_aligned_alloc(n + CANARY);
-    ck_assert_ptr_nonnull(p);
-    memset(p + n, 0xA5, CANARY);
-    return p;
-}
-static void scratch_check_free(void *p, size_t n) {
-    const uint8_t *c = (const uint8_t *)p + n;
-    for (size_t i = 0; i < CANARY; i++)
-        ck_assert_msg(c[i] == 0xA5, "scratch overrun at byte %zu past the end", i);
-    dl_aligned_free(p);
+    tiny_load(f, &s, NULL);
 }
 
 static int32_t *tokens(int T, int V, uint32_t seed) {
@@ -63,7 +34,7 @@ static int32_t *tokens(int T, int V, uint32_t seed) {
 static const int lens[N_CANVAS] = { 27, 31, 36, 25, 1, 9 };
 
 static void check_model(int arch, const char *q8, int n_threads) {
-    fixture f;
+    tiny_fixture f;
     fx_load(&f, arch, q8);
     dl_model *m = f.m;
     dl_err e = { 0 };
@@ -117,7 +88,7 @@ static void check_model(int arch, const char *q8, int n_threads) {
         free(solo[c]);
     }
     dl_pool_free(pool);
-    fx_close(&f);
+    tiny_close(&f);
 }
 
 START_TEST(batch_equals_solo) {
@@ -131,7 +102,7 @@ START_TEST(batch_equals_solo) {
 END_TEST
 
 START_TEST(bad_arguments) {
-    fixture f;
+    tiny_fixture f;
     fx_load(&f, DIFFLM_ARCH_LLADA, NULL);
     dl_model *m = f.m;
     int32_t ok[4] = { 1, 2, 3, 4 }, bad[2] = { 1, 1 << 20 };
@@ -156,7 +127,7 @@ START_TEST(bad_arguments) {
     ck_assert_int_eq(dl_model_forward_batch(m, s, segs, 2, h, NULL, &e), 0);
     scratch_check_free(s, ns);
     free(h);
-    fx_close(&f);
+    tiny_close(&f);
 }
 END_TEST
 
@@ -167,9 +138,5 @@ int main(void) {
     tcase_add_test(tc, batch_equals_solo);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return dl_run_suite(s);
 }

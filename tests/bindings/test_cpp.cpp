@@ -1,9 +1,14 @@
 // Tests of bindings/cpp/difflm.hpp against the shared library.
-// usage: test_cpp MODEL.gguf BLOCK_MODEL.gguf (the second block-causal, block length 8)
+// usage: test_cpp MODEL.gguf [HF-FOLDER HF-FOLDER.gguf [BLOCK_MODEL.gguf]]: the folder and
+// the GGUF of its weights, a block-causal model (block length 8)
 #include "difflm.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -14,6 +19,9 @@ static_assert(!std::is_copy_constructible<difflm::context>::value, "move-only");
 static_assert(!std::is_copy_assignable<difflm::context>::value, "move-only");
 static_assert(std::is_nothrow_move_constructible<difflm::context>::value, "cheap moves");
 static_assert(std::is_nothrow_move_assignable<difflm::context>::value, "cheap moves");
+
+static_assert(std::is_copy_constructible<difflm::model>::value, "shared_ptr semantics");
+static_assert(std::is_nothrow_move_constructible<difflm::model>::value, "cheap moves");
 
 static int failures = 0;
 #define CHECK(cond)                                                                 \
@@ -366,8 +374,198 @@ static void test_block(const char *block_model, const char *plain_model) {
     CHECK(msg.find("editing_threshold") != std::string::npos);
 }
 
+// A Hugging Face folder opens like a file and is the same model as its GGUF.
+static void test_folder(const char *folder, const char *gguf) {
+    difflm::context f = open(folder), g = open(gguf);
+    CHECK(f.info().n_vocab == g.info().n_vocab && f.info().mask_id == g.info().mask_id);
+    CHECK(f.info().n_params == g.info().n_params);
+    const std::string text = "Hello <|eot_id|> world, 123";
+    CHECK(f.tokenize(text) == g.tokenize(text));
+    CHECK(f.tokenize(text, DIFFLM_TOKENIZE_PARSE_SPECIAL) == g.tokenize(text, DIFFLM_TOKENIZE_PARSE_SPECIAL));
+    std::vector<difflm::token> ids = f.tokenize(text, DIFFLM_TOKENIZE_PARSE_SPECIAL | DIFFLM_TOKENIZE_ADD_BOS);
+    CHECK(ids.size() > 3 && ids[0] == f.info().bos_id);
+    CHECK(f.logits(ids) == g.logits(ids));
+    f.begin(ids, small());
+    while (f.step()) {
+    }
+    g.begin(ids, small());
+    while (g.step()) {
+    }
+    CHECK(f.canvas() == g.canvas());
+    CHECK(f.canvas().size() == ids.size() + 16);
+    std::string missing = std::string(folder) + "/no-such-dir";
+    std::string msg = expect_throw<difflm::error>(DIFFLM_E_IO, [&] { open(missing.c_str()); });
+    CHECK(msg.find("no-such-dir") != std::string::npos);
+}
+
+// ---------------------------------------------------------------- models
+
+static std::vector<char> file_bytes(const char *path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::vector<char>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// 32-byte aligned storage holding bytes at offset misalign (a view of it, kept by owner).
+struct aligned_image {
+    std::shared_ptr<std::vector<std::max_align_t>> store;
+    const char *data = nullptr;
+    std::size_t size = 0;
+};
+
+static aligned_image aligned_copy(const std::vector<char> &bytes, std::size_t misalign) {
+    aligned_image im;
+    im.store = std::make_shared<std::vector<std::max_align_t>>(bytes.size() / sizeof(std::max_align_t) + 8);
+    auto base = reinterpret_cast<std::uintptr_t>(im.store->data());
+    char *at = reinterpret_cast<char *>(base + (32 - base % 32) % 32 + misalign);
+    std::memcpy(at, bytes.data(), bytes.size());
+    im.data = at;
+    im.size = bytes.size();
+    return im;
+}
+
+// The final canvas of one generation on ctx.
+static std::vector<difflm::token> final_canvas(difflm::context &ctx) {
+    difflm::gen_params g = small();
+    g.temperature = 0.8f;
+    g.seed = 5;
+    ctx.begin(ctx.prompt_ids("Once upon"), g);
+    while (ctx.step()) {
+    }
+    return ctx.canvas();
+}
+
+static difflm::context_params one_thread() {
+    difflm::context_params p;
+    p.n_threads = 1;
+    return p;
+}
+
+static void test_model(const char *path) {
+    difflm::context solo = open(path);
+    const std::vector<difflm::token> want = final_canvas(solo);
+
+    // two contexts on one model, generating at once, give the path context's tokens
+    difflm::model m(path);
+    CHECK(m);
+    difflm_model_info info = m.info();
+    CHECK(info.max_canvas == 0);
+    CHECK(info.n_vocab == solo.info().n_vocab && info.mask_id == solo.info().mask_id);
+    std::vector<difflm::token> got[2];
+    {
+        difflm::context a(m, one_thread()), b(m, one_thread());
+        CHECK(a.shared_model().get() == m.get());
+        std::thread ta([&] { got[0] = final_canvas(a); });
+        std::thread tb([&] { got[1] = final_canvas(b); });
+        ta.join();
+        tb.join();
+    }
+    CHECK(got[0] == want);
+    CHECK(got[1] == want);
+
+    // the model outlives its handles: a context keeps it
+    difflm::context kept;
+    {
+        difflm::model local(path);
+        difflm::context_params p = one_thread();
+        p.max_canvas = 64;
+        kept = difflm::context(local, p);
+        CHECK(kept.info().max_canvas == 64);
+    }
+    CHECK(final_canvas(kept) == want);
+
+    // memory_required grows with the context
+    difflm::context_params small_p, big_p, batch_p;
+    small_p.max_canvas = 32;
+    big_p.max_canvas = 128;
+    batch_p.max_canvas = 128;
+    batch_p.max_batch = 4;
+    CHECK(m.memory_required(small_p) > 0);
+    CHECK(m.memory_required(small_p) < m.memory_required(big_p));
+    CHECK(m.memory_required(big_p) < m.memory_required(batch_p));
+    difflm::context_params bad;
+    bad.n_threads = -1;
+    expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { (void)m.memory_required(bad); });
+    std::string msg = expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { difflm::context c(m, bad); });
+    CHECK(msg.find("n_threads") != std::string::npos);
+    difflm::context_params with_path;
+    with_path.model_path = path;
+    expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { difflm::context c(m, with_path); });
+    expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { difflm::context c{difflm::model()}; });
+
+    // memory: in place with the owner kept by the model, identical tokens
+    const std::vector<char> bytes = file_bytes(path);
+    CHECK(!bytes.empty());
+    difflm::context from_mem;
+    {
+        aligned_image im = aligned_copy(bytes, 0);
+        std::weak_ptr<std::vector<std::max_align_t>> watch = im.store;
+        difflm::model mm = difflm::model::from_memory(im.data, im.size, {}, im.store);
+        from_mem = difflm::context(mm, one_thread());
+        im.store.reset();
+        CHECK(!watch.expired());  // the model keeps its owner ...
+        CHECK(final_canvas(from_mem) == want);
+        mm = difflm::model();
+        CHECK(!watch.expired());  // ... and so does its context
+        from_mem = difflm::context();
+        CHECK(watch.expired());   // released with the last of them
+    }
+
+    // a reader (an asset inside a pack), identical tokens
+    std::vector<char> pack(4000 + bytes.size(), 'j');
+    std::memcpy(pack.data() + 4000, bytes.data(), bytes.size());
+    std::uint64_t furthest = 0;
+    difflm::model mr = difflm::model::from_reader(
+        [&](std::uint64_t off, void *dst, std::size_t n) {
+            if (off + n > bytes.size()) throw std::out_of_range("past the image");
+            std::memcpy(dst, pack.data() + 4000 + off, n);
+            furthest = std::max<std::uint64_t>(furthest, off + n);
+        },
+        bytes.size());
+    CHECK(furthest == bytes.size());
+    difflm::context from_reader(mr, one_thread());
+    CHECK(final_canvas(from_reader) == want);
+
+    // bad bytes: the library's status and message, never a crash
+    std::vector<char> garbage_w = {'G', 'G', 'U', 'F'};
+    garbage_w.resize(64, '\xff');
+    const std::vector<char> garbage = garbage_w;
+    const std::vector<char> truncated(bytes.begin(), bytes.begin() + (long)bytes.size() / 2);
+    for (const std::vector<char> *bad_bytes : {&garbage, &truncated}) {
+        aligned_image im = aligned_copy(*bad_bytes, 0);
+        msg = expect_throw<difflm::error>(DIFFLM_E_FORMAT,
+                                          [&] { (void)difflm::model::from_memory(im.data, im.size); });
+        CHECK(msg.find("difflm_model_load") != std::string::npos);
+        std::error_code ec;
+        std::string text;
+        difflm::model none = difflm::model::from_reader(
+            [&](std::uint64_t off, void *dst, std::size_t n) { std::memcpy(dst, bad_bytes->data() + off, n); },
+            bad_bytes->size(), {}, ec, &text);
+        CHECK(!none);
+        CHECK(ec.value() == DIFFLM_E_FORMAT);
+        CHECK(!text.empty());
+    }
+    aligned_image off = aligned_copy(bytes, 1);
+    msg = expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG,
+                                      [&] { (void)difflm::model::from_memory(off.data, off.size); });
+    CHECK(msg.find("aligned") != std::string::npos);
+    msg = expect_throw<difflm::error>(DIFFLM_E_IO, [&] {
+        (void)difflm::model::from_reader(
+            [](std::uint64_t, void *, std::size_t) { throw std::runtime_error("the disk is on fire"); },
+            bytes.size());
+    });
+    CHECK(msg.find("the disk is on fire") != std::string::npos);
+    std::error_code ec;
+    std::string text;
+    difflm::model missing("/nonexistent/m.gguf", {}, ec, &text);
+    CHECK(!missing && ec.value() == DIFFLM_E_IO);
+    CHECK(text.find("/nonexistent/m.gguf") != std::string::npos);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 3) return std::fprintf(stderr, "usage: %s MODEL.gguf BLOCK_MODEL.gguf\n", argv[0]), 2;
+    if (argc != 2 && argc != 4 && argc != 5)
+        return std::fprintf(stderr, "usage: %s MODEL.gguf [HF-FOLDER HF-FOLDER.gguf [BLOCK_MODEL.gguf]]\n",
+                            argv[0]), 2;
+    if (argc >= 4) test_folder(argv[2], argv[3]);
     test_errors(argv[1]);
     test_tokens(argv[1]);
     test_generate_and_steps(argv[1]);
@@ -377,7 +575,8 @@ int main(int argc, char **argv) {
     test_infill(argv[1]);
     test_moves(argv[1]);
     test_batch(argv[1]);
-    test_block(argv[2], argv[1]);
+    test_model(argv[1]);
+    if (argc == 5) test_block(argv[4], argv[1]);
     if (failures) std::fprintf(stderr, "%d check(s) failed\n", failures);
     else std::printf("all C++ binding checks passed\n");
     return failures ? 1 : 0;

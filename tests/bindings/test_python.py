@@ -4,7 +4,11 @@ usage: test_python.py MODEL.gguf [unittest args]; DIFFLM_LIBRARY names the libra
 PYTHONPATH holds bindings/python (meson sets both), DIFFLM_TEST_BLOCK_MODEL a block-causal
 model (diffusion.block_length 8) for the block diffusion fields."""
 import ctypes
+import dataclasses
+import gc
+import io
 import math
+import mmap
 import os
 import subprocess
 import sys
@@ -38,8 +42,14 @@ class ImportChecks(unittest.TestCase):
             self.assertEqual(ctypes.sizeof(ll.difflm_model_info), 80)
             self.assertEqual(ctypes.sizeof(ll.difflm_score_params), 24)
             self.assertEqual(ctypes.sizeof(ll.difflm_score_result), 40)
+            self.assertEqual(ctypes.sizeof(ll.difflm_model_params), 96)
+            self.assertEqual(ctypes.sizeof(ll.difflm_ctx_params), 64)
         self.assertEqual(ll.library_struct_size(lib.difflm_score_params_init),
                          ctypes.sizeof(ll.difflm_score_params))
+        self.assertEqual(ll.library_struct_size(lib.difflm_model_params_init),
+                         ctypes.sizeof(ll.difflm_model_params))
+        self.assertEqual(ll.library_struct_size(lib.difflm_ctx_params_init),
+                         ctypes.sizeof(ll.difflm_ctx_params))
 
     def test_every_prototype_is_bound(self):
         for name, (restype, argtypes, proto) in ll.PROTOTYPES.items():
@@ -556,6 +566,200 @@ class Lifetime(unittest.TestCase):
             self.assertEqual(cm.exception.code, ll.E_STATE)
 
 
+def _address(buf):
+    probe = (ctypes.c_char * len(buf)).from_buffer(buf)
+    addr = ctypes.addressof(probe)
+    del probe  # drop the export, so buf stays resizable
+    return addr
+
+
+def _bytearray_at(data, aligned):
+    """A copy of data in a bytearray whose bytes are (or are not) 32-byte aligned: the
+    caller then holds no view of it, only the bytearray itself."""
+    tries = []
+    for _ in range(256):
+        b = bytearray(data)
+        if (_address(b) % 32 == 0) == aligned:
+            return b
+        tries.append(b)  # kept, so the next one lands elsewhere
+    raise AssertionError("no %saligned bytearray in 256 tries" % ("" if aligned else "mis"))
+
+
+class Models(unittest.TestCase):
+    """difflm.Model: one model shared by contexts, loaded from a path, memory or a reader."""
+
+    @classmethod
+    def setUpClass(cls):
+        with open(MODEL, "rb") as f:
+            cls.image = f.read()
+        with difflm.Context(MODEL, n_threads=1) as ctx:
+            cls.want = list(ctx.steps("Once upon", seed=5, temperature=0.8, **SMALL))[-1].canvas
+            cls.want_info = ctx.info
+
+    def canvas_of(self, model, **kw):
+        with difflm.Context(model, n_threads=1, **kw) as ctx:
+            return list(ctx.steps("Once upon", seed=5, temperature=0.8, **SMALL))[-1].canvas
+
+    def test_contexts_share_a_model(self):
+        with difflm.Model(MODEL) as model:
+            info = model.describe()
+            self.assertEqual(info, model.info)
+            self.assertEqual(info.max_canvas, 0)
+            self.assertEqual(dataclasses.replace(self.want_info, max_canvas=0), info)
+            a = difflm.Context(model, n_threads=1)
+            b = difflm.Context(model, n_threads=1, max_canvas=64)
+            self.assertIs(a.model, model)
+            self.assertEqual(b.info.max_canvas, 64)
+            results = {}
+
+            def run(name, ctx):
+                results[name] = list(ctx.steps("Once upon", seed=5, temperature=0.8,
+                                               **SMALL))[-1].canvas
+            threads = [threading.Thread(target=run, args=(n, c)) for n, c in
+                       (("a", a), ("b", b))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(results["a"], self.want)
+            self.assertEqual(results["b"], self.want)
+            a.close()
+        # the model closed first: b keeps the C model alive and goes on
+        self.assertTrue(model.closed)
+        self.assertEqual(list(b.steps("Once upon", seed=5, temperature=0.8,
+                                      **SMALL))[-1].canvas, self.want)
+        b.close()
+        with self.assertRaises(difflm.Error) as cm:
+            difflm.Context(model)
+        self.assertEqual(cm.exception.code, ll.E_STATE)
+        with self.assertRaises(ValueError):
+            difflm.Context(difflm.Model(MODEL), mask_token_id=3)
+        self.assertIsNone(difflm.Context(MODEL).model)
+
+    def test_memory_required(self):
+        with difflm.Model(MODEL) as model:
+            small = model.memory_required(max_canvas=32)
+            big = model.memory_required(max_canvas=128)
+            batch = model.memory_required(max_canvas=128, max_batch=4)
+            self.assertGreater(small, 0)
+            self.assertLess(small, big)
+            self.assertLess(big, batch)
+            with self.assertRaises(difflm.Error) as cm:
+                model.memory_required(n_threads=-1)
+            self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+            with self.assertRaises(difflm.Error) as cm:
+                difflm.Context(model, n_threads=-1)
+            self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+            self.assertIn("n_threads", cm.exception.message)
+
+    def test_from_buffer_every_kind(self):
+        kinds = {"bytes": self.image, "bytearray": bytearray(self.image),
+                 "memoryview": memoryview(self.image),
+                 "aligned bytearray": _bytearray_at(self.image, True)}
+        for name, data in kinds.items():
+            with self.subTest(kind=name), difflm.Model.from_buffer(data) as model:
+                self.assertEqual(model.info, difflm.Model(MODEL).info)
+                self.assertEqual(self.canvas_of(model), self.want)
+        with open(MODEL, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            with difflm.Model.from_buffer(mm, copy=False) as model:  # in place
+                self.assertEqual(self.canvas_of(model), self.want)
+                with self.assertRaises(BufferError):
+                    mm.close()  # held while the model lives
+
+    def test_from_reader(self):
+        with open(MODEL, "rb") as f, difflm.Model.from_reader(f) as model:
+            self.assertEqual(self.canvas_of(model), self.want)
+        # an asset inside a pack: the image starts at the stream's position
+        pack = io.BytesIO(b"junk" * 1000 + self.image + b"trailer")
+        pack.seek(4000)
+        with difflm.Model.from_reader(pack, size=len(self.image)) as model:
+            self.assertEqual(self.canvas_of(model), self.want)
+
+        class ReadOnly:  # read() only, no readinto, no seek
+            def __init__(self, data):
+                self.data, self.pos = data, 0
+
+            def read(self, n):
+                chunk = self.data[self.pos:self.pos + min(n, 777)]
+                self.pos += len(chunk)
+                return chunk
+        with difflm.Model.from_reader(ReadOnly(self.image), size=len(self.image)) as model:
+            self.assertEqual(self.canvas_of(model), self.want)
+        with self.assertRaises(ValueError):
+            difflm.Model.from_reader(ReadOnly(self.image))  # no size, cannot seek
+
+    def test_bad_images_are_the_librarys_errors(self):
+        cases = {"garbage": b"GGUF" + b"\xff" * 60, "truncated": self.image[:len(self.image) // 2],
+                 "empty": b"", "not gguf": b"hello world" * 10}
+        for name, data in cases.items():
+            for load in (lambda: difflm.Model.from_buffer(data),
+                         lambda: difflm.Model.from_reader(io.BytesIO(data))):
+                with self.subTest(case=name), self.assertRaises(difflm.Error) as cm:
+                    load()
+                self.assertEqual(cm.exception.code, ll.E_FORMAT, str(cm.exception))
+                self.assertTrue(cm.exception.message)
+        # a misaligned buffer the caller will not have copied
+        owner = _bytearray_at(self.image, False)
+        with self.assertRaises(difflm.Error) as cm:
+            difflm.Model.from_buffer(owner, copy=False)
+        self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+        self.assertIn("aligned", cm.exception.message)
+        owner.append(0)  # the failed load released its export
+        del owner[-1]
+        with difflm.Model.from_buffer(owner) as m:  # copy=None copies it
+            owner.append(0)  # a copy: the caller's object is free at once
+            self.assertEqual(self.canvas_of(m), self.want)
+        with self.assertRaises(TypeError):
+            difflm.Model.from_buffer("not a buffer")
+
+        class Failing(io.BytesIO):
+            def readinto(self, b):
+                if self.tell() > 1000:
+                    raise OSError("the disk is on fire")
+                return super().readinto(b[:100])
+        with self.assertRaises(difflm.Error) as cm:
+            difflm.Model.from_reader(Failing(self.image))
+        self.assertEqual(cm.exception.code, ll.E_IO)
+        self.assertIsInstance(cm.exception.__cause__, OSError)
+        # a stream shorter than the size it was given
+        with self.assertRaises(difflm.Error) as cm:
+            difflm.Model.from_reader(io.BytesIO(self.image[:100]), size=len(self.image))
+        self.assertEqual(cm.exception.code, ll.E_IO)
+        self.assertIsInstance(cm.exception.__cause__, EOFError)
+
+    def test_buffer_outlives_the_callers_reference(self):
+        owner = _bytearray_at(self.image, True)
+        owner.append(0)  # resizable while nobody holds it ...
+        del owner[-1]
+        if _address(owner) % 32:
+            owner = _bytearray_at(self.image, True)
+        model = difflm.Model.from_buffer(owner, copy=False)  # in place: no copy
+        with self.assertRaises(BufferError):
+            owner.append(0)  # ... but not while the model reads from it
+        ctx = difflm.Context(model, n_threads=1)
+        model.close()
+        del owner, model
+        gc.collect()
+        self.assertEqual(list(ctx.steps("Once upon", seed=5, temperature=0.8,
+                                        **SMALL))[-1].canvas, self.want)
+        ctx.close()
+        # with the model and its last context gone, the export is released
+        owner = _bytearray_at(self.image, True)
+        with difflm.Model.from_buffer(owner, copy=False) as model:
+            ctx = difflm.Context(model, n_threads=1)
+        with self.assertRaises(BufferError):
+            owner.append(0)  # the context still holds the model
+        ctx.close()
+        owner.append(0)
+        # bytes dropped right after the load
+        data = bytes(self.image)
+        model = difflm.Model.from_buffer(data)
+        del data
+        gc.collect()
+        self.assertEqual(self.canvas_of(model), self.want)
+        model.close()
+
+
 class Install(unittest.TestCase):
     """`pip install` of the source tree without an index (pip: python3-pip, which
     tools/install-deps.sh installs; without it this test fails rather than vanish)."""
@@ -579,6 +783,43 @@ class Install(unittest.TestCase):
                                env=env, capture_output=True, text=True, cwd=tmp)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertTrue(r.stdout.startswith(target), r.stdout)
+
+
+class Folder(unittest.TestCase):
+    """A Hugging Face model folder wherever a file goes: DIFFLM_TEST_FOLDER (meson writes a
+    LLaDA-like one, BF16 shards, with tests/hf/hf_mkfolder) against
+    DIFFLM_TEST_FOLDER_GGUF, the GGUF of the same weights."""
+
+    def setUp(self):
+        folder, gguf = os.environ["DIFFLM_TEST_FOLDER"], os.environ["DIFFLM_TEST_FOLDER_GGUF"]
+        self.f = difflm.Context(folder, n_threads=1)
+        self.c = difflm.Context(os.path.join(folder, "config.json"), n_threads=1)
+        self.g = difflm.Context(gguf, n_threads=1)
+
+    def tearDown(self):
+        for ctx in (self.f, self.c, self.g):
+            ctx.close()
+
+    def test_same_model(self):
+        fi, gi = self.f.info, self.g.info
+        for key in ("arch", "n_vocab", "n_layer", "n_head_kv", "mask_id", "bos_id", "eos_id", "n_params"):
+            self.assertEqual(getattr(fi, key), getattr(gi, key), key)
+        self.assertFalse(fi.add_bos)  # tokenizer_config.json: add_bos_token false
+
+    def test_tokens_chat_logits_generation(self):
+        text = "<|start_header_id|>The cat's 42 hats<|eot_id|> and\n\n  more"
+        for flags in ({}, {"parse_special": True}, {"add_bos": True}):
+            self.assertEqual(self.f.tokenize(text, **flags), self.g.tokenize(text, **flags), flags)
+        conv = [("user", "  What is 2+2? ")]
+        chat = self.f.chat_format(conv)
+        self.assertEqual(chat, self.g.chat_format(conv))
+        self.assertTrue(chat.startswith("<|startoftext|><|start_header_id|>user"), chat)
+        ids = self.f.tokenize(chat, parse_special=True)
+        self.assertEqual(ids, self.c.tokenize(chat, parse_special=True))
+        self.assertEqual(self.f.logits(ids), self.g.logits(ids))
+        canv = [list(self.f.steps(ids, **SMALL))[-1].canvas, list(self.g.steps(ids, **SMALL))[-1].canvas]
+        self.assertEqual(canv[0], canv[1])
+        self.assertEqual(len(canv[0]), len(ids) + SMALL["gen_length"])
 
 
 if __name__ == "__main__":

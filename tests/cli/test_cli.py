@@ -9,6 +9,8 @@ usage: test_cli.py CASE CLI MODEL
   flags     every bad value refused, with a message naming the option and the constraint
   prompt    -p, -f FILE, -f - and piped standard input give the same prompt
   version   --version and --help
+  folder    (test_cli.py folder CLI DIR DIR.gguf) -m names a Hugging Face model folder or
+            its config.json: the same chat text and canvas as the GGUF of the same weights
   block     on a block-causal model (MODEL has diffusion.block_length 8): AUTO picks the
             block diffusion schedule (the canvas padded to whole blocks), the exact block
             KV cache gives --block-recompute's tokens with thresholds and editing, and the
@@ -343,6 +345,37 @@ def test_version(cli, model):
     print("--version and --help: ok")
 
 
+def test_folder(cli, folder, gguf):
+    common = ["-n", "16", "--steps", "8", "--block-length", "8", "-t", "1"]
+    outs = {}
+    for name, model in (("gguf", gguf), ("folder", folder),
+                        ("config.json", os.path.join(folder, "config.json"))):
+        for what, extra in (("text", []), ("ids", ["--print-ids"])):
+            rc, out, err = run(cli, ["-m", model, "--chat", "-p", PROMPT] + common + extra)
+            check(rc == 0, "-m %s --chat failed (%d): %s" % (name, rc, err))
+            outs[name, what] = out
+    for name in ("folder", "config.json"):
+        for what in ("text", "ids"):
+            check(outs[name, what] == outs["gguf", what], "-m %s --chat %s: %r, the GGUF gives %r"
+                  % (name, what, outs[name, what], outs["gguf", what]))
+    ids = [int(x) for x in outs["folder", "ids"].split(",")]
+    check(len(ids) > 16 and ids[0] == 0 and ids.count(0) == 1,
+          "the chat canvas does not start with one BOS: %s" % ids[:8])
+    # plain prompts: the folder's tokenizer_config.json says add_bos_token false (as
+    # LLaDA's does), the GGUF's converter-style key says true
+    rc, plain, err = run(cli, ["-m", folder, "-p", PROMPT, "--print-ids"] + common)
+    check(rc == 0 and int(plain.split(",")[0]) != 0, "plain -p on the folder: %d %r %s" % (rc, plain, err))
+    with tempfile.TemporaryDirectory() as d:
+        for f in os.listdir(folder):
+            if f.endswith(".json"):
+                with open(os.path.join(folder, f), "rb") as src, open(os.path.join(d, f), "wb") as dst:
+                    dst.write(src.read())
+        rc, out, err = run(cli, ["-m", d, "-p", PROMPT] + common)
+        check(rc != 0 and out == "" and "safetensors" in err,
+              "a folder without its shards: %d %r %r" % (rc, out, err))
+    print("folder: -m DIR and -m DIR/config.json give the GGUF's chat text and canvas")
+
+
 def test_block(cli, model):
     block = 8
     prompt = ",".join(str(300 + i) for i in range(7))
@@ -394,6 +427,9 @@ def test_block(cli, model):
 
 def main():
     case, cli, model = sys.argv[1:4]
+    if case == "folder":
+        test_folder(cli, model, sys.argv[4])
+        return
     tests = {"live": test_live, "ctrl-c": test_ctrl_c, "sigint": test_sigint,
              "flags": test_flags, "prompt": test_prompt, "version": test_version,
              "infill": test_infill, "block": test_block}

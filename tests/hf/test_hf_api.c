@@ -1,9 +1,9 @@
 /* test_hf_api.c - difflm_create on a Hugging Face folder (and on its config.json)
  * against difflm_create on the GGUF the folder was made from, through the public calls:
  * the same model info, the same token ids for the same text, the same logits bit for
- * bit (LLaDA, iLLaDA-like GQA + tied + mask 5, Dream). The folder's tokenizer here is
- * its tokenizer.json read into the GGUF tokenizer (the Hugging Face-semantics reader
- * replaces that when it lands). */
+ * bit (LLaDA, iLLaDA-like GQA + tied + mask 5, Dream). The folder's tokenizer is read
+ * from its tokenizer.json with Hugging Face's semantics (dl_tok_load_hf), whose Split
+ * regex is the GGUF pre-tokenizer's; test_hf_folder.c covers the published layouts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

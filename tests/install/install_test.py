@@ -28,7 +28,7 @@ import sys
 import tempfile
 
 # tools/meson.build: installed, and built but not installed.
-INSTALLED_TOOLS = ["difflm", "difflm-quantize", "difflm-score", "difflm-bigram", "difflm-server",
+INSTALLED_TOOLS = ["difflm", "difflm-convert", "difflm-quantize", "difflm-score", "difflm-bigram", "difflm-server",
                    "difflm-train-tokenizer", "difflm-train"]
 UNINSTALLED_TOOLS = ["difflm-mkmodel", "difflm-logits"]
 # The variables that would let the staged tree lean on the build tree.

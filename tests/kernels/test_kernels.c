@@ -150,7 +150,8 @@ END_TEST
 
 START_TEST(test_rope) {
     const int hds[] = { 2, 8, 16, 64 };
-    for (int pairing = 0; pairing < 2; pairing++)
+    const int pairings[] = { DL_ROPE_PAIR_ADJACENT, DL_ROPE_PAIR_HALF, DL_ROPE_PAIR_HALF_IN };
+    for (int ip = 0; ip < 3; ip++)
         for (size_t ih = 0; ih < sizeof hds / sizeof hds[0]; ih++)
             for (int a = 0; a < 4; a++) {
                 int T = k_dims[a] + 1, H = 3, hd = hds[ih];
@@ -162,8 +163,8 @@ START_TEST(test_rope) {
                 memcpy(x2, x1, (size_t)T * H * hd * 4);
                 float *cs = malloc((size_t)T * hd * 4);
                 dl_rope_table(cs, pos, 500000.0f, T, hd);
-                dl_rope(x1, cs, pairing, T, H, hd);
-                dl_rope_ref(x2, pos, 500000.0f, pairing, T, H, hd);
+                dl_rope(x1, cs, pairings[ip], T, H, hd);
+                dl_rope_ref(x2, pos, 500000.0f, pairings[ip], T, H, hd);
                 assert_close(x1, x2, (size_t)T * H * hd, 1e-5f, 1e-6f, "rope");
                 free(pos), free(x1), free(x2), free(cs);
             }
@@ -185,6 +186,13 @@ START_TEST(test_rope_layouts) {
     ck_assert_float_eq_tol(half[2], adj[1], 1e-7f);
     ck_assert_float_eq_tol(half[1], adj[2], 1e-7f);
     ck_assert_float_eq_tol(half[3], adj[3], 1e-7f);
+    /* HALF_IN rotates the half layout's pairs and writes them adjacent: from the half
+     * input, exactly the adjacent layout's output (the same double products) */
+    pos = 1;
+    float half_in[4] = { 1, 1, 0, 0 };
+    dl_rope_ref(half_in, &pos, 10000.0f, DL_ROPE_PAIR_HALF_IN, 1, 1, 4);
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_eq(half_in[i], adj[i]);
     /* position 0 is the identity */
     pos = 0;
     float z[4] = { 1, 2, 3, 4 };

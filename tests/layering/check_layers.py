@@ -30,7 +30,6 @@ INTERNAL = {
     "tools/train": "the trainer: the layers' backward passes and the optimizer",
     "tools/train_tokenizer": "the tokenizer trainer writes vocabularies in the GGUF writer",
     "tools/difflm-train-tokenizer.c": "the tokenizer trainer's command line",
-    "tools/difflm-quantize.c": "no public quantize call yet (the GGUF writer, the encoders)",
     "tools/difflm-bigram.c": "the bigram baseline reads the tokenizer's tables",
     "tools/score/corpus_tok.c": "difflm-bigram's tokenizer over the tables alone (no weights)",
     "tools/score/corpus_tok.h": "difflm-bigram's tokenizer over the tables alone (no weights)",

@@ -3,10 +3,12 @@
 
     golden_logits.py MKMODEL DIFFLM_LOGITS
 
-For each tiny model (LLaDA MHA, LLaDA GQA, LLaDA tied with mask id 5 as in iLLaDA, and
-Dream with GQA, q/k/v biases, an output bias and no diffusion.shift_logits key), each
+For each tiny model (LLaDA MHA, LLaDA GQA, LLaDA tied with mask id 5 as in iLLaDA,
+Dream with GQA, q/k/v biases, an output bias and no diffusion.shift_logits key, and
+LLaDA-MoE with MHA and GQA: QK norm, softmax router, 3-D expert tensors), each
 written in f32, f16 and bf16 by tools/difflm-mkmodel, and for id sequences of lengths 1,
-7 and 33, runs tools/difflm-logits and tests/ref/refcli.py logits and requires
+7 and 33, runs tools/difflm-logits and the reference of tests/ref/refcli.py logits (its
+Model, in this process, each file read once for its three sequences) and requires
 
     max |C - ref| <= 1e-4 * max(1, max |ref|)     (1e-4 of the logits' scale)
 
@@ -26,6 +28,7 @@ sys.path.insert(0, REF)
 import numpy as np  # noqa: E402
 
 import gguf as G  # noqa: E402
+from model import Model  # noqa: E402  (tests/ref/model.py, what refcli.py logits runs)
 
 REL_TOL = 1e-4
 VOCAB = 400
@@ -40,6 +43,13 @@ MODELS = {
     "dream-gqa-bias": ["--arch", "dream", "--n-embd", "64", "--n-layer", "2", "--n-head", "8",
                        "--n-head-kv", "2", "--n-ff", "128", "--no-shift-key",
                        "--output-bias"],
+    # LLaDA-MoE: QK norm, NeoX RoPE, softmax top-k router over 3-D expert tensors
+    "llada-moe-mha": ["--arch", "llada-moe", "--n-embd", "64", "--n-layer", "2", "--n-head", "4",
+                      "--n-head-kv", "4", "--n-expert", "16", "--n-expert-used", "4",
+                      "--n-ff-exp", "32"],
+    "llada-moe-gqa": ["--arch", "llada-moe", "--n-embd", "64", "--n-layer", "3", "--n-head", "8",
+                      "--n-head-kv", "2", "--n-expert", "8", "--n-expert-used", "2",
+                      "--n-ff-exp", "48"],
 }
 TYPES = ("f32", "f16", "bf16")
 LENGTHS = (1, 7, 33)
@@ -70,6 +80,14 @@ def check_fixture(name, ty, r):
             problems.append("no output bias")
         if "diffusion.shift_logits" in r.kv:
             problems.append("has diffusion.shift_logits")
+    elif name.startswith("llada-moe"):
+        if arch != "llada-moe":
+            problems.append("arch %r" % arch)
+        t = r.tensors.get("blk.0.ffn_gate_exps.weight")
+        if t is None or len(t.ne) != 3:
+            problems.append("no 3-D expert tensor")
+        if "blk.0.attn_q_norm.weight" not in r.tensors:
+            problems.append("no q norm")
     else:
         if arch != "llada":
             problems.append("arch %r" % arch)
@@ -88,7 +106,6 @@ def check_fixture(name, ty, r):
 
 def main():
     mkmodel, logits_tool = sys.argv[1], sys.argv[2]
-    refcli = os.path.join(REF, "refcli.py")
     rng = np.random.default_rng(20240607)
     failures = 0
     worst = 0.0
@@ -108,20 +125,25 @@ def main():
                     print("FAIL %s %s: fixture: %s" % (name, ty, ", ".join(problems)))
                     failures += 1
                 n_vocab = r.tensor("token_embd.weight").ne[1]
+                try:
+                    ref_model = Model(r)
+                except Exception as e:  # noqa: BLE001 - any reference failure fails the case
+                    print("FAIL %s %s: reference: %s" % (name, ty, e))
+                    failures += 1
+                    continue
                 for n in LENGTHS:
-                    ids = ",".join(str(int(x)) for x in rng.integers(0, n_vocab, n))
+                    id_list = [int(x) for x in rng.integers(0, n_vocab, n)]
+                    ids = ",".join(str(x) for x in id_list)
                     c_out = os.path.join(tmp, "c.bin")
-                    ref_out = os.path.join(tmp, "ref.bin")
                     rc1, o1 = run([logits_tool, "-m", model, "--ids", ids, "-o", c_out, "-t", "2"])
-                    rc2, o2 = run([sys.executable, refcli, "logits", model, "--ids", ids,
-                                   "-o", ref_out])
-                    if rc1 != 0 or rc2 != 0:
-                        print("FAIL %s %s n=%d: difflm-logits rc %d (%s), refcli rc %d (%s)"
-                              % (name, ty, n, rc1, o1.strip(), rc2, o2.strip()))
+                    if rc1 != 0:
+                        print("FAIL %s %s n=%d: difflm-logits rc %d (%s)"
+                              % (name, ty, n, rc1, o1.strip()))
                         failures += 1
                         continue
                     c = read_logits(c_out, n, n_vocab)
-                    ref = read_logits(ref_out, n, n_vocab)
+                    # as refcli.py writes it: float64, rounded to float32
+                    ref = ref_model.logits(id_list).astype("<f4").astype(np.float64)
                     scale = max(1.0, float(np.max(np.abs(ref))))
                     err = float(np.max(np.abs(c - ref)))
                     rel = err / scale

@@ -10,7 +10,7 @@
 #include "model/model.h"
 #include "model_tiny.h"
 
-static const int32_t k_ids[] = { DIFFLM_ARCH_LLADA, DIFFLM_ARCH_DREAM };
+static const int32_t k_ids[] = { DIFFLM_ARCH_LLADA, DIFFLM_ARCH_DREAM, DIFFLM_ARCH_LLADA_MOE };
 #define N_IDS (sizeof k_ids / sizeof k_ids[0])
 
 START_TEST(test_rows_consistent) {
@@ -68,18 +68,20 @@ END_TEST
 START_TEST(test_check_refuses_missing_kernels) {
     dl_arch a = *dl_arch_by_id(DIFFLM_ARCH_LLADA);
     dl_err e = { 0 };
-    a.ffn = DL_FFN_MOE;
+    a.ffn = DL_FFN_MOE;   /* an MoE row must name its router */
     ck_assert_int_eq(dl_arch_check(&a, &e), DIFFLM_E_UNSUPPORTED);
-    ck_assert_msg(strstr(e.msg, "mixture-of-experts") && strstr(e.msg, "llada"), "%s", e.msg);
+    ck_assert_msg(strstr(e.msg, "router") && strstr(e.msg, "llada"), "%s", e.msg);
+    a.router = DL_ROUTER_SOFTMAX;
+    ck_assert_int_eq(dl_arch_check(&a, &e), 0);
     a.ffn = DL_FFN_DENSE;
-    a.mask = DL_MASK_BLOCK_CAUSAL;   /* the attention tiles have the block mask */
+    a.mask = DL_MASK_BLOCK_CAUSAL;   /* the block mask has its kernel (layers.c) */
     ck_assert_int_eq(dl_arch_check(&a, &e), 0);
     a.mask = DL_MASK_KINDS;
     ck_assert_int_eq(dl_arch_check(&a, &e), DIFFLM_E_UNSUPPORTED);
     ck_assert_msg(strstr(e.msg, "unknown attention mask"), "%s", e.msg);
     a.mask = DL_MASK_BIDIRECTIONAL;
-    a.qk_norm = 1;
-    ck_assert_int_eq(dl_arch_check(&a, &e), DIFFLM_E_UNSUPPORTED);
+    a.qk_norm = 1;   /* QK norm has its kernel (layers.c) */
+    ck_assert_int_eq(dl_arch_check(&a, &e), 0);
     a.qk_norm = 0;
     a.rope_partial = 1;   /* hparams.c would accept a short rope.dimension_count */
     ck_assert_int_eq(dl_arch_check(&a, &e), DIFFLM_E_UNSUPPORTED);
@@ -118,6 +120,14 @@ static void roundtrip(const dl_arch *a, const dl_hparams *in, unsigned flags, in
     /* without the key the loader assumes shifted logits, as llama.cpp does */
     ck_assert_int_eq(out.shift_logits, flags & DL_HP_WRITE_NO_SHIFT_KEY ? 1 : in->shift_logits);
     ck_assert_int_eq(out.rope_layout, a->rope);
+    ck_assert_int_eq(out.n_expert, in->n_expert);
+    ck_assert_int_eq(out.n_expert_used, in->n_expert_used);
+    ck_assert_int_eq(out.n_ff_exp, in->n_ff_exp);
+    ck_assert_int_eq(out.n_ff_shexp, in->n_ff_shexp);
+    ck_assert_int_eq(out.n_group, in->n_group);
+    ck_assert_int_eq(out.topk_group, in->topk_group);
+    ck_assert_int_eq(out.n_dense_lead, in->n_dense_lead);
+    ck_assert(out.routed_scale == in->routed_scale);
     dl_gguf_close(g);
     free(buf);
     dl_gguf_writer_free(w);
@@ -130,8 +140,14 @@ START_TEST(test_hparams_roundtrip) {
             .n_vocab = 300, .n_embd = 64, .n_layer = 3, .n_head = 8, .n_head_kv = 2,
             .head_dim = 8, .n_rot = 8, .n_ff = 96, .n_ctx_train = 4096,
             .rms_eps = a->ref_rms_eps, .rope_theta = a->ref_rope_theta,
-            .shift_logits = a->shift_logits,
+            .shift_logits = a->shift_logits, .n_group = 1, .topk_group = 1,
+            .routed_scale = 1.0f,
         };
+        if (a->ffn == DL_FFN_MOE) {
+            hp.n_expert = 8;
+            hp.n_expert_used = 3;
+            hp.n_ff_exp = 24;
+        }
         roundtrip(a, &hp, 0, 0);
         roundtrip(a, &hp, DL_HP_WRITE_HEAD_LENGTHS | DL_HP_WRITE_NO_SHIFT_KEY, 1);
         hp.head_dim = hp.n_rot = 16;   /* not n_embd / n_head: the lengths must be written */

@@ -12,14 +12,7 @@
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "model_tiny.h"
-
-/* A loaded tiny model and everything it borrows. */
-typedef struct fixture {
-    void *buf;
-    size_t n;
-    dl_gguf *g;
-    dl_model *m;
-} fixture;
+#include "tiny_fixture.h"
 
 static char g_log[4096];
 static void log_cb(int32_t level, const char *msg, void *user) {
@@ -28,33 +21,21 @@ static void log_cb(int32_t level, const char *msg, void *user) {
         snprintf(g_log + strlen(g_log), sizeof g_log - strlen(g_log), "%s\n", msg);
 }
 
-/* Builds and opens a model; returns the load status (the fixture holds what exists). */
-static int fx_open(fixture *f, const dl_tiny_spec *s, dl_err *err) {
-    memset(f, 0, sizeof *f);
-    dl_err e = { 0 };
-    ck_assert_int_eq(dl_tiny_to_buffer(s, &f->buf, &f->n, &e), 0);
-    int rc = dl_gguf_open_mem(&f->g, f->buf, f->n, &e);
-    ck_assert_msg(rc == 0, "gguf open: %s", e.msg);
+/* tiny_open with the log above, which starts empty. */
+static int fx_open(tiny_fixture *f, const dl_tiny_spec *s, dl_err *err) {
     dl_log lg = { log_cb, NULL, DIFFLM_LOG_DEBUG };
     g_log[0] = '\0';
-    return dl_model_load(&f->m, f->g, &lg, err);
+    return tiny_open(f, s, &lg, err);
 }
 
-static void fx_load(fixture *f, const dl_tiny_spec *s) {
-    dl_err e = { 0 };
-    int rc = fx_open(f, s, &e);
-    ck_assert_msg(rc == 0, "load: %s", e.msg);
-    ck_assert_ptr_nonnull(f->m);
-}
-
-static void fx_close(fixture *f) {
-    dl_model_free(f->m);
-    dl_gguf_close(f->g);
-    free(f->buf);
+static void fx_load(tiny_fixture *f, const dl_tiny_spec *s) {
+    dl_log lg = { log_cb, NULL, DIFFLM_LOG_DEBUG };
+    g_log[0] = '\0';
+    tiny_load(f, s, &lg);
 }
 
 static void expect_load_error(const dl_tiny_spec *s, int status, const char *s1, const char *s2) {
-    fixture f;
+    tiny_fixture f;
     dl_err e = { 0 };
     int rc = fx_open(&f, s, &e);
     ck_assert_msg(rc == status, "status %d (%s), want %d", rc, e.msg, status);
@@ -62,22 +43,7 @@ static void expect_load_error(const dl_tiny_spec *s, int status, const char *s1,
     ck_assert_msg(strstr(e.msg, s1) != NULL, "'%s' does not mention '%s'", e.msg, s1);
     if (s2)
         ck_assert_msg(strstr(e.msg, s2) != NULL, "'%s' does not mention '%s'", e.msg, s2);
-    fx_close(&f);
-}
-
-/* A guarded scratch: DL_ALIGN-aligned, followed by a canary region the pass must not touch. */
-#define CANARY 4096
-static void *scratch_new(size_t n) {
-    uint8_t *p = dl_aligned_alloc(n + CANARY);
-    ck_assert_ptr_nonnull(p);
-    memset(p + n, 0xA5, CANARY);
-    return p;
-}
-static void scratch_check_free(void *p, size_t n) {
-    const uint8_t *c = (const uint8_t *)p + n;
-    for (size_t i = 0; i < CANARY; i++)
-        ck_assert_msg(c[i] == 0xA5, "scratch overrun at byte %zu past the end", i);
-    dl_aligned_free(p);
+    tiny_close(&f);
 }
 
 /* hidden [T][E] and logits [T][V] for all positions. */
@@ -114,7 +80,9 @@ static void ref_forward(const dl_model *m, const int32_t *tok, int T, float *hid
     const dl_hparams *hp = &m->hp;
     int E = hp->n_embd, hd = hp->head_dim, F = hp->n_ff, V = hp->n_vocab;
     int Dq = hp->n_head * hd, Dkv = hp->n_head_kv * hd;
-    int pairing = hp->rope_layout == DL_ROPE_HALF ? DL_ROPE_PAIR_HALF : DL_ROPE_PAIR_ADJACENT;
+    int pairing = hp->rope_layout == DL_ROPE_HALF            ? DL_ROPE_PAIR_HALF
+                : hp->rope_layout == DL_ROPE_HALF_TO_PAIRS   ? DL_ROPE_PAIR_HALF_IN
+                                                             : DL_ROPE_PAIR_ADJACENT;
     float *x = malloc((size_t)T * E * 4), *xn = malloc((size_t)T * E * 4);
     float *q = malloc((size_t)T * Dq * 4), *k = malloc((size_t)T * Dkv * 4);
     float *v = malloc((size_t)T * Dkv * 4), *att = malloc((size_t)T * Dq * 4);
@@ -162,7 +130,7 @@ static void assert_close(const float *a, const float *b, size_t n, float rtol, f
 START_TEST(test_load_llada_mha) {
     dl_tiny_spec s;
     dl_tiny_spec_init(&s, DIFFLM_ARCH_LLADA);
-    fixture f;
+    tiny_fixture f;
     fx_load(&f, &s);
     const dl_hparams *hp = &f.m->hp;
     ck_assert_int_eq(hp->arch, DIFFLM_ARCH_LLADA);
@@ -187,7 +155,7 @@ START_TEST(test_load_llada_mha) {
     ck_assert_int_eq(f.m->layers[1].w_down.ne0, 128);
     ck_assert_int_eq(f.m->layers[1].w_down.ne1, 64);
     ck_assert_str_eq(g_log, "");   /* the llada shift key is present: no warning */
-    fx_close(&f);
+    tiny_close(&f);
 }
 END_TEST
 
@@ -198,7 +166,7 @@ START_TEST(test_load_gqa_tied) {
     s.n_head_kv = 2;
     s.tied = 1;
     s.wtype = DL_TYPE_F16;
-    fixture f;
+    tiny_fixture f;
     fx_load(&f, &s);
     const dl_hparams *hp = &f.m->hp;
     ck_assert_int_eq(hp->head_dim, 8);
@@ -210,7 +178,7 @@ START_TEST(test_load_gqa_tied) {
     ck_assert_uint_eq(f.m->layers[0].attn_norm.type, DL_TYPE_F32);
     uint64_t want = 512ull * 64 + 64 + 2 * (2 * 64 + 2 * 64 * 64 + 2 * 64 * 16 + 3 * 64 * 128);
     ck_assert_uint_eq(hp->n_params, want);
-    fx_close(&f);
+    tiny_close(&f);
 }
 END_TEST
 
@@ -221,7 +189,7 @@ START_TEST(test_load_dream) {
     s.n_head = 7;
     s.n_head_kv = 1;
     s.shift_key = 0;   /* as the Dream converter writes it: absent means shift */
-    fixture f;
+    tiny_fixture f;
     fx_load(&f, &s);
     const dl_hparams *hp = &f.m->hp;
     ck_assert_int_eq(hp->arch, DIFFLM_ARCH_DREAM);
@@ -232,12 +200,12 @@ START_TEST(test_load_dream) {
     ck_assert_ptr_nonnull(f.m->layers[1].bq.data);
     ck_assert_int_eq(f.m->layers[1].bk.ne0, 8);
     ck_assert_str_eq(g_log, "");
-    fx_close(&f);
+    tiny_close(&f);
 
     s.shift_key = 1;   /* written true */
     fx_load(&f, &s);
     ck_assert_int_eq(f.m->hp.shift_logits, 1);
-    fx_close(&f);
+    tiny_close(&f);
 }
 END_TEST
 
@@ -245,11 +213,11 @@ START_TEST(test_llada_without_shift_key_warns) {
     dl_tiny_spec s;
     dl_tiny_spec_init(&s, DIFFLM_ARCH_LLADA);
     s.shift_key = 0;
-    fixture f;
+    tiny_fixture f;
     fx_load(&f, &s);
     ck_assert_int_eq(f.m->hp.shift_logits, 1);
     ck_assert_msg(strstr(g_log, "shift_logits") != NULL, "no warning: '%s'", g_log);
-    fx_close(&f);
+    tiny_close(&f);
 }
 END_TEST
 
@@ -272,10 +240,10 @@ START_TEST(test_load_errors) {
 
     /* quantized matrices load since issue 4 (tests/quant covers their products) */
     s.q8_tensor = "blk.0.ffn_gate.weight";
-    fixture fq;
+    tiny_fixture fq;
     fx_load(&fq, &s);
     ck_assert_uint_eq(fq.m->layers[0].w_gate.type, DL_TYPE_Q8_0);
-    fx_close(&fq);
+    tiny_close(&fq);
     s.q8_tensor = NULL;
 
     s.arch_name = "gpt2";
@@ -315,7 +283,7 @@ START_TEST(test_vocab_layout) {
     dl_tiny_spec s;
     dl_tiny_spec_init(&s, DIFFLM_ARCH_LLADA);
     s.mask_id = 511;
-    fixture f;
+    tiny_fixture f;
     fx_load(&f, &s);
     dl_err e = { 0 };
     uint32_t et;
@@ -351,7 +319,7 @@ START_TEST(test_vocab_layout) {
     dl_str pre;
     ck_assert_int_eq(dl_gguf_get_str(f.g, "tokenizer.ggml.pre", &pre, &e), 0);
     ck_assert(pre.n == 9 && memcmp(pre.p, "llama-bpe", 9) == 0);
-    fx_close(&f);
+    tiny_close(&f);
 }
 END_TEST
 
@@ -379,7 +347,7 @@ END_TEST
 /* --- forward */
 
 static void check_against_ref(dl_tiny_spec *s, int T) {
-    fixture f;
+    tiny_fixture f;
     fx_load(&f, s);
     int E = f.m->hp.n_embd, V = f.m->hp.n_vocab;
     int32_t *tok = tokens(T, V, 7);
@@ -396,7 +364,7 @@ static void check_against_ref(dl_tiny_spec *s, int T) {
     double mean = s1 / ((double)T * V), sd = sqrt(s2 / ((double)T * V) - mean * mean);
     ck_assert_msg(sd > 0.5 && sd < 10.0, "logit std %g", sd);
     free(tok), free(h), free(lg), free(h2), free(lg2);
-    fx_close(&f);
+    tiny_close(&f);
 }
 
 START_TEST(test_forward_vs_naive) {
@@ -416,7 +384,7 @@ START_TEST(test_forward_threads_bitwise) {
     dl_tiny_spec s;
     dl_tiny_spec_init(&s, DIFFLM_ARCH_LLADA);
     s.n_embd = 128, s.n_head = 8, s.n_head_kv = 4, s.n_ff = 320, s.wtype = DL_TYPE_F16;
-    fixture f;
+    tiny_fixture f;
     fx_load(&f, &s);
     int T = 67, E = 128, V = 512;
     int32_t *tok = tokens(T, V, 3);
@@ -434,7 +402,7 @@ START_TEST(test_forward_threads_bitwise) {
     ck_assert_mem_eq(h1, h2, (size_t)T * E * 4);
     ck_assert_mem_eq(l1, l2, (size_t)T * V * 4);
     free(tok), free(h1), free(l1), free(h2), free(l2);
-    fx_close(&f);
+    tiny_close(&f);
 }
 END_TEST
 
@@ -442,7 +410,7 @@ START_TEST(test_f16_matches_f32) {
     dl_tiny_spec s;
     dl_tiny_spec_init(&s, DIFFLM_ARCH_DREAM);
     s.round_f16 = 1;   /* the F32 file holds exactly the F16 file's values */
-    fixture a, b;
+    tiny_fixture a, b;
     fx_load(&a, &s);
     s.wtype = DL_TYPE_F16;
     fx_load(&b, &s);
@@ -454,15 +422,15 @@ START_TEST(test_f16_matches_f32) {
     assert_close(hb, ha, (size_t)T * E, 1e-5f, 1e-5f, "f16 hidden");
     assert_close(lb, la, (size_t)T * V, 1e-5f, 1e-5f, "f16 logits");
     free(tok), free(ha), free(la), free(hb), free(lb);
-    fx_close(&a);
-    fx_close(&b);
+    tiny_close(&a);
+    tiny_close(&b);
 }
 END_TEST
 
 START_TEST(test_bf16_close_to_f32) {
     dl_tiny_spec s;
     dl_tiny_spec_init(&s, DIFFLM_ARCH_LLADA);
-    fixture a, b;
+    tiny_fixture a, b;
     fx_load(&a, &s);
     s.wtype = DL_TYPE_BF16;
     fx_load(&b, &s);
@@ -478,8 +446,8 @@ START_TEST(test_bf16_close_to_f32) {
     ck_assert_msg(sqrt(num / den) < 0.05, "bf16 relative logit error %g", sqrt(num / den));
     ck_assert_msg(sqrt(num / den) > 0.0, "bf16 and f32 identical: rounding did not happen");
     free(tok), free(ha), free(la), free(hb), free(lb);
-    fx_close(&a);
-    fx_close(&b);
+    tiny_close(&a);
+    tiny_close(&b);
 }
 END_TEST
 
@@ -488,7 +456,7 @@ START_TEST(test_logits_subset_bitwise) {
     dl_tiny_spec_init(&s, DIFFLM_ARCH_DREAM);
     s.output_bias = 1;
     s.wtype = DL_TYPE_BF16;
-    fixture f;
+    tiny_fixture f;
     fx_load(&f, &s);
     int T = 37, V = 512;
     int32_t *tok = tokens(T, V, 9);
@@ -509,14 +477,14 @@ START_TEST(test_logits_subset_bitwise) {
         scratch_check_free(sl, nl);
     }
     free(tok), free(h), free(lg);
-    fx_close(&f);
+    tiny_close(&f);
 }
 END_TEST
 
 START_TEST(test_forward_bad_input_and_cancel) {
     dl_tiny_spec s;
     dl_tiny_spec_init(&s, DIFFLM_ARCH_LLADA);
-    fixture f;
+    tiny_fixture f;
     fx_load(&f, &s);
     size_t ns = dl_model_scratch_size(f.m, 4);
     ck_assert_uint_gt(ns, 0);
@@ -542,7 +510,7 @@ START_TEST(test_forward_bad_input_and_cancel) {
     ck_assert_int_eq(dl_model_forward(f.m, sc, ok, 3, h3, NULL, &e), 0);
     scratch_check_free(sc, ns);
     dl_model_free(NULL);
-    fx_close(&f);
+    tiny_close(&f);
 }
 END_TEST
 

@@ -26,7 +26,50 @@ import numpy as np
 
 from gguf import GGUFError, GGUFReader
 
-ARCHS = ("llada", "dream")
+ARCHS = ("llada", "dream", "llada-moe")
+
+# Mixture-of-experts architectures (the facts of doc/formats.md, "Mixture of experts"):
+#   llada-moe: QK RMSNorm per head before RoPE (half split), every layer MoE:
+#       p = softmax(router logits over all experts); the k largest p; no renormalisation;
+#       ffn(h) = sum_j p_j * expert_j(h)
+#   sigmoid-group routers (llada2): s = sigmoid(logits), b = s + expert bias;
+#       group score = sum of the two largest b of each group of consecutive experts;
+#       keep the best topk_group groups; the k largest b inside them;
+#       weights = s_j / (sum s + 1e-20) * routed scale; plus the shared expert.
+#   Ties go to the lowest index (experts and groups).
+MOE = {"llada-moe": "softmax"}
+
+
+def topk_lowest_index(v, k):
+    """Indices of the k largest entries of v, largest first, ties to the lowest index."""
+    return np.argsort(-np.asarray(v, dtype=np.float64), kind="stable")[:k]
+
+
+def route_softmax(logits, k):
+    p = np.exp(logits - logits.max())
+    p = p / p.sum()
+    idx = topk_lowest_index(p, k)
+    return idx, p[idx]
+
+
+def route_sigmoid_group(logits, bias, k, n_group, topk_group, scale):
+    s = 1.0 / (1.0 + np.exp(-logits))
+    b = s + (bias if bias is not None else 0.0)
+    n = len(logits)
+    allowed = np.ones(n, dtype=bool)
+    if n_group > 1:
+        g = b.reshape(n_group, n // n_group)
+        gscore = np.sort(g, axis=1)[:, ::-1][:, :2].sum(axis=1)
+        keep = topk_lowest_index(gscore, topk_group)
+        allowed[:] = False
+        for grp in keep:
+            allowed[grp * (n // n_group):(grp + 1) * (n // n_group)] = True
+    cand = np.where(allowed, b, -np.inf)
+    idx = topk_lowest_index(cand, k)
+    w = s[idx]
+    if k > 1:
+        w = w / (w.sum() + 1e-20)
+    return idx, w * scale
 
 
 class Model:
@@ -55,13 +98,30 @@ class Model:
 
         self.n_embd = int(req("embedding_length"))
         self.n_layer = int(req("block_count"))
-        self.n_ff = int(scalar("feed_forward_length", req("feed_forward_length")))
+        ff = g.get(arch + ".feed_forward_length")
+        if ff is None and arch not in MOE:
+            req("feed_forward_length")
+        self.n_ff = int(scalar("feed_forward_length", ff)) if ff is not None else 0
         self.n_head = int(scalar("attention.head_count", req("attention.head_count")))
         hkv = g.get(arch + ".attention.head_count_kv")
         self.n_head_kv = int(scalar("attention.head_count_kv", hkv)) if hkv is not None else self.n_head
         self.eps = float(req("attention.layer_norm_rms_epsilon"))
         self.theta = float(g.get(arch + ".rope.freq_base", 10000.0))
         self.head_dim = int(g.get(arch + ".attention.key_length", self.n_embd // self.n_head))
+        self.router = MOE.get(arch)
+        if self.router is not None:
+            self.n_expert = int(req("expert_count"))
+            self.n_expert_used = int(req("expert_used_count"))
+            self.n_ff_exp = int(g.get(arch + ".expert_feed_forward_length",
+                                      self.n_ff // self.n_expert_used if self.n_ff else 0))
+            self.n_shared = int(g.get(arch + ".expert_shared_count", 0))
+            self.n_ff_shexp = int(g.get(arch + ".expert_shared_feed_forward_length",
+                                        self.n_shared * self.n_ff_exp))
+            sc = float(g.get(arch + ".expert_weights_scale", 0.0))
+            self.routed_scale = 1.0 if sc == 0.0 else sc
+            self.n_group = int(g.get(arch + ".expert_group_count", 1))
+            self.topk_group = int(g.get(arch + ".expert_group_used_count", self.n_group))
+            self.n_dense_lead = int(g.get(arch + ".leading_dense_block_count", 0))
         n_rot = int(g.get(arch + ".rope.dimension_count", self.head_dim))
         if n_rot != self.head_dim:
             raise GGUFError("rope.dimension_count %d != head_dim %d" % (n_rot, self.head_dim))
@@ -70,7 +130,7 @@ class Model:
                             % (self.n_head, self.n_head_kv))
         if self.head_dim % 2 != 0:
             raise GGUFError("head_dim %d is odd" % self.head_dim)
-        self.half_split = arch == "dream"
+        self.half_split = arch in ("dream", "llada-moe")
         # Absent means shift (llama.cpp's diffusion example); both converters for llada
         # write false explicitly.
         sl = g.get("diffusion.shift_logits")
@@ -115,10 +175,25 @@ class Model:
                 "bv": W(p + "attn_v.bias", (nkv,), optional=True),
                 "wo": W(p + "attn_output.weight", (d, nq)),
                 "ffn_norm": W(p + "ffn_norm.weight", (d,)),
-                "w_gate": W(p + "ffn_gate.weight", (self.n_ff, d)),
-                "w_up": W(p + "ffn_up.weight", (self.n_ff, d)),
-                "w_down": W(p + "ffn_down.weight", (d, self.n_ff)),
+                "q_norm": W(p + "attn_q_norm.weight", (hd,), optional=True),
+                "k_norm": W(p + "attn_k_norm.weight", (hd,), optional=True),
             }
+            if self.router is not None and i >= self.n_dense_lead:
+                X, F = self.n_expert, self.n_ff_exp
+                L["router"] = W(p + "ffn_gate_inp.weight", (X, d))
+                L["router_bias"] = W(p + "exp_probs_b.bias", (X,), optional=True)
+                L["exp_gate"] = W(p + "ffn_gate_exps.weight", (X, F, d))
+                L["exp_up"] = W(p + "ffn_up_exps.weight", (X, F, d))
+                L["exp_down"] = W(p + "ffn_down_exps.weight", (X, d, F))
+                if self.n_ff_shexp:
+                    S = self.n_ff_shexp
+                    L["sh_gate"] = W(p + "ffn_gate_shexp.weight", (S, d))
+                    L["sh_up"] = W(p + "ffn_up_shexp.weight", (S, d))
+                    L["sh_down"] = W(p + "ffn_down_shexp.weight", (d, S))
+            else:
+                L["w_gate"] = W(p + "ffn_gate.weight", (self.n_ff, d))
+                L["w_up"] = W(p + "ffn_up.weight", (self.n_ff, d))
+                L["w_down"] = W(p + "ffn_down.weight", (d, self.n_ff))
             self.layers.append(L)
 
     # ---- pieces
@@ -159,8 +234,14 @@ class Model:
             k = k + L["bk"]
         if L["bv"] is not None:
             v = v + L["bv"]
-        q = self.rope(q.reshape(n, nh, hd))
-        k = self.rope(k.reshape(n, nkv, hd))
+        q = q.reshape(n, nh, hd)
+        k = k.reshape(n, nkv, hd)
+        if L.get("q_norm") is not None:
+            q = self.rmsnorm(q, L["q_norm"])      # per head, over head_dim
+        if L.get("k_norm") is not None:
+            k = self.rmsnorm(k, L["k_norm"])
+        q = self.rope(q)
+        k = self.rope(k)
         v = v.reshape(n, nkv, hd)
         group = nh // nkv
         out = np.empty((n, nh, hd))
@@ -179,7 +260,33 @@ class Model:
             out[:, hh, :] = p @ v[:, kv, :]
         return out.reshape(n, nh * hd) @ L["wo"].T
 
+    @staticmethod
+    def swiglu(h, wg, wu, wd):
+        gate = h @ wg.T
+        up = h @ wu.T
+        return (gate / (1.0 + np.exp(-gate)) * up) @ wd.T
+
+    def route(self, logits, L):
+        if self.router == "softmax":
+            return route_softmax(logits, self.n_expert_used)
+        return route_sigmoid_group(logits, L.get("router_bias"), self.n_expert_used,
+                                   self.n_group, self.topk_group, self.routed_scale)
+
+    def moe(self, h, L):
+        out = np.zeros_like(h)
+        logits = h @ L["router"].T                               # [n, n_expert]
+        for t in range(h.shape[0]):
+            idx, w = self.route(logits[t], L)
+            for e, we in zip(idx, w):
+                out[t] += we * self.swiglu(h[t:t + 1], L["exp_gate"][e], L["exp_up"][e],
+                                           L["exp_down"][e])[0]
+        if "sh_gate" in L:
+            out += self.swiglu(h, L["sh_gate"], L["sh_up"], L["sh_down"])
+        return out
+
     def ffn(self, h, L):
+        if "router" in L:
+            return self.moe(h, L)
         gate = h @ L["w_gate"].T
         up = h @ L["w_up"].T
         silu = gate / (1.0 + np.exp(-gate))

@@ -2,7 +2,10 @@
  * their errors, the output keys and how they relate, determinism, windows, and the
  * bigram's numbers against a naive dense recount of the same tokens.
  *
- *     test_score_cli DIFFLM-SCORE DIFFLM-BIGRAM LLADA.gguf DREAM.gguf */
+ *     test_score_cli DIFFLM-SCORE DIFFLM-BIGRAM LLADA.gguf DREAM.gguf HF-FOLDER HF-FOLDER.gguf
+ *
+ * HF-FOLDER is a Hugging Face model folder (tests/hf/hf_mkfolder) holding the weights of
+ * HF-FOLDER.gguf: scored the same, it must print the same numbers. */
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,7 +19,7 @@
 #include "fmt/gguf.h"
 #include "tok/tok.h"
 
-static const char *g_score, *g_bigram, *g_llada, *g_dream;
+static const char *g_score, *g_bigram, *g_llada, *g_dream, *g_folder, *g_folder_gguf;
 
 typedef struct result {
     int status;             /* exit status, or -1 when the tool did not exit normally */
@@ -377,6 +380,33 @@ START_TEST(bigram_errors) {
 }
 END_TEST
 
+/* A folder wherever a file goes: -m DIR and -m DIR/config.json score as its GGUF does. */
+START_TEST(score_folder) {
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg, "%s/config.json", g_folder);
+    const char *models[] = { g_folder_gguf, g_folder, cfg };
+    result r[3];
+    for (int i = 0; i < 3; i++) {
+        run_tool(&r[i], (const char *const[]){ g_score, "-m", models[i], "--prompt", "Genesis:", "--text", k_text,
+                                               "--mc", "16", "--batch", "4", "--seed", "5", "-t", "1", NULL });
+        ck_assert_msg(r[i].status == 0, "%s: %s", models[i], r[i].err);
+    }
+    ck_assert(key_value(r[0].out, "nll_nats") > 0.0);
+    ck_assert_str_eq(r[1].out, r[0].out);
+    ck_assert_str_eq(r[2].out, r[0].out);
+    /* a folder without its weights names what is missing */
+    char dir[] = "/tmp/difflm-score-folder-XXXXXX", cmd[8400];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "cp '%s'/*.json '%s'/", g_folder, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    run_tool(&r[1], (const char *const[]){ g_score, "-m", dir, "--text", k_text, NULL });
+    ck_assert_int_ne(r[1].status, 0);
+    ck_assert_msg(strstr(r[1].err, "model.safetensors"), "%s", r[1].err);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *cli_suite(void) {
     Suite *s = suite_create("score-cli");
     TCase *tc = tcase_create("cli");
@@ -388,15 +418,19 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, score_dream_borrows_context);
     tcase_add_test(tc, bigram_numbers);
     tcase_add_test(tc, bigram_errors);
+    tcase_add_test(tc, score_folder);
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: test_score_cli DIFFLM-SCORE DIFFLM-BIGRAM LLADA.gguf DREAM.gguf\n");
+    if (argc != 7) {
+        fprintf(stderr, "usage: test_score_cli DIFFLM-SCORE DIFFLM-BIGRAM LLADA.gguf DREAM.gguf HF-FOLDER "
+                        "HF-FOLDER.gguf\n");
         return 2;
     }
+    g_folder = argv[5];
+    g_folder_gguf = argv[6];
     g_score = argv[1];
     g_bigram = argv[2];
     g_llada = argv[3];

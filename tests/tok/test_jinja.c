@@ -106,6 +106,10 @@ START_TEST(test_bounds) {
     expect_fail("{% set ns = namespace(s='xxxxxxxxxxxxxxxx') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
                 DIFFLM_E_NOMEM, "bytes allocated");
     expect_fail("{% for i in range(100000) %}{{ 'x' * 4000 }}{% endfor %}", DIFFLM_E_NOMEM, "output longer");
+    /* repetition past the allocation bound fails before allocating (and without a
+     * billion appends: fuzz/corpus/jinja/regress-repeat-calls) */
+    expect_fail("{{ 'x' * 2000000000 }}", DIFFLM_E_NOMEM, "bytes allocated");
+    expect_fail("{{ 'xy' * 4611686018427387904 }}", DIFFLM_E_NOMEM, "bytes allocated");
     s = repeat("", " ", DL_JINJA_MAX_SOURCE + 1, "");
     expect_fail(s, DIFFLM_E_UNSUPPORTED, "bytes (at most");
     free(s);

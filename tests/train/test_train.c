@@ -402,10 +402,10 @@ START_TEST(shared_layers) {
     ck_assert_int_eq(memcmp(xo2 + (size_t)len[0] * E, xo + (size_t)len[0] * E,
                             sizeof(float) * len[1] * E), 0);
     /* the FFN: separate output and activation buffers against in place */
-    dl_ffn_acts fa = { buf[0], buf[1], buf[2], buf[3] };
+    dl_ffn_acts fa = { buf[0], buf[1], buf[2], buf[3], NULL };
     dl_layer_ffn(&ex, xo, &fa, x, &layers[1], &w.hp, R);
     memcpy(xo2, x, sizeof(float) * R * E);
-    dl_ffn_acts fi = { buf[7], buf[8], buf[9], buf[8] };
+    dl_ffn_acts fi = { buf[7], buf[8], buf[9], buf[8], NULL };
     dl_layer_ffn(&ex, xo2, &fi, xo2, &layers[1], &w.hp, R);
     ck_assert_int_eq(memcmp(xo, xo2, sizeof(float) * R * E), 0);
     ck_assert_int_eq(memcmp(buf[3], buf[8], sizeof(float) * R * F), 0);

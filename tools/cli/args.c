@@ -92,7 +92,8 @@ static const option options[] = {
 void cli_usage(FILE *f) {
     fprintf(f,
         "usage: difflm [options]\n"
-        "  -m, --model PATH        GGUF model (default: $DIFFLM_MODEL, else %s)\n"
+        "  -m, --model PATH        GGUF model, or a Hugging Face model folder (or its\n"
+        "                          config.json) (default: $DIFFLM_MODEL, else %s)\n"
         "  -p, --prompt TEXT       prompt text (--prompt=TEXT for text that starts with '-')\n"
         "  -f, --file FILE         read the prompt from FILE ('-' = standard input)\n"
         "                          without -p, -f or --prompt-ids the prompt is read from\n"

@@ -223,7 +223,7 @@ static void forward_layers(tr_model *m, const tr_batch *b) {
         layer_acts A = layer_view(m, l);
         const dl_attn_acts aa = { A.xn1, A.q, A.k, A.v, A.att };
         const dl_attn_plan plan = { a->seqs, b->n_seq, T, NULL, A.p, (size_t)T * T, 1, 0, 0, 0 };
-        const dl_ffn_acts fa = { A.xn2, A.gate, A.up, A.h };
+        const dl_ffn_acts fa = { A.xn2, A.gate, A.up, A.h, NULL };
         dl_layer_attention(&m->ex, A.xmid, &aa, A.x, &m->wl[l], &m->w.hp, a->cs, &plan, N);
         dl_layer_ffn(&m->ex, A.xo, &fa, A.xmid, &m->wl[l], &m->w.hp, N);
     }
@@ -273,7 +273,7 @@ static void backward_layers(tr_model *m, const tr_batch *b) {
         layer_acts A = layer_view(m, l);
         const dl_attn_acts aa = { A.xn1, A.q, A.k, A.v, A.att };
         const dl_attn_plan plan = { a->seqs, b->n_seq, T, NULL, A.p, (size_t)T * T, 1, 0, 0, 0 };
-        const dl_ffn_acts fa = { A.xn2, A.gate, A.up, A.h };
+        const dl_ffn_acts fa = { A.xn2, A.gate, A.up, A.h, NULL };
         dl_layer_ffn_backward(&bx, a->dres, &m->gl[l], &fg, &fa, A.xmid, &m->wl[l], &m->w.hp, N);
         dl_layer_attention_backward(&bx, a->dres, &m->gl[l], &ag, &aa, A.x, &m->wl[l], &m->w.hp,
                                     a->cs, &plan, N);

@@ -7,6 +7,8 @@ from ctypes import byref, c_int, c_size_t
 
 from . import lowlevel as ll
 from ._errors import Error, make_error
+from ._info import model_info_from
+from ._model import Model, _ctx_params, _LogSink
 from ._native import lib
 
 # Bytes reserved per generated token for difflm_sample's output; when a token is longer,
@@ -29,28 +31,6 @@ GEN_PARAMS = ("gen_length", "steps", "block_length", "schedule", "remasking", "t
               "top_k", "top_p", "cfg_scale", "eps", "alg_temp", "seed", "flags", "parallel",
               "threshold", "factor", "cache", "block_threshold", "editing_threshold",
               "max_post_steps")
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelInfo:
-    """difflm_model_info without struct_size; ids are -1 where the model has none."""
-    arch: int
-    n_vocab: int
-    n_ctx_train: int
-    max_canvas: int
-    n_layer: int
-    n_embd: int
-    n_head: int
-    n_head_kv: int
-    n_ff: int
-    shift_logits: bool
-    mask_id: int
-    bos_id: int
-    eos_id: int
-    eot_id: int
-    add_bos: bool
-    n_params: int
-    block_length: int   # > 0: block-causal (the block diffusion schedule); 0: bidirectional
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,41 +95,33 @@ def _text_bytes(text, what):
     return data
 
 
-class _LogSink:
-    """Receives the library's log lines: keeps the last error (difflm_create has no
-    context to hold it) and forwards everything to the caller's function, if any. Kept
-    apart from Context so the C callback does not hold the Context alive."""
-
-    def __init__(self, user_fn):
-        self.user_fn = user_fn
-        self.last_error = ""
-        self.c_fn = ll.difflm_log_fn(self._receive)
-
-    def _receive(self, level, message, _user):
-        text = message.decode("utf-8", "replace") if message else ""
-        if level == ll.LOG_ERROR:
-            self.last_error = text
-        if self.user_fn is not None:
-            try:
-                self.user_fn(level, text)
-            except Exception:  # an exception cannot cross the C frame; drop it
-                pass
-
-
 class Context:
-    """A loaded model plus everything one generation needs (a difflm_ctx).
+    """Everything one generation needs (a difflm_ctx): a model and its own scratch,
+    schedule state, thread pool, last error and cancel flag.
 
-    Use it from one thread at a time; cancel() is the exception and is safe from any
-    thread. Close it with close() or a `with` block; __del__ is only a fallback.
+    Context(path) loads a private model (difflm_create); Context(model) creates one more
+    context on a loaded Model (difflm_ctx_create), sharing its weights and tokenizer
+    (mask_token_id is then the Model's). Use a Context from one thread at a time; cancel()
+    is the exception and is safe from any thread. Close it with close() or a `with`
+    block; __del__ is only a fallback.
     """
 
     def __init__(self, model_path, *, n_threads=0, max_canvas=0, mask_token_id=-1,
                  log=None, log_level=ll.LOG_WARN, max_batch=1):
         self._ctx = None
+        self._release_model = None  # a Model's keepalive, dropped after difflm_free
         self._lock = threading.RLock()  # close() vs cancel() from another thread
         self._keepalive = None      # the step callback the library may still call
         self._generation = 0        # bumped by every generate_begin, to spot stale steps()
         self._sink = _LogSink(log)
+        self._model = model_path if isinstance(model_path, Model) else None
+        if self._model is not None:
+            if mask_token_id != -1:
+                raise ValueError("mask_token_id belongs to the model: give it to Model()")
+            p = _ctx_params(n_threads, max_canvas, max_batch, log_level, self._sink.c_fn)
+            self._ctx, self._release_model = self._model._create_context(p, self._sink)
+            self._info = self.model_info()
+            return
         p = ll.difflm_params()
         lib.difflm_params_init(byref(p))
         p.model_path = _text_bytes(os.fsencode(model_path), "model_path")
@@ -166,14 +138,22 @@ class Context:
         self._ctx = ctx
         self._info = self.model_info()
 
+    @property
+    def model(self):
+        """The Model this context was created from; None for Context(path)."""
+        return self._model
+
     # ------------------------------------------------------------ lifetime
 
     def close(self):
         """Frees the context; further calls raise Error(E_STATE). Idempotent."""
         with self._lock:
             ctx, self._ctx = self._ctx, None
+            release, self._release_model = self._release_model, None
             if ctx:
                 lib.difflm_free(ctx)
+            if release:  # after the free: the C model may still need the image till then
+                release()
         self._keepalive = None
 
     def __enter__(self):
@@ -209,13 +189,7 @@ class Context:
         out = ll.difflm_model_info()
         out.struct_size = ctypes.sizeof(out)
         self._check(lib.difflm_model_info_get(self._handle(), byref(out)))
-        if out.struct_size != ctypes.sizeof(out):
-            raise Error(ll.E_INTERNAL, "the library fills %d bytes of difflm_model_info, the "
-                        "binding mirrors %d" % (out.struct_size, ctypes.sizeof(out)))
-        values = {f.name: getattr(out, f.name) for f in dataclasses.fields(ModelInfo)}
-        values["shift_logits"] = bool(values["shift_logits"])
-        values["add_bos"] = bool(values["add_bos"])
-        return ModelInfo(**values)
+        return model_info_from(out)
 
     def tokenize(self, text, *, add_bos=False, parse_special=False):
         """str or bytes -> list of token ids."""

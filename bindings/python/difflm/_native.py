@@ -12,7 +12,10 @@ def _check(lib):
     # The library reports its struct sizes only through *_params_init; a mismatch means the
     # mirrored layouts in lowlevel.py are out of date with the loaded library.
     for struct, init in ((lowlevel.difflm_params, lib.difflm_params_init),
-                         (lowlevel.difflm_gen_params, lib.difflm_gen_params_init)):
+                         (lowlevel.difflm_gen_params, lib.difflm_gen_params_init),
+                         (lowlevel.difflm_model_params, lib.difflm_model_params_init),
+                         (lowlevel.difflm_ctx_params, lib.difflm_ctx_params_init),
+                         (lowlevel.difflm_score_params, lib.difflm_score_params_init)):
         theirs = lowlevel.library_struct_size(init)
         ours = ctypes.sizeof(struct)
         if theirs != ours:

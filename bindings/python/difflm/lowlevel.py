@@ -108,6 +108,55 @@ class difflm_params(Structure):
     ]
 
 
+# typedef int (*difflm_read_fn)(void *user, uint64_t offset, void *dst, size_t n);
+difflm_read_fn = CFUNCTYPE(c_int, c_void_p, c_uint64, c_void_p, c_size_t)
+# typedef void *(*difflm_alloc_fn)(size_t size, size_t alignment, void *user);
+difflm_alloc_fn = CFUNCTYPE(c_void_p, c_size_t, c_size_t, c_void_p)
+# typedef void (*difflm_free_fn)(void *ptr, void *user);
+difflm_free_fn = CFUNCTYPE(None, c_void_p, c_void_p)
+
+
+class difflm_model_params(Structure):
+    """typedef struct difflm_model_params { uint32_t struct_size; const char *path;
+    int32_t mask_token_id, log_level; difflm_log_fn log_fn; void *log_user;
+    difflm_alloc_fn alloc_fn; difflm_free_fn free_fn; void *alloc_user;
+    const void *data; size_t size; difflm_read_fn read_fn; void *read_user;
+    } difflm_model_params;"""
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("path", c_char_p),
+        ("mask_token_id", c_int32),
+        ("log_level", c_int32),
+        ("log_fn", difflm_log_fn),
+        ("log_user", c_void_p),
+        ("alloc_fn", difflm_alloc_fn),
+        ("free_fn", difflm_free_fn),
+        ("alloc_user", c_void_p),
+        ("data", c_void_p),
+        ("size", c_size_t),
+        ("read_fn", difflm_read_fn),
+        ("read_user", c_void_p),
+    ]
+
+
+class difflm_ctx_params(Structure):
+    """typedef struct difflm_ctx_params { uint32_t struct_size; int32_t n_threads,
+    max_canvas, log_level; difflm_log_fn log_fn; void *log_user; difflm_alloc_fn alloc_fn;
+    difflm_free_fn free_fn; void *alloc_user; int32_t max_batch; } difflm_ctx_params;"""
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("n_threads", c_int32),
+        ("max_canvas", c_int32),
+        ("log_level", c_int32),
+        ("log_fn", difflm_log_fn),
+        ("log_user", c_void_p),
+        ("alloc_fn", difflm_alloc_fn),
+        ("free_fn", difflm_free_fn),
+        ("alloc_user", c_void_p),
+        ("max_batch", c_int32),
+    ]
+
+
 class difflm_model_info(Structure):
     """typedef struct difflm_model_info { uint32_t struct_size; int32_t arch, n_vocab,
     n_ctx_train, max_canvas, n_layer, n_embd, n_head, n_head_kv, n_ff, shift_logits,
@@ -176,6 +225,7 @@ class difflm_gen_params(Structure):
 # ------------------------------------------------------------------ prototypes
 
 _ctx_p = c_void_p  # difflm_ctx * (opaque)
+_model_p = c_void_p  # difflm_model * (opaque)
 
 # name: (restype, argtypes, C prototype)
 PROTOTYPES = {
@@ -195,6 +245,27 @@ PROTOTYPES = {
         "void difflm_free(difflm_ctx *ctx);"),
     "difflm_last_error": (c_char_p, [_ctx_p],
         "const char *difflm_last_error(const difflm_ctx *ctx);"),
+    "difflm_status_name": (c_char_p, [c_int],
+        "const char *difflm_status_name(int status);"),
+    "difflm_model_params_init": (None, [POINTER(difflm_model_params)],
+        "void difflm_model_params_init(difflm_model_params *p);"),
+    "difflm_model_load": (_model_p, [POINTER(difflm_model_params), POINTER(c_int)],
+        "difflm_model *difflm_model_load(const difflm_model_params *p, int *status);"),
+    "difflm_model_free": (None, [_model_p],
+        "void difflm_model_free(difflm_model *model);"),
+    "difflm_model_describe": (c_int, [_model_p, POINTER(difflm_model_info)],
+        "int difflm_model_describe(const difflm_model *model, difflm_model_info *out);"),
+    "difflm_ctx_params_init": (None, [POINTER(difflm_ctx_params)],
+        "void difflm_ctx_params_init(difflm_ctx_params *p);"),
+    "difflm_ctx_create": (_ctx_p, [_model_p, POINTER(difflm_ctx_params), POINTER(c_int)],
+        "difflm_ctx *difflm_ctx_create(difflm_model *model, const difflm_ctx_params *p, "
+        "int *status);"),
+    "difflm_ctx_memory_required": (c_int, [_model_p, POINTER(difflm_ctx_params),
+                                           POINTER(c_size_t)],
+        "int difflm_ctx_memory_required(const difflm_model *model, "
+        "const difflm_ctx_params *p, size_t *bytes);"),
+    "difflm_ctx_model": (_model_p, [_ctx_p],
+        "difflm_model *difflm_ctx_model(const difflm_ctx *ctx);"),
     "difflm_model_info_get": (c_int, [_ctx_p, POINTER(difflm_model_info)],
         "int difflm_model_info_get(const difflm_ctx *ctx, difflm_model_info *out);"),
     "difflm_tokenize": (c_int, [_ctx_p, c_char_p, c_size_t, c_uint32, POINTER(difflm_token),

@@ -76,6 +76,24 @@ pub struct difflm_ctx {
     _private: [u8; 0],
 }
 
+/// `typedef struct difflm_model difflm_model;` (opaque)
+#[repr(C)]
+pub struct difflm_model {
+    _private: [u8; 0],
+}
+
+/// `typedef void *(*difflm_alloc_fn)(size_t size, size_t alignment, void *user);`
+pub type difflm_alloc_fn =
+    Option<unsafe extern "C" fn(size: usize, alignment: usize, user: *mut c_void) -> *mut c_void>;
+
+/// `typedef void (*difflm_free_fn)(void *ptr, void *user);`
+pub type difflm_free_fn = Option<unsafe extern "C" fn(ptr: *mut c_void, user: *mut c_void)>;
+
+/// `typedef int (*difflm_read_fn)(void *user, uint64_t offset, void *dst, size_t n);`
+pub type difflm_read_fn = Option<
+    unsafe extern "C" fn(user: *mut c_void, offset: u64, dst: *mut c_void, n: usize) -> c_int,
+>;
+
 /// `typedef void (*difflm_log_fn)(int32_t level, const char *message, void *user);`
 pub type difflm_log_fn =
     Option<unsafe extern "C" fn(level: i32, message: *const c_char, user: *mut c_void)>;
@@ -115,6 +133,46 @@ pub struct difflm_params {
     pub log_level: i32,
     pub log_fn: difflm_log_fn,
     pub log_user: *mut c_void,
+    pub max_batch: i32,
+}
+
+/// `typedef struct difflm_model_params { uint32_t struct_size; const char *path;
+/// int32_t mask_token_id, log_level; difflm_log_fn log_fn; void *log_user;
+/// difflm_alloc_fn alloc_fn; difflm_free_fn free_fn; void *alloc_user; const void *data;
+/// size_t size; difflm_read_fn read_fn; void *read_user; } difflm_model_params;`
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct difflm_model_params {
+    pub struct_size: u32,
+    pub path: *const c_char,
+    pub mask_token_id: i32,
+    pub log_level: i32,
+    pub log_fn: difflm_log_fn,
+    pub log_user: *mut c_void,
+    pub alloc_fn: difflm_alloc_fn,
+    pub free_fn: difflm_free_fn,
+    pub alloc_user: *mut c_void,
+    pub data: *const c_void,
+    pub size: usize,
+    pub read_fn: difflm_read_fn,
+    pub read_user: *mut c_void,
+}
+
+/// `typedef struct difflm_ctx_params { uint32_t struct_size; int32_t n_threads,
+/// max_canvas, log_level; difflm_log_fn log_fn; void *log_user; difflm_alloc_fn alloc_fn;
+/// difflm_free_fn free_fn; void *alloc_user; int32_t max_batch; } difflm_ctx_params;`
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct difflm_ctx_params {
+    pub struct_size: u32,
+    pub n_threads: i32,
+    pub max_canvas: i32,
+    pub log_level: i32,
+    pub log_fn: difflm_log_fn,
+    pub log_user: *mut c_void,
+    pub alloc_fn: difflm_alloc_fn,
+    pub free_fn: difflm_free_fn,
+    pub alloc_user: *mut c_void,
     pub max_batch: i32,
 }
 
@@ -213,6 +271,8 @@ pub struct difflm_gen_params {
 extern "C" {
     /// `const char *difflm_status_str(int status);`
     pub fn difflm_status_str(status: c_int) -> *const c_char;
+    /// `const char *difflm_status_name(int status);`
+    pub fn difflm_status_name(status: c_int) -> *const c_char;
     /// `const char *difflm_version(void);`
     pub fn difflm_version() -> *const c_char;
     /// `uint32_t difflm_version_number(void);`
@@ -228,6 +288,35 @@ extern "C" {
     pub fn difflm_free(ctx: *mut difflm_ctx);
     /// `const char *difflm_last_error(const difflm_ctx *ctx);`
     pub fn difflm_last_error(ctx: *const difflm_ctx) -> *const c_char;
+    /// `void difflm_model_params_init(difflm_model_params *p);`
+    pub fn difflm_model_params_init(p: *mut difflm_model_params);
+    /// `difflm_model *difflm_model_load(const difflm_model_params *p, int *status);`
+    pub fn difflm_model_load(
+        p: *const difflm_model_params,
+        status: *mut c_int,
+    ) -> *mut difflm_model;
+    /// `void difflm_model_free(difflm_model *model);`
+    pub fn difflm_model_free(model: *mut difflm_model);
+    /// `int difflm_model_describe(const difflm_model *model, difflm_model_info *out);`
+    pub fn difflm_model_describe(model: *const difflm_model, out: *mut difflm_model_info) -> c_int;
+    /// `void difflm_ctx_params_init(difflm_ctx_params *p);`
+    pub fn difflm_ctx_params_init(p: *mut difflm_ctx_params);
+    /// `difflm_ctx *difflm_ctx_create(difflm_model *model, const difflm_ctx_params *p,
+    /// int *status);`
+    pub fn difflm_ctx_create(
+        model: *mut difflm_model,
+        p: *const difflm_ctx_params,
+        status: *mut c_int,
+    ) -> *mut difflm_ctx;
+    /// `int difflm_ctx_memory_required(const difflm_model *model,
+    /// const difflm_ctx_params *p, size_t *bytes);`
+    pub fn difflm_ctx_memory_required(
+        model: *const difflm_model,
+        p: *const difflm_ctx_params,
+        bytes: *mut usize,
+    ) -> c_int;
+    /// `difflm_model *difflm_ctx_model(const difflm_ctx *ctx);`
+    pub fn difflm_ctx_model(ctx: *const difflm_ctx) -> *mut difflm_model;
     /// `int difflm_model_info_get(const difflm_ctx *ctx, difflm_model_info *out);`
     pub fn difflm_model_info_get(ctx: *const difflm_ctx, out: *mut difflm_model_info) -> c_int;
 
@@ -396,6 +485,12 @@ mod tests {
             let mut buf = [MaybeUninit::<u64>::zeroed(); 64];
             difflm_score_params_init(buf.as_mut_ptr().cast());
             assert_eq!(*buf.as_ptr().cast::<u32>() as usize, size_of::<difflm_score_params>());
+            let mut buf = [MaybeUninit::<u64>::zeroed(); 64];
+            difflm_model_params_init(buf.as_mut_ptr().cast());
+            assert_eq!(*buf.as_ptr().cast::<u32>() as usize, size_of::<difflm_model_params>());
+            let mut buf = [MaybeUninit::<u64>::zeroed(); 64];
+            difflm_ctx_params_init(buf.as_mut_ptr().cast());
+            assert_eq!(*buf.as_ptr().cast::<u32>() as usize, size_of::<difflm_ctx_params>());
         }
         if size_of::<usize>() == 8 {
             assert_eq!(size_of::<difflm_params>(), 56);
@@ -404,6 +499,8 @@ mod tests {
             assert_eq!(size_of::<difflm_model_info>(), 80);
             assert_eq!(size_of::<difflm_score_params>(), 24);
             assert_eq!(size_of::<difflm_score_result>(), 40);
+            assert_eq!(size_of::<difflm_model_params>(), 96);
+            assert_eq!(size_of::<difflm_ctx_params>(), 64);
         }
     }
 

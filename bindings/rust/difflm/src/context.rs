@@ -1,4 +1,5 @@
-//! Context: one loaded model and its generation state (a `difflm_ctx`).
+//! Context: a model's generation state (a `difflm_ctx`), on a private model or a shared
+//! [`Model`].
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
 use std::path::Path;
@@ -11,7 +12,8 @@ use crate::callbacks::{
     hook_trampoline, log_trampoline, record_trampoline, Hook, LogSink, StepRecord,
 };
 use crate::error::{Error, Result};
-use crate::params::{raw_params, ContextParams, GenParams};
+use crate::model::{Model, Shared};
+use crate::params::{raw_ctx_params, raw_params, ContextParams, GenParams};
 
 pub type Token = sys::difflm_token;
 
@@ -38,8 +40,59 @@ pub struct ModelInfo {
     pub eot_id: Token,
     pub add_bos: bool,
     pub n_params: u64,
-    /// > 0: a block-causal model (SCHEDULE_BLOCK_DIFFUSION); 0: bidirectional.
+    /// > 0: a block-causal model, attention bidirectional inside blocks of this many
+    /// positions and causal across them (`diffusion.block_length`); 0: bidirectional.
     pub block_length: i32,
+}
+
+impl ModelInfo {
+    /// A placeholder until the library has filled one.
+    pub(crate) fn unfilled() -> ModelInfo {
+        ModelInfo::convert(&sys::difflm_model_info {
+            mask_id: -1,
+            bos_id: -1,
+            eos_id: -1,
+            eot_id: -1,
+            ..Default::default()
+        })
+    }
+
+    /// A filled `difflm_model_info`, checking that the library filled the whole mirror.
+    pub(crate) fn from_raw(m: &sys::difflm_model_info) -> Result<ModelInfo> {
+        if m.struct_size as usize != std::mem::size_of::<sys::difflm_model_info>() {
+            return Err(Error::new(
+                sys::DIFFLM_E_INTERNAL,
+                format!(
+                    "the library fills {} bytes of difflm_model_info, the binding mirrors {}",
+                    m.struct_size,
+                    std::mem::size_of::<sys::difflm_model_info>()
+                ),
+            ));
+        }
+        Ok(ModelInfo::convert(m))
+    }
+
+    fn convert(m: &sys::difflm_model_info) -> ModelInfo {
+        ModelInfo {
+            arch: m.arch,
+            n_vocab: m.n_vocab,
+            n_ctx_train: m.n_ctx_train,
+            max_canvas: m.max_canvas,
+            n_layer: m.n_layer,
+            n_embd: m.n_embd,
+            n_head: m.n_head,
+            n_head_kv: m.n_head_kv,
+            n_ff: m.n_ff,
+            shift_logits: m.shift_logits != 0,
+            mask_id: m.mask_id,
+            bos_id: m.bos_id,
+            eos_id: m.eos_id,
+            eot_id: m.eot_id,
+            add_bos: m.add_bos != 0,
+            n_params: m.n_params,
+            block_length: m.block_length,
+        }
+    }
 }
 
 /// The canvas after one denoising step (an owned copy).
@@ -95,7 +148,9 @@ impl CancelHandle {
     }
 }
 
-/// A loaded model plus everything one generation needs.
+/// Everything one generation needs: a model (private, from [`Context::new`], or shared,
+/// from [`Context::from_model`]) and its own scratch, schedule state, thread pool, last
+/// error and cancel flag.
 ///
 /// `Send` but not `Sync`: move it to another thread, but use it from one thread at a
 /// time (the C contract). Cancel from elsewhere through [`Context::cancel_handle`].
@@ -110,6 +165,17 @@ pub struct Context {
     log: *mut LogSink,
     record: *mut StepRecord,
     info: ModelInfo,
+    /// The shared model's Rust state (image, log), dropped after `difflm_free`.
+    _model: Option<Arc<Shared>>,
+}
+
+/// Where an error's detail text comes from: the context's `difflm_last_error`, or the
+/// status's description alone (the calls on a const context do not set the last error,
+/// which may then be an older call's).
+#[derive(Clone, Copy)]
+enum Detail {
+    LastError,
+    StatusOnly,
 }
 
 // SAFETY: the library allows a context to be used from any thread, one at a time; the
@@ -117,19 +183,19 @@ pub struct Context {
 // calls on it. The raw pointers keep the type !Sync.
 unsafe impl Send for Context {}
 
-fn cstring(bytes: Vec<u8>, what: &str) -> Result<CString> {
+pub(crate) fn cstring(bytes: Vec<u8>, what: &str) -> Result<CString> {
     CString::new(bytes)
         .map_err(|_| Error::new(sys::DIFFLM_E_INVALID_ARG, format!("{what} contains a NUL byte")))
 }
 
 #[cfg(unix)]
-fn path_bytes(p: &Path) -> Vec<u8> {
+pub(crate) fn path_bytes(p: &Path) -> Vec<u8> {
     use std::os::unix::ffi::OsStrExt;
     p.as_os_str().as_bytes().to_vec()
 }
 
 #[cfg(not(unix))]
-fn path_bytes(p: &Path) -> Vec<u8> {
+pub(crate) fn path_bytes(p: &Path) -> Vec<u8> {
     p.to_string_lossy().into_owned().into_bytes()
 }
 
@@ -155,10 +221,45 @@ impl Context {
         let mut status: c_int = 0;
         // SAFETY: p is a complete difflm_params; the strings outlive the call.
         let raw = unsafe { sys::difflm_create(&p, &mut status) };
+        Context::wrap(raw, status, log, None)
+    }
+
+    /// Creates one more context on a loaded model (`difflm_ctx_create`): it shares the
+    /// model's weights, tokenizer and chat format and holds its own reference, so the
+    /// model may be dropped first. `params.mask_token_id` must be -1 (the mask token is
+    /// the model's).
+    pub fn from_model(model: &Model, params: ContextParams) -> Result<Context> {
+        if params.mask_token_id != -1 {
+            return Err(Error::new(
+                sys::DIFFLM_E_INVALID_ARG,
+                "mask_token_id belongs to the model: set it in ModelParams",
+            ));
+        }
+        let log = Box::into_raw(Box::new(LogSink { user: params.log, last_error: String::new() }));
+        let mut p = raw_ctx_params();
+        p.n_threads = params.n_threads;
+        p.max_canvas = params.max_canvas;
+        p.max_batch = params.max_batch;
+        p.log_level = params.log_level;
+        p.log_fn = Some(log_trampoline);
+        p.log_user = log as *mut c_void;
+        let mut status: c_int = 0;
+        // SAFETY: a live model and a complete difflm_ctx_params.
+        let raw = unsafe { sys::difflm_ctx_create(model.raw(), &p, &mut status) };
+        Context::wrap(raw, status, log, Some(model.shared()))
+    }
+
+    /// The Context for what difflm_create / difflm_ctx_create returned.
+    fn wrap(
+        raw: *mut sys::difflm_ctx,
+        status: c_int,
+        log: *mut LogSink,
+        model: Option<Arc<Shared>>,
+    ) -> Result<Context> {
         let raw = match NonNull::new(raw) {
             Some(raw) => raw,
             None => {
-                // SAFETY: log came from Box::into_raw above and the library is done with it.
+                // SAFETY: log came from Box::into_raw and the library is done with it.
                 let sink = unsafe { Box::from_raw(log) };
                 return Err(Error::new(status, sink.last_error));
             }
@@ -168,25 +269,8 @@ impl Context {
             cancel: Arc::new(Mutex::new(Some(RawCtx(raw.as_ptr())))),
             log,
             record: Box::into_raw(Box::default()),
-            info: ModelInfo {
-                arch: 0,
-                n_vocab: 0,
-                n_ctx_train: 0,
-                max_canvas: 0,
-                n_layer: 0,
-                n_embd: 0,
-                n_head: 0,
-                n_head_kv: 0,
-                n_ff: 0,
-                shift_logits: false,
-                mask_id: -1,
-                bos_id: -1,
-                eos_id: -1,
-                eot_id: -1,
-                add_bos: false,
-                n_params: 0,
-                block_length: 0,
-            },
+            info: ModelInfo::unfilled(),
+            _model: model,
         };
         ctx.info = ctx.read_model_info()?;
         Ok(ctx)
@@ -198,12 +282,58 @@ impl Context {
 
     /// Turns a status into Ok(status) or the context's error.
     fn check(&self, status: c_int) -> Result<c_int> {
+        self.status(status, Detail::LastError)
+    }
+
+    fn status(&self, status: c_int, detail: Detail) -> Result<c_int> {
         if status >= 0 {
             return Ok(status);
         }
-        // SAFETY: the context is alive; the message is copied before the next call.
-        let msg = unsafe { CStr::from_ptr(sys::difflm_last_error(self.ptr())) };
-        Err(Error::new(status, msg.to_string_lossy()))
+        match detail {
+            Detail::StatusOnly => Err(Error::new(status, "")),
+            Detail::LastError => {
+                // SAFETY: the context is alive; the message is copied before the next call.
+                let msg = unsafe { CStr::from_ptr(sys::difflm_last_error(self.ptr())) };
+                Err(Error::new(status, msg.to_string_lossy()))
+            }
+        }
+    }
+
+    /// The C API's two-call protocol for variable-size outputs: `call(cap)` makes the
+    /// call into buffers it sizes to `cap` entries and returns (status, needed); when
+    /// `guess` is too small it runs once more with the needed size. Returns the count.
+    fn sized(
+        &self,
+        guess: usize,
+        detail: Detail,
+        mut call: impl FnMut(usize) -> (c_int, usize),
+    ) -> Result<usize> {
+        let (mut st, mut n) = call(guess);
+        if st == sys::DIFFLM_E_BUFFER_TOO_SMALL && n > guess {
+            let again = call(n);
+            st = again.0;
+            n = again.1;
+        }
+        self.status(st, detail)?;
+        Ok(n)
+    }
+
+    /// `sized` into one vector: `call(out, cap, &mut n)` is the C call.
+    fn filled<T: Copy + Default>(
+        &self,
+        guess: usize,
+        detail: Detail,
+        mut call: impl FnMut(*mut T, usize, &mut usize) -> c_int,
+    ) -> Result<Vec<T>> {
+        let mut out: Vec<T> = Vec::new();
+        let n = self.sized(guess, detail, |cap| {
+            out.resize(cap, T::default());
+            let mut n = 0usize;
+            let st = call(out.as_mut_ptr(), cap, &mut n);
+            (st, n)
+        })?;
+        out.truncate(n);
+        Ok(out)
     }
 
     fn read_model_info(&self) -> Result<ModelInfo> {
@@ -213,35 +343,7 @@ impl Context {
         };
         // SAFETY: m is a complete struct with struct_size set.
         self.check(unsafe { sys::difflm_model_info_get(self.ptr(), &mut m) })?;
-        if m.struct_size as usize != std::mem::size_of::<sys::difflm_model_info>() {
-            return Err(Error::new(
-                sys::DIFFLM_E_INTERNAL,
-                format!(
-                    "the library fills {} bytes of difflm_model_info, the binding mirrors {}",
-                    m.struct_size,
-                    std::mem::size_of::<sys::difflm_model_info>()
-                ),
-            ));
-        }
-        Ok(ModelInfo {
-            arch: m.arch,
-            n_vocab: m.n_vocab,
-            n_ctx_train: m.n_ctx_train,
-            max_canvas: m.max_canvas,
-            n_layer: m.n_layer,
-            n_embd: m.n_embd,
-            n_head: m.n_head,
-            n_head_kv: m.n_head_kv,
-            n_ff: m.n_ff,
-            shift_logits: m.shift_logits != 0,
-            mask_id: m.mask_id,
-            bos_id: m.bos_id,
-            eos_id: m.eos_id,
-            eot_id: m.eot_id,
-            add_bos: m.add_bos != 0,
-            n_params: m.n_params,
-            block_length: m.block_length,
-        })
+        ModelInfo::from_raw(&m)
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -253,57 +355,35 @@ impl Context {
     /// Text (any bytes) to ids; `flags` are `TOKENIZE_ADD_BOS | TOKENIZE_PARSE_SPECIAL`.
     pub fn tokenize(&mut self, text: impl AsRef<[u8]>, flags: u32) -> Result<Vec<Token>> {
         let text = text.as_ref();
-        let mut out: Vec<Token> = vec![0; text.len() + 2];
-        loop {
-            let mut n = 0usize;
-            // SAFETY: text and out are valid for the lengths passed.
-            let st = unsafe {
-                sys::difflm_tokenize(
-                    self.ptr(),
-                    text.as_ptr() as *const c_char,
-                    text.len(),
-                    flags,
-                    out.as_mut_ptr(),
-                    out.len(),
-                    &mut n,
-                )
-            };
-            if st == sys::DIFFLM_E_BUFFER_TOO_SMALL && n > out.len() {
-                out.resize(n, 0);
-                continue;
-            }
-            self.check(st)?;
-            out.truncate(n);
-            return Ok(out);
-        }
+        // SAFETY: text and the buffer are valid for the lengths passed.
+        self.filled(text.len() + 2, Detail::LastError, |out, cap, n| unsafe {
+            sys::difflm_tokenize(
+                self.ptr(),
+                text.as_ptr() as *const c_char,
+                text.len(),
+                flags,
+                out,
+                cap,
+                n,
+            )
+        })
     }
 
     /// Ids to the exact bytes (a token may end inside a UTF-8 character). Control tokens
     /// are skipped unless `flags` has `DETOKENIZE_SPECIAL`.
     pub fn detokenize(&mut self, ids: &[Token], flags: u32) -> Result<Vec<u8>> {
-        let mut out = vec![0u8; ids.len() * 8 + 16];
-        loop {
-            let mut n = 0usize;
-            // SAFETY: ids and out are valid for the lengths passed.
-            let st = unsafe {
-                sys::difflm_detokenize(
-                    self.ptr(),
-                    ids.as_ptr(),
-                    ids.len(),
-                    flags,
-                    out.as_mut_ptr() as *mut c_char,
-                    out.len(),
-                    &mut n,
-                )
-            };
-            if st == sys::DIFFLM_E_BUFFER_TOO_SMALL && n > out.len() {
-                out.resize(n, 0);
-                continue;
-            }
-            self.check(st)?;
-            out.truncate(n);
-            return Ok(out);
-        }
+        // SAFETY: ids and the buffer are valid for the lengths passed.
+        self.filled(ids.len() * 8 + 16, Detail::LastError, |out: *mut u8, cap, n| unsafe {
+            sys::difflm_detokenize(
+                self.ptr(),
+                ids.as_ptr(),
+                ids.len(),
+                flags,
+                out as *mut c_char,
+                cap,
+                n,
+            )
+        })
     }
 
     /// `detokenize` as a String (invalid UTF-8 becomes U+FFFD).
@@ -338,10 +418,13 @@ impl Context {
             .iter()
             .map(|(r, c)| sys::difflm_chat_message { role: r.as_ptr(), content: c.as_ptr() })
             .collect();
-        let mut out = vec![0u8; 256 + messages.iter().map(|m| m.1.len() + 64).sum::<usize>()];
-        loop {
+        let mut out: Vec<u8> = Vec::new();
+        let guess = 256 + messages.iter().map(|m| m.1.len() + 64).sum::<usize>();
+        // The output is NUL-terminated: room for n + 1 bytes.
+        let n = self.sized(guess, Detail::LastError, |cap| {
+            out.resize(cap + 1, 0);
             let mut n = 0usize;
-            // SAFETY: msgs points at CStrings alive for the call; out is valid for its length.
+            // SAFETY: msgs points at CStrings alive for the call; out holds cap + 1 bytes.
             let st = unsafe {
                 sys::difflm_chat_format(
                     self.ptr(),
@@ -353,14 +436,10 @@ impl Context {
                     &mut n,
                 )
             };
-            if st == sys::DIFFLM_E_BUFFER_TOO_SMALL && n + 1 > out.len() {
-                out.resize(n + 1, 0);
-                continue;
-            }
-            self.check(st)?;
-            out.truncate(n);
-            return Ok(String::from_utf8_lossy(&out).into_owned());
-        }
+            (st, n)
+        })?;
+        out.truncate(n);
+        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
     // ------------------------------------------------------------ generation
@@ -478,18 +557,16 @@ impl Context {
         })?;
         // SAFETY: a live context.
         while self.check(unsafe { sys::difflm_batch_step(self.ptr()) })? != sys::DIFFLM_DONE {}
-        let mut out = Vec::with_capacity(prompts.len());
-        for i in 0..prompts.len() {
-            let mut c: Vec<Token> = vec![0; self.info.max_canvas.max(0) as usize];
-            let mut n = 0usize;
-            // SAFETY: c is valid for its length.
-            self.check(unsafe {
-                sys::difflm_batch_canvas(self.ptr(), i, c.as_mut_ptr(), c.len(), &mut n)
-            })?;
-            c.truncate(n);
-            out.push(c);
-        }
-        Ok(out)
+        (0..prompts.len()).map(|i| self.batch_canvas(i)).collect()
+    }
+
+    /// Canvas `i` of the batch begun last (prompt + generated, MASK where still masked).
+    pub fn batch_canvas(&self, i: usize) -> Result<Vec<Token>> {
+        let guess = self.info.max_canvas.max(0) as usize;
+        // SAFETY: the buffer is valid for its length.
+        self.filled(guess, Detail::StatusOnly, |out, cap, n| unsafe {
+            sys::difflm_batch_canvas(self.ptr(), i, out, cap, n)
+        })
     }
 
     /// A template's canvas (`difflm_infill_canvas`): `<mask:N>` becomes N MASK ids, the
@@ -498,28 +575,10 @@ impl Context {
     pub fn infill_canvas(&mut self, template: &str, flags: u32) -> Result<Vec<Token>> {
         let text = CString::new(template)
             .map_err(|_| Error::new(sys::DIFFLM_E_INVALID_ARG, "template contains a NUL byte"))?;
-        let mut n = 0usize;
-        // SAFETY: text is NUL-terminated; cap 0 writes nothing.
-        let st = unsafe {
-            sys::difflm_infill_canvas(self.ptr(), text.as_ptr(), flags, ptr::null_mut(), 0, &mut n)
-        };
-        if st != sys::DIFFLM_E_BUFFER_TOO_SMALL {
-            self.check(st)?;
-        }
-        let mut out: Vec<Token> = vec![0; n];
-        // SAFETY: out is valid for its length.
-        self.check(unsafe {
-            sys::difflm_infill_canvas(
-                self.ptr(),
-                text.as_ptr(),
-                flags,
-                out.as_mut_ptr(),
-                out.len(),
-                &mut n,
-            )
-        })?;
-        out.truncate(n);
-        Ok(out)
+        // SAFETY: text is NUL-terminated; the buffer is valid for its length.
+        self.filled(0, Detail::LastError, |out, cap, n| unsafe {
+            sys::difflm_infill_canvas(self.ptr(), text.as_ptr(), flags, out, cap, n)
+        })
     }
 
     /// Starts a generation over a canvas with MASK ids anywhere
@@ -539,39 +598,28 @@ impl Context {
     /// What each canvas position had when it committed, or what the last step predicts
     /// for it (`difflm_confidences`, doc/sampling.md "Confidences").
     pub fn confidences(&self) -> Result<Vec<Confidence>> {
-        let mut n = 0usize;
-        // SAFETY: cap 0 writes nothing.
-        let st = unsafe {
-            sys::difflm_confidences(
-                self.ptr(),
-                ptr::null_mut(),
-                ptr::null_mut(),
-                ptr::null_mut(),
-                ptr::null_mut(),
-                0,
-                &mut n,
-            )
-        };
-        if st != sys::DIFFLM_E_BUFFER_TOO_SMALL {
-            return Err(Error::new(st.min(sys::DIFFLM_E_INVALID_ARG), ""));
-        }
-        let (mut token, mut step) = (vec![0 as Token; n], vec![0i32; n]);
-        let (mut prob, mut score) = (vec![0f32; n], vec![0f32; n]);
-        // SAFETY: the four arrays hold n entries.
-        let st = unsafe {
-            sys::difflm_confidences(
-                self.ptr(),
-                token.as_mut_ptr(),
-                step.as_mut_ptr(),
-                prob.as_mut_ptr(),
-                score.as_mut_ptr(),
-                n,
-                &mut n,
-            )
-        };
-        if st < 0 {
-            return Err(Error::new(st, ""));
-        }
+        let (mut token, mut step) = (Vec::<Token>::new(), Vec::<i32>::new());
+        let (mut prob, mut score) = (Vec::<f32>::new(), Vec::<f32>::new());
+        let n = self.sized(0, Detail::StatusOnly, |cap| {
+            token.resize(cap, 0);
+            step.resize(cap, 0);
+            prob.resize(cap, 0.0);
+            score.resize(cap, 0.0);
+            let mut n = 0usize;
+            // SAFETY: the four arrays hold cap entries.
+            let st = unsafe {
+                sys::difflm_confidences(
+                    self.ptr(),
+                    token.as_mut_ptr(),
+                    step.as_mut_ptr(),
+                    prob.as_mut_ptr(),
+                    score.as_mut_ptr(),
+                    cap,
+                    &mut n,
+                )
+            };
+            (st, n)
+        })?;
         Ok((0..n)
             .map(|i| Confidence { token: token[i], step: step[i], prob: prob[i], score: score[i] })
             .collect())
@@ -579,15 +627,11 @@ impl Context {
 
     /// The current canvas (prompt + generated, MASK where still masked).
     pub fn canvas(&self) -> Result<Vec<Token>> {
-        let mut out: Vec<Token> = vec![0; self.info.max_canvas.max(0) as usize];
-        let mut n = 0usize;
-        // SAFETY: out is valid for its length.
-        let st = unsafe { sys::difflm_canvas(self.ptr(), out.as_mut_ptr(), out.len(), &mut n) };
-        if st < 0 {
-            return Err(Error::new(st, ""));
-        }
-        out.truncate(n);
-        Ok(out)
+        let guess = self.info.max_canvas.max(0) as usize;
+        // SAFETY: the buffer is valid for its length.
+        self.filled(guess, Detail::StatusOnly, |out, cap, n| unsafe {
+            sys::difflm_canvas(self.ptr(), out, cap, n)
+        })
     }
 
     /// One forward pass's raw logits over `ids` (`difflm_logits`), row-major
@@ -600,42 +644,11 @@ impl Context {
             None => (std::ptr::null(), 0),
             Some(r) => (r.as_ptr(), r.len()), // never null, even when empty
         };
-        let mut need = 0usize;
-        // SAFETY: ids and rows are valid for the lengths passed; cap 0 writes nothing.
-        let st = unsafe {
-            sys::difflm_logits(
-                self.ptr(),
-                ids.as_ptr(),
-                ids.len(),
-                rows_ptr,
-                n_rows,
-                std::ptr::null_mut(),
-                0,
-                &mut need,
-            )
-        };
-        if st != sys::DIFFLM_E_BUFFER_TOO_SMALL {
-            self.check(st)?;
-            return Ok(Vec::new()); // nothing to write: no rows
-        }
-        let mut out: Vec<f32> = vec![0.0; need];
-        let mut n = 0usize;
-        // SAFETY: as above, and out is valid for its length.
-        let st = unsafe {
-            sys::difflm_logits(
-                self.ptr(),
-                ids.as_ptr(),
-                ids.len(),
-                rows_ptr,
-                n_rows,
-                out.as_mut_ptr(),
-                out.len(),
-                &mut n,
-            )
-        };
-        self.check(st)?;
-        out.truncate(n);
-        Ok(out)
+        // SAFETY: ids and rows are valid for the lengths passed, the buffer for its own.
+        // The size query (cap 0) returns OK with nothing to write when there are no rows.
+        self.filled(0, Detail::LastError, |out, cap, n| unsafe {
+            sys::difflm_logits(self.ptr(), ids.as_ptr(), ids.len(), rows_ptr, n_rows, out, cap, n)
+        })
     }
 
     /// LLaDA's Monte Carlo estimate of -log p(ids | prompt) in nats (`difflm_score`: the

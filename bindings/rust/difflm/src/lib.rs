@@ -13,11 +13,18 @@
 //! # Ok::<(), difflm::Error>(())
 //! ```
 //!
-//! Thread safety follows the C API: a [`Context`] is `Send` but not `Sync` (one thread at
-//! a time); a [`CancelHandle`] is `Send + Sync` and cancels from anywhere.
+//! Several contexts on one loaded [`Model`] share its weights and tokenizer (a server's
+//! pool, a game's characters): `Context::from_model(&model, params)`. A model also loads
+//! from memory ([`Model::from_static`], [`Model::from_owned`]) or a reader
+//! ([`Model::from_reader`]).
+//!
+//! Thread safety follows the C API: a [`Model`] is `Send + Sync` (read-only once loaded);
+//! a [`Context`] is `Send` but not `Sync` (one thread at a time); a [`CancelHandle`] is
+//! `Send + Sync` and cancels from anywhere.
 mod callbacks;
 mod context;
 mod error;
+mod model;
 mod params;
 
 #[cfg(test)]
@@ -28,6 +35,7 @@ use std::ffi::CStr;
 
 pub use context::{CancelHandle, Confidence, Context, ModelInfo, Step, Steps, Token};
 pub use error::{status_str, Error, ErrorKind, Result};
+pub use model::{Model, ModelParams, DATA_ALIGN};
 pub use params::{ContextParams, GenParams, LogFn};
 pub use sys::{DIFFLM_CONF_FIXED as CONF_FIXED, DIFFLM_CONF_MASKED as CONF_MASKED};
 

@@ -7,7 +7,10 @@ use difflm_sys as sys;
 /// call that logged, which is always the thread owning the context.
 pub type LogFn = Box<dyn FnMut(i32, &str) + Send>;
 
-/// How to create a context (`difflm_params` without the path and the callback plumbing).
+/// How to create a context (`difflm_params` / `difflm_ctx_params` without the path and
+/// the callback plumbing). For [`Context::from_model`](crate::Context::from_model),
+/// `mask_token_id` must stay -1: the mask token is the model's
+/// ([`ModelParams`](crate::ModelParams)).
 pub struct ContextParams {
     /// 0 = all cores.
     pub n_threads: i32,
@@ -42,6 +45,15 @@ pub(crate) fn raw_params() -> sys::difflm_params {
     // sure the library's sizeof equals the mirror's.
     unsafe {
         sys::difflm_params_init(p.as_mut_ptr());
+        p.assume_init()
+    }
+}
+
+pub(crate) fn raw_ctx_params() -> sys::difflm_ctx_params {
+    let mut p = MaybeUninit::<sys::difflm_ctx_params>::zeroed();
+    // SAFETY: as in raw_params.
+    unsafe {
+        sys::difflm_ctx_params_init(p.as_mut_ptr());
         p.assume_init()
     }
 }
