@@ -23,6 +23,7 @@
 #include "fmt/ggml_types.h"
 #include "fmt/gguf.h"
 #include "fmt/gguf_internal.h"
+#include "kernels/attention_tiled.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"

@@ -5,6 +5,7 @@
  * (tests/train). */
 #include <string.h>
 
+#include "kernels/attention_tiled.h"
 #include "kernels/kernels.h"
 #include "model/layer_rows.h"
 #include "model/layers.h"
@@ -62,6 +63,7 @@ typedef struct attn_job {
     float *out;
     const float *q, *k, *v;
     int n_head, group, hd, n_blocks;
+    int tiled;                  /* >= 0: the tiled kernel on this path; -1: scores */
 } attn_job;
 
 /* The block-causal mask's tile t of a sequence: tiles_per_block tiles per mask block
@@ -110,6 +112,16 @@ static void attn_task(void *ctx, int task, int worker) {
     int ldq = j->n_head * j->hd, ldkv = j->n_head / j->group * j->hd;
     size_t qo = (size_t)(sq->q0 + q0) * ldq + (size_t)h * j->hd;
     size_t ko = (size_t)sq->k0 * ldkv + (size_t)(h / j->group) * j->hd;
+    if (j->tiled >= 0) {
+        /* no scores kept: one pass over tiles of keys, the worker's score slot as its
+         * work area. The kernel applies the same block-causal mask per query (absolute
+         * position q_pos0 + q0 + i, keys from position 0); the tile lies in one mask
+         * block, so its n_k keys are exactly what each of its queries sees */
+        dl_attention_tiled_head(j->tiled, j->out + qo, p->probs + (size_t)worker * p->stride,
+                                j->q + qo, j->k + ko, j->v + ko, nq, n_k, j->hd, ldq, ldkv,
+                                p->mask_block > 0 ? p->mask_block : 0, p->q_pos0 + q0);
+        return;
+    }
     float *scores = p->keep ? p->probs + ((size_t)s * j->n_head + h) * p->stride + (size_t)q0 * sq->n_k
                             : p->probs + (size_t)worker * p->stride;
     dl_attention_head(j->out + qo, scores, j->q + qo, j->k + ko, j->v + ko, nq, n_k, j->hd,
@@ -152,9 +164,14 @@ void dl_layer_attention(const dl_exec *ex, float *x_out, const dl_attn_acts *a, 
     int max_q = 0;
     for (int s = 0; s < p->n_seq; s++)
         max_q = p->seqs[s].n_q > max_q ? p->seqs[s].n_q : max_q;
+    /* inference (nothing kept) runs the tiled kernel; training needs the probabilities */
+    int tiled = !p->keep && hd <= DL_ATTN_TILED_MAX_HD &&
+                        p->stride >= dl_attention_tiled_work_floats(hd)
+                    ? dl_attention_tiled_choice() : -1;
     attn_job j = { p, a->att, a->q, keys, values, nh, nh / nkv, hd,
                    p->mask_block > 0 && max_q > 0 ? masked_tiles(p, max_q)
-                                                  : (max_q + p->q_block - 1) / p->q_block };
+                                                  : (max_q + p->q_block - 1) / p->q_block,
+                   tiled };
     int n_tasks = p->n_seq * nh * j.n_blocks;
     if (p->keep)
         dl_pool_for(ex->pool, ex->n_threads, n_tasks, attn_task, &j);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fmt/ggml_types.h"
+#include "kernels/attention_tiled.h"
 #include "kernels/kernels.h"
 #include "model/layers.h"
 #include "model/model.h"
@@ -26,7 +27,8 @@ typedef struct fwd_bufs {
     float *q;        /* [R][n_head][hd] */
     float *k, *v;    /* [R][n_head_kv][hd] the rows' own (fresh) keys and values */
     float *att;      /* [R][n_head][hd] attention output */
-    float *scores;   /* [attn_slots][ATTN_QB][K] one query block's scores per thread */
+    float *scores;   /* [attn_slots][attn_slot_floats] a query block's scores or the tiled
+                      * kernel's work area, per thread */
     float *gate;     /* [R][F] (shares memory with q..scores: never live together) */
     float *up;       /* [R][F] */
     float *rope_cs;  /* [R][hd/2][2] */
@@ -39,6 +41,12 @@ typedef struct fwd_bufs {
 
 static int attn_slots(const dl_model *m) {
     return DL_MAX(ATTN_SLOTS, m->n_threads);
+}
+
+/* Floats per slot: one query block's scores over K keys, or the tiled kernel's work
+ * area (attention_tiled.h), whichever is larger. */
+static size_t attn_slot_floats(const dl_model *m, int32_t K) {
+    return DL_MAX((size_t)ATTN_QB * (size_t)K, dl_attention_tiled_work_floats(m->hp.head_dim));
 }
 
 /* The products' scratch for R rows: widened weights (OpenBLAS path) or the quantized
@@ -83,7 +91,7 @@ static size_t fwd_layout(const dl_model *m, int32_t R, int32_t K, void *base, fw
     b->k = dl_arena_alloc(&a, dl_floats_bytes(r, Dkv));
     b->v = dl_arena_alloc(&a, dl_floats_bytes(r, Dkv));
     b->att = dl_arena_alloc(&a, dl_floats_bytes(r, Dq));
-    b->scores = dl_arena_alloc(&a, dl_floats_bytes((size_t)attn_slots(m) * ATTN_QB, (size_t)K));
+    b->scores = dl_arena_alloc(&a, dl_floats_bytes((size_t)attn_slots(m), attn_slot_floats(m, K)));
     size_t attn_end = a.used;
     a.used = attn_end == SIZE_MAX ? SIZE_MAX : phase;
     b->gate = dl_arena_alloc(&a, dl_floats_bytes(r, (size_t)hp->n_ff));
@@ -223,7 +231,7 @@ int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hid
          * in the file) to the keys of its own and earlier blocks; rows sit at their
          * absolute positions, so a cached pass tiles a block as the full pass does */
         const dl_attn_plan plan = { &seq, 1, ATTN_QB, p->kv ? &cache : NULL, b.scores,
-                                    (size_t)ATTN_QB * (size_t)n_kv, 0, attn_slots(m),
+                                    attn_slot_floats(m, n_kv), 0, attn_slots(m),
                                     hp->block_length, p->row0 };
         dl_layer_attention(&ex, b.x, &aa, b.x, L, hp, b.rope_cs, &plan, R);
         layer_ffn(m, il)(&ex, b.x, &fa, b.x, L, hp, R);
@@ -289,7 +297,7 @@ int dl_model_forward_batch(const dl_model *m, void *scratch, const dl_canvas_seg
     const dl_ffn_acts fa = { b.xn, b.gate, b.up, b.gate, &b.moe };
     /* the score slots are sized for the longest canvas, each task's block of one canvas */
     const dl_attn_plan plan = { seqs, n_seg, ATTN_QB, NULL, b.scores,
-                                (size_t)ATTN_QB * (size_t)longest, 0, attn_slots(m),
+                                attn_slot_floats(m, longest), 0, attn_slots(m),
                                 hp->block_length, 0 };
     for (int il = 0; il < hp->n_layer; il++) {
         if (cancelled(cancel))

@@ -34,6 +34,7 @@ INTERNAL = {
     "tools/score/corpus_tok.c": "difflm-bigram's tokenizer over the tables alone (no weights)",
     "tools/score/corpus_tok.h": "difflm-bigram's tokenizer over the tables alone (no weights)",
     "tools/difflm-mkmodel.c": "writes test models through tests/fixtures and the arch table",
+    "bench/bench_attention.c": "measures the attention kernels themselves",
     "bench/bench_kernels.c": "measures the kernels themselves",
     "bench/bench_model.c": "measures one forward pass per weight type without a context",
     "bench/bench_train_gemm.c": "measures the trainer's products",
