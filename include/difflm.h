@@ -355,7 +355,8 @@ DIFFLM_API int difflm_chat_format(difflm_ctx *ctx, const difflm_chat_message *ms
                                         (editing_threshold); doc/sampling.md "Block diffusion" */
 
 /* Remasking rules: which predictions to keep (the rest stay MASK). */
-#define DIFFLM_REMASK_AUTO 0           /* LOW_CONFIDENCE for BLOCKS, ENTROPY for TIMESTEPS */
+#define DIFFLM_REMASK_AUTO 0           /* LOW_CONFIDENCE for BLOCKS, ENTROPY for TIMESTEPS,
+                                          MASKGIT_PLUS for BLOCK_DIFFUSION */
 #define DIFFLM_REMASK_LOW_CONFIDENCE 1 /* LLaDA: untempered softmax probability of x0 */
 #define DIFFLM_REMASK_RANDOM 2         /* LLaDA: uniform random order */
 #define DIFFLM_REMASK_ORIGIN 3         /* Dream: each mask commits with probability 1-t'/t */

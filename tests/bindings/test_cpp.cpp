@@ -1,5 +1,6 @@
 // Tests of bindings/cpp/difflm.hpp against the shared library.
-// usage: test_cpp MODEL.gguf [HF-FOLDER HF-FOLDER.gguf]: the folder and the GGUF of its weights
+// usage: test_cpp MODEL.gguf [HF-FOLDER HF-FOLDER.gguf [BLOCK_MODEL.gguf]]: the folder and
+// the GGUF of its weights, a block-causal model (block length 8)
 #include "difflm.hpp"
 
 #include <algorithm>
@@ -327,6 +328,52 @@ static void test_batch(const char *model) {
     expect_throw<difflm::error>(DIFFLM_E_STATE, [&] { ctx.batch_step(); });
 }
 
+// The block diffusion fields gen_params inherits from difflm_gen_params, on a
+// block-causal model: the canvas, and the number of steps, of one generation.
+static std::vector<difflm::token> block_run(difflm::context &ctx, const difflm::gen_params &g,
+                                            int &steps) {
+    std::vector<difflm::token> prompt;
+    for (int i = 0; i < 7; i++) prompt.push_back(300 + i);
+    ctx.begin(prompt, g);
+    steps = 0;
+    for (bool more = true; more; steps++) more = ctx.step();
+    return ctx.canvas();
+}
+
+static void test_block(const char *block_model, const char *plain_model) {
+    difflm::context ctx = open(block_model);
+    CHECK(ctx.info().block_length == 8);
+    CHECK(open(plain_model).info().block_length == 0);
+    difflm::gen_params g;
+    g.gen_length = 20;
+    g.steps = 16;
+    int n_auto = 0, n = 0;
+    std::vector<difflm::token> autoc = block_run(ctx, g, n_auto);
+    CHECK(autoc.size() == 32);   // 7 + 20 padded to whole blocks of 8
+    CHECK(std::find(autoc.begin(), autoc.end(), ctx.info().mask_id) == autoc.end());
+    difflm::gen_params e = g;
+    e.schedule = DIFFLM_SCHEDULE_BLOCK_DIFFUSION;
+    CHECK(block_run(ctx, e, n) == autoc && n == n_auto);
+    e.block_threshold = 0.5f;
+    e.editing_threshold = 0.2f;
+    e.max_post_steps = 3;
+    int n_cached = 0;
+    std::vector<difflm::token> cached = block_run(ctx, e, n_cached);
+    e.flags = DIFFLM_GEN_BLOCK_RECOMPUTE;
+    CHECK(block_run(ctx, e, n) == cached && n == n_cached);
+    e = g;
+    e.block_threshold = 1.0f;   // the counts: 4 steps a block, 1 for the first's one MASK
+    block_run(ctx, e, n);
+    CHECK(n == 13);
+    e.block_threshold = 1.5f;
+    std::string msg = expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { block_run(ctx, e, n); });
+    CHECK(msg.find("block_threshold") != std::string::npos);
+    e = g;
+    e.editing_threshold = 1.0f;
+    msg = expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { block_run(ctx, e, n); });
+    CHECK(msg.find("editing_threshold") != std::string::npos);
+}
+
 // A Hugging Face folder opens like a file and is the same model as its GGUF.
 static void test_folder(const char *folder, const char *gguf) {
     difflm::context f = open(folder), g = open(gguf);
@@ -515,9 +562,10 @@ static void test_model(const char *path) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2 && argc != 4)
-        return std::fprintf(stderr, "usage: %s MODEL.gguf [HF-FOLDER HF-FOLDER.gguf]\n", argv[0]), 2;
-    if (argc == 4) test_folder(argv[2], argv[3]);
+    if (argc != 2 && argc != 4 && argc != 5)
+        return std::fprintf(stderr, "usage: %s MODEL.gguf [HF-FOLDER HF-FOLDER.gguf [BLOCK_MODEL.gguf]]\n",
+                            argv[0]), 2;
+    if (argc >= 4) test_folder(argv[2], argv[3]);
     test_errors(argv[1]);
     test_tokens(argv[1]);
     test_generate_and_steps(argv[1]);
@@ -528,6 +576,7 @@ int main(int argc, char **argv) {
     test_moves(argv[1]);
     test_batch(argv[1]);
     test_model(argv[1]);
+    if (argc == 5) test_block(argv[4], argv[1]);
     if (failures) std::fprintf(stderr, "%d check(s) failed\n", failures);
     else std::printf("all C++ binding checks passed\n");
     return failures ? 1 : 0;

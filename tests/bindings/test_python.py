@@ -1,7 +1,8 @@
 """Tests of the Python binding (bindings/python) against the built library.
 
 usage: test_python.py MODEL.gguf [unittest args]; DIFFLM_LIBRARY names the library and
-PYTHONPATH holds bindings/python (meson sets both)."""
+PYTHONPATH holds bindings/python (meson sets both), DIFFLM_TEST_BLOCK_MODEL a block-causal
+model (diffusion.block_length 8) for the block diffusion fields."""
 import ctypes
 import dataclasses
 import gc
@@ -259,6 +260,49 @@ class Generation(WithContext):
         self.assertEqual(c, d)
         with self.assertRaises(ValueError):
             self.ctx.generate("x", cache="triple")
+
+
+class BlockDiffusion(unittest.TestCase):
+    """The block diffusion fields and constants on a block-causal model."""
+
+    def setUp(self):
+        self.ctx = difflm.Context(os.environ["DIFFLM_TEST_BLOCK_MODEL"], n_threads=1)
+        self.prompt = list(range(300, 307))
+
+    def tearDown(self):
+        self.ctx.close()
+
+    def canvas(self, **params):
+        steps = list(self.ctx.steps(self.prompt, gen_length=20, steps=16, **params))
+        return list(steps[-1].canvas), len(steps)
+
+    def test_info_and_auto(self):
+        self.assertEqual(self.ctx.info.block_length, 8)
+        auto, n_auto = self.canvas()
+        self.assertEqual(len(auto), 32)  # 7 + 20 padded to whole blocks of 8
+        self.assertEqual(auto[:7], self.prompt)
+        self.assertNotIn(self.ctx.info.mask_id, auto)
+        self.assertEqual(self.canvas(schedule="block_diffusion"), (auto, n_auto))
+        self.assertEqual(self.canvas(schedule=ll.SCHEDULE_BLOCK_DIFFUSION), (auto, n_auto))
+        with difflm.Context(MODEL, n_threads=1) as plain:
+            self.assertEqual(plain.info.block_length, 0)
+
+    def test_fields_reach_the_library(self):
+        opts = dict(block_threshold=0.5, editing_threshold=0.2, max_post_steps=3)
+        cached = self.canvas(**opts)
+        recomputed = self.canvas(flags=ll.GEN_BLOCK_RECOMPUTE, **opts)
+        self.assertEqual(cached, recomputed)
+        counts_only = self.canvas(block_threshold=1.0)
+        # the scheduled counts: 4 steps for each of the 4 blocks, but the first holds one
+        # MASK after the prompt's 7 tokens, which its first step commits
+        self.assertEqual(counts_only[1], 1 + 3 * 4)
+        self.assertLess(self.canvas(block_threshold=0.0)[1], 1 + 3 * 4)
+        for bad in (dict(block_threshold=1.5), dict(editing_threshold=1.0),
+                    dict(max_post_steps=-1)):
+            with self.assertRaises(difflm.Error) as cm:
+                self.canvas(**bad)
+            self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+            self.assertIn(next(iter(bad)), cm.exception.message)
 
 
 class ChatBos(WithContext):

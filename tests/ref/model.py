@@ -10,7 +10,8 @@ doc/models.md, "Architectures", independently of difflm's C model:
         RoPE on q and k at positions 0..n-1:
             llada: adjacent pairs (2i, 2i+1)   (the GGUF stores permuted q/k rows)
             dream: half split (i, i + d/2)
-        attention, no mask (bidirectional), scale 1/sqrt(head_dim), GQA groups
+        attention, bidirectional (block-causal with diffusion.block_length B > 0:
+            position i sees j only when j // B <= i // B), scale 1/sqrt(head_dim), GQA
         x = x + attn Wo
         h = rmsnorm(x) * ffn_norm
         x = x + down(silu(gate h) * up h)
@@ -137,6 +138,8 @@ class Model:
                                        or n_rot % 2 or n_rot < 2):
             raise GGUFError("rope.dimension_count %d with head_dim %d" % (n_rot, self.head_dim))
         self.n_rot = n_rot
+        # doc/formats.md "Diffusion keys": a block length makes attention block-causal,
+        # bidirectional inside blocks of that many positions, causal across them
         bl = g.get("diffusion.block_length")
         self.block_length = int(bl) if bl else BLOCK_DEFAULT.get(arch, 0)
         if self.n_head % self.n_head_kv != 0:

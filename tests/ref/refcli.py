@@ -11,6 +11,9 @@
         [--logits-eos-inf] [--conf-eos-eot-inf] [--threshold F | --factor F]
         [--early-stop] [--all-logits] [--canvas-ids 1,M,M,2] [--print-confidences]
         [--mask-id M] [--eos-id E] [--eot-id E] [--n-vocab-tok N]
+        [--block-threshold F] [--editing-threshold F] [--max-post-steps N]
+        --schedule block_diffusion (AUTO on a model with diffusion.block_length): the
+        block length is the model's (tests/ref/block_sampler.py); --block-length unused.
         prints the final canvas (prompt included) as comma-separated ids on one line.
         --canvas-ids: the whole canvas, MASK ids where to generate (doc/sampling.md
         "Infilling"; --prompt-ids and --gen-length are then ignored).
@@ -30,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
+import block_sampler  # noqa: E402
 import sampler  # noqa: E402
 from gguf import GGUFError  # noqa: E402
 from model import Model  # noqa: E402
@@ -108,7 +112,10 @@ def cmd_generate(a):
         parallel, factor = "factor", a.factor
     schedule = a.schedule
     if schedule == "auto":
-        schedule = "timesteps" if m.arch == "dream" else "blocks"
+        schedule = "block_diffusion" if m.block_length > 0 else (
+            "timesteps" if m.arch == "dream" else "blocks")
+    if schedule == "block_diffusion":
+        return generate_block(a, m, prompt, canvas, flags, sampler.Specials(mask, eos, eot, n_tok))
     remasking = a.remasking
     if remasking == "auto":
         remasking = "low_confidence" if schedule == "blocks" else "entropy"
@@ -125,6 +132,24 @@ def cmd_generate(a):
         if a.print_confidences:
             print("confidences %d %s" % (gen.steps_run, " ".join(
                 "%d/%d/%.9g/%.9g" % c for c in gen.confidences())))
+    print(",".join(str(x) for x in gen.canvas))
+    return 0
+
+
+def generate_block(a, m, prompt, canvas, flags, sp):
+    if canvas is not None or a.threshold is not None or a.factor is not None:
+        raise SystemExit("refcli: block_diffusion takes neither --canvas-ids nor a parallel rule")
+    if m.block_length < 1:
+        raise SystemExit("refcli: block_diffusion needs a model with diffusion.block_length")
+    remasking = "maskgit_plus" if a.remasking == "auto" else a.remasking  # doc/sampling.md
+    bp = block_sampler.BlockParams(
+        gen_length=a.gen_length, steps=a.steps, block_length=m.block_length,
+        remasking=remasking, temperature=a.temp, top_k=a.top_k, top_p=a.top_p, cfg=a.cfg,
+        seed=a.seed, flags=flags, block_threshold=a.block_threshold,
+        editing_threshold=a.editing_threshold, max_post_steps=a.max_post_steps)
+    gen = block_sampler.BlockGeneration(lambda c: m.logits(c), prompt, bp, sp,
+                                        shift=m.shift_logits)
+    gen.run()
     print(",".join(str(x) for x in gen.canvas))
     return 0
 
@@ -146,7 +171,11 @@ def main(argv=None):
     ge.add_argument("--gen-length", type=int, default=128)
     ge.add_argument("--steps", type=int, default=128)
     ge.add_argument("--block-length", type=int, default=32)
-    ge.add_argument("--schedule", default="auto", choices=("auto",) + sampler.SCHEDULES)
+    ge.add_argument("--schedule", default="auto",
+                    choices=("auto",) + sampler.SCHEDULES + ("block_diffusion",))
+    ge.add_argument("--block-threshold", type=float, default=0.95)
+    ge.add_argument("--editing-threshold", type=float, default=0.0)
+    ge.add_argument("--max-post-steps", type=int, default=0)
     ge.add_argument("--remasking", default="auto", choices=("auto",) + sampler.REMASKINGS)
     ge.add_argument("--temp", type=float, default=0.0)
     ge.add_argument("--top-k", type=int, default=0)

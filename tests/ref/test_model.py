@@ -25,8 +25,9 @@ def load(w):
     return Model(G.GGUFReader(data=w.to_bytes()))
 
 
-def naive_logits(m, ids):
-    """Scalar loops over the same weights; no numpy broadcasting or matmul."""
+def naive_logits(m, ids, block=0):
+    """Scalar loops over the same weights; no numpy broadcasting or matmul. block > 0:
+    position i attends only to the positions j of its own block and earlier ones."""
     d, hd, nh, nkv = m.n_embd, m.head_dim, m.n_head, m.n_head_kv
     n = len(ids)
 
@@ -64,10 +65,13 @@ def naive_logits(m, ids):
         for i in range(n):
             for a in range(nh):
                 kv = a * nkv // nh
+                seen = [j for j in range(n) if block == 0 or j // block <= i // block]
                 sc = [sum(qh[i][a][e] * kh[j][kv][e] for e in range(hd)) / math.sqrt(hd)
-                      for j in range(n)]
+                      for j in seen]
                 mx = max(sc)
-                ex = [math.exp(s - mx) for s in sc]
+                ex = [0.0] * n
+                for j, s in zip(seen, sc):
+                    ex[j] = math.exp(s - mx)
                 tot = sum(ex)
                 for e in range(hd):
                     att[i][a * hd + e] = sum(ex[j] / tot * v[j][kv * hd + e] for j in range(n))
@@ -157,6 +161,25 @@ class TestModel(unittest.TestCase):
         a = m.logits([1, 2, 3])
         b = m.logits([1, 2, 4])
         self.assertGreater(np.max(np.abs(a[0] - b[0])), 1e-6)
+
+    def test_block_causal(self):
+        """diffusion.block_length: bidirectional inside a block, causal across blocks."""
+        for arch, kv in (("llada", 2), ("dream", 1)):
+            m = load(W.tiny_model(arch=arch, n_head_kv=kv, **SMALL))
+            self.assertEqual(m.block_length, 0)
+            m.block_length = 2
+            ids = [3, 0, 7, 7, 1]
+            ref = naive_logits(m, ids, block=2)
+            got = m.logits(ids)
+            self.assertLess(np.max(np.abs(got - ref)), 1e-10 * max(1.0, np.max(np.abs(ref))))
+            changed = m.logits([3, 0, 7, 7, 4])   # the last block only
+            self.assertTrue(np.array_equal(got[:4], changed[:4]))
+            self.assertGreater(np.max(np.abs(got[4] - changed[4])), 1e-6)
+            inside = m.logits([3, 0, 7, 2, 1])    # position 3: block 1, seen by 2
+            self.assertTrue(np.array_equal(got[:2], inside[:2]))
+            self.assertGreater(np.max(np.abs(got[2] - inside[2])), 1e-6)
+            m.block_length = 0
+            self.assertGreater(np.max(np.abs(m.logits(ids)[0] - ref[0])), 1e-9)
 
     def test_tied_and_flags(self):
         m = load(W.tiny_model(arch="llada", n_head_kv=2, tied=True, mask_id=5, **SMALL))

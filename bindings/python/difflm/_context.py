@@ -16,7 +16,7 @@ from ._native import lib
 _SAMPLE_BYTES_PER_TOKEN = 32
 
 _SCHEDULES = {"auto": ll.SCHEDULE_AUTO, "blocks": ll.SCHEDULE_BLOCKS,
-              "timesteps": ll.SCHEDULE_TIMESTEPS}
+              "timesteps": ll.SCHEDULE_TIMESTEPS, "block_diffusion": ll.SCHEDULE_BLOCK_DIFFUSION}
 _REMASKING = {"auto": ll.REMASK_AUTO, "low_confidence": ll.REMASK_LOW_CONFIDENCE,
               "random": ll.REMASK_RANDOM, "origin": ll.REMASK_ORIGIN,
               "maskgit_plus": ll.REMASK_MASKGIT_PLUS, "topk_margin": ll.REMASK_TOPK_MARGIN,
@@ -29,7 +29,8 @@ _NAMED = {"schedule": _SCHEDULES, "remasking": _REMASKING, "parallel": _PARALLEL
 # The difflm_gen_params fields a caller may set by keyword.
 GEN_PARAMS = ("gen_length", "steps", "block_length", "schedule", "remasking", "temperature",
               "top_k", "top_p", "cfg_scale", "eps", "alg_temp", "seed", "flags", "parallel",
-              "threshold", "factor", "cache")
+              "threshold", "factor", "cache", "block_threshold", "editing_threshold",
+              "max_post_steps")
 
 
 @dataclasses.dataclass(frozen=True)

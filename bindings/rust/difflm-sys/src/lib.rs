@@ -39,6 +39,7 @@ pub const DIFFLM_DETOKENIZE_SPECIAL: u32 = 1;
 pub const DIFFLM_SCHEDULE_AUTO: i32 = 0;
 pub const DIFFLM_SCHEDULE_BLOCKS: i32 = 1;
 pub const DIFFLM_SCHEDULE_TIMESTEPS: i32 = 2;
+pub const DIFFLM_SCHEDULE_BLOCK_DIFFUSION: i32 = 3;
 
 pub const DIFFLM_REMASK_AUTO: i32 = 0;
 pub const DIFFLM_REMASK_LOW_CONFIDENCE: i32 = 1;
@@ -52,6 +53,7 @@ pub const DIFFLM_GEN_LOGITS_EOS_INF: u32 = 1;
 pub const DIFFLM_GEN_CONFIDENCE_EOS_EOT_INF: u32 = 2;
 pub const DIFFLM_GEN_EARLY_STOP: u32 = 4;
 pub const DIFFLM_GEN_ALL_LOGITS: u32 = 8;
+pub const DIFFLM_GEN_BLOCK_RECOMPUTE: u32 = 16;
 /// `difflm_confidences`: a fixed position (the prompt, a canvas's text).
 pub const DIFFLM_CONF_FIXED: i32 = -1;
 /// `difflm_confidences`: a position still MASK.

@@ -84,6 +84,13 @@ pub struct GenParams {
     pub factor: f32,
     /// DIFFLM_CACHE_* (re-exported as `difflm::CACHE_*`).
     pub cache: i32,
+    /// SCHEDULE_BLOCK_DIFFUSION: commit every MASK of the block above this if they are at
+    /// least the step's count (LLaDA2; [0, 1], 1 = the counts only).
+    pub block_threshold: f32,
+    /// SCHEDULE_BLOCK_DIFFUSION: LLaDA2.1 token editing ([0, 1), 0 = off).
+    pub editing_threshold: f32,
+    /// SCHEDULE_BLOCK_DIFFUSION with editing: editing steps after a block's last MASK.
+    pub max_post_steps: i32,
 }
 
 impl Default for GenParams {
@@ -107,6 +114,9 @@ impl Default for GenParams {
             threshold: g.threshold,
             factor: g.factor,
             cache: g.cache,
+            block_threshold: g.block_threshold,
+            editing_threshold: g.editing_threshold,
+            max_post_steps: g.max_post_steps,
         }
     }
 }
@@ -141,6 +151,9 @@ impl GenParams {
         g.threshold = self.threshold;
         g.factor = self.factor;
         g.cache = self.cache;
+        g.block_threshold = self.block_threshold;
+        g.editing_threshold = self.editing_threshold;
+        g.max_post_steps = self.max_post_steps;
         g
     }
 }
