@@ -1,17 +1,23 @@
 /* fuzz_gen.c - libFuzzer harness for a generation through the public API: every field of
  * difflm_gen_params (struct_size included, smaller and larger with a fuzzed tail), the
  * prompt's ids, the context's max_canvas, a step callback that stops, and difflm_cancel,
- * on the tiny LLaDA and Dream models (tests/fixtures, written once per process).
+ * on five tiny models (tests/fixtures, written once per process): LLaDA, Dream, a
+ * block-causal LLaDA (block 4: the block diffusion schedule and its KV cache), LLaDA2
+ * (MoE with a shared expert, a dense lead layer, group-limited routing, block 8) and
+ * LLaDA-MoE.
  *
  * Input: byte 0: bit 0 Dream, bit 1 a step callback that stops at step byte 2, bit 2
- * difflm_cancel after byte 2 steps; byte 1: max_canvas = 1 + byte % 64; then the fields
- * in header order, each an int32 or float as one tag byte (< 0x80: a small value or a
- * float from a table; else 4 raw bytes follow), seed 8 bytes, flags 1 byte, a
- * struct_size choice byte, 8 tail bytes; the rest is the prompt, 2 bytes an id.
+ * difflm_cancel after byte 2 steps, bits 3-4 (without bit 0) the other models in the
+ * order above; byte 1: max_canvas = 1 + byte % 64; then the fields in header order, each
+ * an int32 or float as one tag byte (< 0x80: a small value or a float from a table; else
+ * 4 raw bytes follow), seed 8 bytes, flags 1 byte, a struct_size choice byte, 8 tail
+ * bytes; the rest is the prompt, 2 bytes an id.
  * Work per input is bounded: max_canvas <= 64 and at most 2 * 64 + 8 steps.
  * What must hold: begin returns OK or an error with a message; steps return OK, DONE or
  * an error; after DONE every step returns DONE and the canvas keeps the prompt and has
- * no MASK left; the BLOCKS schedule and parallel decoding end within gen_length steps.
+ * no MASK left; the canvas has the prompt plus gen_length positions (padded to whole
+ * blocks on a block-causal model); the BLOCKS schedule and parallel decoding end within
+ * gen_length steps, block diffusion without editing within its denoising steps.
  *
  * Built by `meson setup -Dfuzz=true` (doc/testing.md "Fuzzing"); the plain build's
  * fuzz_gen_replay runs fuzz/corpus/gen as the test fuzz-gen. */
@@ -32,15 +38,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define MAX_CANVAS 64
 #define MAX_STEPS (2 * MAX_CANVAS + 8)
 
-static difflm_model *models[2];
-static difflm_model_info infos[2];
+#define N_MODELS 5
+static difflm_model *models[N_MODELS];
+static difflm_model_info infos[N_MODELS];
 
 static void must(int cond) {
     if (!cond)
         __builtin_trap();
 }
 
-static difflm_model *load_tiny(int32_t arch) {
+static difflm_model *load_tiny(int32_t arch, int32_t block_length) {
     dl_tiny_spec s;
     dl_tiny_spec_init(&s, arch);
     s.n_embd = 32;
@@ -48,6 +55,14 @@ static difflm_model *load_tiny(int32_t arch) {
     s.n_head = 4;
     s.n_head_kv = 2;
     s.n_vocab = 400;
+    s.block_length = block_length;
+    if (arch == DIFFLM_ARCH_LLADA2) {
+        s.n_ff_shexp = 16;
+        s.n_group = 4;
+        s.topk_group = 2;
+        s.n_dense_lead = 1;
+        s.routed_scale = 2.5f;
+    }
     char path[] = "/tmp/difflm-fuzz-gen-XXXXXX";
     int fd = mkstemp(path);
     must(fd >= 0);
@@ -69,9 +84,12 @@ static difflm_model *load_tiny(int32_t arch) {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    models[0] = load_tiny(DIFFLM_ARCH_LLADA);
-    models[1] = load_tiny(DIFFLM_ARCH_DREAM);
-    for (int i = 0; i < 2; i++) {
+    models[0] = load_tiny(DIFFLM_ARCH_LLADA, 0);
+    models[1] = load_tiny(DIFFLM_ARCH_DREAM, 0);
+    models[2] = load_tiny(DIFFLM_ARCH_LLADA, 4);
+    models[3] = load_tiny(DIFFLM_ARCH_LLADA2, 8);
+    models[4] = load_tiny(DIFFLM_ARCH_LLADA_MOE, 0);
+    for (int i = 0; i < N_MODELS; i++) {
         infos[i].struct_size = sizeof infos[i];
         must(difflm_model_describe(models[i], &infos[i]) == DIFFLM_OK);
     }
@@ -135,7 +153,7 @@ static int on_step(const difflm_step_info *info, void *user) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     reader r = {data, size};
     const uint8_t mode = byte(&r);
-    const int which = mode & 1;
+    const int which = (mode & 1) ? 1 : (int[]){0, 2, 3, 4}[(mode >> 3) & 3];
     const int32_t max_canvas = 1 + byte(&r) % MAX_CANVAS;
     const uint8_t at = byte(&r);
     const difflm_model_info *info = &infos[which];
@@ -165,6 +183,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     g->threshold = float_field(&r);
     g->factor = float_field(&r);
     g->cache = int_field(&r);
+    g->block_threshold = float_field(&r);
+    g->editing_threshold = float_field(&r);
+    g->max_post_steps = int_field(&r);
     stop_at stop = {at, 0};
     if (mode & 2) {
         g->step_fn = on_step;
@@ -208,7 +229,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         difflm_free(ctx);
         return 0;
     }
-    must(n_prompt + (size_t)g->gen_length <= (size_t)max_canvas);
+    const size_t B = info->block_length > 0 ? (size_t)info->block_length : 1;
+    const size_t n_canvas = (n_prompt + (size_t)g->gen_length + B - 1) / B * B;
+    must(n_canvas <= (size_t)max_canvas);
     int steps = 0;
     while (st == DIFFLM_OK && steps < MAX_STEPS) {
         if ((mode & 4) && steps == at)
@@ -224,12 +247,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     difflm_token canvas[MAX_CANVAS];
     size_t n = 0;
     must(difflm_canvas(ctx, canvas, MAX_CANVAS, &n) == DIFFLM_OK);
-    must(n == n_prompt + (size_t)g->gen_length);
+    must(n == n_canvas);
     must(memcmp(canvas, prompt, n_prompt * sizeof *prompt) == 0);
     int blocks = g->schedule == DIFFLM_SCHEDULE_BLOCKS ||
-                 (g->schedule == DIFFLM_SCHEDULE_AUTO && info->arch == DIFFLM_ARCH_LLADA);
+                 (g->schedule == DIFFLM_SCHEDULE_AUTO && info->arch == DIFFLM_ARCH_LLADA &&
+                  info->block_length == 0);
     if ((blocks || g->parallel != DIFFLM_PARALLEL_NONE) && st == DIFFLM_OK)
         must(steps < g->gen_length);   /* not done within gen_length steps */
+    /* block diffusion: each of the blocks decoded runs max(1, steps / blocks) denoising
+     * steps at most, then completes (doc/sampling.md); editing adds post steps */
+    if (info->block_length > 0 && !(g->editing_threshold > 0.0f) && st == DIFFLM_OK) {
+        size_t nb = n_canvas / B - n_prompt / B;
+        size_t per = (size_t)g->steps / nb > 0 ? (size_t)g->steps / nb : 1;
+        must((size_t)steps < nb * per);
+    }
     if (st == DIFFLM_DONE) {
         must(difflm_generate_step(ctx) == DIFFLM_DONE);
         for (size_t i = n_prompt; i < n; i++)

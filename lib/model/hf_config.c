@@ -296,8 +296,10 @@ static int read_config(dl_hf_config *c, const cfg_src *s, dl_err *err) {
     }
     hp->n_rot = hp->head_dim;
     double d;
-    /* HF's partial rotary: the first int(head_dim * factor) dimensions turn */
-    if ((rc = get_real(cfg, f, "partial_rotary_factor", 1.0, &d, err)))
+    /* HF's partial rotary: the first int(head_dim * factor) dimensions turn. Absent, it is
+     * the config class's default: 0.5 for the Ling 2.0 (BailingMoeV2) family that LLaDA2
+     * belongs to (llama.cpp's converter assumes the same), a whole head elsewhere. */
+    if ((rc = get_real(cfg, f, "partial_rotary_factor", a->rope_partial ? 0.5 : 1.0, &d, err)))
         goto done;
     if (d != 1.0) {
         double rot = (double)hp->head_dim * d;

@@ -177,6 +177,12 @@ START_TEST(llada2_config) {
     ck_assert_int_eq(parse_with("\"partial_rotary_factor\":0.5", "\"partial_rotary_factor\":0.2890625",
                                 &c, &e), DIFFLM_E_FORMAT);   /* 37 dimensions */
     ck_assert_int_eq(parse_with("\"n_group\":8", "\"n_group\":3", &c, &e), DIFFLM_E_FORMAT);
+    /* without the key, the family's default: half the head turns */
+    ck_assert_msg(parse_with("\"partial_rotary_factor\":0.5,", "", &c, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(c.hp.n_rot, 64);
+    ck_assert_msg(parse_with("\"partial_rotary_factor\":0.5,", "\"partial_rotary_factor\":1.0,",
+                             &c, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(c.hp.n_rot, 128);
     /* a whole-head row refuses a partial factor */
     ck_assert_int_eq(parse_with("\"LLaDA2MoeModelLM\"],\"model_type\":\"llada2_moe\"",
                                 "\"LLaDAMoEModelLM\"],\"model_type\":\"llada\"", &c, &e),
