@@ -16,7 +16,7 @@
  * What must hold: begin returns OK or an error with a message; steps return OK, DONE or
  * an error; after DONE every step returns DONE and the canvas keeps the prompt and has
  * no MASK left; the canvas has the prompt plus gen_length positions (padded to whole
- * blocks on a block-causal model); the BLOCKS schedule and parallel decoding end within
+ * blocks under block diffusion); the BLOCKS schedule and parallel decoding end within
  * gen_length steps, block diffusion without editing within its denoising steps.
  *
  * Built by `meson setup -Dfuzz=true` (doc/testing.md "Fuzzing"); the plain build's
@@ -229,7 +229,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         difflm_free(ctx);
         return 0;
     }
-    const size_t B = info->block_length > 0 ? (size_t)info->block_length : 1;
+    /* the block diffusion schedule (AUTO on a block-causal model) pads to whole blocks */
+    const int bd = g->schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION ||
+                   (g->schedule == DIFFLM_SCHEDULE_AUTO && info->block_length > 0);
+    const size_t B = bd ? (size_t)info->block_length : 1;
     const size_t n_canvas = (n_prompt + (size_t)g->gen_length + B - 1) / B * B;
     must(n_canvas <= (size_t)max_canvas);
     int steps = 0;
@@ -256,7 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         must(steps < g->gen_length);   /* not done within gen_length steps */
     /* block diffusion: each of the blocks decoded runs max(1, steps / blocks) denoising
      * steps at most, then completes (doc/sampling.md); editing adds post steps */
-    if (info->block_length > 0 && !(g->editing_threshold > 0.0f) && st == DIFFLM_OK) {
+    if (bd && !(g->editing_threshold > 0.0f) && st == DIFFLM_OK) {
         size_t nb = n_canvas / B - n_prompt / B;
         size_t per = (size_t)g->steps / nb > 0 ? (size_t)g->steps / nb : 1;
         must((size_t)steps < nb * per);

@@ -25,6 +25,10 @@
 #define DL_JINJA_MAX_ITERS 1000000u             /* loop iterations per render, all loops */
 #define DL_JINJA_MAX_STEPS 50000000u            /* node evaluations per render */
 #define DL_JINJA_MAX_ALLOC ((size_t)1 << 30)    /* bytes allocated per render, in total */
+#define DL_JINJA_MAX_STRING ((size_t)16 << 20) /* bytes of one string value */
+#define DL_JINJA_MAX_WORK ((uint64_t)64 << 20)  /* bytes of strings read per render by
+                                                   lengths, comparisons, searches, strip,
+                                                   split and case changes */
 #define DL_JINJA_MAX_OUTPUT ((size_t)256 << 20) /* rendered bytes */
 
 typedef struct dl_jinja dl_jinja;

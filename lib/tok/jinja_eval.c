@@ -34,6 +34,7 @@ typedef struct jctx {
     char *out;
     size_t cap, n;
     uint64_t steps, iters;
+    uint64_t work;   /* bytes read by string operations (DL_JINJA_MAX_WORK) */
     size_t alloc;
     jframe frames[DL_JINJA_MAX_DEPTH + 2];
     int n_frames;
@@ -62,6 +63,34 @@ static void *xalloc(jctx *x, size_t n) {
     if (n > DL_JINJA_MAX_ALLOC - x->alloc) return NULL;
     x->alloc += n;
     return dl_malloc(n);
+}
+
+/* Counts n bytes read by a string operation. The bound is checked here for the operations
+ * that can fail and at every evaluation step for those that cannot (comparisons): one
+ * operation overshoots by at most its own operands, which the allocation bound limits. */
+static void walked(jctx *x, uint64_t n) {
+    x->work = n > UINT64_MAX - x->work ? UINT64_MAX : x->work + n;
+}
+
+static int overworked(jctx *x) {
+    return fail(x, DIFFLM_E_NOMEM, "more than %llu bytes of strings processed while rendering",
+                (unsigned long long)DL_JINJA_MAX_WORK);
+}
+
+static int charge(jctx *x, uint64_t n) {
+    walked(x, n);
+    return x->work > DL_JINJA_MAX_WORK ? overworked(x) : 0;
+}
+
+/* charge() from a function returning a status */
+#define CHARGE(x, n)                      \
+    do {                                  \
+        int rc_ = charge((x), (n));       \
+        if (rc_) return rc_;              \
+    } while (0)
+
+static int too_long(jctx *x) {
+    return fail(x, DIFFLM_E_NOMEM, "a string of more than %zu bytes", DL_JINJA_MAX_STRING);
 }
 
 static int nomem(jctx *x) {
@@ -112,7 +141,7 @@ static void release(jval v) {
 }
 
 static jstr *new_str(jctx *x, const char *p, size_t n) {
-    if (n > UINT32_MAX - 1) return NULL;
+    if (n > DL_JINJA_MAX_STRING) return NULL;
     jstr *s = xalloc(x, sizeof *s + n + 1);
     if (!s) return NULL;
     s->rc = 1;
@@ -123,6 +152,7 @@ static jstr *new_str(jctx *x, const char *p, size_t n) {
 }
 
 static int str_val(jctx *x, const char *p, size_t n, jval *out) {
+    if (n > DL_JINJA_MAX_STRING) return too_long(x);
     jstr *s = new_str(x, p, n);
     if (!s) return nomem(x);
     *out = (jval){.t = JV_STR, .u.s = s};
@@ -132,9 +162,9 @@ static int str_val(jctx *x, const char *p, size_t n, jval *out) {
 static int cat_val(jctx *x, const jstr *a, const jstr *b, jval *out) {
     jstr *s = new_str(x, NULL, 0);
     if (!s) return nomem(x);
-    if ((size_t)a->n + b->n > UINT32_MAX - 1) {
+    if ((size_t)a->n + b->n > DL_JINJA_MAX_STRING) {
         dl_free(s);
-        return nomem(x);
+        return too_long(x);
     }
     jstr *t = xalloc(x, sizeof *t + a->n + b->n + 1);
     dl_free(s);
@@ -226,23 +256,26 @@ static int truthy(jval v) {
 
 static int is_num(jval v) { return v.t == JV_INT || v.t == JV_BOOL; }
 
-static int equal(jval a, jval b) {
+static int equal(jctx *x, jval a, jval b) {
     if (is_num(a) && is_num(b)) return a.u.i == b.u.i;
     if (a.t != b.t) return 0;
     switch (a.t) {
     case JV_UNDEF: case JV_NONE: return 1;
-    case JV_STR: return a.u.s->n == b.u.s->n && memcmp(a.u.s->p, b.u.s->p, a.u.s->n) == 0;
+    case JV_STR:
+        if (a.u.s->n != b.u.s->n) return 0;
+        walked(x, a.u.s->n);
+        return memcmp(a.u.s->p, b.u.s->p, a.u.s->n) == 0;
     case JV_LIST:
         if (a.u.l->n != b.u.l->n) return 0;
         for (uint32_t k = 0; k < a.u.l->n; k++)
-            if (!equal(a.u.l->v[k], b.u.l->v[k])) return 0;
+            if (!equal(x, a.u.l->v[k], b.u.l->v[k])) return 0;
         return 1;
     case JV_DICT:
         if (a.u.d->is_ns || b.u.d->is_ns) return a.u.d == b.u.d;
         if (a.u.d->n != b.u.d->n) return 0;
         for (uint32_t k = 0; k < a.u.d->n; k++) {
             jval *o = dict_find(b.u.d, a.u.d->k[k]->p, a.u.d->k[k]->n);
-            if (!o || !equal(a.u.d->v[k], *o)) return 0;
+            if (!o || !equal(x, a.u.d->v[k], *o)) return 0;
         }
         return 1;
     case JV_LOOP: return a.u.loop == b.u.loop;
@@ -279,7 +312,7 @@ static int buf_put(jctx *x, jbuf *b, const char *s, size_t n) {
     if (n > b->cap - b->n) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap - b->n < n) {
-            if (cap > DL_JINJA_MAX_ALLOC) return nomem(x);
+            if (cap > DL_JINJA_MAX_STRING) return too_long(x);
             cap *= 2;
         }
         if (cap - b->cap > DL_JINJA_MAX_ALLOC - x->alloc) return nomem(x);
@@ -296,6 +329,7 @@ static int buf_put(jctx *x, jbuf *b, const char *s, size_t n) {
 
 /* json.dumps(v, ensure_ascii=False): only ", \ and C0 controls are escaped. */
 static int json_str(jctx *x, jbuf *b, const jstr *s) {
+    CHARGE(x, s->n);
     int rc = buf_put(x, b, "\"", 1);
     for (uint32_t i = 0; !rc && i < s->n; i++) {
         unsigned char c = (unsigned char)s->p[i];
@@ -411,6 +445,7 @@ static int undefined_error(jctx *x, const jnode *n) {
 
 /* The code point offsets of s: the k-th character starts at off[k]; off[count] = n. */
 static int char_offsets(jctx *x, const jstr *s, uint32_t **off, size_t *count) {
+    CHARGE(x, s->n);
     uint32_t *o = xalloc(x, ((size_t)s->n + 1) * sizeof *o);
     if (!o) return nomem(x);
     size_t c = 0;
@@ -602,13 +637,14 @@ static int order(jctx *x, jval a, jval b, int *cmp) {
     }
     if (a.t == JV_STR && b.t == JV_STR) {
         size_t n = DL_MIN(a.u.s->n, b.u.s->n);
+        CHARGE(x, n);
         int c = memcmp(a.u.s->p, b.u.s->p, n);   /* UTF-8 byte order is code point order */
         *cmp = c ? (c > 0) - (c < 0) : (a.u.s->n > b.u.s->n) - (a.u.s->n < b.u.s->n);
         return 0;
     }
     if (a.t == JV_LIST && b.t == JV_LIST) {
         for (uint32_t k = 0; k < a.u.l->n && k < b.u.l->n; k++) {
-            if (equal(a.u.l->v[k], b.u.l->v[k])) continue;
+            if (equal(x, a.u.l->v[k], b.u.l->v[k])) continue;
             return order(x, a.u.l->v[k], b.u.l->v[k], cmp);
         }
         *cmp = (a.u.l->n > b.u.l->n) - (a.u.l->n < b.u.l->n);
@@ -622,11 +658,12 @@ static int contains(jctx *x, jval item, jval seq, int *res) {
     switch (seq.t) {
     case JV_STR:
         if (item.t != JV_STR) return fail(x, DIFFLM_E_INVALID_ARG, "'in <string>' needs a string on the left, not a %s", type_name(item));
+        CHARGE(x, (uint64_t)seq.u.s->n + item.u.s->n);
         *res = item.u.s->n == 0 || memmem(seq.u.s->p, seq.u.s->n, item.u.s->p, item.u.s->n) != NULL;
         return 0;
     case JV_LIST:
         *res = 0;
-        for (uint32_t k = 0; k < seq.u.l->n && !*res; k++) *res = equal(item, seq.u.l->v[k]);
+        for (uint32_t k = 0; k < seq.u.l->n && !*res; k++) *res = equal(x, item, seq.u.l->v[k]);
         return 0;
     case JV_DICT:
         if (seq.u.d->is_ns) break;
@@ -644,8 +681,8 @@ static int compare(jctx *x, int op, jval a, jval b, int *res) {
     int c = 0, rc;
     *res = 0;
     switch (op) {
-    case JOP_EQ: *res = equal(a, b); return 0;
-    case JOP_NE: *res = !equal(a, b); return 0;
+    case JOP_EQ: *res = equal(x, a, b); return 0;
+    case JOP_NE: *res = !equal(x, a, b); return 0;
     case JOP_IN: return contains(x, a, b, res);
     case JOP_NOTIN:
         if ((rc = contains(x, a, b, res))) return rc;
@@ -683,12 +720,12 @@ static int arith(jctx *x, int op, jval a, jval b, jval *out) {
         /* One block of the final size, filled by doubling copies: time in proportion to
          * the bytes, not to `times` (appending s `times` times made 'x' * 1000000000 a
          * billion calls, minutes, before the allocation bound stopped it). */
+        if ((uint64_t)times > DL_JINJA_MAX_STRING / s->n) return too_long(x);
         if ((uint64_t)times > (DL_JINJA_MAX_ALLOC - x->alloc) / s->n ||
             (size_t)times * s->n > DL_JINJA_MAX_ALLOC - x->alloc - sizeof(jstr) - 1)
             return fail(x, DIFFLM_E_NOMEM, "more than %zu bytes allocated while rendering",
                         (size_t)DL_JINJA_MAX_ALLOC);
         size_t total = (size_t)times * s->n;
-        if (total > UINT32_MAX - 1) return nomem(x);
         jstr *r = xalloc(x, sizeof *r + total + 1);
         if (!r) return nomem(x);
         r->rc = 1;
@@ -750,6 +787,8 @@ static int in_chars(uint32_t cp, const jstr *chars) {
 static int strip(jctx *x, const jstr *s, const jstr *chars, int which, jval *out) {
     size_t begin = s->n, end = 0, i = 0;
     int seen = 0;
+    /* every character of s is looked up among chars */
+    CHARGE(x, (uint64_t)s->n * (chars && chars->n ? chars->n : 1));
     while (i < s->n) {
         uint32_t cp;
         size_t k = dl_jinja_utf8_char(s->p + i, s->n - i, &cp);
@@ -768,6 +807,7 @@ static int strip(jctx *x, const jstr *s, const jstr *chars, int which, jval *out
 
 /* str.upper / str.lower on ASCII; Python's full Unicode case mapping is not copied. */
 static int change_case(jctx *x, const jstr *s, int upper, jval *out) {
+    CHARGE(x, s->n);
     for (uint32_t i = 0; i < s->n; i++)
         if ((unsigned char)s->p[i] >= 0x80)
             return fail(x, DIFFLM_E_UNSUPPORTED, "%s of non-ASCII text is not supported", upper ? "upper" : "lower");
@@ -783,6 +823,7 @@ static int change_case(jctx *x, const jstr *s, int upper, jval *out) {
 }
 
 static int split(jctx *x, const jstr *s, const jstr *sep, jval *out) {
+    CHARGE(x, s->n);
     jlist *l = new_list(x);
     if (!l) return nomem(x);
     int rc = 0;
@@ -866,7 +907,10 @@ static int need_str(jctx *x, jval v, const char *what) {
 
 static int length_of(jctx *x, jval v, jval *out) {
     switch (v.t) {
-    case JV_STR: *out = INTV(char_count(v.u.s)); return 0;
+    case JV_STR:
+        CHARGE(x, v.u.s->n);
+        *out = INTV(char_count(v.u.s));
+        return 0;
     case JV_LIST: *out = INTV(v.u.l->n); return 0;
     case JV_DICT: if (!v.u.d->is_ns) { *out = INTV(v.u.d->n); return 0; } break;
     case JV_UNDEF: *out = INTV(0); return 0;
@@ -992,6 +1036,7 @@ static int call_method(jctx *x, const jnode *n, jval obj, jval *out) {   /* borr
         if ((rc = need_str(x, args[0], "startswith/endswith"))) break;
         {
             const jstr *p = args[0].u.s;
+            if ((rc = charge(x, p->n))) break;
             int hit = p->n <= s->n &&
                       memcmp(n->builtin == JM_STARTSWITH ? s->p : s->p + s->n - p->n, p->p, p->n) == 0;
             *out = BOOLV(hit);
@@ -1082,6 +1127,8 @@ static int call_func(jctx *x, const jnode *n, jval *out) {
 static int eval(jctx *x, const jnode *n, jval *out) {
     if (++x->steps > DL_JINJA_MAX_STEPS)
         return fail(x, DIFFLM_E_NOMEM, "more than %u evaluation steps", DL_JINJA_MAX_STEPS);
+    if (x->work > DL_JINJA_MAX_WORK)
+        return overworked(x);
     x->line = n->line;
     jval a = UNDEF, b = UNDEF;
     int rc = 0;
