@@ -342,11 +342,17 @@ static int32_t bd_steps_left(const dl_sched *s) {
     if (s->bd_done)
         return 0;
     int32_t post = bd_editing(s) ? s->p.max_post_steps : 0;
-    int32_t cur = bd_block_masks(s, s->block) > 0
-                      ? DL_MAX(s->bd_block_steps - s->bd_step, 1) + post
+    int64_t cur = bd_block_masks(s, s->block) > 0
+                      ? (int64_t)DL_MAX(s->bd_block_steps - s->bd_step, 1) + post
                       : DL_MAX(post - s->bd_post, 0);
-    int64_t rest = (int64_t)(s->bd_n_blocks - s->block - 1) * (s->bd_block_steps + post);
-    int64_t n = (int64_t)cur + rest;
+    int64_t rest = (int64_t)(s->bd_n_blocks - s->block - 1) * ((int64_t)s->bd_block_steps + post);
+    int64_t n = cur + rest;
+    return n > INT32_MAX ? INT32_MAX : (int32_t)n;
+}
+
+/* steps done + steps left, saturated: max_post_steps may be as large as INT32_MAX */
+static int32_t bd_total_steps(const dl_sched *s) {
+    int64_t n = (int64_t)s->steps_done + bd_steps_left(s);
     return n > INT32_MAX ? INT32_MAX : (int32_t)n;
 }
 
@@ -724,7 +730,7 @@ int dl_sched_commit(dl_sched *s, int32_t *n_committed) {
     if (p->schedule == DIFFLM_SCHEDULE_BLOCK_DIFFUSION) {
         written = bd_commit(s);
         s->steps_done++;
-        s->total_steps = s->steps_done + bd_steps_left(s);
+        s->total_steps = bd_total_steps(s);
         if (n_committed)
             *n_committed = written;
         if (dl_sched_done(s))

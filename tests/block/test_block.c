@@ -395,6 +395,15 @@ START_TEST(test_step_counts) {
     const int32_t want[10] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
     ck_assert_int_eq(memcmp(a.rec.committed, want, sizeof want), 0);
     ck_assert_int_eq(a.rec.masked[9], 0);
+    // editing with no practical limit on post steps: total_steps saturates at INT32_MAX
+    // (it overflowed: fuzz/corpus/gen/regress-post-steps-overflow); record() checks it
+    // against every step, and the blocks still end at a post step that edits nothing
+    g.editing_threshold = 0.5f;
+    g.max_post_steps = INT32_MAX;
+    static run_out b;
+    generate(ctx, g, prompt, 20, &b);
+    ck_assert_uint_eq(b.len, 40);
+    ck_assert_int_eq(b.rec.masked[b.rec.n - 1], 0);
     difflm_free(ctx);
 }
 END_TEST
