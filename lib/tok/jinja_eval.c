@@ -140,6 +140,14 @@ static void release(jval v) {
     }
 }
 
+/* Releases a result that failed half-built and leaves UNDEF in its place: the callers
+ * release their operands on every path, so a failed eval must not leave a freed value
+ * behind (a list that failed on its second element was freed twice). */
+static void discard(jval *out) {
+    release(*out);
+    *out = UNDEF;
+}
+
 static jstr *new_str(jctx *x, const char *p, size_t n) {
     if (n > DL_JINJA_MAX_STRING) return NULL;
     jstr *s = xalloc(x, sizeof *s + n + 1);
@@ -710,7 +718,7 @@ static int arith(jctx *x, int op, jval a, jval b, jval *out) {
             }
         }
         *out = (jval){.t = JV_LIST, .u.l = l};
-        if (rc) release(*out);
+        if (rc) discard(out);
         return rc;
     }
     if (op == JOP_MUL && ((a.t == JV_STR && is_num(b)) || (b.t == JV_STR && is_num(a)))) {
@@ -857,7 +865,7 @@ static int split(jctx *x, const jstr *s, const jstr *sep, jval *out) {
         }
     }
     *out = (jval){.t = JV_LIST, .u.l = l};
-    if (rc) release(*out);
+    if (rc) discard(out);
     return rc;
 }
 
@@ -1085,7 +1093,7 @@ static int call_func(jctx *x, const jnode *n, jval *out) {
         for (size_t k = 0; k < n->n_kw; k++) {
             jval val;
             if ((rc = eval(x, n->kw_vals[k], &val)) || (rc = dict_set(x, d, n->kw_names[k], n->kw_n[k], val))) {
-                release(*out);
+                discard(out);
                 return rc;
             }
         }
@@ -1108,11 +1116,11 @@ static int call_func(jctx *x, const jnode *n, jval *out) {
         *out = (jval){.t = JV_LIST, .u.l = l};
         for (int64_t i = lo; step > 0 ? i < hi : i > hi; i += step) {
             if (l->n >= DL_JINJA_MAX_ITERS) {
-                release(*out);
+                discard(out);
                 return fail(x, DIFFLM_E_NOMEM, "range longer than %u", DL_JINJA_MAX_ITERS);
             }
             if ((rc = list_push(x, l, INTV(i)))) {
-                release(*out);
+                discard(out);
                 return rc;
             }
             if (step > 0 ? i > INT64_MAX - step : i < INT64_MIN - step) break;
@@ -1238,7 +1246,7 @@ static int eval(jctx *x, const jnode *n, jval *out) {
             if (!(rc = eval(x, n->args[k], &a))) rc = list_push(x, l, a);
         a = UNDEF;
         *out = (jval){.t = JV_LIST, .u.l = l};
-        if (rc) release(*out);
+        if (rc) discard(out);
         return rc;
     }
     case JN_DICT: {
@@ -1256,7 +1264,7 @@ static int eval(jctx *x, const jnode *n, jval *out) {
             if (!(rc = eval(x, n->kw_vals[k], &val))) rc = dict_set(x, d, key.u.s->p, key.u.s->n, val);
             release(key);
         }
-        if (rc) release(*out);
+        if (rc) discard(out);
         return rc;
     }
     default:
