@@ -55,6 +55,11 @@ void dl_fkernel_avx2(float *out, int ldo, const float *x, int ldx, int N, const 
                      int kc, int cols);
 void dl_fkernel_avx512(float *out, int ldo, const float *x, int ldx, int N, const float *bp,
                        int kc, int cols);
+/* The panel packing of the portable driver (gemm_f32.c), vectorized: bp[k][c] =
+ * w[m0 + c][k0 + k] widened to f32 for c < mc, 0 for mc <= c < 64, k < kc.
+ *   bp: [kc][64] out, 64-byte aligned;  w: rows of ldw elements of wtype (F32/F16/BF16) */
+void dl_fpack_avx512(float *bp, const void *w, uint32_t wtype, size_t ldw, int64_t m0, int mc,
+                     int k0, int kc);
 #endif
 
 #endif

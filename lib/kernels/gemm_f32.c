@@ -82,6 +82,28 @@ static void pack(float *bp, const void *w, uint32_t wtype, size_t ldw, int64_t m
     }
 }
 
+/* Asks for the source of the next panel (weight rows m0 .. m0 + mc, elements k0 ..
+ * k0 + kc) to be brought into L2 while the kernel works on the current one. Each row
+ * segment is in another page (rows are K elements apart), which the hardware
+ * prefetchers do not follow: without this, packing waits on memory for every row. */
+static void prefetch_panel(const void *w, size_t esize, size_t ldw, int64_t m0, int mc, int k0,
+                           int kc) {
+#if defined(__GNUC__)
+    size_t bytes = (size_t)kc * esize;
+    for (int c = 0; c < mc; c++) {
+        const char *src = (const char *)w + ((size_t)(m0 + c) * ldw + (size_t)k0) * esize;
+        for (size_t b = 0; b < bytes; b += 64)
+            __builtin_prefetch(src + b, 0, 3);
+    }
+#else
+    (void)w; (void)esize; (void)ldw; (void)m0; (void)mc; (void)k0; (void)kc;
+#endif
+}
+
+/* Activation rows per kernel call between two shares of the next panel's prefetches
+ * (a multiple of both micro-tiles' 12 and 6 rows). */
+#define PF_SLICE_ROWS 24
+
 /* bp[k][c] = w[k0 + k][m0 + c] (a transposed f32 weight with row stride ldw). */
 static void pack_trans(float *bp, const float *w, int ldw, int64_t m0, int mc, int k0, int kc) {
     for (int k = 0; k < kc; k++) {
@@ -113,11 +135,28 @@ static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N,
     float bp[DL_FGEMM_KC * DL_FGEMM_COLS] __attribute__((aligned(64)));
     for (int k0 = 0; k0 < K; k0 += DL_FGEMM_KC) {
         int kc = K - k0 < DL_FGEMM_KC ? K - k0 : DL_FGEMM_KC;
-        if (trans_w)
+        if (trans_w) {
             pack_trans(bp, w, ldw, m0, mc, k0, kc);
-        else
-            pack(bp, w, wtype, (size_t)ldw, m0, mc, k0, kc);
-        kern(o, ldo, x + k0, ldx, N, bp, kc, mc);
+        } else {
+#if defined(__x86_64__) && defined(__GNUC__)
+            if (path == DL_FPATH_AVX512)
+                dl_fpack_avx512(bp, w, wtype, (size_t)ldw, m0, mc, k0, kc);
+            else
+#endif
+                pack(bp, w, wtype, (size_t)ldw, m0, mc, k0, kc);
+        }
+        /* the rows in slices, each after a share of the next panel's prefetches, so the
+         * loads spread over the kernel's run instead of stalling it in one burst (rows
+         * are independent: slicing them changes no result) */
+        int k1 = k0 + DL_FGEMM_KC, kc1 = K - k1 < DL_FGEMM_KC ? K - k1 : DL_FGEMM_KC;
+        int slices = trans_w || k1 >= K ? 1 : (N + PF_SLICE_ROWS - 1) / PF_SLICE_ROWS;
+        for (int s = 0; s < slices; s++) {
+            int n0 = s * PF_SLICE_ROWS, nr = slices == 1 ? N : N - n0 < PF_SLICE_ROWS ? N - n0 : PF_SLICE_ROWS;
+            if (!trans_w && k1 < K)
+                prefetch_panel(w, ti->type_size, (size_t)ldw, m0 + mc * s / slices,
+                               mc * (s + 1) / slices - mc * s / slices, k1, kc1);
+            kern(o + (size_t)n0 * ldo, ldo, x + (size_t)n0 * ldx + k0, ldx, nr, bp, kc, mc);
+        }
     }
     if (bias)
         for (int n = 0; n < N; n++)

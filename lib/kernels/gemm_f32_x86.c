@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
+#include "kernels/types.h"
 
 #define AI static inline __attribute__((always_inline))
 #define T512 __attribute__((target("avx512f,avx512bw,fma")))
@@ -63,6 +64,81 @@ T512 void dl_fkernel_avx512(float *out, int ldo, const float *x, int ldx, int N,
             }
         }
     }
+}
+
+/* --- packing: 16 weight rows x 16 k at a time, widened to f32 and transposed in
+ * registers, so the panel is written with full-vector stores instead of one float at a
+ * time. The values are the same as the portable pack's (F16 and BF16 widen exactly;
+ * vcvtph2ps quiets NaNs as dl_half_to_float does), so the product's bits do not change. */
+
+/* 16 rows of 16 lanes -> 16 columns: on return r[j][i] holds the old r[i][j]. */
+AI T512 void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    }
+    /* r[4g + q] now holds, per 128-bit lane L, row 4L.. of group g's quad q */
+    for (int h = 0; h < 2; h++)
+        for (int q = 0; q < 4; q++) {
+            t[8 * h + q] = _mm512_shuffle_f32x4(r[8 * h + q], r[8 * h + 4 + q], 0x88);
+            t[8 * h + 4 + q] = _mm512_shuffle_f32x4(r[8 * h + q], r[8 * h + 4 + q], 0xdd);
+        }
+    for (int q = 0; q < 8; q++) {
+        r[q] = _mm512_shuffle_f32x4(t[q], t[8 + q], 0x88);
+        r[8 + q] = _mm512_shuffle_f32x4(t[q], t[8 + q], 0xdd);
+    }
+}
+
+/* 16 elements of a weight row from k (mask: the valid ones), as f32 */
+AI T512 __m512 load_row16(const uint8_t *src, uint32_t wtype, __mmask16 m) {
+    if (wtype == DL_TYPE_F32)
+        return _mm512_maskz_loadu_ps(m, src);
+    __m256i h = _mm512_castsi512_si256(_mm512_maskz_loadu_epi16((__mmask32)m, src));
+    if (wtype == DL_TYPE_F16)
+        return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));   /* BF16 */
+}
+
+/* One weight type at a time (wtype a constant after inlining), no branch per load: rows
+ * past mc read nothing through an empty mask and give zeros. */
+AI T512 void pack_type(float *bp, const uint8_t *w, size_t ldw, int64_t m0, int mc, int k0,
+                       int kc, const uint32_t wtype, const size_t es) {
+    for (int c0 = 0; c0 < DL_FGEMM_COLS; c0 += 16) {
+        const uint8_t *base = w + ((size_t)(m0 + c0) * ldw + (size_t)k0) * es;
+        int rows = mc - c0 < 0 ? 0 : mc - c0 > 16 ? 16 : mc - c0;
+        for (int k = 0; k < kc; k += 16) {
+            __mmask16 m = mask16(kc - k);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = load_row16(base + ((size_t)i * ldw + (size_t)k) * es, wtype,
+                                  i < rows ? m : 0);
+            transpose16(r);
+            if (kc - k >= 16) {
+                for (int j = 0; j < 16; j++)
+                    _mm512_store_ps(bp + (size_t)(k + j) * DL_FGEMM_COLS + c0, r[j]);
+            } else {
+                for (int j = 0; j < kc - k; j++)
+                    _mm512_store_ps(bp + (size_t)(k + j) * DL_FGEMM_COLS + c0, r[j]);
+            }
+        }
+    }
+}
+
+T512 void dl_fpack_avx512(float *bp, const void *w, uint32_t wtype, size_t ldw, int64_t m0,
+                          int mc, int k0, int kc) {
+    if (wtype == DL_TYPE_F32)
+        pack_type(bp, w, ldw, m0, mc, k0, kc, DL_TYPE_F32, 4);
+    else if (wtype == DL_TYPE_F16)
+        pack_type(bp, w, ldw, m0, mc, k0, kc, DL_TYPE_F16, 2);
+    else
+        pack_type(bp, w, ldw, m0, mc, k0, kc, DL_TYPE_BF16, 2);
 }
 
 #define R256 6

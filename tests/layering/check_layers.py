@@ -35,6 +35,7 @@ INTERNAL = {
     "tools/score/corpus_tok.h": "difflm-bigram's tokenizer over the tables alone (no weights)",
     "tools/difflm-mkmodel.c": "writes test models through tests/fixtures and the arch table",
     "bench/bench_attention.c": "measures the attention kernels themselves",
+    "bench/bench_fgemm.c": "measures the own f32 product's packing and kernel",
     "bench/bench_kernels.c": "measures the kernels themselves",
     "bench/bench_model.c": "measures one forward pass per weight type without a context",
     "bench/bench_moe.c": "measures one forward pass of an MoE file against a dense one without a context",
