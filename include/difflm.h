@@ -153,6 +153,9 @@ typedef struct difflm_params {
     difflm_log_fn log_fn;        /* NULL = silent */
     void *log_user;
     int32_t max_batch;           /* difflm_ctx_params.max_batch (default 1) */
+    int32_t reserved0;           /* never read: it covers the 0.3 struct's tail padding,
+                                    so that precision lies past the end of an older
+                                    host's struct (see difflm_ctx_params.reserved0) */
     int32_t precision;           /* difflm_ctx_params.precision (default
                                     DIFFLM_PRECISION_EXACT) */
 } difflm_params;
@@ -270,6 +273,11 @@ typedef struct difflm_ctx_params {
     int32_t max_batch;           /* most canvases difflm_batch_begin takes (default 1,
                                     0 = 1, at most 64); the arena's forward scratch and
                                     hidden states grow to max_batch * max_canvas rows */
+    int32_t reserved0;           /* never read. The 0.3 struct ended with 4 bytes of
+                                    padding after max_batch, which a host that did not
+                                    call difflm_ctx_params_init may have left undefined;
+                                    this field fills them, so precision lies past an
+                                    older host's struct_size and such a host gets EXACT */
     int32_t precision;           /* DIFFLM_PRECISION_* of the products over F32, F16 and
                                     BF16 weights (default EXACT; see below) */
 } difflm_ctx_params;
