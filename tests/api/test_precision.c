@@ -72,12 +72,18 @@ static float *logits_of(difflm_ctx *c, const difflm_token *ids, size_t n, size_t
 static const char *const prompts[] = { "The capital of France is", "Once upon a time, there was",
                                        "def add(a, b):" };
 
+/* DIFFLM_TEST_QUICK=1 (the valgrind and sanitizer setups): one prompt for the bound */
+static size_t n_prompts(void) {
+    const char *q = getenv("DIFFLM_TEST_QUICK");
+    return q && *q && strcmp(q, "0") ? 1 : sizeof prompts / sizeof prompts[0];
+}
+
 START_TEST(test_bf16_logits_bound) {
     difflm_model *m = load();
     difflm_ctx *ex = ctx_on(m, DIFFLM_PRECISION_EXACT, 2);
     difflm_ctx *bf = ctx_on(m, DIFFLM_PRECISION_BF16, 2);
     difflm_ctx *bf1 = ctx_on(m, DIFFLM_PRECISION_BF16, 1);
-    for (size_t p = 0; p < sizeof prompts / sizeof prompts[0]; p++) {
+    for (size_t p = 0; p < n_prompts(); p++) {
         difflm_token ids[96];
         canvas_of(ex, prompts[p], ids, 96);
         size_t n1, n2, n3;
