@@ -291,7 +291,9 @@ typedef struct difflm_ctx_params {
  * bits; to nearest, ties to even), their products summed in f32, on the fastest bf16 path
  * the CPU has: AMX-BF16 tiles, else AVX512_BF16, else a portable loop. BF16 weights are
  * used as stored; F32 and F16 weights are rounded while their panels are packed (no
- * second copy of the model); the activations are rounded once per product. Results are
+ * second copy of the model); the activations are rounded once per product. Without
+ * AVX512_BF16 or AMX the portable loop is slower than EXACT (about a third of its rate
+ * on AVX2): the mode is for CPUs that have one of them. Results are
  * bitwise the same for any n_threads on a given path, and a row's result does not depend
  * on the other rows of a batch (so batches, KV caches and the block cache give the bits
  * of a plain pass, as in EXACT), but they differ from EXACT's by the rounding of the
