@@ -8,7 +8,9 @@
  *    its core name printed: Debian's 0.3.21 misdetects recent CPUs) and the library's own
  *    kernels (every available path, tasks of 64 columns on the pool);
  *  - the same product with weights in F16, BF16 and every quantized format, with the
- *    activations quantized on the fly as the model does (included in the time).
+ *    activations quantized on the fly as the model does (included in the time);
+ *  - the bf16 precision mode's product over F32, F16 and BF16 weights on the best bf16
+ *    path (activations rounded to bf16 once per product, included in the time).
  * Rates count 2*N*M*K operations per product. Best of repeated runs. */
 #include <math.h>
 #include <stdint.h>
@@ -66,6 +68,22 @@ static void run_qgemm(void *arg) {
     prod *p = arg;
     dl_pool_run(p->pool, (p->N + 15) / 16, qact_task, p);
     dl_pool_run(p->pool, (p->M + DL_QGEMM_COLS - 1) / DL_QGEMM_COLS, qgemm_task, p);
+}
+
+/* a bf16-mode product as a context runs it (model_weights.h dl_weight_matmul_bf16) */
+typedef struct bprod {
+    dl_pool *pool;
+    int threads, N;
+    dl_weight w;
+    const float *x;
+    float *out, *scratch;
+    size_t cap;
+} bprod;
+
+static void run_bgemm(void *arg) {
+    bprod *b = arg;
+    dl_weight_matmul_bf16(b->out, b->x, &b->w, NULL, 0, b->N, (int)b->w.ne1, b->scratch, b->cap,
+                          b->pool, b->threads);
 }
 
 #ifdef DL_HAVE_BLAS
@@ -175,6 +193,27 @@ int main(int argc, char **argv) {
                  dl_fpath_name(p.path));
         printf("%-28s %10.2f %10.1f %7.0f%%\n", name, t * 1e3, flop / t / 1e9,
                peak > 0 ? 100 * flop / t / 1e9 / peak : 0);
+    }
+
+    /* the bf16 precision mode (model_weights_bf16.c: activations packed once per
+     * product, then the bf16 kernel per 64-column task) on the best bf16 path */
+    static const uint32_t bf16_types[] = { DL_TYPE_F32, DL_TYPE_F16, DL_TYPE_BF16 };
+    for (int h = 0; h < 3; h++) {
+        for (size_t i = 0; i < nw && h > 0; i++)
+            wh[i] = bf16_types[h] == DL_TYPE_F16 ? dl_f32_to_f16(wf[i]) : dl_f32_to_bf16(wf[i]);
+        bprod b = { pool, threads, N, { h > 0 ? (const void *)wq : wf, bf16_types[h], K, M }, x,
+                    out, NULL, 0 };
+        b.cap = dl_weight_bf16_scratch_floats(&b.w, N);
+        b.scratch = dl_aligned_alloc(b.cap * sizeof(float));
+        if (!b.scratch)
+            break;
+        double t = bench_best(run_bgemm, &b, secs, 3);
+        char name[64], tb[16];
+        snprintf(name, sizeof name, "bf16 mode %s (%s)", dl_type_name(bf16_types[h], tb, sizeof tb),
+                 dl_bf16_path_name(dl_bf16_best()));
+        printf("%-28s %10.2f %10.1f %7.0f%%\n", name, t * 1e3, flop / t / 1e9,
+               peak > 0 ? 100 * flop / t / 1e9 / peak : 0);
+        dl_aligned_free(b.scratch);
     }
 
     /* every type the integer product reads, from the type table (kernels/types.h) */

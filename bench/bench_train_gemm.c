@@ -102,10 +102,10 @@ int main(int argc, char **argv) {
     printf("peak f32 FMA (register loop): %.1f GFLOP/s\n\n", peak);
 
     /* path -1: f32; 0 .. best: bf16 on that kernel */
-    int best = tr_bf16_best();
+    int best = dl_bf16_best();
     printf("%-20s %-5s %10s", "product", "", "f32");
     for (int path = 0; path <= best; path++)
-        printf(" %12s", tr_bf16_path_name(path));
+        printf(" %12s", dl_bf16_path_name(path));
     printf("   (GFLOP/s; last column / f32, / ceiling)\n");
     double total_t[4] = { 0 }, total_flop = 0;
     static const char *const kinds[] = { "fwd", "dx", "dw" };

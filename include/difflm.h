@@ -153,6 +153,11 @@ typedef struct difflm_params {
     difflm_log_fn log_fn;        /* NULL = silent */
     void *log_user;
     int32_t max_batch;           /* difflm_ctx_params.max_batch (default 1) */
+    int32_t reserved0;           /* never read: it covers the 0.3 struct's tail padding,
+                                    so that precision lies past the end of an older
+                                    host's struct (see difflm_ctx_params.reserved0) */
+    int32_t precision;           /* difflm_ctx_params.precision (default
+                                    DIFFLM_PRECISION_EXACT) */
 } difflm_params;
 
 /* Fills *p with defaults. */
@@ -268,7 +273,41 @@ typedef struct difflm_ctx_params {
     int32_t max_batch;           /* most canvases difflm_batch_begin takes (default 1,
                                     0 = 1, at most 64); the arena's forward scratch and
                                     hidden states grow to max_batch * max_canvas rows */
+    int32_t reserved0;           /* never read. The 0.3 struct ended with 4 bytes of
+                                    padding after max_batch, which a host that did not
+                                    call difflm_ctx_params_init may have left undefined;
+                                    this field fills them, so precision lies past an
+                                    older host's struct_size and such a host gets EXACT */
+    int32_t precision;           /* DIFFLM_PRECISION_* of the products over F32, F16 and
+                                    BF16 weights (default EXACT; see below) */
 } difflm_ctx_params;
+
+/* Precision of the matrix products over float weights (F32, F16, BF16), per context.
+ *
+ * DIFFLM_PRECISION_EXACT (0, the default): f32 operands, each output one fused
+ * multiply-add chain in a fixed order: the same bits on every CPU path and thread count.
+ *
+ * DIFFLM_PRECISION_BF16 (1, opt-in): both operands rounded to bfloat16 (8 significant
+ * bits; to nearest, ties to even), their products summed in f32, on the fastest bf16 path
+ * the CPU has: AMX-BF16 tiles, else AVX512_BF16, else a portable loop. BF16 weights are
+ * used as stored; F32 and F16 weights are rounded while their panels are packed (no
+ * second copy of the model); the activations are rounded once per product. Without
+ * AVX512_BF16 or AMX the portable loop is slower than EXACT (about a third of its rate
+ * on AVX2): the mode is for CPUs that have one of them. Results are
+ * bitwise the same for any n_threads on a given path, and a row's result does not depend
+ * on the other rows of a batch (so batches, KV caches and the block cache give the bits
+ * of a plain pass, as in EXACT), but they differ from EXACT's by the rounding of the
+ * operands (doc/performance.md "bf16 precision mode" measures the logits' error) and
+ * between the paths by f32 rounding. Quantized weights (Q8_0, Q4_K, ...) keep their
+ * integer kernels, and attention, norms and the softmax stay f32, in both modes. On a
+ * CPU with AMX-BF16 the first bf16 context asks Linux for the tile state
+ * (arch_prctl ARCH_REQ_XCOMP_PERM), which enlarges the signal frames of the whole
+ * process; EXACT contexts never ask.
+ *
+ * Any other value: difflm_ctx_create and difflm_create fail with DIFFLM_E_INVALID_ARG.
+ * A host built against a header without the field (a smaller struct_size) gets EXACT. */
+#define DIFFLM_PRECISION_EXACT 0
+#define DIFFLM_PRECISION_BF16 1
 
 /* Fills *p with defaults. */
 DIFFLM_API void difflm_ctx_params_init(difflm_ctx_params *p);

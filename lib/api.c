@@ -268,6 +268,9 @@ API difflm_ctx *difflm_create(const difflm_params *p, int *status) {
                     prm.max_batch < 0))
         rc = dl_fail(&err, DIFFLM_E_INVALID_ARG,
                      "n_threads, max_canvas and max_batch must be >= 0, mask_token_id >= -1");
+    if (rc == 0 && prm.precision != DIFFLM_PRECISION_EXACT && prm.precision != DIFFLM_PRECISION_BF16)
+        rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "difflm_params.precision %d is not "
+                     "DIFFLM_PRECISION_EXACT (0) or DIFFLM_PRECISION_BF16 (1)", (int)prm.precision);
     if (rc == 0) {
         difflm_model_params mp;
         difflm_model_params_init(&mp);
@@ -281,6 +284,7 @@ API difflm_ctx *difflm_create(const difflm_params *p, int *status) {
         cp.n_threads = prm.n_threads;
         cp.max_canvas = prm.max_canvas;
         cp.max_batch = prm.max_batch;
+        cp.precision = prm.precision;
         difflm_model *m = NULL;
         // the C library's allocator, even when called from a callback inside a host's scope
         IN_SCOPE(NULL, rc = dl_model_obj_load(&m, &mp, &err));

@@ -26,6 +26,7 @@
 #include "kernels/attention_tiled.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/kernels.h"
 #include "kernels/kernels_backward.h"
 #include "kernels/quant.h"

@@ -93,8 +93,8 @@ int main(int argc, char **argv) {
         threads = cores > s.cfg.contexts ? (int)(cores / s.cfg.contexts) : 1;
     }
     char err[256];
-    s.pool = pool_create(s.model, s.cfg.contexts, threads, s.cfg.max_canvas, s.cfg.queue, &st,
-                         err, sizeof err);
+    s.pool = pool_create(s.model, s.cfg.contexts, threads, s.cfg.max_canvas, s.cfg.precision,
+                         s.cfg.queue, &st, err, sizeof err);
     if (!s.pool) {
         fprintf(stderr, "difflm-server: cannot create the contexts: %s\n", err);
         difflm_model_free(s.model);

@@ -100,6 +100,9 @@ struct context_params {
     int32_t log_level = DIFFLM_LOG_WARN;
     std::function<void(int32_t, std::string_view)> log;
     int32_t max_batch = 1;          // most canvases batch_begin takes
+    // DIFFLM_PRECISION_EXACT (f32 products) or DIFFLM_PRECISION_BF16 (products over
+    // F32/F16/BF16 weights with bf16 operands and f32 sums; quantized weights unaffected)
+    int32_t precision = DIFFLM_PRECISION_EXACT;
 };
 
 // One canvas position's difflm_confidences entry (doc/sampling.md "Confidences").
@@ -254,6 +257,7 @@ class model {
         cp.n_threads = p.n_threads;
         cp.max_canvas = p.max_canvas;
         cp.max_batch = p.max_batch;
+        cp.precision = p.precision;
         cp.log_level = p.log_level;
         return cp;
     }
@@ -650,6 +654,7 @@ class context {
         cp.max_canvas = p.max_canvas;
         cp.mask_token_id = p.mask_token_id;
         cp.max_batch = p.max_batch;
+        cp.precision = p.precision;
         cp.log_level = p.log_level;
         cp.log_fn = &state::on_log;
         cp.log_user = state_.get();

@@ -11,6 +11,9 @@
 #include "kernels/kernels.h"
 #include "model/model_weights.h"
 
+_Static_assert(DIFFLM_PRECISION_EXACT == DL_PRECISION_EXACT &&
+               DIFFLM_PRECISION_BF16 == DL_PRECISION_BF16, "precision values");
+
 #if DL_HAVE_BLAS
 #include <cblas.h>
 #endif
@@ -64,6 +67,10 @@ static int ctx_size(struct difflm_ctx *c, const struct difflm_model *lm,
     c->model = &c->model_run;
     c->n_threads = p->n_threads > 0 ? p->n_threads : dl_cpu_count();
     c->model_run.n_threads = c->n_threads;   // the scratch has a score block per thread
+    if (p->precision != DIFFLM_PRECISION_EXACT && p->precision != DIFFLM_PRECISION_BF16)
+        return dl_fail(err, DIFFLM_E_INVALID_ARG, "precision %d is not DIFFLM_PRECISION_EXACT (0) "
+                       "or DIFFLM_PRECISION_BF16 (1)", (int)p->precision);
+    c->model_run.precision = p->precision;   // the products' scratch depends on it
     c->max_canvas = resolve_max_canvas(lm, p);
     if (c->max_canvas > DL_MAX_CANVAS)
         return dl_fail(err, DIFFLM_E_INVALID_ARG, "max_canvas %d is above the limit of %d",
@@ -165,7 +172,7 @@ int dl_ctx_create(struct difflm_ctx **out, struct difflm_model *lm, const difflm
             c->mask_id, c->max_canvas, (double)a.size / (1 << 20), c->n_threads, blas_name());
     char feat[192], paths[192];
     dl_logf(&c->log, DIFFLM_LOG_INFO, "CPU features: %s; %s", dl_cpu_features_str(feat, sizeof feat),
-            dl_weight_paths_str(paths, sizeof paths));
+            dl_weight_paths_str(paths, sizeof paths, c->model_run.precision));
     *out = c;
     return 0;
 fail:

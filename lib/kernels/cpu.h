@@ -23,8 +23,10 @@ enum dl_cpu_feature {
     DL_CPU_AVX512_FP16 = 1u << 10,
     /* AMX: the tile registers exist and the OS saves them (XCR0 bits 17, 18). A process
      * must still ask Linux for them (arch_prctl ARCH_REQ_XCOMP_PERM) before its first
-     * tile instruction; the library never does (it changes the signal frame size of the
-     * whole host process), only the trainer (tools/train/gemm_bf16.c). */
+     * tile instruction. That grows the signal frame of the whole host process, so it is
+     * asked only by bf16 work (kernels/gemm_bf16.h dl_bf16_best: the trainer's
+     * --precision bf16, a context created with DIFFLM_PRECISION_BF16), never by the
+     * default exact products. */
     DL_CPU_AMX_INT8 = 1u << 11,
     DL_CPU_AMX_BF16 = 1u << 12,
 };

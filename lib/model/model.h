@@ -75,7 +75,16 @@ typedef struct dl_model {
     int32_t n_threads;          /* used by forward; set by the owner */
     struct dl_pool *pool;       /* the owner's thread pool (NULL: n_threads threads started
                                    per parallel region); set by the owner */
+    int32_t precision;          /* enum dl_precision of the float-weight products (0, exact,
+                                   after load); set by the owner */
 } dl_model;
+
+/* How products over F32/F16/BF16 weights compute (difflm.h DIFFLM_PRECISION_*, same
+ * values). Quantized weights always run their integer kernels. */
+enum dl_precision {
+    DL_PRECISION_EXACT = 0,     /* f32 operands, one fma chain per output (kernels/gemm.h) */
+    DL_PRECISION_BF16 = 1,      /* operands rounded to bf16, f32 sums (kernels/gemm_bf16.h) */
+};
 
 /* Reads hyperparameters and binds every tensor of the file's architecture (a row of
  * arch.c), checking names, shapes and types. Types the kernels lack (IQ*, Q2_K, Q3_K, ...) give

@@ -49,8 +49,15 @@ static size_t attn_slot_floats(const dl_model *m, int32_t K) {
     return DL_MAX((size_t)ATTN_QB * (size_t)K, dl_attention_tiled_work_floats(m->hp.head_dim));
 }
 
-/* The products' scratch for R rows: widened weights (OpenBLAS path) or the quantized
- * activations (quantized weights), the largest any layer needs. */
+/* A product's scratch over w for R rows under the model's precision. */
+static size_t product_floats(const dl_model *m, const dl_weight *w, int32_t R) {
+    return dl_weight_bf16(w, m->precision) ? dl_weight_bf16_scratch_floats(w, R)
+                                           : dl_weight_scratch_floats(w, R);
+}
+
+/* The products' scratch for R rows: widened weights (OpenBLAS path), the quantized
+ * activations (quantized weights) or the bf16 ones (bf16 precision), the largest any
+ * layer needs. */
 static size_t max_conv_floats(const dl_model *m, int32_t R) {
     size_t c = 0;
     for (int il = 0; il < m->hp.n_layer; il++) {
@@ -58,12 +65,12 @@ static size_t max_conv_floats(const dl_model *m, int32_t R) {
         const dl_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
                                   &L->w_down, &L->router, &L->sh_gate, &L->sh_up, &L->sh_down };
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
-            c = DL_MAX(c, dl_weight_scratch_floats(ws[i], R));
+            c = DL_MAX(c, product_floats(m, ws[i], R));
         /* an expert gets at most every row once; its views share one shape and type */
         const dl_weight *xs[] = { L->exp_gate, L->exp_up, L->exp_down };
         for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++)
             if (xs[i])
-                c = DL_MAX(c, dl_weight_scratch_floats(xs[i], R));
+                c = DL_MAX(c, product_floats(m, xs[i], R));
     }
     return c;
 }
@@ -134,11 +141,18 @@ typedef struct fwd_linear {
     int nt;
     const int32_t *seg_start;   /* a batch's canvases (NULL: one), as dl_exec's */
     int n_seg;
+    int precision;              /* the model's (enum dl_precision) */
 } fwd_linear;
 
 static void fwd_linear_fn(void *ctx, float *out, const float *x, const dl_weight *w,
                           const float *bias, int accumulate, int row_groups, int n) {
     const fwd_linear *l = ctx;
+    if (dl_weight_bf16(w, l->precision)) {
+        /* rows computed on their own: batches and row groups need nothing more */
+        dl_weight_matmul_bf16(out, x, w, bias, accumulate, n, (int)w->ne1, l->conv, l->cap,
+                              l->pool, l->nt);
+        return;
+    }
     if (l->seg_start && !row_groups && !dl_weight_rows_independent(w)) {
         /* a product whose rows depend on each other runs per canvas of the batch, so each
          * canvas gets the bits of its own pass (and loses the shared weight reads) */
@@ -210,7 +224,7 @@ int dl_model_pass(const dl_model *m, void *scratch, const dl_pass *p, float *hid
     fwd_bufs b;
     const int R = p->n_rows, E = hp->n_embd;
     fwd_layout(m, R, p->kv ? p->n_tokens : R, scratch, &b);
-    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt, NULL, 0 };
+    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt, NULL, 0, m->precision };
     const dl_exec ex = { m->pool, nt, fwd_linear_fn, &lin, b.vec, SILU_ROWS, NULL, 0 };
     dl_layer_embed(b.x, &m->tok_embd, p->tokens + p->row0, R);
     for (int t = 0; t < R; t++)
@@ -289,7 +303,7 @@ int dl_model_forward_batch(const dl_model *m, void *scratch, const dl_canvas_seg
 
     fwd_bufs b;
     fwd_layout(m, R, longest, scratch, &b);
-    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt, start, n_seg };
+    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt, start, n_seg, m->precision };
     const dl_exec ex = { m->pool, nt, fwd_linear_fn, &lin, b.vec, SILU_ROWS, start, n_seg };
     for (int32_t s = 0; s < n_seg; s++) {
         dl_layer_embed(b.x + (size_t)start[s] * E, &m->tok_embd, segs[s].tokens, segs[s].n_tokens);
@@ -333,7 +347,7 @@ static const dl_weight *head_weight(const dl_model *m) {
 static size_t head_layout(const dl_model *m, int32_t n_rows, void *base, head_bufs *b) {
     dl_arena a = { base, SIZE_MAX, 0 };
     size_t padded = ((size_t)n_rows + DL_ROW_GROUP - 1) / DL_ROW_GROUP * DL_ROW_GROUP;
-    b->conv_cap = dl_weight_scratch_floats(head_weight(m), (int32_t)padded);
+    b->conv_cap = product_floats(m, head_weight(m), (int32_t)padded);
     b->rows = dl_arena_alloc(&a, dl_floats_bytes(padded, (size_t)m->hp.n_embd));
     b->conv = dl_arena_alloc(&a, dl_floats_bytes(b->conv_cap, 1));
     int wide_bias = m->output_bias.data && m->output_bias.type != DL_TYPE_F32;
@@ -355,7 +369,7 @@ void dl_model_logits(const dl_model *m, void *scratch, const float *hidden, cons
     head_bufs b;
     head_layout(m, n_rows, scratch, &b);
     const int nt = m->n_threads < 1 ? 1 : m->n_threads;
-    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt, NULL, 0 };
+    fwd_linear lin = { b.conv, b.conv_cap, m->pool, nt, NULL, 0, m->precision };
     const dl_exec ex = { m->pool, nt, fwd_linear_fn, &lin, NULL, SILU_ROWS, NULL, 0 };
     /* fixed groups of rows: a row's logits do not depend on which rows come with it */
     dl_layer_head(&ex, logits, b.rows, hidden, rows, n_rows, DL_ROW_GROUP, head_weight(m),

@@ -14,6 +14,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "kernels/types.h"
@@ -84,11 +85,13 @@ const float *dl_weight_vec_f32(const dl_weight *w, float *tmp) {
     return tmp;
 }
 
-const char *dl_weight_paths_str(char *buf, size_t cap) {
+const char *dl_weight_paths_str(char *buf, size_t cap, int precision) {
     int b = dl_gemm_backend();
+    int bf16 = precision == DL_PRECISION_BF16;
     snprintf(buf, cap, "f32/f16/bf16 products: %s%s%s; quantized products: int8 %s",
-             dl_gemm_backend_name(b), b == DL_GEMM_OWN ? " " : "",
-             b == DL_GEMM_OWN ? dl_fpath_name(dl_fpath_best()) : "",
+             bf16 ? "bf16" : dl_gemm_backend_name(b), bf16 || b == DL_GEMM_OWN ? " " : "",
+             bf16 ? dl_bf16_path_name(dl_bf16_best())
+                  : b == DL_GEMM_OWN ? dl_fpath_name(dl_fpath_best()) : "",
              dl_qpath_name(dl_qpath_best()));
     return buf;
 }

@@ -59,6 +59,27 @@ void dl_weight_matmul(float *out, const float *x, const dl_weight *w, const floa
  * and the integer ones. 0 for the OpenBLAS path, whose sgemm blocks by the row count. */
 int dl_weight_rows_independent(const dl_weight *w);
 
+/* --- the bf16 precision mode (model_weights_bf16.c): products over F32/F16/BF16
+ * weights with both operands rounded to bf16 and f32 sums (kernels/gemm_bf16.h) on the
+ * fastest bf16 path the CPU has. Quantized weights are unaffected. */
+
+/* 1 if products over w run in bf16 under precision (enum dl_precision): a float
+ * weight in DL_PRECISION_BF16. */
+int dl_weight_bf16(const dl_weight *w, int precision);
+
+/* Floats of scratch dl_weight_matmul_bf16 needs for w and up to max_rows activation
+ * rows: the activations packed as bf16 pairs. */
+size_t dl_weight_bf16_scratch_floats(const dl_weight *w, int32_t max_rows);
+
+/* out[n][m] (+)= bf16(x[n]) . bf16(w[m]) + bias[m] for all ne1 rows m of w, on the
+ * pool, in tasks of DL_COL_TASK columns: bitwise the same for any thread count on a
+ * given path, and each row computed on its own (no row groups needed).
+ *   out: [N][ldo] out;  x: [N][w->ne0];  w: F32, F16 or BF16;  bias: [w->ne1] or NULL;
+ *   scratch: cap >= dl_weight_bf16_scratch_floats(w, N) floats */
+void dl_weight_matmul_bf16(float *out, const float *x, const dl_weight *w, const float *bias,
+                           int accumulate, int N, int ldo, float *scratch, size_t cap,
+                           dl_pool *pool, int n_threads);
+
 /* Rows row0 .. row0+n_rows of w as f32 (dequantized).  out: [n_rows][w->ne0] out */
 void dl_weight_rows_f32(float *out, const dl_weight *w, int64_t row0, int64_t n_rows);
 
@@ -66,8 +87,9 @@ void dl_weight_rows_f32(float *out, const dl_weight *w, int64_t row0, int64_t n_
  * ([w->ne0] floats). NULL when the weight is absent. */
 const float *dl_weight_vec_f32(const dl_weight *w, float *tmp);
 
-/* The kernel paths products use now, for the create-time log: "f32 own avx512,
- * int8 avx512-vnni" style, into buf. */
-const char *dl_weight_paths_str(char *buf, size_t cap);
+/* The kernel paths products use now under precision (enum dl_precision), for the
+ * create-time log: "f32/f16/bf16 products: own avx512; quantized products: int8
+ * avx512-vnni" style (in bf16: "bf16 amx-bf16"), into buf. */
+const char *dl_weight_paths_str(char *buf, size_t cap, int precision);
 
 #endif

@@ -4,6 +4,7 @@
 #include "difflm.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -245,6 +246,31 @@ static void test_logits(const char *model) {
     while (ctx.step()) {
     }
     CHECK(ctx.canvas() == peeked);
+}
+
+// context_params.precision reaches the library on both creation paths.
+static void test_precision(const char *path) {
+    std::vector<difflm::token> ids;
+    for (difflm::token t = 10; t < 40; t++) ids.push_back(t);
+    difflm::context_params p;
+    p.model_path = path;
+    p.n_threads = 1;
+    std::vector<float> exact = difflm::context(p).logits(ids);
+    p.precision = DIFFLM_PRECISION_BF16;
+    std::vector<float> by_path = difflm::context(p).logits(ids);
+    difflm::model m(path);
+    difflm::context_params q;
+    q.n_threads = 1;
+    q.precision = DIFFLM_PRECISION_BF16;
+    std::vector<float> on_model = difflm::context(m, q).logits(ids);
+    CHECK(exact != by_path);      // bf16 products ran
+    CHECK(by_path == on_model);
+    float worst = 0;
+    for (std::size_t i = 0; i < exact.size(); i++)
+        worst = std::max(worst, std::fabs(exact[i] - by_path[i]));
+    CHECK(worst < 0.5f);
+    q.precision = 2;
+    expect_throw<difflm::error>(DIFFLM_E_INVALID_ARG, [&] { difflm::context c(m, q); });
 }
 
 static void test_infill(const char *model) {
@@ -571,6 +597,7 @@ int main(int argc, char **argv) {
     test_generate_and_steps(argv[1]);
     test_cancel(argv[1]);
     test_logits(argv[1]);
+    test_precision(argv[1]);
     test_score(argv[1]);
     test_infill(argv[1]);
     test_moves(argv[1]);

@@ -36,14 +36,14 @@ class ImportChecks(unittest.TestCase):
         self.assertEqual(ll.library_struct_size(lib.difflm_gen_params_init),
                          ctypes.sizeof(ll.difflm_gen_params))
         if ctypes.sizeof(ctypes.c_void_p) == 8:  # the LP64 layouts of difflm.h
-            self.assertEqual(ctypes.sizeof(ll.difflm_params), 56)
+            self.assertEqual(ctypes.sizeof(ll.difflm_params), 64)
             self.assertEqual(ctypes.sizeof(ll.difflm_gen_params), 112)
             self.assertEqual(ctypes.sizeof(ll.difflm_step_info), 48)
             self.assertEqual(ctypes.sizeof(ll.difflm_model_info), 80)
             self.assertEqual(ctypes.sizeof(ll.difflm_score_params), 24)
             self.assertEqual(ctypes.sizeof(ll.difflm_score_result), 40)
             self.assertEqual(ctypes.sizeof(ll.difflm_model_params), 96)
-            self.assertEqual(ctypes.sizeof(ll.difflm_ctx_params), 64)
+            self.assertEqual(ctypes.sizeof(ll.difflm_ctx_params), 72)
         self.assertEqual(ll.library_struct_size(lib.difflm_score_params_init),
                          ctypes.sizeof(ll.difflm_score_params))
         self.assertEqual(ll.library_struct_size(lib.difflm_model_params_init),
@@ -138,6 +138,30 @@ class Errors(unittest.TestCase):
             difflm.Context(MODEL, n_threads=-1)
         self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
         self.assertIn("n_threads", cm.exception.message)
+
+
+class Precision(unittest.TestCase):
+    def test_bf16_reaches_the_library(self):
+        ids = list(range(10, 40))
+        with difflm.Context(MODEL, n_threads=1) as exact, \
+                difflm.Context(MODEL, n_threads=1, precision=ll.PRECISION_BF16) as bf16, \
+                difflm.Model(MODEL) as model, \
+                difflm.Context(model, n_threads=1, precision=ll.PRECISION_BF16) as on_model:
+            le, lb, lm = ([v for row in c.logits(ids) for v in row]
+                          for c in (exact, bf16, on_model))
+            self.assertNotEqual(list(le), list(lb))   # bf16 products ran
+            self.assertEqual(list(lb), list(lm))      # both creation paths pass the field
+            self.assertLess(max(abs(a - b) for a, b in zip(le, lb)), 0.5)
+
+    def test_bad_precision_is_e_invalid_arg(self):
+        for create in (lambda: difflm.Context(MODEL, precision=2),
+                       lambda: difflm.Context(difflm.Model(MODEL), precision=-1)):
+            with self.assertRaises(difflm.Error) as cm:
+                create()
+            self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+        with difflm.Model(MODEL) as model:
+            with self.assertRaises(difflm.Error):
+                model.memory_required(precision=5)
 
 
 class WithContext(unittest.TestCase):

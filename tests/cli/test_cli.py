@@ -225,6 +225,7 @@ BAD = [
     (["-p", "x", "--block-recompute=1"], 2, r"--block-recompute takes no value"),
     (["-p", "x", "--remasking", "best"], 2, r"--remasking must be one of auto, low_confidence"),
     (["-p", "x", "--cache", "triple"], 2, r"--cache must be one of none, prefix, dual"),
+    (["-p", "x", "--precision", "fp8"], 2, r"--precision must be one of exact, bf16; got 'fp8'"),
     (["-p", "--no-live"], 2, r"-p needs a value, but '--no-live' is an option"),
     (["-p", "x", "-n", "--steps", "8"], 2, r"-n needs a value, but '--steps' is an option"),
     (["-p"], 2, r"-p needs a value$"),
@@ -264,11 +265,18 @@ def test_flags(cli, model):
         failed += not ok
     # what must still run: a value that starts with '-' given with '=', the default steps
     # following a short -n
-    for args in (["--prompt=--no-live", "-n", "8", "--steps", "8"], ["-p", "x", "-n", "16"]):
+    for args in (["--prompt=--no-live", "-n", "8", "--steps", "8"], ["-p", "x", "-n", "16"],
+                 ["-p", "x", "-n", "8", "--precision", "bf16"],
+                 ["-p", "x", "-n", "8", "--precision", "exact"]):
         rc, out, err = run(cli, ["-m", model, "-t", "1"] + args)
         ok = rc == 0 and out.strip() != ""
         print("%-4s %-50s -> %d %s" % ("ok" if ok else "FAIL", " ".join(args), rc, err.strip()))
         failed += not ok
+    rc, out, err = run(cli, ["-m", model, "-t", "1", "-p", "x", "-n", "8", "-v",
+                             "--precision", "bf16"])
+    ok = rc == 0 and re.search(r"f32/f16/bf16 products: bf16 (portable|avx512-bf16|amx-bf16)", err)
+    print("%-4s --precision bf16 -v names the bf16 path" % ("ok" if ok else "FAIL"))
+    failed += not ok
     check(failed == 0, "%d flag checks failed" % failed)
 
 

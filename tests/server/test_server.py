@@ -653,7 +653,8 @@ def case_args(exe, model, cli):
                          (["--contexts", "0"], "--contexts"), (["--queue", "-1"], "--queue"),
                          (["--threads", "x"], "--threads"), (["--bogus"], "unknown option"),
                          (["--api-key", ""], "--api-key"), (["--model"], "wants a value"),
-                         (["stray"], "unexpected argument"), (["--max-body", "1"], "--max-body")]:
+                         (["stray"], "unexpected argument"), (["--max-body", "1"], "--max-body"),
+                         (["--precision", "fp8"], "--precision wants exact or bf16")]:
         rc, out, err = run(args)
         check(rc == 2 and needle in err, f"{args}: exit {rc}, stderr {err!r}")
     rc, out, err = run(["-m", "/nonexistent.gguf", "--port", "0"])
@@ -665,6 +666,11 @@ def case_args(exe, model, cli):
     with Server(exe, model) as srv:
         rc, out, err = run(["-m", model, "--port", str(srv.port)])
         check(rc == 1 and "cannot listen" in err, f"a port in use: {rc} {err!r}")
+    # --precision reaches the contexts: their create-time log names the bf16 path
+    srv = Server(exe, model, "--precision", "bf16", "-v")
+    check(srv.health()["status"] == "ok", "health with --precision bf16")
+    rc, err = srv.stop(signal.SIGINT)
+    check(rc == 0 and "f32/f16/bf16 products: bf16 " in err, f"--precision bf16: {rc} {err[-400:]!r}")
     rc, out, err = run(["-m", model, "--host", "no.such.host.invalid", "--port", "0"])
     check(rc == 1 and "--host" in err, f"a bad host: {rc} {err!r}")
 

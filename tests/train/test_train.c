@@ -176,7 +176,7 @@ static double worst_rel(const float *a, const float *ref, size_t n) {
     return w;
 }
 
-/* bf16 rounding written independently of gemm_bf16.c: 8 significant bits, ties to even */
+/* bf16 rounding written independently of kernels/gemm_bf16.c: 8 significant bits, ties to even */
 static double bf16_round(double v) {
     int e;
     double m = frexp(v, &e);              /* v = m 2^e, 0.5 <= |m| < 1 */
@@ -208,7 +208,7 @@ static void check_products(int bf16) {
     const int threads[2] = { 1, 3 };
     for (int t = 0; t < 2; t++) {
         dl_err err;
-        tr_gemm g = { .bf16 = bf16, .bf16_path = tr_bf16_best() };
+        tr_gemm g = { .bf16 = bf16, .bf16_path = dl_bf16_best() };
         ck_assert_int_eq(dl_pool_create(&g.pool, threads[t], &err), 0);
         g.scratch = dl_aligned_alloc(sizeof(float) * TR_GEMM_SCRATCH * (size_t)threads[t]);
         out[t] = malloc(sizeof(float) * N * M);
@@ -269,13 +269,13 @@ START_TEST(bf16_tile) {
     float *a = malloc(sizeof(float) * R * K), *b = malloc(sizeof(float) * C * K);
     float *init = malloc(sizeof(float) * R * C), *out = malloc(sizeof(float) * R * C);
     float *ref = malloc(sizeof(float) * R * C);
-    float *scratch = dl_aligned_alloc(sizeof(float) * TR_BF16_SCRATCH);
+    float *scratch = dl_aligned_alloc(sizeof(float) * DL_BF16_SCRATCH);
     fill(a, (size_t)R * K, &s);
     fill(b, (size_t)C * K, &s);
     fill(init, (size_t)R * C, &s);
     a[3] = 1.0f + 0x1p-8f;              /* a tie: rounds down to 1 */
     b[3] = 1.0f + 0x3p-8f;              /* a tie: rounds up to 1 + 2^-6 */
-    const int best = tr_bf16_best();
+    const int best = dl_bf16_best();
     for (int layout = 0; layout < 4; layout++) {
         /* bit 0: A stored transposed ([K][R]); bit 1: B stored transposed ([K][C]) */
         float *at = malloc(sizeof(float) * R * K), *bt = malloc(sizeof(float) * C * K);
@@ -285,8 +285,8 @@ START_TEST(bf16_tile) {
         for (int j = 0; j < C; j++)
             for (int k = 0; k < K; k++)
                 bt[(size_t)k * C + j] = b[(size_t)j * K + k];
-        tr_bview av = layout & 1 ? (tr_bview){ at, 1, R } : (tr_bview){ a, K, 1 };
-        tr_bview bv = layout & 2 ? (tr_bview){ bt, 1, C } : (tr_bview){ b, K, 1 };
+        dl_bview av = layout & 1 ? (dl_bview){ at, 1, R } : (dl_bview){ a, K, 1 };
+        dl_bview bv = layout & 2 ? (dl_bview){ bt, 1, C } : (dl_bview){ b, K, 1 };
         for (int acc = 0; acc < 2; acc++) {
             for (int i = 0; i < R; i++)
                 for (int j = 0; j < C; j++) {
@@ -297,10 +297,10 @@ START_TEST(bf16_tile) {
                 }
             for (int path = 0; path <= best; path++) {
                 memcpy(out, init, sizeof(float) * R * C);
-                tr_bgemm_tile(path, out, C, av, bv, R, C, K, acc, scratch);
+                dl_bgemm_tile(path, out, C, av, bv, R, C, K, acc, scratch);
                 double e = worst_rel(out, ref, (size_t)R * C);
                 ck_assert_msg(e < 1e-5, "layout %d acc %d %s: %g", layout, acc,
-                              tr_bf16_path_name(path), e);
+                              dl_bf16_path_name(path), e);
             }
         }
         free(at);

@@ -37,6 +37,8 @@ static const char *const schedule_names[] = {"auto", "blocks", "timesteps", "blo
 static const char *const remask_names[] = {"auto", "low_confidence", "random", "origin",
                                            "maskgit_plus", "topk_margin", "entropy", NULL};
 static const char *const cache_names[] = {"none", "prefix", "dual", NULL};
+/* in the order of DIFFLM_PRECISION_* */
+static const char *const precision_names[] = {"exact", "bf16", NULL};
 
 #define F(field) offsetof(cli_args, field)
 #define IMAX INT32_MAX
@@ -80,6 +82,7 @@ static const option options[] = {
     {NULL, "--seed", K_SEED, F(g.seed), 0, 0, 0, NULL, NULL},
     {"-t", "--threads", K_INT, F(n_threads), 0, 4096, 0, "(0 = all cores)", NULL},
     {NULL, "--max-canvas", K_INT, F(max_canvas), 1, IMAX, 0, NULL, NULL},
+    {NULL, "--precision", K_NAME, F(precision), 0, 0, 0, NULL, precision_names},
     {NULL, "--mask-id", K_INT, F(mask_id), 0, IMAX, 0, NULL, NULL},
     {NULL, "--print-ids", K_FLAG, F(print_ids), 1, 0, 0, NULL, NULL},
     {NULL, "--no-live", K_FLAG, F(live), 0, 0, 0, NULL, NULL},
@@ -150,6 +153,9 @@ void cli_usage(FILE *f) {
         "  -t, --threads N         threads, 0 .. 4096 (default 0 = all cores)\n"
         "      --max-canvas N      longest canvas (prompt + generated) the context serves\n"
         "                          (default: the model's context, at most 2048)\n"
+        "      --precision NAME    exact | bf16: products over F32/F16/BF16 weights in f32\n"
+        "                          (default) or with bf16 operands and f32 sums (faster,\n"
+        "                          less exact; quantized weights are unaffected)\n"
         "      --mask-id N         override the model's mask token id\n"
         "      --print-ids         print the final canvas as comma-separated ids, nothing else\n"
         "      --no-live           plain output even on a terminal\n"

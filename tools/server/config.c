@@ -28,6 +28,9 @@ void config_usage(FILE *f) {
         "                          (default: $DIFFLM_API_KEY, else none)\n"
         "      --max-canvas N      longest prompt + generation (default: the model's\n"
         "                          context, at most 2048)\n"
+        "      --precision NAME    exact | bf16: the contexts' products over F32/F16/BF16\n"
+        "                          weights in f32 (default) or with bf16 operands and f32\n"
+        "                          sums (faster, less exact)\n"
         "      --max-gen-length N  largest max_tokens a request may ask (default 1024)\n"
         "      --gen-length N      max_tokens when a request gives none (default 128)\n"
         "      --max-body BYTES    largest request body (default 1048576)\n"
@@ -55,7 +58,7 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
 }
 
 enum { O_ALIAS = 256, O_HOST, O_PORT, O_QUEUE, O_KEY, O_CANVAS, O_MAXGEN, O_GEN, O_BODY,
-       O_TIMEOUT, O_VERSION };
+       O_TIMEOUT, O_VERSION, O_PRECISION };
 
 int config_parse(server_config *c, int argc, char **argv) {
     memset(c, 0, sizeof *c);
@@ -82,6 +85,7 @@ int config_parse(server_config *c, int argc, char **argv) {
         {"queue", required_argument, NULL, O_QUEUE},
         {"api-key", required_argument, NULL, O_KEY},
         {"max-canvas", required_argument, NULL, O_CANVAS},
+        {"precision", required_argument, NULL, O_PRECISION},
         {"max-gen-length", required_argument, NULL, O_MAXGEN},
         {"gen-length", required_argument, NULL, O_GEN},
         {"max-body", required_argument, NULL, O_BODY},
@@ -145,6 +149,17 @@ int config_parse(server_config *c, int argc, char **argv) {
         case O_BODY:
             if (parse_long("--max-body", optarg, 64, 1L << 30, &v)) return -1;
             c->max_body = (size_t)v;
+            break;
+        case O_PRECISION:
+            if (!strcmp(optarg, "exact"))
+                c->precision = DIFFLM_PRECISION_EXACT;
+            else if (!strcmp(optarg, "bf16"))
+                c->precision = DIFFLM_PRECISION_BF16;
+            else {
+                fprintf(stderr, "difflm-server: --precision wants exact or bf16, not '%s'\n",
+                        optarg);
+                return -1;
+            }
             break;
         case O_TIMEOUT:
             if (parse_long("--timeout", optarg, 1, 86400, &v)) return -1;

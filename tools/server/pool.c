@@ -19,8 +19,8 @@ struct pool {
     int n_busy, waiting, queue_limit, closed;
 };
 
-pool *pool_create(difflm_model *model, int n, int n_threads, int max_canvas, int queue_limit,
-                  int *status, char *err, size_t err_cap) {
+pool *pool_create(difflm_model *model, int n, int n_threads, int max_canvas, int precision,
+                  int queue_limit, int *status, char *err, size_t err_cap) {
     pool *p = calloc(1, sizeof *p);
     if (!p || !(p->ctx = calloc((size_t)n, sizeof *p->ctx)) || !(p->busy = calloc((size_t)n, 1))) {
         if (p)
@@ -38,6 +38,7 @@ pool *pool_create(difflm_model *model, int n, int n_threads, int max_canvas, int
     difflm_ctx_params_init(&cp);
     cp.n_threads = n_threads;
     cp.max_canvas = max_canvas;
+    cp.precision = precision;
     for (int i = 0; i < n; i++) {
         p->ctx[i] = difflm_ctx_create(model, &cp, status);
         if (!p->ctx[i]) {

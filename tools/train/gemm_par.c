@@ -1,5 +1,5 @@
 /* gemm_par.c - the model's products as fixed tiles of dl_fgemm_cols_f32 (or, in bf16, of
- * tr_bgemm_tile) on the pool.
+ * dl_bgemm_tile) on the pool.
  * Tile edges depend only on the shapes, never on the thread count, and the own GEMM
  * defines every output as one fma chain in k order (gemm.h), so results are bitwise
  * identical for any number of threads. The own kernels replace sgemm here: they beat
@@ -44,10 +44,10 @@ static void fwd_task(void *ctx, int task, int worker) {
                       nr, j->b, j->K, 0, j->K, m0, mc, j->acc);
 }
 
-/* bf16: every product is a tiling of tr_bgemm_tile over A(i, k) and B(j, k) */
+/* bf16: every product is a tiling of dl_bgemm_tile over A(i, k) and B(j, k) */
 typedef struct bf16_job {
     float *out, *scratch;
-    tr_bview a, b;
+    dl_bview a, b;
     int64_t ldo;
     int R, C, K, row_tile, col_tile, n_col_tiles, acc, path;
 } bf16_job;
@@ -57,15 +57,15 @@ static void bf16_task(void *ctx, int task, int worker) {
     int i0, j0;
     int nr = span(j->R, j->row_tile, task / j->n_col_tiles, &i0);
     int nc = span(j->C, j->col_tile, task % j->n_col_tiles, &j0);
-    tr_bview a = { j->a.p + i0 * j->a.is, j->a.is, j->a.ks };
-    tr_bview b = { j->b.p + j0 * j->b.is, j->b.is, j->b.ks };
-    tr_bgemm_tile(j->path, j->out + i0 * j->ldo + j0, j->ldo, a, b, nr, nc, j->K, j->acc,
+    dl_bview a = { j->a.p + i0 * j->a.is, j->a.is, j->a.ks };
+    dl_bview b = { j->b.p + j0 * j->b.is, j->b.is, j->b.ks };
+    dl_bgemm_tile(j->path, j->out + i0 * j->ldo + j0, j->ldo, a, b, nr, nc, j->K, j->acc,
                   j->scratch + (size_t)worker * TR_GEMM_SCRATCH);
 }
 
 /* Columns per task: wide tiles pack A fewer times, narrow ones make enough tasks to
- * share when there are few rows (either way the same result, gemm_bf16.h). */
-static void run_bf16(const tr_gemm *g, float *out, tr_bview a, tr_bview b, int R, int C, int K,
+ * share when there are few rows (either way the same result, kernels/gemm_bf16.h). */
+static void run_bf16(const tr_gemm *g, float *out, dl_bview a, dl_bview b, int R, int C, int K,
                      int row_tile, int acc) {
     int row_tiles = (R + row_tile - 1) / row_tile;
     int col_tile = row_tiles * ((C + BF16_COLS - 1) / BF16_COLS) >= 4 ? BF16_COLS : DL_FGEMM_COLS;
@@ -79,7 +79,7 @@ static void run_bf16(const tr_gemm *g, float *out, tr_bview a, tr_bview b, int R
 void tr_matmul_par(const tr_gemm *g, float *out, const float *x, const float *w, int accumulate,
                    int N, int K, int M) {
     if (g->bf16) {   /* A = x rows, B = w rows */
-        run_bf16(g, out, (tr_bview){ x, K, 1 }, (tr_bview){ w, K, 1 }, N, M, K, TILE_ROWS,
+        run_bf16(g, out, (dl_bview){ x, K, 1 }, (dl_bview){ w, K, 1 }, N, M, K, TILE_ROWS,
                  accumulate);
         return;
     }
@@ -102,7 +102,7 @@ static void dx_task(void *ctx, int task, int worker) {
 void tr_matmul_dx_par(const tr_gemm *g, float *dx, const float *dout, const float *w, int N,
                       int K, int M) {
     if (g->bf16) {   /* A = dout rows, B(column k, m) = w[m][k] */
-        run_bf16(g, dx, (tr_bview){ dout, M, 1 }, (tr_bview){ w, 1, K }, N, K, M, TILE_ROWS, 1);
+        run_bf16(g, dx, (dl_bview){ dout, M, 1 }, (dl_bview){ w, 1, K }, N, K, M, TILE_ROWS, 1);
         return;
     }
     gemm_job j = job(g, dx, dout, w, N, K, M, K, DL_FGEMM_COLS);
@@ -134,7 +134,7 @@ static void dw_task(void *ctx, int task, int worker) {
 void tr_matmul_dw_par(const tr_gemm *g, float *dw, const float *dout, const float *x, int N,
                       int K, int M) {
     if (g->bf16) {   /* summed over all N rows at once: A(m, n) = dout[n][m], B(k, n) = x[n][k] */
-        run_bf16(g, dw, (tr_bview){ dout, 1, M }, (tr_bview){ x, 1, K }, M, K, N, TR_DW_ROWS, 1);
+        run_bf16(g, dw, (dl_bview){ dout, 1, M }, (dl_bview){ x, 1, K }, M, K, N, TR_DW_ROWS, 1);
         return;
     }
     gemm_job j = job(g, dw, dout, x, N, K, M, K, DW_COLS);

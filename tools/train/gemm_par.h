@@ -1,11 +1,10 @@
 /* gemm_par.h - the trainer's products on the library's own f32 GEMM (kernels/gemm.h) or
- * in mixed precision (gemm_bf16.h), cut into fixed tiles and run on the model's thread
+ * in mixed precision (kernels/gemm_bf16.h), cut into fixed tiles and run on the model's thread
  * pool. */
 #ifndef DL_TRAIN_GEMM_PAR_H
 #define DL_TRAIN_GEMM_PAR_H
 
 #include "difflm_internal.h"
-#include "gemm_bf16.h"
 
 /* Rows of dw per weight-gradient task, and the rows of dout transposed at a time into
  * a [TR_DW_ROWS][TR_DW_LD] per-thread scratch (padded: a stride of a power of two would
@@ -16,14 +15,14 @@
 #define TR_DW_SCRATCH ((size_t)TR_DW_ROWS * TR_DW_LD)
 /* per-thread scratch of either precision, in floats (a multiple of 16: 64-byte aligned
  * slices when the whole is) */
-#define TR_GEMM_SCRATCH (TR_DW_SCRATCH > TR_BF16_SCRATCH ? TR_DW_SCRATCH : TR_BF16_SCRATCH)
+#define TR_GEMM_SCRATCH (TR_DW_SCRATCH > DL_BF16_SCRATCH ? TR_DW_SCRATCH : DL_BF16_SCRATCH)
 
 /* Where and how the products run. */
 typedef struct tr_gemm {
     dl_pool *pool;
     float *scratch;             /* [dl_pool_threads(pool)][TR_GEMM_SCRATCH], 64-byte aligned */
     int bf16;                   /* 0: f32 (the own GEMM); 1: bf16 operands, f32 sums */
-    int bf16_path;              /* the bf16 kernel (tr_bf16_path): tr_bf16_best() unless a
+    int bf16_path;              /* the bf16 kernel (dl_bf16_path): dl_bf16_best() unless a
                                  * benchmark picks another */
 } tr_gemm;
 

@@ -159,7 +159,7 @@ void tr_model_free(tr_model *m) {
 
 void tr_model_set_bf16(tr_model *m, int on) {
     m->gm.bf16 = on != 0;
-    m->gm.bf16_path = tr_bf16_best();
+    m->gm.bf16_path = dl_bf16_best();
 }
 float *tr_model_params(tr_model *m) { return m->params; }
 float *tr_model_grads(tr_model *m) { return m->grads; }

@@ -37,7 +37,7 @@ typedef struct tr_hyper {
     int64_t ckpt_every, eval_every, log_every;
     int32_t eval_windows;       /* fixed validation windows */
     int32_t threads;
-    int32_t bf16;               /* products with bf16 operands and f32 sums (gemm_bf16.h) */
+    int32_t bf16;               /* products with bf16 operands and f32 sums (kernels/gemm_bf16.h) */
 } tr_hyper;
 
 void tr_config_default(tr_config *c);

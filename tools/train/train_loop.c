@@ -13,7 +13,6 @@
 #include <time.h>
 
 #include "difflm_internal.h"
-#include "gemm_bf16.h"
 #include "train.h"
 
 #define VAL_MASK_SEED 0x76616c6d61736bull   /* fixed: every evaluation masks alike */
@@ -261,7 +260,7 @@ int tr_train(const tr_opts *o, dl_err *err) {
                 r.st.cfg.n_embd, r.st.cfg.n_layer, r.st.cfg.n_head, r.st.cfg.n_head_kv,
                 r.st.cfg.head_dim, r.st.cfg.n_ff, r.st.cfg.n_vocab, r.st.cfg.n_ctx, h->batch,
                 r.st.cfg.n_ctx, (long long)h->steps, r.train.n,
-                h->bf16 ? "bf16, " : "f32", h->bf16 ? tr_bf16_path_name(tr_bf16_best()) : "");
+                h->bf16 ? "bf16, " : "f32", h->bf16 ? dl_bf16_path_name(dl_bf16_best()) : "");
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);

@@ -104,10 +104,15 @@ class Context:
     (mask_token_id is then the Model's). Use a Context from one thread at a time; cancel()
     is the exception and is safe from any thread. Close it with close() or a `with`
     block; __del__ is only a fallback.
+
+    precision: lowlevel.PRECISION_EXACT (default: f32 products) or PRECISION_BF16
+    (products over F32/F16/BF16 weights with bf16 operands and f32 sums; quantized
+    weights are unaffected), difflm_ctx_params.precision.
     """
 
     def __init__(self, model_path, *, n_threads=0, max_canvas=0, mask_token_id=-1,
-                 log=None, log_level=ll.LOG_WARN, max_batch=1):
+                 log=None, log_level=ll.LOG_WARN, max_batch=1,
+                 precision=ll.PRECISION_EXACT):
         self._ctx = None
         self._release_model = None  # a Model's keepalive, dropped after difflm_free
         self._lock = threading.RLock()  # close() vs cancel() from another thread
@@ -118,7 +123,8 @@ class Context:
         if self._model is not None:
             if mask_token_id != -1:
                 raise ValueError("mask_token_id belongs to the model: give it to Model()")
-            p = _ctx_params(n_threads, max_canvas, max_batch, log_level, self._sink.c_fn)
+            p = _ctx_params(n_threads, max_canvas, max_batch, log_level, self._sink.c_fn,
+                            precision)
             self._ctx, self._release_model = self._model._create_context(p, self._sink)
             self._info = self.model_info()
             return
@@ -129,6 +135,7 @@ class Context:
         p.max_canvas = max_canvas
         p.mask_token_id = mask_token_id
         p.max_batch = max_batch
+        p.precision = precision
         p.log_level = log_level
         p.log_fn = self._sink.c_fn
         status = c_int(0)

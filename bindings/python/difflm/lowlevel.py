@@ -63,6 +63,8 @@ CONF_MASKED = 0   # difflm_confidences: still MASK
 PARALLEL_NONE, PARALLEL_THRESHOLD, PARALLEL_FACTOR = 0, 1, 2
 
 CACHE_NONE, CACHE_PREFIX, CACHE_DUAL = 0, 1, 2
+# difflm_ctx_params.precision
+PRECISION_EXACT, PRECISION_BF16 = 0, 1
 
 difflm_token = c_int32
 
@@ -96,7 +98,7 @@ difflm_step_fn = CFUNCTYPE(c_int, POINTER(difflm_step_info), c_void_p)
 class difflm_params(Structure):
     """typedef struct difflm_params { uint32_t struct_size; const char *model_path;
     int32_t n_threads, max_canvas, mask_token_id, log_level; difflm_log_fn log_fn;
-    void *log_user; int32_t max_batch; } difflm_params;"""
+    void *log_user; int32_t max_batch, reserved0, precision; } difflm_params;"""
     _fields_ = [
         ("struct_size", c_uint32),
         ("model_path", c_char_p),
@@ -107,6 +109,8 @@ class difflm_params(Structure):
         ("log_fn", difflm_log_fn),
         ("log_user", c_void_p),
         ("max_batch", c_int32),
+        ("reserved0", c_int32),
+        ("precision", c_int32),
     ]
 
 
@@ -144,7 +148,8 @@ class difflm_model_params(Structure):
 class difflm_ctx_params(Structure):
     """typedef struct difflm_ctx_params { uint32_t struct_size; int32_t n_threads,
     max_canvas, log_level; difflm_log_fn log_fn; void *log_user; difflm_alloc_fn alloc_fn;
-    difflm_free_fn free_fn; void *alloc_user; int32_t max_batch; } difflm_ctx_params;"""
+    difflm_free_fn free_fn; void *alloc_user; int32_t max_batch, reserved0, precision;
+    } difflm_ctx_params;"""
     _fields_ = [
         ("struct_size", c_uint32),
         ("n_threads", c_int32),
@@ -156,6 +161,8 @@ class difflm_ctx_params(Structure):
         ("free_fn", difflm_free_fn),
         ("alloc_user", c_void_p),
         ("max_batch", c_int32),
+        ("reserved0", c_int32),
+        ("precision", c_int32),
     ]
 
 

@@ -66,6 +66,9 @@ pub const DIFFLM_PARALLEL_FACTOR: i32 = 2;
 pub const DIFFLM_CACHE_NONE: i32 = 0;
 pub const DIFFLM_CACHE_PREFIX: i32 = 1;
 pub const DIFFLM_CACHE_DUAL: i32 = 2;
+/// `difflm_ctx_params.precision`
+pub const DIFFLM_PRECISION_EXACT: i32 = 0;
+pub const DIFFLM_PRECISION_BF16: i32 = 1;
 
 // ---------------------------------------------------------------- types
 
@@ -123,7 +126,7 @@ pub type difflm_step_fn =
 
 /// `typedef struct difflm_params { uint32_t struct_size; const char *model_path;
 /// int32_t n_threads, max_canvas, mask_token_id, log_level; difflm_log_fn log_fn;
-/// void *log_user; } difflm_params;`
+/// void *log_user; int32_t max_batch, reserved0, precision; } difflm_params;`
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct difflm_params {
@@ -136,6 +139,8 @@ pub struct difflm_params {
     pub log_fn: difflm_log_fn,
     pub log_user: *mut c_void,
     pub max_batch: i32,
+    pub reserved0: i32,
+    pub precision: i32,
 }
 
 /// `typedef struct difflm_model_params { uint32_t struct_size; const char *path;
@@ -162,7 +167,8 @@ pub struct difflm_model_params {
 
 /// `typedef struct difflm_ctx_params { uint32_t struct_size; int32_t n_threads,
 /// max_canvas, log_level; difflm_log_fn log_fn; void *log_user; difflm_alloc_fn alloc_fn;
-/// difflm_free_fn free_fn; void *alloc_user; int32_t max_batch; } difflm_ctx_params;`
+/// difflm_free_fn free_fn; void *alloc_user; int32_t max_batch, reserved0, precision;
+/// } difflm_ctx_params;`
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct difflm_ctx_params {
@@ -176,6 +182,8 @@ pub struct difflm_ctx_params {
     pub free_fn: difflm_free_fn,
     pub alloc_user: *mut c_void,
     pub max_batch: i32,
+    pub reserved0: i32,
+    pub precision: i32,
 }
 
 /// `typedef struct difflm_model_info { uint32_t struct_size; int32_t arch, n_vocab,
@@ -495,14 +503,14 @@ mod tests {
             assert_eq!(*buf.as_ptr().cast::<u32>() as usize, size_of::<difflm_ctx_params>());
         }
         if size_of::<usize>() == 8 {
-            assert_eq!(size_of::<difflm_params>(), 56);
+            assert_eq!(size_of::<difflm_params>(), 64);
             assert_eq!(size_of::<difflm_gen_params>(), 112);
             assert_eq!(size_of::<difflm_step_info>(), 48);
             assert_eq!(size_of::<difflm_model_info>(), 80);
             assert_eq!(size_of::<difflm_score_params>(), 24);
             assert_eq!(size_of::<difflm_score_result>(), 40);
             assert_eq!(size_of::<difflm_model_params>(), 96);
-            assert_eq!(size_of::<difflm_ctx_params>(), 64);
+            assert_eq!(size_of::<difflm_ctx_params>(), 72);
         }
     }
 

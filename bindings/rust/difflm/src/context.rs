@@ -215,6 +215,7 @@ impl Context {
         p.max_canvas = params.max_canvas;
         p.mask_token_id = params.mask_token_id;
         p.max_batch = params.max_batch;
+        p.precision = params.precision;
         p.log_level = params.log_level;
         p.log_fn = Some(log_trampoline);
         p.log_user = log as *mut c_void;
@@ -240,6 +241,7 @@ impl Context {
         p.n_threads = params.n_threads;
         p.max_canvas = params.max_canvas;
         p.max_batch = params.max_batch;
+        p.precision = params.precision;
         p.log_level = params.log_level;
         p.log_fn = Some(log_trampoline);
         p.log_user = log as *mut c_void;

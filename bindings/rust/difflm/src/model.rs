@@ -328,13 +328,15 @@ impl Model {
         p.n_threads = params.n_threads;
         p.max_canvas = params.max_canvas;
         p.max_batch = params.max_batch;
+        p.precision = params.precision;
         let mut n = 0usize;
         // SAFETY: a live model and a complete params struct.
         let st = unsafe { sys::difflm_ctx_memory_required(self.raw(), &p, &mut n) };
         if st < 0 {
             return Err(Error::new(
                 st,
-                "difflm_ctx_memory_required: n_threads, max_canvas and max_batch must be >= 0",
+                "difflm_ctx_memory_required: n_threads, max_canvas and max_batch must be >= 0, \
+                 precision EXACT or BF16",
             ));
         }
         Ok(n)

@@ -23,6 +23,10 @@ pub struct ContextParams {
     pub log: Option<LogFn>,
     /// Most canvases `generate_batch` takes (default 1).
     pub max_batch: i32,
+    /// `DIFFLM_PRECISION_EXACT` (default: f32 products) or `DIFFLM_PRECISION_BF16`
+    /// (products over F32/F16/BF16 weights with bf16 operands and f32 sums; quantized
+    /// weights are unaffected).
+    pub precision: i32,
 }
 
 impl Default for ContextParams {
@@ -35,6 +39,7 @@ impl Default for ContextParams {
             log_level: p.log_level,
             log: None,
             max_batch: p.max_batch,
+            precision: p.precision,
         }
     }
 }

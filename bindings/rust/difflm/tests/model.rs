@@ -223,3 +223,20 @@ fn bad_images_give_the_librarys_errors() {
     assert_eq!(err.kind(), ErrorKind::Io);
     assert!(err.message().contains("/nonexistent/model.gguf"), "{}", err.message());
 }
+
+#[test]
+fn precision_reaches_the_library() {
+    let bf16 = || ContextParams { precision: difflm::PRECISION_BF16, ..one_thread() };
+    let ids: Vec<Token> = (10..40).collect();
+    let model = Model::new(common::test_model()).unwrap();
+    let exact = Context::from_model(&model, one_thread()).unwrap().logits(&ids, None).unwrap();
+    let on_model = Context::from_model(&model, bf16()).unwrap().logits(&ids, None).unwrap();
+    let by_path =
+        Context::with_params(common::test_model(), bf16()).unwrap().logits(&ids, None).unwrap();
+    assert_ne!(exact, on_model); // bf16 products ran
+    assert_eq!(on_model, by_path); // both creation paths pass the field
+    assert!(exact.iter().zip(&on_model).all(|(a, b)| (a - b).abs() < 0.5));
+    let bad = ContextParams { precision: 2, ..one_thread() };
+    let err = Context::from_model(&model, bad).err().expect("must fail");
+    assert_eq!(err.kind(), ErrorKind::InvalidArg);
+}

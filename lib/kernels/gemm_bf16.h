@@ -1,0 +1,95 @@
+/* gemm_bf16.h - products in mixed precision: both operands rounded to bfloat16 (to
+ * nearest, ties to even), their products summed in f32. The one bf16 kernel of the
+ * project: the trainer's --precision bf16 (tools/train) and the inference contexts
+ * created with DIFFLM_PRECISION_BF16 (model/model_weights.h) both run it.
+ *
+ * Why: AVX512_BF16's vdpbf16ps does two multiply-adds per f32 lane, twice the work of an
+ * f32 FMA per instruction, and AMX's tdpbf16ps a 16 x 16 x 32 block per instruction.
+ * The product of two bf16 values is exact in f32, so only the sums round; what is lost
+ * against the f32 path is the operands' mantissa (8 bits instead of 24).
+ *
+ * Layouts. The summed dimension is cut into blocks of DL_BF16_KP pairs (a pair = two
+ * bf16 of consecutive k in one 32-bit word, even k in the low half). The row operand A
+ * is packed into rows of pairs, [R][lda] words; the column operand B into panels
+ * [DL_BF16_KP][DL_BF16_COLS] with the pair of one k-pair for 64 columns side by side.
+ * Padding (odd K, columns past C) is zero in both. These are also what AMX tiles load.
+ *
+ * Determinism: tiles and the order of the sums depend only on the shapes, and each
+ * output's sum reads only its own row of A and column of B, so results are bitwise the
+ * same for any thread count on a given path, and a row's result does not depend on
+ * the other rows. The paths round differently inside a pair (vdpbf16ps and tdpbf16ps
+ * are their own rounding, flush denormals, and AMX sums sixteen pairs per instruction
+ * in an order of its own), so they agree to f32 rounding, not bit for bit. */
+#ifndef DL_GEMM_BF16_H
+#define DL_GEMM_BF16_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* An f32 operand: element (i, k) is p[i * is + k * ks]; i indexes output rows (A) or
+ * columns (B), k the summed dimension. One of is, ks is 1 in every use. */
+typedef struct dl_bview {
+    const float *p;
+    int64_t is, ks;
+} dl_bview;
+
+#define DL_BF16_ROWS 256        /* at most this many output rows per dl_bgemm_tile */
+#define DL_BF16_COLS 64         /* columns of B packed at a time (= DL_FGEMM_COLS) */
+#define DL_BF16_KP 128          /* pairs of k packed at a time */
+/* per-thread scratch of dl_bgemm_tile, in floats: packed A [256][128] and B [128][64] */
+#define DL_BF16_SCRATCH ((size_t)DL_BF16_ROWS * DL_BF16_KP + (size_t)DL_BF16_KP * DL_BF16_COLS)
+
+/* Kernel paths, slowest first. */
+enum dl_bf16_path {
+    DL_BF16_PORTABLE = 0,       /* scalar fmaf, two per pair, low half first */
+    DL_BF16_AVX512 = 1,         /* AVX512_BF16 vdpbf16ps, 12 x 32 micro-tile */
+    DL_BF16_AMX = 2,            /* AMX tdpbf16ps, 32 x 32 from four 16 x 16 tiles */
+    DL_BF16_PATHS
+};
+
+/* The fastest path this CPU and OS run: AMX-BF16 > AVX512_BF16 > portable, after
+ * DIFFLM_CPU_MASK (kernels/cpu.h). Where the CPU has AMX-BF16 the first call asks Linux
+ * for the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM), which is process-wide and
+ * stays granted; only bf16 work calls this, so an exact-precision host never asks. */
+int dl_bf16_best(void);
+/* 1 if path runs here (for AMX: after asking, as dl_bf16_best) */
+int dl_bf16_available(int path);
+/* "portable", "avx512-bf16" or "amx-bf16" */
+const char *dl_bf16_path_name(int path);
+
+/* bf16(f) to nearest, ties to even; a NaN stays a (quiet) NaN. */
+uint16_t dl_bf16_round(float f);
+
+/* --- the trainer's form: both operands f32 views, packed per call */
+
+/* out[i][j] = (accumulate ? out[i][j] : 0) + sum over k < K of bf16(A(i, k)) * bf16(B(j, k))
+ * for i < R and j < C, summed in f32 two k at a time in k order (so how a product is cut
+ * into tiles does not change its result; AMX adds 32 k per step, see above).
+ *   out: [R][ldo] (in/)out;  R <= DL_BF16_ROWS;  C >= 1;  K >= 1
+ *   scratch: DL_BF16_SCRATCH floats, 64-byte aligned.  path: dl_bf16_available */
+void dl_bgemm_tile(int path, float *out, int64_t ldo, dl_bview a, dl_bview b, int R, int C,
+                   int64_t K, int accumulate, float *scratch);
+
+/* --- inference's form: activations packed once per product, weights per column task */
+
+/* Words per packed activation row (lda) for K: whole 16-pair AMX tiles. */
+static inline int dl_bf16_act_ld(int K) { return (K + 31) / 32 * 16; }
+/* Rows a packed activation block holds for N rows: whole 32-row AMX blocks (the
+ * padding rows zero). */
+static inline int dl_bf16_act_rows(int N) { return (N + 31) / 32 * 32; }
+
+/* ap[n] = x[n] as bf16 pairs, zero past K up to lda words.
+ *   ap: [N][lda] out (uint32 pairs);  x: [N][ldx];  lda = dl_bf16_act_ld(K) */
+void dl_bf16_pack_rows(int path, uint32_t *ap, int lda, const float *x, int ldx, int N, int K);
+
+/* out[n][m] = (accumulate ? out[n][m] : 0) + sum over k of A(n, k) * bf16(w[m][k])
+ * (+ bias[m] after the sum), for m in [m0, m0 + mc), mc <= DL_BF16_COLS, with the sums
+ * as in dl_bgemm_tile. w is F32 or F16 (rounded to bf16 while packing) or BF16 (used as
+ * stored).
+ *   out: [N][ldo] (in/)out;  ap: [dl_bf16_act_rows(N)][lda] from dl_bf16_pack_rows
+ *   (rows past N zero);  w: [M][K] of type wtype;  bias: [M] f32 or NULL */
+void dl_bgemm_cols(int path, float *out, int ldo, const uint32_t *ap, int lda, int N,
+                   const void *w, uint32_t wtype, int K, int64_t m0, int mc,
+                   const float *bias, int accumulate);
+
+#endif
