@@ -964,7 +964,7 @@ START_TEST(init_from_model) {
         tr_config c;
         memset(&c, 0, sizeof c);
         float *p;
-        ck_assert_msg(tr_init_from_gguf(f16 ? f16p : f32p, &c, &p, &err) == 0, "%s", err.msg);
+        ck_assert_msg(tr_init_from_gguf(f16 ? f16p : f32p, &c, 0, &p, &err) == 0, "%s", err.msg);
         cfg_eq(&c, &A.st.cfg);
         check_loaded(&A, p, f16);
         free(p);
@@ -1052,6 +1052,100 @@ START_TEST(init_from_model) {
 }
 END_TEST
 
+/* Growing in depth: 2 layers grown to 5 (file layer floor(j * 2 / 5): 0 0 0 1 1). The
+ * first copy of a layer is the file's layer, the later ones the same with zero output
+ * projections, and a run from the grown model evaluates at step 0 exactly as the source
+ * run did at its last step (the added layers add exact zeros to the residual stream);
+ * after a step the copies' output projections have moved. */
+START_TEST(init_grown) {
+    char bufs[3][2048];
+    tr_opts a;
+    run_opts(&a, "grow_src", bufs[0]);
+    a.hp.steps = 4;
+    train_ok(&a);
+    ck A;
+    load_ck(&A, "grow_src");
+    char f32p[512], tokp[512];
+    path_in(f32p, sizeof f32p, "grow_f32.gguf");
+    path_in(tokp, sizeof tokp, "tok.gguf");
+    dl_err err;
+    ck_assert_int_eq(tr_export_gguf(f32p, &A.st.cfg, A.p, tokp, DL_TYPE_F32, &err), 0);
+
+    tr_config c;
+    memset(&c, 0, sizeof c);
+    c.n_layer = 5;
+    float *p;
+    ck_assert_msg(tr_init_from_gguf(f32p, &c, 1, &p, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(c.n_layer, 5);
+    ck_assert_int_eq(c.n_embd, A.st.cfg.n_embd);
+    tr_tensor ts[TR_N_TENSORS(TR_MAX_LAYERS)], tn[TR_N_TENSORS(TR_MAX_LAYERS)];
+    int ns = tr_tensor_table(&A.st.cfg, ts), nn = tr_tensor_table(&c, tn);
+    static const int src_layer[5] = { 0, 0, 0, 1, 1 }, first[5] = { 1, 0, 0, 1, 0 };
+    int n_zero = 0;
+    for (int i = 0; i < nn; i++) {
+        int want_layer = tn[i].layer < 0 ? -1 : src_layer[tn[i].layer];
+        const tr_tensor *s = NULL;
+        for (int k = 0; k < ns && !s; k++)
+            if (ts[k].id == tn[i].id && ts[k].layer == want_layer)
+                s = &ts[k];
+        ck_assert_ptr_nonnull(s);
+        size_t cnt = (size_t)(tn[i].ne0 * tn[i].ne1);
+        int zero = tn[i].layer >= 0 && !first[tn[i].layer] &&
+                   (tn[i].id == DL_T_ATTN_OUT || tn[i].id == DL_T_FFN_DOWN);
+        for (size_t j = 0; j < cnt; j++)
+            ck_assert_msg(p[tn[i].offset + j] == (zero ? 0.0f : A.p[s->offset + j]), "%s[%zu]",
+                          tn[i].name, j);
+        n_zero += zero;
+    }
+    ck_assert_int_eq(n_zero, 6);   /* three copies, two projections each */
+    free(p);
+
+    tr_opts b;
+    run_opts(&b, "grow_run", bufs[1]);
+    memset(&b.cfg, 0, sizeof b.cfg);
+    b.cfg.n_layer = 5;
+    b.init_from = f32p;
+    b.grow = 1;
+    b.hp.steps = 1;
+    train_ok(&b);
+    ck B;
+    load_ck(&B, "grow_run");
+    ck_assert_int_eq(B.st.cfg.n_layer, 5);
+    char va[32], vb[32];
+    val_at(va, sizeof va, "grow_src", 4);
+    val_at(vb, sizeof vb, "grow_run", 0);
+    ck_assert_str_eq(va, vb);
+    tr_tensor tb[TR_N_TENSORS(TR_MAX_LAYERS)];
+    int nb = tr_tensor_table(&B.st.cfg, tb);
+    for (int i = 0; i < nb; i++)
+        if (tb[i].layer == 1 && tb[i].id == DL_T_FFN_DOWN) {
+            size_t moved = 0, cnt = (size_t)(tb[i].ne0 * tb[i].ne1);
+            for (size_t j = 0; j < cnt; j++)
+                moved += B.p[tb[i].offset + j] != 0.0f;
+            ck_assert_uint_gt(moved, cnt / 2);
+        }
+
+    /* fewer layers than the file, no --n-layer, or growing without it: refused */
+    tr_opts d;
+    run_opts(&d, "grow_bad", bufs[2]);
+    memset(&d.cfg, 0, sizeof d.cfg);
+    d.cfg.n_layer = 1;
+    d.init_from = f32p;
+    d.grow = 1;
+    ck_assert_int_eq(tr_train(&d, &err), DIFFLM_E_INVALID_ARG);
+    ck_assert_msg(strstr(err.msg, "--n-layer 1") && strstr(err.msg, "2 layers"), "%s", err.msg);
+    d.cfg.n_layer = 0;
+    ck_assert_int_eq(tr_train(&d, &err), DIFFLM_E_INVALID_ARG);
+    ck_assert_msg(strstr(err.msg, "needs --n-layer"), "%s", err.msg);
+    d.cfg.n_layer = 5;
+    d.grow = 0;
+    ck_assert_int_eq(tr_train(&d, &err), DIFFLM_E_INVALID_ARG);
+    ck_assert_msg(strstr(err.msg, "--n-layer 5"), "%s", err.msg);
+    free_ck(&A);
+    free_ck(&B);
+}
+END_TEST
+
 /* Files that are not the trainer's model: each error names the tensor at fault. */
 START_TEST(init_from_errors) {
     struct { const char *omit, *bad_shape, *q8; int tied; uint32_t wtype; int want;
@@ -1085,7 +1179,7 @@ START_TEST(init_from_errors) {
         tr_config c;
         memset(&c, 0, sizeof c);
         float *p = NULL;
-        int rc = tr_init_from_gguf(path, &c, &p, &err);
+        int rc = tr_init_from_gguf(path, &c, 0, &p, &err);
         ck_assert_msg(rc == cases[i].want, "case %zu: %d (%s)", i, rc, rc ? err.msg : "");
         if (rc) {
             ck_assert_ptr_null(p);
@@ -1133,6 +1227,7 @@ static Suite *suite(void) {
     tcase_add_test(tr, bf16_runs);
     tcase_add_test(tr, export_matches);
     tcase_add_test(tr, init_from_model);
+    tcase_add_test(tr, init_grown);
     tcase_add_test(tr, init_from_errors);
     suite_add_tcase(s, tr);
     return s;

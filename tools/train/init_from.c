@@ -5,7 +5,14 @@
  * were set; every tensor of the trainer's table is widened to f32 by lib/model
  * (dl_weight_rows_f32; F32, F16 or BF16), and a tensor the table does not have (an
  * untied output.weight, a bias) is refused rather than dropped, because training
- * without it would silently change the model. */
+ * without it would silently change the model.
+ *
+ * Growing in depth (grow, cfg->n_layer above the file's L): layer j of the new model
+ * starts as the file's layer floor(j L / n_layer); the first copy of each keeps its
+ * weights, the later copies have zero output projections (attn_output, ffn_down), so
+ * they add nothing to the residual stream and the grown model computes exactly what the
+ * file's does. Their other weights, copies of a trained layer, start learning once
+ * their output projections move off zero (the gradient reaches those first). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +38,8 @@ static int read_shape(const dl_model *m, const char *path, tr_config *f, dl_err 
 }
 
 /* Fields of *cfg that are 0 take the file's value; the others must equal it. */
-static int merge_shape(tr_config *cfg, const tr_config *f, const char *path, dl_err *err) {
+static int merge_shape(tr_config *cfg, const tr_config *f, int grow, const char *path,
+                       dl_err *err) {
     const dl_arch *a = dl_arch_by_id(DIFFLM_ARCH_LLADA);
     char k[6][64], vocab[64];
     snprintf(vocab, sizeof vocab, "%s rows", dl_tensor_desc_get(DL_T_TOKEN_EMBD)->name);
@@ -45,6 +53,14 @@ static int merge_shape(tr_config *cfg, const tr_config *f, const char *path, dl_
         { "--ctx", dl_arch_key(a, DL_KEY_CONTEXT_LENGTH, k[5], sizeof k[5]), &cfg->n_ctx, f->n_ctx },
         { "the tokenizer's vocabulary", vocab, &cfg->n_vocab, f->n_vocab },
     };
+    if (grow) {
+        if (!cfg->n_layer)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG, "growing needs --n-layer");
+        if (cfg->n_layer < f->n_layer)
+            return dl_fail(err, DIFFLM_E_INVALID_ARG, "growing: --n-layer %d is below the %d "
+                           "layers of '%s'", cfg->n_layer, f->n_layer, path);
+        d[1].file = cfg->n_layer;   /* the one dimension that may differ */
+    }
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
         if (*d[i].mine && *d[i].mine != d[i].file)
             return dl_fail(err, DIFFLM_E_INVALID_ARG, "%s %d does not match '%s' (%s %d)",
@@ -69,6 +85,7 @@ static int merge_shape(tr_config *cfg, const tr_config *f, const char *path, dl_
 
 static int load_params(float *p, const tr_config *c, const dl_gguf *g, const dl_model *m,
                        const char *path, dl_err *err) {
+    const int32_t L = m->hp.n_layer, N = c->n_layer;
     tr_tensor tab[TR_N_TENSORS(TR_MAX_LAYERS)];
     int nt = tr_tensor_table(c, tab);
     for (size_t i = 0; i < dl_gguf_n_tensors(g); i++) {
@@ -84,19 +101,27 @@ static int load_params(float *p, const tr_config *c, const dl_gguf *g, const dl_
     for (int k = 0; k < nt; k++) {
         /* the loader checked names, shapes and sizes; the trainer keeps f32 masters, so
          * only the types that widen exactly qualify */
-        const dl_weight *w = tr_tensor_weight(m, &tab[k]);
+        tr_tensor src = tab[k];
+        int zero = 0;
+        if (src.layer >= 0) {   /* N == L: the same layer */
+            src.layer = (int)((int64_t)tab[k].layer * L / N);
+            int first = tab[k].layer == 0 || (int64_t)(tab[k].layer - 1) * L / N != src.layer;
+            zero = !first && (src.id == DL_T_ATTN_OUT || src.id == DL_T_FFN_DOWN);
+        }
+        const dl_weight *w = tr_tensor_weight(m, &src);
         if (w->type != DL_TYPE_F32 && w->type != DL_TYPE_F16 && w->type != DL_TYPE_BF16) {
             char buf[32];
             return dl_fail(err, DIFFLM_E_UNSUPPORTED, "'%s': tensor '%s' is %s; only F32, F16 "
                            "and BF16 can be trained from", path, tab[k].name,
                            dl_type_name(w->type, buf, sizeof buf));
         }
-        dl_weight_rows_f32(p + tab[k].offset, w, 0, w->ne1);
+        if (!zero)   /* else it stays as the memset left it */
+            dl_weight_rows_f32(p + tab[k].offset, w, 0, w->ne1);
     }
     return 0;
 }
 
-int tr_init_from_gguf(const char *path, tr_config *cfg, float **params, dl_err *err) {
+int tr_init_from_gguf(const char *path, tr_config *cfg, int grow, float **params, dl_err *err) {
     *params = NULL;
     dl_gguf *g = NULL;
     dl_model *m = NULL;
@@ -111,7 +136,7 @@ int tr_init_from_gguf(const char *path, tr_config *cfg, float **params, dl_err *
     if (!rc)
         rc = read_shape(m, path, &f, err);
     if (!rc)
-        rc = merge_shape(cfg, &f, path, err);
+        rc = merge_shape(cfg, &f, grow, path, err);
     if (!rc)
         rc = tr_config_check(cfg, err);
     if (!rc) {

@@ -171,8 +171,10 @@ int tr_export_gguf(const char *path, const tr_config *c, const float *params,
 /* --- init from a model: a llada GGUF (F32 / F16 / BF16 tensors, tied head, the trainer's
  * tensor names) as the starting point of a fresh run. cfg is in/out: fields that are 0
  * (head_dim always) take the file's shape, the others must equal it. *params is
- * malloc'd [tr_n_params(cfg)]. Errors name the key or tensor at fault. */
-int tr_init_from_gguf(const char *path, tr_config *cfg, float **params, dl_err *err);
+ * malloc'd [tr_n_params(cfg)]. Errors name the key or tensor at fault. With grow,
+ * cfg->n_layer may exceed the file's: the model is grown in depth, computing what the
+ * file's does (init_from.c). */
+int tr_init_from_gguf(const char *path, tr_config *cfg, int grow, float **params, dl_err *err);
 
 /* --- a run */
 typedef struct tr_opts {
@@ -182,6 +184,7 @@ typedef struct tr_opts {
     const char *init_from;      /* fresh run: weights and shape from this GGUF; its tokenizer.*
                                  * keys serve when tokenizer is NULL. cfg fields left 0 come
                                  * from the file (see tr_init_from_gguf) */
+    int grow;                   /* with init_from: cfg.n_layer may exceed the file's */
     const char *ckpt_dir;       /* checkpoint: ckpt_dir/ckpt.bin */
     const char *log_csv;        /* NULL: ckpt_dir/log.csv */
     int resume;                 /* continue from ckpt_dir/ckpt.bin */

@@ -178,10 +178,11 @@ static int setup(run *r, const tr_opts *o, dl_err *err) {
         r->st.mask_rng = r->st.hp.seed * 0xd1b54a32d192ed03ull + 2;
         if (o->init_from) {
             /* the model's weights, fresh Adam moments (zero), step 0, the given schedule */
-            if ((rc = tr_init_from_gguf(o->init_from, &r->st.cfg, &p, err)))
+            if ((rc = tr_init_from_gguf(o->init_from, &r->st.cfg, o->grow, &p, err)))
                 return rc;
             if (o->verbose)
-                fprintf(stderr, "initialised from %s\n", o->init_from);
+                fprintf(stderr, "initialised from %s%s\n", o->init_from,
+                        o->grow ? " (grown in depth)" : "");
         } else {
             if ((rc = tr_config_check(&r->st.cfg, err)))
                 return rc;

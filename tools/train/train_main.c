@@ -30,6 +30,8 @@ static void usage(FILE *f) {
           "       difflm-train --init-from M.gguf --train train.txt --val val.txt --ckpt-dir DIR\n"
           "                    [training]                   a fresh run (new optimizer state) from\n"
           "                                               M's weights; shape and tokenizer from M\n"
+          "         [--grow-depth --n-layer N]            ... grown to N layers (more than M's),\n"
+          "                                               computing what M computes at step 0\n"
           "       difflm-train --ckpt-dir DIR --resume      continue exactly where DIR stopped\n"
           "         [--end-at N]                          ... but end the run (and its learning-rate\n"
           "                                               decay) at step N instead\n"
@@ -102,6 +104,7 @@ int main(int argc, char **argv) {
             return 0;
         }
         if (!strcmp(a, "--resume")) { o.resume = 1; continue; }
+        if (!strcmp(a, "--grow-depth")) { o.grow = 1; continue; }
         if (!strcmp(a, "--export-f32")) { export_f32 = 1; continue; }
         if (!strcmp(a, "--quiet")) { o.verbose = 0; continue; }
         if (i + 1 >= argc) {
@@ -170,6 +173,10 @@ int main(int argc, char **argv) {
     }
     if (!o.ckpt_dir) {
         usage(stderr);
+        return 2;
+    }
+    if (o.grow && !o.init_from) {
+        fprintf(stderr, "difflm-train: --grow-depth grows the model of --init-from\n");
         return 2;
     }
     if (o.init_from && (o.resume || export_path)) {
