@@ -75,13 +75,16 @@ int main(int argc, char **argv) {
     }
     threads = dl_pool_threads(g.pool);
     g.scratch = dl_aligned_alloc(sizeof(float) * TR_GEMM_SCRATCH * (size_t)threads);
+    int maxd = N > MAXD ? N : MAXD;
+    g.pack_a = dl_aligned_alloc(sizeof(uint32_t) * tr_gemm_pack_words(maxd));
+    g.pack_b = dl_aligned_alloc(sizeof(uint32_t) * tr_gemm_pack_words(maxd));
     float *x = dl_aligned_alloc(sizeof(float) * (size_t)N * MAXD);
     float *w = dl_aligned_alloc(sizeof(float) * (size_t)MAXD * MAXD);
     float *dout = dl_aligned_alloc(sizeof(float) * (size_t)N * MAXD);
     float *out = dl_aligned_alloc(sizeof(float) * (size_t)N * MAXD);
     float *dx = dl_aligned_alloc(sizeof(float) * (size_t)N * MAXD);
     float *dw = dl_aligned_alloc(sizeof(float) * (size_t)MAXD * MAXD);
-    if (!g.scratch || !x || !w || !dout || !out || !dx || !dw) {
+    if (!g.scratch || !g.pack_a || !g.pack_b || !x || !w || !dout || !out || !dx || !dw) {
         fprintf(stderr, "bench_train_gemm: out of memory\n");
         return 1;
     }
@@ -132,6 +135,8 @@ int main(int argc, char **argv) {
     printf("   %.2fx, %.2fx\n", total_t[0] / total_t[best + 1],
            peak > 0 ? total_flop / total_t[best + 1] * 1e-9 / peak : 0);
     dl_aligned_free(g.scratch);
+    dl_aligned_free(g.pack_a);
+    dl_aligned_free(g.pack_b);
     dl_aligned_free(x);
     dl_aligned_free(w);
     dl_aligned_free(dout);

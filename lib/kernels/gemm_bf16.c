@@ -1,6 +1,6 @@
 /* gemm_bf16.c - the mixed-precision product (gemm_bf16.h): packing, the three kernels
- * and the two drivers (the trainer's tile over f32 views, inference's column task over
- * stored weights).
+ * and the two drivers (the trainer's products over operands packed once, inference's
+ * column task over stored weights).
  *
  * The AVX512_BF16 kernel broadcasts A's pair and vdpbf16ps adds both products into each
  * column's f32 lane: 12 rows x 32 columns per micro-tile (24 accumulators), as the f32
@@ -35,8 +35,6 @@ static float from_bf16(uint32_t h) {
 }
 
 static float elem(dl_bview v, int64_t i, int64_t k) { return v.p[i * v.is + k * v.ks]; }
-
-static dl_bview column_view(dl_bview b, int64_t j0) { return (dl_bview){ b.p + j0 * b.is, b.is, b.ks }; }
 
 /* --- portable packing and kernel */
 
@@ -386,16 +384,6 @@ static int amx_granted(void) {
     return s == 1;
 }
 
-/* Zero the per-call packed A out to whole tiles: 32-row blocks (R <= 256 keeps that
- * inside its [256][KP]) and a multiple of 16 pairs (KP is one). */
-static void pad_a_for_tiles(uint32_t *ap, int R, int kp, int kp16) {
-    int r32 = (R + 31) & ~31;
-    for (int i = 0; i < R; i++)
-        memset(ap + (size_t)i * KP + kp, 0, sizeof(uint32_t) * (size_t)(kp16 - kp));
-    for (int i = R; i < r32; i++)
-        memset(ap + (size_t)i * KP, 0, sizeof(uint32_t) * (size_t)kp16);
-}
-
 static void pad_b_for_tiles(uint32_t *bp, int kp, int kp16) {
     memset(bp + (size_t)kp * NC, 0, sizeof(uint32_t) * (size_t)(kp16 - kp) * NC);
 }
@@ -504,38 +492,51 @@ static void run_kernel(int path, float *out, int64_t ldo, const uint32_t *ap, in
     kernel_ref(out, ldo, ap, lda, bp, R, C, kp);
 }
 
-void dl_bgemm_tile(int path, float *out, int64_t ldo, dl_bview a, dl_bview b, int R, int C,
-                   int64_t K, int accumulate, float *scratch) {
-    uint32_t *ap = (uint32_t *)scratch;                     /* [DL_BF16_ROWS][KP] */
-    uint32_t *bp = ap + (size_t)DL_BF16_ROWS * KP;          /* [KP][NC], 64-byte aligned */
+/* Zero the words of every packed row past the K pairs (odd K: the last pair's high half
+ * is zero already) and the rows up to whole 32-row blocks, where AMX tiles read. */
+static void pad_packed_a(uint32_t *ap, int lda, int R, int64_t K) {
+    int kp = (int)((K + 1) / 2), r32 = dl_bf16_act_rows(R);
+    for (int i = 0; i < R; i++)
+        memset(ap + (size_t)i * lda + kp, 0, sizeof(uint32_t) * (size_t)(lda - kp));
+    memset(ap + (size_t)R * lda, 0, sizeof(uint32_t) * (size_t)lda * (size_t)(r32 - R));
+}
+
+void dl_bf16_pack_a(int path, uint32_t *ap, int lda, dl_bview a, int R, int64_t K) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (path != DL_BF16_PORTABLE)
+        pack_a_fast(ap, lda, a, R, 0, (int)K);
+    else
+#else
+    (void)path;
+#endif
+        pack_a_ref(ap, lda, a, R, 0, (int)K);
+    pad_packed_a(ap, lda, R, K);
+}
+
+void dl_bf16_pack_b(int path, uint32_t *bp, int lda, dl_bview b, int C, int64_t K) {
+    int kp = (int)((K + 1) / 2);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (path != DL_BF16_PORTABLE)
+        pack_b_fast(bp, b, C, 0, (int)K);
+    else
+#else
+    (void)path;
+#endif
+        pack_b_ref(bp, b, C, 0, (int)K);
+    memset(bp + (size_t)kp * NC, 0, sizeof(uint32_t) * (size_t)(lda - kp) * NC);
+}
+
+void dl_bgemm_packed(int path, float *out, int64_t ldo, const uint32_t *ap, int lda,
+                     const uint32_t *bp, int R, int C, int64_t K, int accumulate) {
     if (!accumulate)
         for (int i = 0; i < R; i++)
             memset(out + i * ldo, 0, sizeof(float) * (size_t)C);
-    /* A is packed once per block of k and serves every 64-column panel of B */
+    const size_t panel = (size_t)lda * NC;
     for (int64_t k0 = 0; k0 < K; k0 += 2 * KP) {
         int kc = K - k0 < 2 * KP ? (int)(K - k0) : 2 * KP;
-        int kp = (kc + 1) / 2;
-#if defined(__x86_64__) && defined(__GNUC__)
-        if (path != DL_BF16_PORTABLE) {
-            pack_a_fast(ap, KP, a, R, k0, kc);
-            if (path == DL_BF16_AMX)
-                pad_a_for_tiles(ap, R, kp, (kp + 15) & ~15);
-            for (int j0 = 0; j0 < C; j0 += NC) {
-                int nc = C - j0 < NC ? C - j0 : NC;
-                pack_b_fast(bp, column_view(b, j0), nc, k0, kc);
-                if (path == DL_BF16_AMX)
-                    pad_b_for_tiles(bp, kp, (kp + 15) & ~15);
-                run_kernel(path, out + j0, ldo, ap, KP, bp, R, nc, kp);
-            }
-            continue;
-        }
-#endif
-        pack_a_ref(ap, KP, a, R, k0, kc);
-        for (int j0 = 0; j0 < C; j0 += NC) {
-            int nc = C - j0 < NC ? C - j0 : NC;
-            pack_b_ref(bp, column_view(b, j0), nc, k0, kc);
-            kernel_ref(out + j0, ldo, ap, KP, bp, R, nc, kp);
-        }
+        for (int j0 = 0; j0 < C; j0 += NC)
+            run_kernel(path, out + j0, ldo, ap + k0 / 2, lda, bp + (size_t)(j0 / NC) * panel
+                       + (size_t)(k0 / 2) * NC, R, C - j0 < NC ? C - j0 : NC, (kc + 1) / 2);
     }
 }
 

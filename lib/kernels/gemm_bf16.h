@@ -33,11 +33,8 @@ typedef struct dl_bview {
     int64_t is, ks;
 } dl_bview;
 
-#define DL_BF16_ROWS 256        /* at most this many output rows per dl_bgemm_tile */
-#define DL_BF16_COLS 64         /* columns of B packed at a time (= DL_FGEMM_COLS) */
-#define DL_BF16_KP 128          /* pairs of k packed at a time */
-/* per-thread scratch of dl_bgemm_tile, in floats: packed A [256][128] and B [128][64] */
-#define DL_BF16_SCRATCH ((size_t)DL_BF16_ROWS * DL_BF16_KP + (size_t)DL_BF16_KP * DL_BF16_COLS)
+#define DL_BF16_COLS 64         /* columns of B per packed panel (= DL_FGEMM_COLS) */
+#define DL_BF16_KP 128          /* pairs of k per kernel call (a panel's block: 32 KiB) */
 
 /* Kernel paths, slowest first. */
 enum dl_bf16_path {
@@ -60,23 +57,37 @@ const char *dl_bf16_path_name(int path);
 /* bf16(f) to nearest, ties to even; a NaN stays a (quiet) NaN. */
 uint16_t dl_bf16_round(float f);
 
-/* --- the trainer's form: both operands f32 views, packed per call */
+/* Words per packed row (lda) for K, in both forms (and pair-rows per panel of B in the
+ * trainer's): whole 16-pair AMX tiles. */
+static inline int dl_bf16_act_ld(int64_t K) { return (int)((K + 31) / 32 * 16); }
+/* Rows a packed block holds for N rows: whole 32-row AMX blocks (the padding rows zero). */
+static inline int dl_bf16_act_rows(int N) { return (N + 31) / 32 * 32; }
 
+/* --- the trainer's form: both operands f32 views, each packed once per product into
+ * buffers that every tile of the product then reads (packing per tile cost a third of
+ * the products' time at the trainer's shapes) */
+
+/* ap[i] = the pairs of A(i, k), k < K, zero past them up to lda words; rows R up to a
+ * whole 32-row block zero too (AMX reads them).
+ *   ap: [dl_bf16_act_rows(R)][lda] out;  lda = dl_bf16_act_ld(K) */
+void dl_bf16_pack_a(int path, uint32_t *ap, int lda, dl_bview a, int R, int64_t K);
+/* One panel of B: bp[p][j] = the pair p of B(j, k) for j < C <= DL_BF16_COLS, zero for
+ * the other columns and the pairs past K up to lda.
+ *   bp: [lda][DL_BF16_COLS] out, 64-byte aligned;  lda = dl_bf16_act_ld(K) */
+void dl_bf16_pack_b(int path, uint32_t *bp, int lda, dl_bview b, int C, int64_t K);
 /* out[i][j] = (accumulate ? out[i][j] : 0) + sum over k < K of bf16(A(i, k)) * bf16(B(j, k))
- * for i < R and j < C, summed in f32 two k at a time in k order (so how a product is cut
- * into tiles does not change its result; AMX adds 32 k per step, see above).
- *   out: [R][ldo] (in/)out;  R <= DL_BF16_ROWS;  C >= 1;  K >= 1
- *   scratch: DL_BF16_SCRATCH floats, 64-byte aligned.  path: dl_bf16_available */
-void dl_bgemm_tile(int path, float *out, int64_t ldo, dl_bview a, dl_bview b, int R, int C,
-                   int64_t K, int accumulate, float *scratch);
+ * for i < R, j < C, over packed operands: ap from dl_bf16_pack_a (its first R rows, or
+ * rows r0 .. r0 + R of a larger packing from ap + r0 * lda, r0 a multiple of 32) and bp
+ * the ceil(C / DL_BF16_COLS) panels of dl_bf16_pack_b one after the other (or a run of
+ * panels of a larger packing). Summed in f32 two k at a time in k order, in blocks of
+ * DL_BF16_KP pairs, so how a product is cut into tiles does not change its result (AMX
+ * adds 32 k per step, see above).
+ *   out: [R][ldo] (in/)out;  path: dl_bf16_available */
+void dl_bgemm_packed(int path, float *out, int64_t ldo, const uint32_t *ap, int lda,
+                     const uint32_t *bp, int R, int C, int64_t K, int accumulate);
 
 /* --- inference's form: activations packed once per product, weights per column task */
 
-/* Words per packed activation row (lda) for K: whole 16-pair AMX tiles. */
-static inline int dl_bf16_act_ld(int K) { return (K + 31) / 32 * 16; }
-/* Rows a packed activation block holds for N rows: whole 32-row AMX blocks (the
- * padding rows zero). */
-static inline int dl_bf16_act_rows(int N) { return (N + 31) / 32 * 32; }
 
 /* ap[n] = x[n] as bf16 pairs, zero past K up to lda words.
  *   ap: [N][lda] out (uint32 pairs);  x: [N][ldx];  lda = dl_bf16_act_ld(K) */
@@ -84,7 +95,7 @@ void dl_bf16_pack_rows(int path, uint32_t *ap, int lda, const float *x, int ldx,
 
 /* out[n][m] = (accumulate ? out[n][m] : 0) + sum over k of A(n, k) * bf16(w[m][k])
  * (+ bias[m] after the sum), for m in [m0, m0 + mc), mc <= DL_BF16_COLS, with the sums
- * as in dl_bgemm_tile. w is F32 or F16 (rounded to bf16 while packing) or BF16 (used as
+ * as in dl_bgemm_packed. w is F32 or F16 (rounded to bf16 while packing) or BF16 (used as
  * stored).
  *   out: [N][ldo] (in/)out;  ap: [dl_bf16_act_rows(N)][lda] from dl_bf16_pack_rows
  *   (rows past N zero);  w: [M][K] of type wtype;  bias: [M] f32 or NULL */

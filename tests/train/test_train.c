@@ -211,6 +211,8 @@ static void check_products(int bf16) {
         tr_gemm g = { .bf16 = bf16, .bf16_path = dl_bf16_best() };
         ck_assert_int_eq(dl_pool_create(&g.pool, threads[t], &err), 0);
         g.scratch = dl_aligned_alloc(sizeof(float) * TR_GEMM_SCRATCH * (size_t)threads[t]);
+        g.pack_a = dl_aligned_alloc(sizeof(uint32_t) * tr_gemm_pack_words(N));
+        g.pack_b = dl_aligned_alloc(sizeof(uint32_t) * tr_gemm_pack_words(N));
         out[t] = malloc(sizeof(float) * N * M);
         dx[t] = malloc(sizeof(float) * N * K);
         dw[t] = malloc(sizeof(float) * M * K);
@@ -221,6 +223,8 @@ static void check_products(int bf16) {
         tr_matmul_dx_par(&g, dx[t], dout, w, N, K, M);
         tr_matmul_dw_par(&g, dw[t], dout, x, N, K, M);
         dl_aligned_free(g.scratch);
+        dl_aligned_free(g.pack_a);
+        dl_aligned_free(g.pack_b);
         dl_pool_free(g.pool);
     }
     /* the reference multiplies the operands as the products see them */
@@ -260,16 +264,21 @@ END_TEST
 START_TEST(products_bf16) { check_products(1); }
 END_TEST
 
-/* One tile on every bf16 kernel this CPU runs (portable, AVX512_BF16, AMX), for each
- * operand layout, odd K (a half-empty last pair), partial row and column blocks, with
- * and without accumulation; two inputs are rounding ties (to even: one down, one up). */
-START_TEST(bf16_tile) {
-    enum { R = 37, C = 45, K = 301 };
+/* A product over packed operands on every bf16 kernel this CPU runs (portable,
+ * AVX512_BF16, AMX), for each operand layout, odd K (a half-empty last pair) and more
+ * than one block of k, partial row and column blocks, with and without accumulation;
+ * two inputs are rounding ties (to even: one down, one up). The padding AMX reads is
+ * zero, and a tiling of the product (row and panel slices) gives the same bits. */
+START_TEST(bf16_packed) {
+    enum { R = 37, C = 75, K = 301 };
     uint64_t s = 5;
     float *a = malloc(sizeof(float) * R * K), *b = malloc(sizeof(float) * C * K);
     float *init = malloc(sizeof(float) * R * C), *out = malloc(sizeof(float) * R * C);
-    float *ref = malloc(sizeof(float) * R * C);
-    float *scratch = dl_aligned_alloc(sizeof(float) * DL_BF16_SCRATCH);
+    float *tiled = malloc(sizeof(float) * R * C), *ref = malloc(sizeof(float) * R * C);
+    const int lda = dl_bf16_act_ld(K), n_panels = (C + DL_BF16_COLS - 1) / DL_BF16_COLS;
+    ck_assert_int_eq(lda, 160);
+    uint32_t *ap = dl_aligned_alloc(sizeof(uint32_t) * (size_t)dl_bf16_act_rows(R) * lda);
+    uint32_t *bp = dl_aligned_alloc(sizeof(uint32_t) * (size_t)n_panels * lda * DL_BF16_COLS);
     fill(a, (size_t)R * K, &s);
     fill(b, (size_t)C * K, &s);
     fill(init, (size_t)R * C, &s);
@@ -296,11 +305,44 @@ START_TEST(bf16_tile) {
                     ref[i * C + j] = (float)sum;
                 }
             for (int path = 0; path <= best; path++) {
+                memset(ap, 0xff, sizeof(uint32_t) * (size_t)dl_bf16_act_rows(R) * lda);
+                memset(bp, 0xff, sizeof(uint32_t) * (size_t)n_panels * lda * DL_BF16_COLS);
+                dl_bf16_pack_a(path, ap, lda, av, R, K);
+                for (int pn = 0; pn < n_panels; pn++) {
+                    int j0 = pn * DL_BF16_COLS, nc = C - j0 < DL_BF16_COLS ? C - j0 : DL_BF16_COLS;
+                    dl_bview bj = { bv.p + j0 * bv.is, bv.is, bv.ks };
+                    dl_bf16_pack_b(path, bp + (size_t)pn * lda * DL_BF16_COLS, lda, bj, nc, K);
+                }
+                /* K = 301: pairs 0 .. 150, the last with a zero high half; words 151 .. 159
+                 * of each row, rows 37 .. 63, and columns 75 .. 127 are padding */
+                for (int i = 0; i < dl_bf16_act_rows(R); i++)
+                    for (int w = i < R ? (K - 1) / 2 : 0; w < lda; w++)
+                        ck_assert_uint_eq(ap[(size_t)i * lda + w] >> (w == (K - 1) / 2 ? 16 : 0), 0);
+                for (int p = 0; p < lda; p++)
+                    for (int j = 0; j < n_panels * DL_BF16_COLS; j++) {
+                        uint32_t v = bp[(size_t)(j / DL_BF16_COLS) * lda * DL_BF16_COLS +
+                                        (size_t)p * DL_BF16_COLS + j % DL_BF16_COLS];
+                        if (j >= C || p > (K - 1) / 2)
+                            ck_assert_uint_eq(v, 0);
+                        else if (p == (K - 1) / 2)
+                            ck_assert_uint_eq(v >> 16, 0);
+                    }
                 memcpy(out, init, sizeof(float) * R * C);
-                dl_bgemm_tile(path, out, C, av, bv, R, C, K, acc, scratch);
+                dl_bgemm_packed(path, out, C, ap, lda, bp, R, C, K, acc);
                 double e = worst_rel(out, ref, (size_t)R * C);
                 ck_assert_msg(e < 1e-5, "layout %d acc %d %s: %g", layout, acc,
                               dl_bf16_path_name(path), e);
+                /* rows 0 .. 31 and 32 .. 36, each panel on its own */
+                memcpy(tiled, init, sizeof(float) * R * C);
+                for (int r0 = 0; r0 < R; r0 += 32)
+                    for (int pn = 0; pn < n_panels; pn++) {
+                        int j0 = pn * DL_BF16_COLS;
+                        dl_bgemm_packed(path, tiled + r0 * C + j0, C, ap + (size_t)r0 * lda, lda,
+                                        bp + (size_t)pn * lda * DL_BF16_COLS, R - r0 < 32 ? R - r0 : 32,
+                                        C - j0 < DL_BF16_COLS ? C - j0 : DL_BF16_COLS, K, acc);
+                    }
+                ck_assert_msg(memcmp(tiled, out, sizeof(float) * R * C) == 0, "layout %d %s tiled",
+                              layout, dl_bf16_path_name(path));
             }
         }
         free(at);
@@ -311,8 +353,10 @@ START_TEST(bf16_tile) {
     free(b);
     free(init);
     free(out);
+    free(tiled);
     free(ref);
-    dl_aligned_free(scratch);
+    dl_aligned_free(ap);
+    dl_aligned_free(bp);
 }
 END_TEST
 
@@ -1214,7 +1258,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, model_gradient);
     tcase_add_test(tc, products);
     tcase_add_test(tc, products_bf16);
-    tcase_add_test(tc, bf16_tile);
+    tcase_add_test(tc, bf16_packed);
     tcase_add_test(tc, shared_layers);
     tcase_add_test(tc, masking);
     tcase_add_test(tc, schedule);

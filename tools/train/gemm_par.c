@@ -1,5 +1,5 @@
 /* gemm_par.c - the model's products as fixed tiles of dl_fgemm_cols_f32 (or, in bf16, of
- * dl_bgemm_tile) on the pool.
+ * dl_bgemm_packed over operands packed once per product) on the pool.
  * Tile edges depend only on the shapes, never on the thread count, and the own GEMM
  * defines every output as one fma chain in k order (gemm.h), so results are bitwise
  * identical for any number of threads. The own kernels replace sgemm here: they beat
@@ -16,6 +16,7 @@
 #define TILE_ROWS 256           /* activation rows per forward / dx task */
 #define DW_COLS 256             /* dw columns per weight-gradient task */
 #define BF16_COLS 256           /* output columns per bf16 task (at most) */
+#define PACK_ROWS 256           /* rows of A per bf16 packing task */
 
 typedef struct gemm_job {
     float *out, *scratch;
@@ -44,35 +45,54 @@ static void fwd_task(void *ctx, int task, int worker) {
                       nr, j->b, j->K, 0, j->K, m0, mc, j->acc);
 }
 
-/* bf16: every product is a tiling of dl_bgemm_tile over A(i, k) and B(j, k) */
+/* bf16: both operands are packed once (A by rows, PACK_ROWS at a time, B by 64-column
+ * panels), then every product is a tiling of dl_bgemm_packed over the packed forms */
 typedef struct bf16_job {
-    float *out, *scratch;
+    float *out;
     dl_bview a, b;
+    uint32_t *ap, *bp;
     int64_t ldo;
-    int R, C, K, row_tile, col_tile, n_col_tiles, acc, path;
+    int R, C, K, lda, row_tile, col_tile, n_col_tiles, n_a_chunks, acc, path;
 } bf16_job;
 
+static void bf16_pack_task(void *ctx, int task, int worker) {
+    (void)worker;
+    bf16_job *j = ctx;
+    if (task < j->n_a_chunks) {
+        int i0, nr = span(j->R, PACK_ROWS, task, &i0);
+        dl_bview a = { j->a.p + i0 * j->a.is, j->a.is, j->a.ks };
+        dl_bf16_pack_a(j->path, j->ap + (size_t)i0 * j->lda, j->lda, a, nr, j->K);
+    } else {
+        int j0, nc = span(j->C, DL_BF16_COLS, task - j->n_a_chunks, &j0);
+        dl_bview b = { j->b.p + j0 * j->b.is, j->b.is, j->b.ks };
+        dl_bf16_pack_b(j->path, j->bp + (size_t)j0 * j->lda, j->lda, b, nc, j->K);
+    }
+}
+
 static void bf16_task(void *ctx, int task, int worker) {
+    (void)worker;
     bf16_job *j = ctx;
     int i0, j0;
     int nr = span(j->R, j->row_tile, task / j->n_col_tiles, &i0);
     int nc = span(j->C, j->col_tile, task % j->n_col_tiles, &j0);
-    dl_bview a = { j->a.p + i0 * j->a.is, j->a.is, j->a.ks };
-    dl_bview b = { j->b.p + j0 * j->b.is, j->b.is, j->b.ks };
-    dl_bgemm_tile(j->path, j->out + i0 * j->ldo + j0, j->ldo, a, b, nr, nc, j->K, j->acc,
-                  j->scratch + (size_t)worker * TR_GEMM_SCRATCH);
+    /* panel j0 / 64 starts at word (j0 / 64) * lda * 64 = j0 * lda */
+    dl_bgemm_packed(j->path, j->out + i0 * j->ldo + j0, j->ldo, j->ap + (size_t)i0 * j->lda,
+                    j->lda, j->bp + (size_t)j0 * j->lda, nr, nc, j->K, j->acc);
 }
 
-/* Columns per task: wide tiles pack A fewer times, narrow ones make enough tasks to
- * share when there are few rows (either way the same result, kernels/gemm_bf16.h). */
+/* Columns per task: wide tiles reuse a block of packed A while it is in cache, narrow
+ * ones make enough tasks to share when there are few rows (either way the same result,
+ * kernels/gemm_bf16.h). */
 static void run_bf16(const tr_gemm *g, float *out, dl_bview a, dl_bview b, int R, int C, int K,
                      int row_tile, int acc) {
     int row_tiles = (R + row_tile - 1) / row_tile;
-    int col_tile = row_tiles * ((C + BF16_COLS - 1) / BF16_COLS) >= 4 ? BF16_COLS : DL_FGEMM_COLS;
-    bf16_job j = { .out = out, .scratch = g->scratch, .a = a, .b = b, .ldo = C, .R = R, .C = C,
-                   .K = K, .row_tile = row_tile, .col_tile = col_tile,
-                   .n_col_tiles = (C + col_tile - 1) / col_tile, .acc = acc,
+    int col_tile = row_tiles * ((C + BF16_COLS - 1) / BF16_COLS) >= 4 ? BF16_COLS : DL_BF16_COLS;
+    bf16_job j = { .out = out, .a = a, .b = b, .ap = g->pack_a, .bp = g->pack_b, .ldo = C,
+                   .R = R, .C = C, .K = K, .lda = dl_bf16_act_ld(K), .row_tile = row_tile,
+                   .col_tile = col_tile, .n_col_tiles = (C + col_tile - 1) / col_tile,
+                   .n_a_chunks = (R + PACK_ROWS - 1) / PACK_ROWS, .acc = acc,
                    .path = g->bf16_path };
+    dl_pool_run(g->pool, j.n_a_chunks + (C + DL_BF16_COLS - 1) / DL_BF16_COLS, bf16_pack_task, &j);
     dl_pool_run(g->pool, row_tiles * j.n_col_tiles, bf16_task, &j);
 }
 

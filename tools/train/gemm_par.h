@@ -13,14 +13,22 @@
 #define TR_DW_NCHUNK 512
 #define TR_DW_LD (TR_DW_NCHUNK + 16)
 #define TR_DW_SCRATCH ((size_t)TR_DW_ROWS * TR_DW_LD)
-/* per-thread scratch of either precision, in floats (a multiple of 16: 64-byte aligned
+/* per-thread scratch of the f32 products, in floats (a multiple of 16: 64-byte aligned
  * slices when the whole is) */
-#define TR_GEMM_SCRATCH (TR_DW_SCRATCH > DL_BF16_SCRATCH ? TR_DW_SCRATCH : DL_BF16_SCRATCH)
+#define TR_GEMM_SCRATCH TR_DW_SCRATCH
+
+/* Words of each bf16 packing buffer for products whose dimensions (rows, columns and
+ * the summed one) are all at most d. */
+static inline size_t tr_gemm_pack_words(int d) {
+    return (size_t)(d + DL_BF16_COLS - 1) / DL_BF16_COLS * DL_BF16_COLS * (size_t)dl_bf16_act_ld(d);
+}
 
 /* Where and how the products run. */
 typedef struct tr_gemm {
     dl_pool *pool;
     float *scratch;             /* [dl_pool_threads(pool)][TR_GEMM_SCRATCH], 64-byte aligned */
+    uint32_t *pack_a, *pack_b;  /* bf16: [tr_gemm_pack_words(max dimension)] each, 64-byte
+                                 * aligned: the operands of the product being run */
     int bf16;                   /* 0: f32 (the own GEMM); 1: bf16 operands, f32 sums */
     int bf16_path;              /* the bf16 kernel (dl_bf16_path): dl_bf16_best() unless a
                                  * benchmark picks another */

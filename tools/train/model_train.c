@@ -37,6 +37,7 @@ typedef struct tr_acts {
     float *dp;                  /* [threads][T][T] per-thread softmax-gradient scratch */
     float *dw_part;             /* [ceil(N / ROW_CHUNK)][E] norm-weight gradient partials */
     float *gemm_t;              /* [threads][TR_GEMM_SCRATCH] product scratch (gemm_par.h) */
+    uint32_t *pack_a, *pack_b;  /* [tr_gemm_pack_words(largest dimension)] bf16 operands */
     dl_attn_seq *seqs;          /* [max_seq] the batch's sequences, for the attention */
 } tr_acts;
 
@@ -48,7 +49,7 @@ struct tr_model {
     dl_layer wl[TR_MAX_LAYERS], gl[TR_MAX_LAYERS];
     int32_t n_threads, max_seq, max_rows;
     dl_pool *pool;
-    tr_gemm gm;                 /* the pool, a->gemm_t and the precision of the products */
+    tr_gemm gm;                 /* the pool, a->gemm_t, a->pack_* and the products' precision */
     dl_exec ex;                 /* the layers' products on gm, elementwise work on pool */
     void *mem;
     tr_acts a;
@@ -93,6 +94,13 @@ static size_t acts_layout(const tr_config *c, int32_t max_seq, int32_t nt, void 
     a->dp = dl_arena_alloc(&ar, dl_floats_bytes((size_t)nt * T, T));
     a->dw_part = dl_arena_alloc(&ar, dl_floats_bytes((N + ROW_CHUNK - 1) / ROW_CHUNK, E));
     a->gemm_t = dl_arena_alloc(&ar, dl_floats_bytes((size_t)nt, TR_GEMM_SCRATCH));
+    /* every product's dimensions: rows (N, or a weight's rows in dw), E, Dq, Dkv, F, V */
+    size_t d = N > V ? N : V;
+    d = d > F ? d : F;
+    d = d > E ? d : E;
+    d = d > Dq ? d : Dq;
+    a->pack_a = dl_arena_alloc(&ar, dl_floats_bytes(tr_gemm_pack_words((int)d), 1));
+    a->pack_b = dl_arena_alloc(&ar, dl_floats_bytes(tr_gemm_pack_words((int)d), 1));
     a->seqs = dl_arena_alloc(&ar, dl_floats_bytes((size_t)max_seq, sizeof(dl_attn_seq) / sizeof(float)));
     return ar.used;
 }
@@ -138,7 +146,8 @@ int tr_model_new(tr_model **out, const tr_config *c, int32_t max_seq, int32_t n_
     }
     memset(m->grads, 0, m->n_params * sizeof(float));
     acts_layout(c, max_seq, n_threads, m->mem, &m->a);
-    m->gm = (tr_gemm){ .pool = m->pool, .scratch = m->a.gemm_t, .bf16 = 0 };
+    m->gm = (tr_gemm){ .pool = m->pool, .scratch = m->a.gemm_t, .pack_a = m->a.pack_a,
+                       .pack_b = m->a.pack_b, .bf16 = 0 };
     tr_bind(&m->w, m->wl, m->params, c);
     tr_bind(&m->g, m->gl, m->grads, c);
     m->ex = (dl_exec){ .pool = m->pool, .n_threads = n_threads, .linear = linear_fn,
