@@ -201,7 +201,7 @@ int main(int argc, char **argv) {
     for (int h = 0; h < 3; h++) {
         for (size_t i = 0; i < nw && h > 0; i++)
             wh[i] = bf16_types[h] == DL_TYPE_F16 ? dl_f32_to_f16(wf[i]) : dl_f32_to_bf16(wf[i]);
-        bprod b = { pool, threads, N, { h > 0 ? (const void *)wq : wf, bf16_types[h], K, M }, x,
+        bprod b = { pool, threads, N, { h > 0 ? (const void *)wq : wf, bf16_types[h], K, M, NULL }, x,
                     out, NULL, 0 };
         b.cap = dl_weight_bf16_scratch_floats(&b.w, N);
         b.scratch = dl_aligned_alloc(b.cap * sizeof(float));

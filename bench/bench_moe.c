@@ -81,7 +81,7 @@ static int child(const char *path, const int *canvas, int n_canvas, int threads,
     float *zeros = calloc((size_t)(m->hp.n_expert > 0 ? m->hp.n_expert : 1), sizeof *zeros);
     for (int il = 0; il < m->hp.n_layer; il++)
         if (m->layers[il].router_bias.data)
-            m->layers[il].router_bias = (dl_weight){ zeros, DL_TYPE_F32, m->hp.n_expert, 1 };
+            m->layers[il].router_bias = (dl_weight){ zeros, DL_TYPE_F32, m->hp.n_expert, 1, NULL };
     int Tmax = 0;
     for (int i = 0; i < n_canvas; i++)
         Tmax = canvas[i] > Tmax ? canvas[i] : Tmax;

@@ -557,6 +557,24 @@ void dl_bf16_pack_rows(int path, uint32_t *ap, int lda, const float *x, int ldx,
     }
 }
 
+void dl_bf16_pack_w(int path, uint32_t *bp, int lda, const void *w, uint32_t wtype, int K,
+                    int64_t m0, int C) {
+    for (int k0 = 0; k0 < K; k0 += 2 * KP) {
+        int kc = K - k0 < 2 * KP ? K - k0 : 2 * KP;
+        uint32_t *blk = bp + (size_t)(k0 / 2) * NC;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (path != DL_BF16_PORTABLE)
+            pack_w_fast(blk, w, wtype, K, m0, C, k0, kc);
+        else
+#else
+        (void)path;
+#endif
+            pack_w_ref(blk, w, wtype, K, m0, C, k0, kc);
+    }
+    int kp = (K + 1) / 2;
+    memset(bp + (size_t)kp * NC, 0, sizeof(uint32_t) * (size_t)(lda - kp) * NC);
+}
+
 void dl_bgemm_cols(int path, float *out, int ldo, const uint32_t *ap, int lda, int N,
                    const void *w, uint32_t wtype, int K, int64_t m0, int mc,
                    const float *bias, int accumulate) {

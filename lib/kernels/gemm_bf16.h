@@ -103,4 +103,13 @@ void dl_bgemm_cols(int path, float *out, int ldo, const uint32_t *ap, int lda, i
                    const void *w, uint32_t wtype, int K, int64_t m0, int mc,
                    const float *bias, int accumulate);
 
+/* One panel of stored weights packed ahead of time, for dl_bgemm_packed: bp[p][j] =
+ * pair p of weight row m0 + j (rounded as dl_bgemm_cols rounds it) for j < C <=
+ * DL_BF16_COLS, zero for the other columns and the pairs past K up to lda, so that
+ * dl_bgemm_packed over a packed activation block (dl_bf16_pack_rows) gives the bits of
+ * dl_bgemm_cols.
+ *   bp: [lda][DL_BF16_COLS] out, 64-byte aligned;  lda = dl_bf16_act_ld(K);  w: [M][K] */
+void dl_bf16_pack_w(int path, uint32_t *bp, int lda, const void *w, uint32_t wtype, int K,
+                    int64_t m0, int C);
+
 #endif

@@ -104,7 +104,8 @@ static int bind_experts(dl_weight *views, const dl_tensor_src *src, const dl_arc
         return dl_fail(err, DIFFLM_E_FORMAT, "tensor '%s' holds %llu bytes, expected %llu", name,
                        (unsigned long long)g->size, (unsigned long long)(slice * (uint64_t)n));
     for (int64_t e = 0; e < n; e++)
-        views[e] = (dl_weight){ (const uint8_t *)g->data + (size_t)e * slice, g->type, ne0, ne1 };
+        views[e] = (dl_weight){ (const uint8_t *)g->data + (size_t)e * slice, g->type, ne0, ne1,
+                                NULL };
     *n_params += (uint64_t)ne0 * (uint64_t)ne1 * (uint64_t)n;
     return 0;
 }
@@ -120,9 +121,9 @@ static void split_qkv(dl_layer *L, const dl_hparams *hp) {
     const int64_t nq = (int64_t)hp->n_head * hp->head_dim, nkv = (int64_t)hp->n_head_kv * hp->head_dim;
     const size_t rb = dl_row_bytes(f.type, f.ne0);
     const uint8_t *p = f.data;
-    L->wq = (dl_weight){ p, f.type, f.ne0, nq };
-    L->wk = (dl_weight){ p + (size_t)nq * rb, f.type, f.ne0, nkv };
-    L->wv = (dl_weight){ p + (size_t)(nq + nkv) * rb, f.type, f.ne0, nkv };
+    L->wq = (dl_weight){ p, f.type, f.ne0, nq, NULL };
+    L->wk = (dl_weight){ p + (size_t)nq * rb, f.type, f.ne0, nkv, NULL };
+    L->wv = (dl_weight){ p + (size_t)(nq + nkv) * rb, f.type, f.ne0, nkv, NULL };
 }
 
 /* The name of tensor t in the source: GGUF's, or the row's HF name (NULL: none). */

@@ -202,10 +202,10 @@ END_TEST
  * and 3 threads, and each row's bits whatever rows come with it (alone, or in a batch
  * that starts elsewhere) */
 START_TEST(test_threads_and_rows) {
-    float *out[3], *part = malloc(sizeof(float) * N * M);
+    float *out[3], *part = malloc(sizeof(float) * N * M);   /* a row range, or all rows */
     for (int t = 0; t < 3; t++) {
         problem p = make(wtypes[t], 31 + (uint64_t)t);
-        dl_weight w = { p.w, p.wtype, K, M };
+        dl_weight w = { p.w, p.wtype, K, M, NULL };
         ck_assert(dl_weight_bf16(&w, DL_PRECISION_BF16) && !dl_weight_bf16(&w, DL_PRECISION_EXACT));
         size_t cap = dl_weight_bf16_scratch_floats(&w, N);
         float *scratch = malloc(sizeof(float) * cap);
@@ -228,6 +228,33 @@ START_TEST(test_threads_and_rows) {
         }
         ck_assert_int_eq(memcmp(out[0], out[1], sizeof(float) * N * M), 0);
         ck_assert_int_eq(memcmp(out[0], out[2], sizeof(float) * N * M), 0);
+        /* over the weight packed ahead (as a bf16 context holds it): the same bits, and
+         * the portable packing gives the same words as the path's own */
+        const int lda = dl_bf16_act_ld(K), panels = (M + DL_BF16_COLS - 1) / DL_BF16_COLS;
+        const size_t words = (size_t)panels * DL_BF16_COLS * (size_t)lda;
+        uint32_t *packed = dl_aligned_alloc(sizeof(uint32_t) * words);
+        uint32_t *portable = dl_aligned_alloc(sizeof(uint32_t) * words);
+        for (int pn = 0; pn < panels; pn++) {
+            int c = M - pn * DL_BF16_COLS < DL_BF16_COLS ? M - pn * DL_BF16_COLS : DL_BF16_COLS;
+            size_t at = (size_t)pn * DL_BF16_COLS * (size_t)lda;
+            dl_bf16_pack_w(dl_bf16_best(), packed + at, lda, p.w, p.wtype, K, pn * DL_BF16_COLS, c);
+            dl_bf16_pack_w(DL_BF16_PORTABLE, portable + at, lda, p.w, p.wtype, K,
+                           pn * DL_BF16_COLS, c);
+        }
+        ck_assert_int_eq(memcmp(packed, portable, sizeof(uint32_t) * words), 0);
+        dl_weight wp = w;
+        wp.bf16 = packed;
+        for (int nt = 1; nt <= 2; nt++) {
+            dl_pool *pool;
+            dl_err e = { 0 };
+            ck_assert_int_eq(dl_pool_create(&pool, nt, &e), 0);
+            dl_weight_matmul_bf16(part, p.x, &wp, p.bias, 0, N, M, scratch, cap, pool, nt);
+            ck_assert_msg(memcmp(part, out[0], sizeof(float) * N * M) == 0, "%s packed, %d threads",
+                          dl_type_get(wtypes[t])->name, nt);
+            dl_pool_free(pool);
+        }
+        dl_aligned_free(packed);
+        dl_aligned_free(portable);
         /* and it is the product checked above */
         double *ref = malloc(sizeof(double) * N * M), *mag = malloc(sizeof(double) * N * M);
         reference(&p, 0, 1, ref, mag);

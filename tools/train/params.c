@@ -128,7 +128,7 @@ void tr_bind(dl_model *w, dl_layer *layers, const float *base, const tr_config *
     w->layers = layers;
     for (int i = 0; i < n; i++)
         *(dl_weight *)tr_tensor_weight(w, &t[i]) =
-            (dl_weight){ base + t[i].offset, DL_TYPE_F32, t[i].ne0, t[i].ne1 };
+            (dl_weight){ base + t[i].offset, DL_TYPE_F32, t[i].ne0, t[i].ne1, NULL };
 }
 
 static double normal(uint64_t *s) {
