@@ -289,9 +289,11 @@ typedef struct difflm_ctx_params {
  *
  * DIFFLM_PRECISION_BF16 (1, opt-in): both operands rounded to bfloat16 (8 significant
  * bits; to nearest, ties to even), their products summed in f32, on the fastest bf16 path
- * the CPU has: AMX-BF16 tiles, else AVX512_BF16, else a portable loop. BF16 weights are
- * used as stored; F32 and F16 weights are rounded while their panels are packed (no
- * second copy of the model); the activations are rounded once per product. Without
+ * the CPU has: AMX-BF16 tiles, else AVX512_BF16, else a portable loop. The context
+ * packs the model's float matrices once, when it is created, into a bf16 copy of its
+ * own (2 bytes per weight, counted by difflm_ctx_memory_required; F32 and F16 weights
+ * rounded, BF16 ones as stored; MoE experts are packed per product instead), so its
+ * steps never convert weights; the activations are rounded once per product. Without
  * AVX512_BF16 or AMX the portable loop is slower than EXACT (about a third of its rate
  * on AVX2): the mode is for CPUs that have one of them. Results are
  * bitwise the same for any n_threads on a given path, and a row's result does not depend
@@ -320,7 +322,8 @@ DIFFLM_API difflm_ctx *difflm_ctx_create(difflm_model *model, const difflm_ctx_p
                                          int *status);
 
 /* The bytes of heap a context with these parameters allocates up front (its arena, the
- * largest part, and the schedule state), as ZSTD_estimateCCtxSize does: a host can
+ * largest part, the schedule state, and in DIFFLM_PRECISION_BF16 the bf16 copy of the
+ * float weights), as ZSTD_estimateCCtxSize does: a host can
  * check before it creates. The KV caches' part of the arena is counted although its
  * pages are touched only by generations that use a cache. Returns OK, E_INVALID_ARG, or
  * E_NOMEM (the size overflows). */

@@ -229,6 +229,48 @@ START_TEST(test_old_struct_size) {
 }
 END_TEST
 
+/* A bf16 context holds the float matrices packed once: difflm_ctx_memory_required counts
+ * the copy (2 bytes per weight of the head and the layers' products, padded to whole
+ * 64-row panels and 32-k tiles), and the model (shared with an exact context) still
+ * computes the exact logits there afterwards. */
+START_TEST(test_bf16_copy) {
+    difflm_model *m = load();
+    difflm_model_info info = { .struct_size = sizeof info };
+    difflm_ctx *ex = ctx_on(m, DIFFLM_PRECISION_EXACT, 1);
+    ck_assert_int_eq(difflm_model_info_get(ex, &info), DIFFLM_OK);
+    difflm_ctx_params cp;
+    difflm_ctx_params_init(&cp);
+    cp.max_canvas = 256;
+    size_t exact = 0, bf16 = 0;
+    ck_assert_int_eq(difflm_ctx_memory_required(m, &cp, &exact), DIFFLM_OK);
+    cp.precision = DIFFLM_PRECISION_BF16;
+    ck_assert_int_eq(difflm_ctx_memory_required(m, &cp, &bf16), DIFFLM_OK);
+    /* the bundled model: every matrix is a product's but the tied embedding is the head
+     * too, so the copy is ~2 bytes per parameter */
+    double per_param = (double)(bf16 - exact) / (double)info.n_params;
+    ck_assert_msg(bf16 > exact && per_param > 1.9 && per_param < 2.3,
+                  "bf16 copy %zu bytes for %llu parameters", bf16 - exact,
+                  (unsigned long long)info.n_params);
+    int st;
+    difflm_ctx *bf = difflm_ctx_create(m, &cp, &st);
+    ck_assert_ptr_nonnull(bf);
+    difflm_token ids[32];
+    canvas_of(ex, prompts[0], ids, 32);
+    size_t n0, n1, n2;
+    float *before = logits_of(ex, ids, 32, &n0), *lb = logits_of(bf, ids, 32, &n1);
+    difflm_free(bf);   /* its copy goes; the exact context is untouched throughout */
+    float *after = logits_of(ex, ids, 32, &n2);
+    ck_assert(n0 == n1 && n0 == n2);
+    ck_assert_int_eq(memcmp(before, after, sizeof(float) * n0), 0);
+    ck_assert(memcmp(before, lb, sizeof(float) * n0) != 0);
+    free(before);
+    free(lb);
+    free(after);
+    difflm_free(ex);
+    difflm_model_free(m);
+}
+END_TEST
+
 START_TEST(test_bad_precision) {
     difflm_model_params mp;
     difflm_model_params_init(&mp);
@@ -285,6 +327,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_bf16_logits_bound);
     tcase_add_test(tc, test_bf16_generates);
     tcase_add_test(tc, test_old_struct_size);
+    tcase_add_test(tc, test_bf16_copy);
     tcase_add_test(tc, test_bad_precision);
     suite_add_tcase(s, tc);
     return dl_run_suite(s);
