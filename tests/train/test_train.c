@@ -987,14 +987,19 @@ static void val_at(char *out, size_t n, const char *sub, long long step) {
     ck_assert_msg(out[0], "%s: no val loss at step %lld", sub, step);
 }
 
-START_TEST(init_from_model) {
-    char bufs[4][2048];
+/* A 4-step run in sub, the source of a model file: its checkpoint into *A. */
+static void source_run(ck *A, const char *sub, char *bufs) {
     tr_opts a;
-    run_opts(&a, "init_src", bufs[0]);
+    run_opts(&a, sub, bufs);
     a.hp.steps = 4;
     train_ok(&a);
+    load_ck(A, sub);
+}
+
+START_TEST(init_from_model) {
+    char bufs[4][2048];
     ck A;
-    load_ck(&A, "init_src");
+    source_run(&A, "init_src", bufs[0]);
     char f32p[512], f16p[512], tokp[512];
     path_in(f32p, sizeof f32p, "init_f32.gguf");
     path_in(f16p, sizeof f16p, "init_f16.gguf");
@@ -1103,12 +1108,8 @@ END_TEST
  * after a step the copies' output projections have moved. */
 START_TEST(init_grown) {
     char bufs[3][2048];
-    tr_opts a;
-    run_opts(&a, "grow_src", bufs[0]);
-    a.hp.steps = 4;
-    train_ok(&a);
     ck A;
-    load_ck(&A, "grow_src");
+    source_run(&A, "grow_src", bufs[0]);
     char f32p[512], tokp[512];
     path_in(f32p, sizeof f32p, "grow_f32.gguf");
     path_in(tokp, sizeof tokp, "tok.gguf");
