@@ -88,7 +88,6 @@ void dl_bgemm_packed(int path, float *out, int64_t ldo, const uint32_t *ap, int 
 
 /* --- inference's form: activations packed once per product, weights per column task */
 
-
 /* ap[n] = x[n] as bf16 pairs, zero past K up to lda words.
  *   ap: [N][lda] out (uint32 pairs);  x: [N][ldx];  lda = dl_bf16_act_ld(K) */
 void dl_bf16_pack_rows(int path, uint32_t *ap, int lda, const float *x, int ldx, int N, int K);
