@@ -1101,6 +1101,16 @@ START_TEST(init_from_model) {
 }
 END_TEST
 
+/* A run in sub growing the model of file to n_layer layers (the rest of the shape from
+ * the file). */
+static void grow_opts(tr_opts *o, const char *sub, char *bufs, const char *file, int n_layer) {
+    run_opts(o, sub, bufs);
+    memset(&o->cfg, 0, sizeof o->cfg);
+    o->cfg.n_layer = n_layer;
+    o->init_from = file;
+    o->grow = 1;
+}
+
 /* Growing in depth: 2 layers grown to 5 (file layer floor(j * 2 / 5): 0 0 0 1 1). The
  * first copy of a layer is the file's layer, the later ones the same with zero output
  * projections, and a run from the grown model evaluates at step 0 exactly as the source
@@ -1146,11 +1156,7 @@ START_TEST(init_grown) {
     free(p);
 
     tr_opts b;
-    run_opts(&b, "grow_run", bufs[1]);
-    memset(&b.cfg, 0, sizeof b.cfg);
-    b.cfg.n_layer = 5;
-    b.init_from = f32p;
-    b.grow = 1;
+    grow_opts(&b, "grow_run", bufs[1], f32p, 5);
     b.hp.steps = 1;
     train_ok(&b);
     ck B;
@@ -1172,11 +1178,7 @@ START_TEST(init_grown) {
 
     /* fewer layers than the file, no --n-layer, or growing without it: refused */
     tr_opts d;
-    run_opts(&d, "grow_bad", bufs[2]);
-    memset(&d.cfg, 0, sizeof d.cfg);
-    d.cfg.n_layer = 1;
-    d.init_from = f32p;
-    d.grow = 1;
+    grow_opts(&d, "grow_bad", bufs[2], f32p, 1);
     ck_assert_int_eq(tr_train(&d, &err), DIFFLM_E_INVALID_ARG);
     ck_assert_msg(strstr(err.msg, "--n-layer 1") && strstr(err.msg, "2 layers"), "%s", err.msg);
     d.cfg.n_layer = 0;
