@@ -158,6 +158,8 @@ typedef struct difflm_params {
                                     host's struct (see difflm_ctx_params.reserved0) */
     int32_t precision;           /* difflm_ctx_params.precision (default
                                     DIFFLM_PRECISION_EXACT) */
+    int32_t pack_weights;        /* difflm_ctx_params.pack_weights (default
+                                    DIFFLM_PACK_AUTO) */
 } difflm_params;
 
 /* Fills *p with defaults. */
@@ -280,6 +282,8 @@ typedef struct difflm_ctx_params {
                                     older host's struct_size and such a host gets EXACT */
     int32_t precision;           /* DIFFLM_PRECISION_* of the products over F32, F16 and
                                     BF16 weights (default EXACT; see below) */
+    int32_t pack_weights;        /* DIFFLM_PACK_*: whether the context packs those weights
+                                    once, into a copy of its own (default AUTO; below) */
 } difflm_ctx_params;
 
 /* Precision of the matrix products over float weights (F32, F16, BF16), per context.
@@ -291,9 +295,9 @@ typedef struct difflm_ctx_params {
  * bits; to nearest, ties to even), their products summed in f32, on the fastest bf16 path
  * the CPU has: AMX-BF16 tiles, else AVX512_BF16, else a portable loop. The context
  * packs the model's float matrices once, when it is created, into a bf16 copy of its
- * own (2 bytes per weight, counted by difflm_ctx_memory_required; F32 and F16 weights
- * rounded, BF16 ones as stored; MoE experts are packed per product instead), so its
- * steps never convert weights; the activations are rounded once per product. Without
+ * own (2 bytes per weight; F32 and F16 weights rounded, BF16 ones as stored; see
+ * pack_weights below), so its steps never convert weights; the activations are rounded
+ * once per product. Without
  * AVX512_BF16 or AMX the portable loop is slower than EXACT (about a third of its rate
  * on AVX2): the mode is for CPUs that have one of them. Results are
  * bitwise the same for any n_threads on a given path, and a row's result does not depend
@@ -311,6 +315,28 @@ typedef struct difflm_ctx_params {
 #define DIFFLM_PRECISION_EXACT 0
 #define DIFFLM_PRECISION_BF16 1
 
+/* Whether a context packs the float matrices (F32, F16, BF16: the head and the layers'
+ * dense products; MoE experts never) once, when it is created, into panels in the
+ * order its products read them, held in a copy of its own: its products then skip the
+ * packing they otherwise do for every product of every step. The results are the same
+ * bits either way; the copy costs memory (counted by difflm_ctx_memory_required) and
+ * creation time (~0.3 s per GB on 2 cores).
+ *
+ * DIFFLM_PACK_AUTO (0, the default): in DIFFLM_PRECISION_BF16 always (2 bytes per
+ * weight); in DIFFLM_PRECISION_EXACT when the copy (each weight in its own type, as
+ * large as those matrices in the file) is at most DIFFLM_PACK_AUTO_MAX bytes, so that
+ * small and mid-size models get the speed (an exact step at canvas 128 ~1.15x faster on
+ * a 150M F16 model, a KV-cached step ~1.2x on the bundled one) and large ones do not
+ * double their memory. Nothing is packed when the products do not use the own kernels
+ * (DIFFLM_GEMM=openblas) or the model has no float matrices (quantized files).
+ * DIFFLM_PACK_OFF (1): never; every product packs as it goes.
+ * DIFFLM_PACK_ON (2): always, whatever the size.
+ * Any other value: difflm_ctx_create and difflm_create fail with DIFFLM_E_INVALID_ARG. */
+#define DIFFLM_PACK_AUTO 0
+#define DIFFLM_PACK_OFF 1
+#define DIFFLM_PACK_ON 2
+#define DIFFLM_PACK_AUTO_MAX ((size_t)1 << 30)
+
 /* Fills *p with defaults. */
 DIFFLM_API void difflm_ctx_params_init(difflm_ctx_params *p);
 
@@ -322,8 +348,8 @@ DIFFLM_API difflm_ctx *difflm_ctx_create(difflm_model *model, const difflm_ctx_p
                                          int *status);
 
 /* The bytes of heap a context with these parameters allocates up front (its arena, the
- * largest part, the schedule state, and in DIFFLM_PRECISION_BF16 the bf16 copy of the
- * float weights), as ZSTD_estimateCCtxSize does: a host can
+ * largest part, the schedule state, and the packed copy of the float weights when
+ * pack_weights makes one), as ZSTD_estimateCCtxSize does: a host can
  * check before it creates. The KV caches' part of the arena is counted although its
  * pages are touched only by generations that use a cache. Returns OK, E_INVALID_ARG, or
  * E_NOMEM (the size overflows). */

@@ -199,6 +199,13 @@ API int difflm_model_describe(const difflm_model *model, difflm_model_info *out)
     return give_info(out, &info);
 }
 
+static int check_pack(int32_t pack, const char *what, dl_err *err) {
+    if (pack == DIFFLM_PACK_AUTO || pack == DIFFLM_PACK_OFF || pack == DIFFLM_PACK_ON)
+        return 0;
+    return dl_fail(err, DIFFLM_E_INVALID_ARG, "%s.pack_weights %d is not DIFFLM_PACK_AUTO (0), "
+                   "DIFFLM_PACK_OFF (1) or DIFFLM_PACK_ON (2)", what, (int)pack);
+}
+
 /* Checks and versions ctx params; fills *prm. */
 static int ctx_params(const difflm_ctx_params *p, difflm_ctx_params *prm, dl_err *err) {
     difflm_ctx_params_init(prm);
@@ -210,6 +217,8 @@ static int ctx_params(const difflm_ctx_params *p, difflm_ctx_params *prm, dl_err
         rc = dl_fail(err, DIFFLM_E_INVALID_ARG, "n_threads, max_canvas and max_batch must be >= 0");
     if (rc == 0)
         rc = check_allocator(prm->alloc_fn, prm->free_fn, "difflm_ctx_params", err);
+    if (rc == 0)
+        rc = check_pack(prm->pack_weights, "difflm_ctx_params", err);
     return rc;
 }
 
@@ -271,6 +280,8 @@ API difflm_ctx *difflm_create(const difflm_params *p, int *status) {
     if (rc == 0 && prm.precision != DIFFLM_PRECISION_EXACT && prm.precision != DIFFLM_PRECISION_BF16)
         rc = dl_fail(&err, DIFFLM_E_INVALID_ARG, "difflm_params.precision %d is not "
                      "DIFFLM_PRECISION_EXACT (0) or DIFFLM_PRECISION_BF16 (1)", (int)prm.precision);
+    if (rc == 0)
+        rc = check_pack(prm.pack_weights, "difflm_params", &err);
     if (rc == 0) {
         difflm_model_params mp;
         difflm_model_params_init(&mp);
@@ -285,6 +296,7 @@ API difflm_ctx *difflm_create(const difflm_params *p, int *status) {
         cp.max_canvas = prm.max_canvas;
         cp.max_batch = prm.max_batch;
         cp.precision = prm.precision;
+        cp.pack_weights = prm.pack_weights;
         difflm_model *m = NULL;
         // the C library's allocator, even when called from a callback inside a host's scope
         IN_SCOPE(NULL, rc = dl_model_obj_load(&m, &mp, &err));

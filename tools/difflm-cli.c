@@ -356,6 +356,7 @@ int main(int argc, char **argv) {
     p.n_threads = a.n_threads;
     p.max_canvas = a.max_canvas;
     p.precision = a.precision;
+    p.pack_weights = a.pack_weights;
     p.mask_token_id = a.mask_id;
     p.log_fn = log_to_stderr;
     p.log_level = a.verbose ? DIFFLM_LOG_DEBUG : DIFFLM_LOG_WARN;

@@ -94,7 +94,7 @@ int main(int argc, char **argv) {
     }
     char err[256];
     s.pool = pool_create(s.model, s.cfg.contexts, threads, s.cfg.max_canvas, s.cfg.precision,
-                         s.cfg.queue, &st, err, sizeof err);
+                         s.cfg.pack_weights, s.cfg.queue, &st, err, sizeof err);
     if (!s.pool) {
         fprintf(stderr, "difflm-server: cannot create the contexts: %s\n", err);
         difflm_model_free(s.model);

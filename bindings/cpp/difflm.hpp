@@ -103,6 +103,9 @@ struct context_params {
     // DIFFLM_PRECISION_EXACT (f32 products) or DIFFLM_PRECISION_BF16 (products over
     // F32/F16/BF16 weights with bf16 operands and f32 sums; quantized weights unaffected)
     int32_t precision = DIFFLM_PRECISION_EXACT;
+    // DIFFLM_PACK_AUTO, _OFF or _ON: whether the float weights are packed once for the
+    // products (the same results; memory for speed)
+    int32_t pack_weights = DIFFLM_PACK_AUTO;
 };
 
 // One canvas position's difflm_confidences entry (doc/sampling.md "Confidences").
@@ -258,6 +261,7 @@ class model {
         cp.max_canvas = p.max_canvas;
         cp.max_batch = p.max_batch;
         cp.precision = p.precision;
+        cp.pack_weights = p.pack_weights;
         cp.log_level = p.log_level;
         return cp;
     }
@@ -655,6 +659,7 @@ class context {
         cp.mask_token_id = p.mask_token_id;
         cp.max_batch = p.max_batch;
         cp.precision = p.precision;
+        cp.pack_weights = p.pack_weights;
         cp.log_level = p.log_level;
         cp.log_fn = &state::on_log;
         cp.log_user = state_.get();

@@ -1,8 +1,12 @@
 /* alloc.c - the allocation seam (core.h): a per-thread current allocator, set by the
  * API layer from the object a call works on, and blocks that know their size. */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "core.h"
 
@@ -150,4 +154,16 @@ void *dl_aligned_alloc(size_t n) {
 
 void dl_aligned_free(void *p) {
     dl_free(p);
+}
+
+void dl_advise_huge_pages(void *p, size_t n) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), b = ((uintptr_t)p + n) & ~(huge - 1);
+    if (b > a)
+        (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
 }

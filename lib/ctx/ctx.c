@@ -93,9 +93,16 @@ static int ctx_size(struct difflm_ctx *c, const struct difflm_model *lm,
     return 0;
 }
 
-/* The bytes of the bf16 copy of the weights a context of precision makes for lm. */
-static size_t bf16_copy_bytes(const struct difflm_model *lm, int32_t precision) {
-    return precision == DIFFLM_PRECISION_BF16 ? dl_model_bf16_size(lm->model) : 0;
+/* The bytes of the packed copy of the weights a context with parameters p uses on lm
+ * (0: none; the copy may exist already, made by another context). */
+static size_t packed_copy_bytes(const struct difflm_model *lm, const difflm_ctx_params *p) {
+    if (p->pack_weights == DIFFLM_PACK_OFF)
+        return 0;
+    size_t bytes = dl_model_pack_size(lm->model, p->precision);
+    if (p->pack_weights == DIFFLM_PACK_AUTO && p->precision == DIFFLM_PRECISION_EXACT &&
+        bytes > DIFFLM_PACK_AUTO_MAX)
+        return 0;
+    return bytes;
 }
 
 int dl_ctx_memory_required(const struct difflm_model *lm, const difflm_ctx_params *p,
@@ -110,30 +117,31 @@ int dl_ctx_memory_required(const struct difflm_model *lm, const difflm_ctx_param
     if (dl_mul_size(sched, (size_t)c.max_batch, &scheds) ||
         dl_add_size(arena, scheds, &total) ||
         dl_add_size(total, sizeof(struct difflm_ctx), &total) ||
-        dl_add_size(total, bf16_copy_bytes(lm, p->precision), &total))
+        dl_add_size(total, dl_model_obj_has_packed((struct difflm_model *)lm, p->precision)
+                               ? 0 : packed_copy_bytes(lm, p), &total))
         return dl_fail(err, DIFFLM_E_NOMEM, "context size overflows for max_canvas %d",
                        c.max_canvas);
     *bytes = total;
     return 0;
 }
 
-/* In bf16 precision: the float matrices packed once, so a step does not pack them again
- * (a quarter of a bf16 step on a 150M model), into memory of the context's own, with a
- * copy of the layer table pointing at it (the shared model is never written). */
-static int pack_bf16(struct difflm_ctx *c, dl_err *err) {
-    size_t bytes = bf16_copy_bytes(c->lm, c->model_run.precision);
+/* The float matrices packed once, so a step does not pack them again (a quarter of a
+ * bf16 step on a 150M model, ~15% of an exact KV-cached pass on the default model): the
+ * model's copy for this precision, made now if no context made it before. */
+static int pack_weights(struct difflm_ctx *c, const difflm_ctx_params *p, dl_err *err) {
+    size_t bytes = packed_copy_bytes(c->lm, p);
     if (!bytes)
         return 0;
-    size_t table = (size_t)c->model_run.hp.n_layer * sizeof(dl_layer);
-    c->bf16_layers = dl_malloc(table);
-    c->bf16_weights = dl_aligned_alloc(bytes);
-    if (!c->bf16_layers || !c->bf16_weights)
-        return dl_fail(err, DIFFLM_E_NOMEM, "cannot allocate the %zu-byte bf16 copy of the "
-                       "weights", bytes);
-    memcpy(c->bf16_layers, c->model_run.layers, table);
-    c->model_run.layers = c->bf16_layers;
-    dl_model_pack_bf16(&c->model_run, c->bf16_weights, c->pool, c->n_threads);
-    dl_logf(&c->log, DIFFLM_LOG_INFO, "bf16 precision: the float weights packed once, %.1f MiB",
+    const dl_packed_copy *pk;
+    int rc = dl_model_obj_packed(c->lm, c->model_run.precision, bytes, c->pool, c->n_threads,
+                                 &pk, err);
+    if (rc != 0)
+        return rc;
+    c->model_run.layers = pk->layers;
+    c->model_run.output = pk->output;
+    c->model_run.tok_embd = pk->tok_embd;
+    dl_logf(&c->log, DIFFLM_LOG_INFO, "the float weights packed once (%s panels, the model's "
+            "copy), %.1f MiB", c->model_run.precision == DL_PRECISION_BF16 ? "bf16" : "f32 product",
             (double)bytes / (1 << 20));
     return 0;
 }
@@ -190,7 +198,7 @@ int dl_ctx_create(struct difflm_ctx **out, struct difflm_model *lm, const difflm
     dl_arena a = {.base = c->arena, .size = arena_bytes};
     ctx_layout(c, &a);
     dl_kv_cache_bind(&c->kv, c->model, c->kv_mem, c->max_canvas);
-    if ((rc = pack_bf16(c, err)) != 0)
+    if ((rc = pack_weights(c, p, err)) != 0)
         goto fail;
 
     dl_logf(&c->log, DIFFLM_LOG_INFO,
@@ -217,8 +225,6 @@ void dl_ctx_free(struct difflm_ctx *c) {
         dl_sched_free(c->batch_sched[i]);
     dl_pool_free(c->pool);
     dl_aligned_free(c->arena);
-    dl_aligned_free(c->bf16_weights);
-    dl_free(c->bf16_layers);
     struct difflm_model *lm = c->lm;
     dl_free(c);
     dl_model_obj_release(lm);   // under the model's allocator, perhaps the last reference

@@ -21,11 +21,6 @@ struct difflm_ctx {
     dl_model model_run;         /* a private copy of *lm->model carrying this context's
                                    pool and thread count (the shared one is never
                                    written); the weights it points at are shared */
-    dl_layer *bf16_layers;      /* bf16 precision: the context's own copy of the layer
-                                   table, whose float matrices point at bf16_weights
-                                   (model_run.layers); NULL otherwise */
-    void *bf16_weights;         /* dl_model_bf16_size bytes: the float matrices packed
-                                   once as bf16 panels (model/model_weights.h) */
     const dl_model *model;      /* &model_run */
     const dl_tok *tok;          /* lm->tok */
     dl_sched *sched;

@@ -2,6 +2,9 @@
 #include "ctx/model_obj.h"
 #include "fmt/safetensors.h"
 #include "model/hf_config.h"
+#include "model/model_weights.h"
+
+#include <string.h>
 
 int dl_model_obj_load(struct difflm_model **out, const difflm_model_params *p, dl_err *err) {
     *out = NULL;
@@ -11,6 +14,11 @@ int dl_model_obj_load(struct difflm_model **out, const difflm_model_params *p, d
     m->mem = (dl_mem){p->alloc_fn, p->free_fn, p->alloc_user};
     m->log = (dl_log){p->log_fn, p->log_user, p->log_level};
     m->refs = 1;
+    if (pthread_mutex_init(&m->pack_lock, NULL) != 0) {
+        dl_free(m);
+        return dl_fail(err, DIFFLM_E_NOMEM, "cannot create the model's lock");
+    }
+    m->pack_lock_made = 1;
     char dir[4096];
     int32_t hf_mask = -1;
     int rc;
@@ -66,12 +74,68 @@ void dl_model_obj_release(struct difflm_model *m) {
     if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
     const dl_mem *prev = dl_mem_enter(&m->mem);
+    for (int i = 0; i < 2; i++)
+        if (m->packed[i]) {
+            dl_aligned_free(m->packed[i]->weights);
+            dl_free(m->packed[i]->layers);
+            dl_free(m->packed[i]);
+        }
+    if (m->pack_lock_made)
+        pthread_mutex_destroy(&m->pack_lock);
     dl_tok_free(m->tok);
     dl_model_free(m->model);
     dl_gguf_close(m->gguf);
     dl_st_close(m->st);
     dl_free(m);
     dl_mem_leave(prev);
+}
+
+/* Packs lm's float matrices for precision into a new copy; NULL when out of memory. */
+static dl_packed_copy *make_packed(struct difflm_model *lm, int precision, size_t bytes,
+                                   dl_pool *pool, int n_threads) {
+    size_t table = (size_t)lm->model->hp.n_layer * sizeof(dl_layer);
+    dl_packed_copy *pk = dl_calloc(1, sizeof *pk);
+    if (!pk)
+        return NULL;
+    pk->bytes = bytes;
+    pk->layers = dl_malloc(table ? table : 1);
+    pk->weights = dl_aligned_alloc(bytes);
+    if (!pk->layers || !pk->weights) {
+        dl_free(pk->layers);
+        dl_aligned_free(pk->weights);
+        dl_free(pk);
+        return NULL;
+    }
+    dl_advise_huge_pages(pk->weights, bytes);
+    memcpy(pk->layers, lm->model->layers, table);
+    dl_model m = *lm->model;   /* the packing writes the panels fields of this copy */
+    m.layers = pk->layers;
+    dl_model_pack(&m, precision, pk->weights, pool, n_threads);
+    pk->output = m.output;
+    pk->tok_embd = m.tok_embd;
+    return pk;
+}
+
+int dl_model_obj_packed(struct difflm_model *lm, int precision, size_t bytes, dl_pool *pool,
+                        int n_threads, const dl_packed_copy **out, dl_err *err) {
+    pthread_mutex_lock(&lm->pack_lock);
+    dl_packed_copy *pk = lm->packed[precision];
+    if (!pk) {
+        const dl_mem *prev = dl_mem_enter(&lm->mem);   /* the model's, freed with it */
+        pk = lm->packed[precision] = make_packed(lm, precision, bytes, pool, n_threads);
+        dl_mem_leave(prev);
+    }
+    pthread_mutex_unlock(&lm->pack_lock);
+    *out = pk;
+    return pk ? 0 : dl_fail(err, DIFFLM_E_NOMEM, "cannot allocate the %zu-byte packed copy "
+                            "of the weights", bytes);
+}
+
+int dl_model_obj_has_packed(struct difflm_model *lm, int precision) {
+    pthread_mutex_lock(&lm->pack_lock);
+    int has = lm->packed[precision] != NULL;
+    pthread_mutex_unlock(&lm->pack_lock);
+    return has;
 }
 
 void dl_model_obj_info(const struct difflm_model *m, difflm_model_info *info) {

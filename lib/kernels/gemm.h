@@ -45,6 +45,23 @@ void dl_fgemm_cols_f32(int path, float *out, int ldo, const float *x, int ldx, i
                        const float *w, int ldw, int trans_w, int K, int64_t m0, int mc,
                        int accumulate);
 
+/* The same product over a weight packed once (dl_fpanel_pack): panel holds this call's
+ * columns m0 .. m0 + mc as [K][64] elements of wtype, so no packing is paid per call.
+ * The same bits as dl_fgemm_cols over the unpacked weight.
+ *   panel: dl_fpanel_bytes(wtype, K) bytes, 64-byte aligned;  out, x, bias as above */
+void dl_fgemm_panel(int path, float *out, int ldo, const float *x, int ldx, int N,
+                    const void *panel, uint32_t wtype, int K, int64_t m0, int mc,
+                    const float *bias, int accumulate);
+
+/* Bytes of one packed panel (64 columns of K elements of wtype); 0 for an unknown type. */
+size_t dl_fpanel_bytes(uint32_t wtype, int64_t K);
+
+/* panel[k][c] = w[m0 + c][k] as stored (F32, F16 or BF16; no widening) for c < mc, zero
+ * for mc <= c < 64, k < K, on path (its vector copy where it has one: the same bytes).
+ *   panel: [K][64] out;  w: [M][K] of wtype */
+void dl_fpanel_pack(int path, void *panel, const void *w, uint32_t wtype, int64_t K,
+                    int64_t m0, int mc);
+
 /* Micro-kernels: out[r][c] (+)= sum over k < kc of x[r][k] * bp[k][c] for r < R rows and
  * c < cols (<= 64) columns, fma in k order, starting from out.
  *   out: [R][ldo] in/out;  x: [R][ldx];  bp: [kc][64] packed weight columns */
@@ -60,6 +77,9 @@ void dl_fkernel_avx512(float *out, int ldo, const float *x, int ldx, int N, cons
  *   bp: [kc][64] out, 64-byte aligned;  w: rows of ldw elements of wtype (F32/F16/BF16) */
 void dl_fpack_avx512(float *bp, const void *w, uint32_t wtype, size_t ldw, int64_t m0, int mc,
                      int k0, int kc);
+/* dl_fpanel_pack vectorized (F32, F16, BF16): the same bytes. */
+void dl_fpanel_pack_avx512(void *panel, const void *w, uint32_t wtype, int64_t K, int64_t m0,
+                           int mc);
 #endif
 
 #endif

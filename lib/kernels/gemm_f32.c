@@ -115,11 +115,12 @@ static void pack_trans(float *bp, const float *w, int ldw, int64_t m0, int mc, i
     }
 }
 
-/* Both entry points: panels of w (rows ldw apart, or transposed when trans_w, f32 only)
- * through the path's micro-kernel, then the bias. */
+/* Every entry point: panels of w (rows ldw apart, or transposed when trans_w, f32 only;
+ * or, with panel, packed already by dl_fpanel_pack) through the path's micro-kernel,
+ * then the bias. */
 static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N, const void *w,
-                  uint32_t wtype, int ldw, int trans_w, int K, int64_t m0, int mc,
-                  const float *bias, int accumulate) {
+                  uint32_t wtype, int ldw, int trans_w, const void *panel, int K, int64_t m0,
+                  int mc, const float *bias, int accumulate) {
     const dl_type_info *ti = dl_type_get(wtype);
     if (N <= 0 || mc <= 0 || !ti || ti->product != DL_PRODUCT_F32)
         return;
@@ -135,7 +136,16 @@ static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N,
     float bp[DL_FGEMM_KC * DL_FGEMM_COLS] __attribute__((aligned(64)));
     for (int k0 = 0; k0 < K; k0 += DL_FGEMM_KC) {
         int kc = K - k0 < DL_FGEMM_KC ? K - k0 : DL_FGEMM_KC;
-        if (trans_w) {
+        const float *b = bp;
+        if (panel) {
+            /* packed once: rows k0 .. k0 + kc of the panel, read in place (F32) or
+             * widened in one contiguous pass (the same values the packing gives) */
+            const uint8_t *src = (const uint8_t *)panel + (size_t)k0 * DL_FGEMM_COLS * ti->type_size;
+            if (wtype == DL_TYPE_F32)
+                b = (const float *)src;
+            else
+                ti->to_f32(bp, src, (int64_t)kc * DL_FGEMM_COLS);
+        } else if (trans_w) {
             pack_trans(bp, w, ldw, m0, mc, k0, kc);
         } else {
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -149,13 +159,13 @@ static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N,
          * loads spread over the kernel's run instead of stalling it in one burst (rows
          * are independent: slicing them changes no result) */
         int k1 = k0 + DL_FGEMM_KC, kc1 = K - k1 < DL_FGEMM_KC ? K - k1 : DL_FGEMM_KC;
-        int slices = trans_w || k1 >= K ? 1 : (N + PF_SLICE_ROWS - 1) / PF_SLICE_ROWS;
+        int slices = trans_w || panel || k1 >= K ? 1 : (N + PF_SLICE_ROWS - 1) / PF_SLICE_ROWS;
         for (int s = 0; s < slices; s++) {
             int n0 = s * PF_SLICE_ROWS, nr = slices == 1 ? N : N - n0 < PF_SLICE_ROWS ? N - n0 : PF_SLICE_ROWS;
-            if (!trans_w && k1 < K)
+            if (!trans_w && !panel && k1 < K)
                 prefetch_panel(w, ti->type_size, (size_t)ldw, m0 + mc * s / slices,
                                mc * (s + 1) / slices - mc * s / slices, k1, kc1);
-            kern(o + (size_t)n0 * ldo, ldo, x + (size_t)n0 * ldx + k0, ldx, nr, bp, kc, mc);
+            kern(o + (size_t)n0 * ldo, ldo, x + (size_t)n0 * ldx + k0, ldx, nr, b, kc, mc);
         }
     }
     if (bias)
@@ -167,11 +177,54 @@ static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N,
 void dl_fgemm_cols_f32(int path, float *out, int ldo, const float *x, int ldx, int N,
                        const float *w, int ldw, int trans_w, int K, int64_t m0, int mc,
                        int accumulate) {
-    fgemm(path, out, ldo, x, ldx, N, w, DL_TYPE_F32, ldw, trans_w, K, m0, mc, NULL, accumulate);
+    fgemm(path, out, ldo, x, ldx, N, w, DL_TYPE_F32, ldw, trans_w, NULL, K, m0, mc, NULL,
+          accumulate);
 }
 
 void dl_fgemm_cols(int path, float *out, int ldo, const float *x, int ldx, int N,
                    const void *w, uint32_t wtype, int K, int64_t m0, int mc,
                    const float *bias, int accumulate) {
-    fgemm(path, out, ldo, x, ldx, N, w, wtype, K, 0, K, m0, mc, bias, accumulate);
+    fgemm(path, out, ldo, x, ldx, N, w, wtype, K, 0, NULL, K, m0, mc, bias, accumulate);
+}
+
+void dl_fgemm_panel(int path, float *out, int ldo, const float *x, int ldx, int N,
+                    const void *panel, uint32_t wtype, int K, int64_t m0, int mc,
+                    const float *bias, int accumulate) {
+    fgemm(path, out, ldo, x, ldx, N, NULL, wtype, 0, 0, panel, K, m0, mc, bias, accumulate);
+}
+
+size_t dl_fpanel_bytes(uint32_t wtype, int64_t K) {
+    const dl_type_info *ti = dl_type_get(wtype);
+    return ti ? (size_t)K * DL_FGEMM_COLS * ti->type_size : 0;
+}
+
+/* panel[k][c] = w[m0 + c][k] for one element size (T: uint32_t or uint16_t) */
+#define FPANEL_PACK(T)                                                                    \
+    do {                                                                                  \
+        T *dst = panel;                                                                   \
+        for (int c = 0; c < DL_FGEMM_COLS; c++) {                                        \
+            const T *src = (const T *)w + (size_t)(m0 + c) * (size_t)K;                   \
+            for (int64_t k = 0; k < K; k++)                                               \
+                dst[(size_t)k * DL_FGEMM_COLS + (size_t)c] = c < mc ? src[k] : 0;         \
+        }                                                                                 \
+    } while (0)
+
+void dl_fpanel_pack(int path, void *panel, const void *w, uint32_t wtype, int64_t K,
+                    int64_t m0, int mc) {
+    if (wtype != DL_TYPE_F32 && wtype != DL_TYPE_F16 && wtype != DL_TYPE_BF16)
+        return;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (path == DL_FPATH_AVX512 && dl_fpath_available(path)) {
+        dl_fpanel_pack_avx512(panel, w, wtype, K, m0, mc);
+        return;
+    }
+#else
+    (void)path;
+#endif
+    /* row by row: sequential reads, writes 64 elements apart within a panel that stays
+     * in L2; the elements are copied as stored (widening waits for the product) */
+    if (wtype == DL_TYPE_F32)
+        FPANEL_PACK(uint32_t);
+    else
+        FPANEL_PACK(uint16_t);
 }

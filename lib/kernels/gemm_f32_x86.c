@@ -141,6 +141,44 @@ T512 void dl_fpack_avx512(float *bp, const void *w, uint32_t wtype, size_t ldw, 
         pack_type(bp, w, ldw, m0, mc, k0, kc, DL_TYPE_BF16, 2);
 }
 
+/* dl_fpanel_pack's copy: the same transposes over the stored bits (16-bit elements
+ * zero-extended into 32-bit lanes and narrowed back), so no value is converted. */
+AI T512 void panel_type(void *panel, const uint8_t *w, int64_t K, int64_t m0, int mc,
+                        const size_t es) {
+    for (int c0 = 0; c0 < DL_FGEMM_COLS; c0 += 16) {
+        int rows = mc - c0 < 0 ? 0 : mc - c0 > 16 ? 16 : mc - c0;
+        for (int64_t k = 0; k < K; k += 16) {
+            int n = K - k < 16 ? (int)(K - k) : 16;
+            __mmask16 m = mask16(n);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) {
+                const uint8_t *src = w + ((size_t)(m0 + c0 + i) * (size_t)K + (size_t)k) * es;
+                __mmask16 mi = i < rows ? m : 0;
+                r[i] = es == 4 ? _mm512_maskz_loadu_ps(mi, src)
+                               : _mm512_castsi512_ps(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(
+                                     _mm512_maskz_loadu_epi16((__mmask32)mi, src))));
+            }
+            transpose16(r);
+            for (int j = 0; j < n; j++) {
+                size_t at = ((size_t)(k + j) * DL_FGEMM_COLS + (size_t)c0) * es;
+                if (es == 4)
+                    _mm512_storeu_ps((uint8_t *)panel + at, r[j]);
+                else
+                    _mm256_storeu_si256((__m256i *)((uint8_t *)panel + at),
+                                        _mm512_cvtepi32_epi16(_mm512_castps_si512(r[j])));
+            }
+        }
+    }
+}
+
+T512 void dl_fpanel_pack_avx512(void *panel, const void *w, uint32_t wtype, int64_t K,
+                                int64_t m0, int mc) {
+    if (wtype == DL_TYPE_F32)
+        panel_type(panel, w, K, m0, mc, 4);
+    else
+        panel_type(panel, w, K, m0, mc, 2);
+}
+
 #define R256 6
 AI T256 void tile256(float *out, int ldo, const float *x, int ldx, const float *bp, int kc,
                      __m256i m0, __m256i m1, const int R) {

@@ -52,9 +52,10 @@ typedef struct dl_weight {
     const void *data;           /* NULL when absent (optional tensors) */
     uint32_t type;              /* ggml type id */
     int64_t ne0, ne1;
-    const uint32_t *bf16;       /* in a bf16-precision context: data packed as bf16 panels
-                                   (dl_model_pack_bf16), read instead of data by its
-                                   products; else NULL (products pack as they go) */
+    const void *panels;         /* in a context that packed its weights (dl_model_pack):
+                                   data in the panels of the context's precision, read
+                                   instead of data by its products; else NULL (products
+                                   pack as they go) */
 } dl_weight;
 
 typedef struct dl_layer {

@@ -130,8 +130,15 @@ static void fgemm_task(void *ctx, int task, int worker) {
     own_job *j = ctx;
     int64_t m0 = (int64_t)task * DL_COL_TASK;
     int mc = (int)(j->w->ne1 - m0 < DL_COL_TASK ? j->w->ne1 - m0 : DL_COL_TASK);
-    dl_fgemm_cols(j->path, j->out, j->ldo, j->x, j->K, j->N, j->w->data, j->w->type, j->K, m0,
-                  mc, j->bias, j->accumulate);
+    if (j->w->panels) {
+        size_t panel = (size_t)(m0 / DL_FGEMM_COLS) * dl_fpanel_bytes(j->w->type, j->K);
+        dl_fgemm_panel(j->path, j->out, j->ldo, j->x, j->K, j->N,
+                       (const uint8_t *)j->w->panels + panel, j->w->type, j->K, m0, mc,
+                       j->bias, j->accumulate);
+    } else {
+        dl_fgemm_cols(j->path, j->out, j->ldo, j->x, j->K, j->N, j->w->data, j->w->type, j->K,
+                      m0, mc, j->bias, j->accumulate);
+    }
 }
 
 /* --- OpenBLAS path: one chunk of a product, weight rows [m0, m0 + mc) as f32 at wf */

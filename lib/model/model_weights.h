@@ -80,16 +80,20 @@ void dl_weight_matmul_bf16(float *out, const float *x, const dl_weight *w, const
                            int accumulate, int N, int ldo, float *scratch, size_t cap,
                            dl_pool *pool, int n_threads);
 
-/* Bytes of the bf16 copy of m's float matrices (the head and the layers' dense
- * products; 0 when there are none, as in a quantized model). */
-size_t dl_model_bf16_size(const dl_model *m);
+/* --- the packed copy (model_pack.c) */
 
-/* Packs those matrices into buf (dl_model_bf16_size(m) bytes, 64-byte aligned) as the
- * panels of kernels/gemm_bf16.h, on pool, and points each one's bf16 field at its
- * panels, so that dl_weight_matmul_bf16 runs over them without packing per product
- * (the same bits). m->layers must be the caller's own copy of the layer table: the
- * fields are written. buf must outlive every product over m. */
-void dl_model_pack_bf16(dl_model *m, void *buf, dl_pool *pool, int n_threads);
+/* Bytes of the copy of m's float matrices (the head and the layers' dense products) a
+ * context of precision packs: each weight's own type in the f32 product's panels
+ * (EXACT, own kernels only) or bf16 pair panels (BF16); 0 when there is nothing to pack,
+ * as in a quantized model. */
+size_t dl_model_pack_size(const dl_model *m, int precision);
+
+/* Packs those matrices into buf (dl_model_pack_size(m, precision) bytes, 64-byte
+ * aligned) on pool, and points each one's panels field at its panels, so that the
+ * products run over them without packing per product (the same bits). m->layers must
+ * be the caller's own copy of the layer table: the fields are written. buf must outlive
+ * every product over m, and m's products must run in precision. */
+void dl_model_pack(dl_model *m, int precision, void *buf, dl_pool *pool, int n_threads);
 
 /* Rows row0 .. row0+n_rows of w as f32 (dequantized).  out: [n_rows][w->ne0] out */
 void dl_weight_rows_f32(float *out, const dl_weight *w, int64_t row0, int64_t n_rows);

@@ -2,7 +2,8 @@
  * public API only: a BF16 context on the bundled model (F16 weights) generates, its
  * logits stay within a measured bound of the exact context's, they are the same bits
  * on 1 and 2 threads and for a batch of canvases as for each alone; an older host's
- * smaller struct gets EXACT; an unknown value is E_INVALID_ARG with a message.
+ * smaller struct gets EXACT; pack_weights changes memory, never bits; an unknown value
+ * of either field is E_INVALID_ARG with a message.
  *
  *   test_precision MODEL.gguf (the bundled model) */
 #include <math.h>
@@ -229,45 +230,110 @@ START_TEST(test_old_struct_size) {
 }
 END_TEST
 
-/* A bf16 context holds the float matrices packed once: difflm_ctx_memory_required counts
- * the copy (2 bytes per weight of the head and the layers' products, padded to whole
- * 64-row panels and 32-k tiles), and the model (shared with an exact context) still
- * computes the exact logits there afterwards. */
-START_TEST(test_bf16_copy) {
-    difflm_model *m = load();
-    difflm_model_info info = { .struct_size = sizeof info };
-    difflm_ctx *ex = ctx_on(m, DIFFLM_PRECISION_EXACT, 1);
-    ck_assert_int_eq(difflm_model_info_get(ex, &info), DIFFLM_OK);
+static difflm_ctx *ctx_packed(difflm_model *m, int32_t precision, int32_t pack) {
     difflm_ctx_params cp;
     difflm_ctx_params_init(&cp);
     cp.max_canvas = 256;
-    size_t exact = 0, bf16 = 0;
-    ck_assert_int_eq(difflm_ctx_memory_required(m, &cp, &exact), DIFFLM_OK);
-    cp.precision = DIFFLM_PRECISION_BF16;
-    ck_assert_int_eq(difflm_ctx_memory_required(m, &cp, &bf16), DIFFLM_OK);
-    /* the bundled model: every matrix is a product's but the tied embedding is the head
-     * too, so the copy is ~2 bytes per parameter */
-    double per_param = (double)(bf16 - exact) / (double)info.n_params;
-    ck_assert_msg(bf16 > exact && per_param > 1.9 && per_param < 2.3,
-                  "bf16 copy %zu bytes for %llu parameters", bf16 - exact,
-                  (unsigned long long)info.n_params);
+    cp.precision = precision;
+    cp.pack_weights = pack;
     int st;
-    difflm_ctx *bf = difflm_ctx_create(m, &cp, &st);
-    ck_assert_ptr_nonnull(bf);
+    difflm_ctx *c = difflm_ctx_create(m, &cp, &st);
+    ck_assert_msg(c != NULL, "create: %s", difflm_status_str(st));
+    return c;
+}
+
+static size_t bytes_for(difflm_model *m, int32_t precision, int32_t pack) {
+    difflm_ctx_params cp;
+    difflm_ctx_params_init(&cp);
+    cp.max_canvas = 256;
+    cp.precision = precision;
+    cp.pack_weights = pack;
+    size_t bytes = 0;
+    ck_assert_int_eq(difflm_ctx_memory_required(m, &cp, &bytes), DIFFLM_OK);
+    return bytes;
+}
+
+/* the tokens of a dual-cache generation (its passes run 32 rows: the products' packing
+ * per call is largest there) */
+static void dual_tokens(difflm_ctx *c, difflm_token *out, size_t cap, size_t *n) {
+    difflm_gen_params g;
+    difflm_gen_params_init(&g);
+    g.gen_length = quick() ? 32 : 64;
+    g.steps = g.gen_length;
+    g.cache = DIFFLM_CACHE_DUAL;
+    difflm_token pr[64];
+    size_t np = 0;
+    ck_assert_int_eq(difflm_tokenize(c, prompts[1], strlen(prompts[1]), DIFFLM_TOKENIZE_ADD_BOS,
+                                     pr, 64, &np), DIFFLM_OK);
+    ck_assert_int_eq(difflm_generate_begin(c, pr, np, &g), DIFFLM_OK);
+    int st;
+    while ((st = difflm_generate_step(c)) == DIFFLM_OK)
+        ;
+    ck_assert_int_eq(st, DIFFLM_DONE);
+    ck_assert_int_eq(difflm_canvas(c, out, cap, n), DIFFLM_OK);
+}
+
+/* pack_weights: the float matrices packed once (the bundled model's F16 ones: ~2 bytes
+ * per parameter in either precision, the tied embedding being the head too) are counted
+ * by difflm_ctx_memory_required until a context has made the model's copy, shared from
+ * then on; packed or not, a context computes the same bits (logits, and the tokens of a
+ * KV-cached generation); and a model shared with a bf16 context still gives the exact
+ * context its own logits. */
+START_TEST(test_packed_copy) {
+    difflm_model *m = load();
+    difflm_model_info info = { .struct_size = sizeof info };
+    difflm_ctx *ex_off = ctx_packed(m, DIFFLM_PRECISION_EXACT, DIFFLM_PACK_OFF);
+    ck_assert_int_eq(difflm_model_info_get(ex_off, &info), DIFFLM_OK);
+    const int32_t prec[2] = { DIFFLM_PRECISION_EXACT, DIFFLM_PRECISION_BF16 };
+    for (int i = 0; i < 2; i++) {
+        size_t off = bytes_for(m, prec[i], DIFFLM_PACK_OFF), on = bytes_for(m, prec[i], DIFFLM_PACK_ON);
+        double per_param = (double)(on - off) / (double)info.n_params;
+        ck_assert_msg(on > off && per_param > 1.9 && per_param < 2.3,
+                      "precision %d: copy %zu bytes for %llu parameters", (int)prec[i], on - off,
+                      (unsigned long long)info.n_params);
+        ck_assert_int_eq(bytes_for(m, prec[i], DIFFLM_PACK_AUTO), on);   /* a small model */
+    }
+    difflm_ctx *ex_on = ctx_packed(m, DIFFLM_PRECISION_EXACT, DIFFLM_PACK_AUTO);
+    /* the model holds the exact copy now: a second context adds nothing for it */
+    ck_assert_int_eq(bytes_for(m, DIFFLM_PRECISION_EXACT, DIFFLM_PACK_ON),
+                     bytes_for(m, DIFFLM_PRECISION_EXACT, DIFFLM_PACK_OFF));
+    ck_assert_int_gt(bytes_for(m, DIFFLM_PRECISION_BF16, DIFFLM_PACK_ON),
+                     bytes_for(m, DIFFLM_PRECISION_BF16, DIFFLM_PACK_OFF));
+    difflm_ctx *ex_on2 = ctx_packed(m, DIFFLM_PRECISION_EXACT, DIFFLM_PACK_ON);
+    difflm_ctx *bf_off = ctx_packed(m, DIFFLM_PRECISION_BF16, DIFFLM_PACK_OFF);
+    difflm_ctx *bf_on = ctx_packed(m, DIFFLM_PRECISION_BF16, DIFFLM_PACK_AUTO);
     difflm_token ids[32];
-    canvas_of(ex, prompts[0], ids, 32);
-    size_t n0, n1, n2;
-    float *before = logits_of(ex, ids, 32, &n0), *lb = logits_of(bf, ids, 32, &n1);
-    difflm_free(bf);   /* its copy goes; the exact context is untouched throughout */
-    float *after = logits_of(ex, ids, 32, &n2);
-    ck_assert(n0 == n1 && n0 == n2);
-    ck_assert_int_eq(memcmp(before, after, sizeof(float) * n0), 0);
-    ck_assert(memcmp(before, lb, sizeof(float) * n0) != 0);
-    free(before);
-    free(lb);
+    canvas_of(ex_off, prompts[0], ids, 32);
+    size_t n[6];
+    float *l_off = logits_of(ex_off, ids, 32, &n[0]), *l_on = logits_of(ex_on, ids, 32, &n[1]);
+    float *l_on2 = logits_of(ex_on2, ids, 32, &n[2]);
+    float *lb_off = logits_of(bf_off, ids, 32, &n[3]), *lb_on = logits_of(bf_on, ids, 32, &n[4]);
+    difflm_free(bf_on);   /* the model's bf16 copy stays; the exact contexts are untouched */
+    float *after = logits_of(ex_on, ids, 32, &n[5]);
+    for (int i = 1; i < 6; i++)
+        ck_assert(n[i] == n[0]);
+    ck_assert_int_eq(memcmp(l_off, l_on, sizeof(float) * n[0]), 0);
+    ck_assert_int_eq(memcmp(l_off, l_on2, sizeof(float) * n[0]), 0);
+    ck_assert_int_eq(memcmp(lb_off, lb_on, sizeof(float) * n[0]), 0);
+    ck_assert_int_eq(memcmp(l_off, after, sizeof(float) * n[0]), 0);
+    ck_assert(memcmp(l_off, lb_on, sizeof(float) * n[0]) != 0);   /* bf16 ran bf16 */
+    difflm_token t_off[128], t_on[128];
+    size_t nt_off, nt_on;
+    dual_tokens(ex_off, t_off, 128, &nt_off);
+    dual_tokens(ex_on, t_on, 128, &nt_on);
+    ck_assert_uint_eq(nt_off, nt_on);
+    ck_assert_int_eq(memcmp(t_off, t_on, sizeof(difflm_token) * nt_off), 0);
+    free(l_off);
+    free(l_on);
+    free(l_on2);
+    free(lb_off);
+    free(lb_on);
     free(after);
-    difflm_free(ex);
-    difflm_model_free(m);
+    difflm_free(ex_off);
+    difflm_free(ex_on);
+    difflm_free(ex_on2);
+    difflm_free(bf_off);
+    difflm_model_free(m);   /* the copies go with the last context */
 }
 END_TEST
 
@@ -304,6 +370,30 @@ START_TEST(test_bad_precision) {
         ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
         ck_assert_msg(strstr(g_log, "precision") != NULL, "message: '%s'", g_log);
     }
+    const int32_t bad_pack[] = { 3, -1, 1000 };
+    for (int i = 0; i < 3; i++) {
+        difflm_ctx_params cp;
+        difflm_ctx_params_init(&cp);
+        cp.pack_weights = bad_pack[i];
+        cp.log_fn = keep_log;
+        cp.log_level = DIFFLM_LOG_ERROR;
+        g_log[0] = '\0';
+        ck_assert_ptr_null(difflm_ctx_create(m, &cp, &st));
+        ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
+        ck_assert_msg(strstr(g_log, "pack_weights") != NULL, "message: '%s'", g_log);
+        size_t bytes = 0;
+        ck_assert_int_eq(difflm_ctx_memory_required(m, &cp, &bytes), DIFFLM_E_INVALID_ARG);
+        difflm_params p;
+        difflm_params_init(&p);
+        p.model_path = g_model;
+        p.pack_weights = bad_pack[i];
+        p.log_fn = keep_log;
+        p.log_level = DIFFLM_LOG_ERROR;
+        g_log[0] = '\0';
+        ck_assert_ptr_null(difflm_create(&p, &st));
+        ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
+        ck_assert_msg(strstr(g_log, "pack_weights") != NULL, "message: '%s'", g_log);
+    }
     /* the defaults */
     difflm_ctx_params cp;
     difflm_ctx_params_init(&cp);
@@ -311,6 +401,8 @@ START_TEST(test_bad_precision) {
     difflm_params_init(&p);
     ck_assert_int_eq(cp.precision, DIFFLM_PRECISION_EXACT);
     ck_assert_int_eq(p.precision, DIFFLM_PRECISION_EXACT);
+    ck_assert_int_eq(cp.pack_weights, DIFFLM_PACK_AUTO);
+    ck_assert_int_eq(p.pack_weights, DIFFLM_PACK_AUTO);
     difflm_model_free(m);
 }
 END_TEST
@@ -327,7 +419,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_bf16_logits_bound);
     tcase_add_test(tc, test_bf16_generates);
     tcase_add_test(tc, test_old_struct_size);
-    tcase_add_test(tc, test_bf16_copy);
+    tcase_add_test(tc, test_packed_copy);
     tcase_add_test(tc, test_bad_precision);
     suite_add_tcase(s, tc);
     return dl_run_suite(s);

@@ -153,6 +153,21 @@ class Precision(unittest.TestCase):
             self.assertEqual(list(lb), list(lm))      # both creation paths pass the field
             self.assertLess(max(abs(a - b) for a, b in zip(le, lb)), 0.5)
 
+    def test_pack_weights_changes_no_logit(self):
+        ids = list(range(10, 40))
+        with difflm.Model(MODEL) as model, \
+                difflm.Context(model, n_threads=1, pack_weights=ll.PACK_OFF) as off, \
+                difflm.Context(MODEL, n_threads=1, pack_weights=ll.PACK_ON) as on:
+            self.assertGreater(model.memory_required(pack_weights=ll.PACK_ON),
+                               model.memory_required(pack_weights=ll.PACK_OFF))
+            lo, ln = ([v for row in c.logits(ids) for v in row] for c in (off, on))
+            self.assertEqual(list(lo), list(ln))
+        for create in (lambda: difflm.Context(MODEL, pack_weights=3),
+                       lambda: difflm.Context(difflm.Model(MODEL), pack_weights=-1)):
+            with self.assertRaises(difflm.Error) as cm:
+                create()
+            self.assertEqual(cm.exception.code, ll.E_INVALID_ARG)
+
     def test_bad_precision_is_e_invalid_arg(self):
         for create in (lambda: difflm.Context(MODEL, precision=2),
                        lambda: difflm.Context(difflm.Model(MODEL), precision=-1)):

@@ -226,6 +226,8 @@ BAD = [
     (["-p", "x", "--remasking", "best"], 2, r"--remasking must be one of auto, low_confidence"),
     (["-p", "x", "--cache", "triple"], 2, r"--cache must be one of none, prefix, dual"),
     (["-p", "x", "--precision", "fp8"], 2, r"--precision must be one of exact, bf16; got 'fp8'"),
+    (["-p", "x", "--pack-weights", "yes"], 2,
+     r"--pack-weights must be one of auto, off, on; got 'yes'"),
     (["-p", "--no-live"], 2, r"-p needs a value, but '--no-live' is an option"),
     (["-p", "x", "-n", "--steps", "8"], 2, r"-n needs a value, but '--steps' is an option"),
     (["-p"], 2, r"-p needs a value$"),
@@ -276,6 +278,18 @@ def test_flags(cli, model):
                              "--precision", "bf16"])
     ok = rc == 0 and re.search(r"f32/f16/bf16 products: bf16 (portable|avx512-bf16|amx-bf16)", err)
     print("%-4s --precision bf16 -v names the bf16 path" % ("ok" if ok else "FAIL"))
+    failed += not ok
+    # --pack-weights reaches the context: the same ids packed or not, and -v says so
+    ids = {}
+    for pack in ("off", "on"):
+        rc, ids[pack], err = run(cli, ["-m", model, "-t", "1", "-p", "x", "-n", "8", "-v",
+                                       "--print-ids", "--pack-weights", pack])
+        packed = "the float weights packed once" in err
+        ok = rc == 0 and ids[pack].strip() != "" and packed == (pack == "on")
+        print("%-4s --pack-weights %s -v (packed: %s)" % ("ok" if ok else "FAIL", pack, packed))
+        failed += not ok
+    ok = ids["off"] == ids["on"]
+    print("%-4s --pack-weights off and on give the same ids" % ("ok" if ok else "FAIL"))
     failed += not ok
     check(failed == 0, "%d flag checks failed" % failed)
 

@@ -243,7 +243,7 @@ START_TEST(test_threads_and_rows) {
         }
         ck_assert_int_eq(memcmp(packed, portable, sizeof(uint32_t) * words), 0);
         dl_weight wp = w;
-        wp.bf16 = packed;
+        wp.panels = packed;
         for (int nt = 1; nt <= 2; nt++) {
             dl_pool *pool;
             dl_err e = { 0 };

@@ -284,6 +284,44 @@ static void check_fgemm(uint32_t type, int N, int K, int M, int accumulate, int 
                       "f32 path %s type %u N=%d K=%d M=%d differs from the portable path",
                       dl_fpath_name(path), type, N, K, M);
     }
+    /* over the weight packed once (dl_fpanel_pack, as a context's copy holds it): every
+     * packing path gives the portable packing's bytes, a panel[k][c] = w[c][k] as stored
+     * (zero past M), and every path's product over it the unpacked one's bits */
+    int panels = (M + DL_FGEMM_COLS - 1) / DL_FGEMM_COLS;
+    size_t pb = dl_fpanel_bytes(type, K);
+    ck_assert_uint_eq(pb, (size_t)K * DL_FGEMM_COLS * es);
+    uint8_t *pk0 = aligned_alloc(64, pb * panels), *pk1 = aligned_alloc(64, pb * panels);   /* 64-byte aligned, as the product reads F32 in place */
+    ck_assert(pk0 && pk1);
+    for (int pn = 0; pn < panels; pn++) {
+        int mc = M - pn * DL_FGEMM_COLS < DL_FGEMM_COLS ? M - pn * DL_FGEMM_COLS : DL_FGEMM_COLS;
+        dl_fpanel_pack(DL_FPATH_SCALAR, pk0 + pb * pn, w, type, K, pn * DL_FGEMM_COLS, mc);
+        for (int k = 0; k < K; k++)
+            for (int c = 0; c < DL_FGEMM_COLS; c++) {
+                const uint8_t *got = pk0 + pb * pn + ((size_t)k * DL_FGEMM_COLS + c) * es;
+                uint8_t zero[4] = { 0 };
+                const uint8_t *want = c < mc ? (const uint8_t *)w +
+                                      ((size_t)(pn * DL_FGEMM_COLS + c) * K + k) * es : zero;
+                ck_assert_msg(memcmp(got, want, es) == 0, "panel %d [%d][%d]", pn, k, c);
+            }
+    }
+    for (int path = 0; path < DL_FPATH_COUNT; path++) {
+        if (!dl_fpath_available(path))
+            continue;
+        for (int pn = 0; pn < panels; pn++)
+            dl_fpanel_pack(path, pk1 + pb * pn, w, type, K, pn * DL_FGEMM_COLS,
+                           M - pn * DL_FGEMM_COLS < DL_FGEMM_COLS ? M - pn * DL_FGEMM_COLS
+                                                                  : DL_FGEMM_COLS);
+        ck_assert_msg(memcmp(pk0, pk1, pb * panels) == 0, "packing on %s type %u K=%d M=%d",
+                      dl_fpath_name(path), type, K, M);
+        memcpy(o1, init, (size_t)N * ldo * 4);
+        for (int m0 = 0; m0 < M; m0 += DL_FGEMM_COLS)
+            dl_fgemm_panel(path, o1, ldo, x, ldx, N, pk1 + pb * (m0 / DL_FGEMM_COLS), type, K,
+                           m0, M - m0 < DL_FGEMM_COLS ? M - m0 : DL_FGEMM_COLS, b, accumulate);
+        ck_assert_msg(memcmp(o0, o1, (size_t)N * ldo * 4) == 0,
+                      "f32 path %s over packed panels, type %u N=%d K=%d M=%d differs",
+                      dl_fpath_name(path), type, N, K, M);
+    }
+    free(pk0); free(pk1);
     free(wf); free(x); free(w); free(bias); free(init); free(o0); free(o1); free(r); free(xc);
 }
 

@@ -654,7 +654,8 @@ def case_args(exe, model, cli):
                          (["--threads", "x"], "--threads"), (["--bogus"], "unknown option"),
                          (["--api-key", ""], "--api-key"), (["--model"], "wants a value"),
                          (["stray"], "unexpected argument"), (["--max-body", "1"], "--max-body"),
-                         (["--precision", "fp8"], "--precision wants exact or bf16")]:
+                         (["--precision", "fp8"], "--precision wants exact or bf16"),
+                         (["--pack-weights", "yes"], "--pack-weights wants auto, off or on")]:
         rc, out, err = run(args)
         check(rc == 2 and needle in err, f"{args}: exit {rc}, stderr {err!r}")
     rc, out, err = run(["-m", "/nonexistent.gguf", "--port", "0"])
@@ -671,6 +672,12 @@ def case_args(exe, model, cli):
     check(srv.health()["status"] == "ok", "health with --precision bf16")
     rc, err = srv.stop(signal.SIGINT)
     check(rc == 0 and "f32/f16/bf16 products: bf16 " in err, f"--precision bf16: {rc} {err[-400:]!r}")
+    # --pack-weights off reaches them too: no packed copy is logged
+    srv = Server(exe, model, "--pack-weights", "off", "-v")
+    check(srv.health()["status"] == "ok", "health with --pack-weights off")
+    rc, err = srv.stop(signal.SIGINT)
+    check(rc == 0 and "the float weights packed once" not in err and "max canvas" in err,
+          f"--pack-weights off: {rc} {err[-400:]!r}")
     rc, out, err = run(["-m", model, "--host", "no.such.host.invalid", "--port", "0"])
     check(rc == 1 and "--host" in err, f"a bad host: {rc} {err!r}")
 

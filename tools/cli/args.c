@@ -39,6 +39,8 @@ static const char *const remask_names[] = {"auto", "low_confidence", "random", "
 static const char *const cache_names[] = {"none", "prefix", "dual", NULL};
 /* in the order of DIFFLM_PRECISION_* */
 static const char *const precision_names[] = {"exact", "bf16", NULL};
+/* in the order of DIFFLM_PACK_* */
+static const char *const pack_names[] = {"auto", "off", "on", NULL};
 
 #define F(field) offsetof(cli_args, field)
 #define IMAX INT32_MAX
@@ -83,6 +85,7 @@ static const option options[] = {
     {"-t", "--threads", K_INT, F(n_threads), 0, 4096, 0, "(0 = all cores)", NULL},
     {NULL, "--max-canvas", K_INT, F(max_canvas), 1, IMAX, 0, NULL, NULL},
     {NULL, "--precision", K_NAME, F(precision), 0, 0, 0, NULL, precision_names},
+    {NULL, "--pack-weights", K_NAME, F(pack_weights), 0, 0, 0, NULL, pack_names},
     {NULL, "--mask-id", K_INT, F(mask_id), 0, IMAX, 0, NULL, NULL},
     {NULL, "--print-ids", K_FLAG, F(print_ids), 1, 0, 0, NULL, NULL},
     {NULL, "--no-live", K_FLAG, F(live), 0, 0, 0, NULL, NULL},
@@ -156,6 +159,9 @@ void cli_usage(FILE *f) {
         "      --precision NAME    exact | bf16: products over F32/F16/BF16 weights in f32\n"
         "                          (default) or with bf16 operands and f32 sums (faster,\n"
         "                          less exact; quantized weights are unaffected)\n"
+        "      --pack-weights NAME auto | off | on: pack those weights once for the\n"
+        "                          products (same results, more memory; auto: bf16\n"
+        "                          always, exact when the copy is at most 1 GiB)\n"
         "      --mask-id N         override the model's mask token id\n"
         "      --print-ids         print the final canvas as comma-separated ids, nothing else\n"
         "      --no-live           plain output even on a terminal\n"

@@ -25,6 +25,7 @@ typedef struct cli_args {
     int logits_eos_inf, conf_eos_eot_inf, early_stop, all_logits, block_recompute;
     int32_t n_threads, max_canvas, mask_id;
     int32_t precision;        /* --precision: DIFFLM_PRECISION_* */
+    int32_t pack_weights;     /* --pack-weights: DIFFLM_PACK_* */
     float threshold, factor;  /* < 0: not given */
     difflm_gen_params g;
 } cli_args;

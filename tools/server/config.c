@@ -31,6 +31,9 @@ void config_usage(FILE *f) {
         "      --precision NAME    exact | bf16: the contexts' products over F32/F16/BF16\n"
         "                          weights in f32 (default) or with bf16 operands and f32\n"
         "                          sums (faster, less exact)\n"
+        "      --pack-weights NAME auto | off | on: pack those weights once, one copy\n"
+        "                          shared by the contexts (same results, more memory;\n"
+        "                          auto: bf16 always, exact when at most 1 GiB)\n"
         "      --max-gen-length N  largest max_tokens a request may ask (default 1024)\n"
         "      --gen-length N      max_tokens when a request gives none (default 128)\n"
         "      --max-body BYTES    largest request body (default 1048576)\n"
@@ -58,7 +61,7 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
 }
 
 enum { O_ALIAS = 256, O_HOST, O_PORT, O_QUEUE, O_KEY, O_CANVAS, O_MAXGEN, O_GEN, O_BODY,
-       O_TIMEOUT, O_VERSION, O_PRECISION };
+       O_TIMEOUT, O_VERSION, O_PRECISION, O_PACK };
 
 int config_parse(server_config *c, int argc, char **argv) {
     memset(c, 0, sizeof *c);
@@ -86,6 +89,7 @@ int config_parse(server_config *c, int argc, char **argv) {
         {"api-key", required_argument, NULL, O_KEY},
         {"max-canvas", required_argument, NULL, O_CANVAS},
         {"precision", required_argument, NULL, O_PRECISION},
+        {"pack-weights", required_argument, NULL, O_PACK},
         {"max-gen-length", required_argument, NULL, O_MAXGEN},
         {"gen-length", required_argument, NULL, O_GEN},
         {"max-body", required_argument, NULL, O_BODY},
@@ -157,6 +161,19 @@ int config_parse(server_config *c, int argc, char **argv) {
                 c->precision = DIFFLM_PRECISION_BF16;
             else {
                 fprintf(stderr, "difflm-server: --precision wants exact or bf16, not '%s'\n",
+                        optarg);
+                return -1;
+            }
+            break;
+        case O_PACK:
+            if (!strcmp(optarg, "auto"))
+                c->pack_weights = DIFFLM_PACK_AUTO;
+            else if (!strcmp(optarg, "off"))
+                c->pack_weights = DIFFLM_PACK_OFF;
+            else if (!strcmp(optarg, "on"))
+                c->pack_weights = DIFFLM_PACK_ON;
+            else {
+                fprintf(stderr, "difflm-server: --pack-weights wants auto, off or on, not '%s'\n",
                         optarg);
                 return -1;
             }

@@ -16,6 +16,7 @@ typedef struct server_config {
     const char *api_key;      /* --api-key (or $DIFFLM_API_KEY): Bearer key for /v1/ */
     int max_canvas;           /* --max-canvas: prompt + generation; 0 = the library's */
     int precision;            /* --precision exact|bf16: DIFFLM_PRECISION_* per context */
+    int pack_weights;         /* --pack-weights auto|off|on: DIFFLM_PACK_* */
     int max_gen_length;       /* --max-gen-length: largest max_tokens accepted */
     size_t max_body;          /* --max-body: bytes of request body */
     int default_gen_length;   /* --gen-length: max_tokens when a request names none */

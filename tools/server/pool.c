@@ -20,7 +20,7 @@ struct pool {
 };
 
 pool *pool_create(difflm_model *model, int n, int n_threads, int max_canvas, int precision,
-                  int queue_limit, int *status, char *err, size_t err_cap) {
+                  int pack_weights, int queue_limit, int *status, char *err, size_t err_cap) {
     pool *p = calloc(1, sizeof *p);
     if (!p || !(p->ctx = calloc((size_t)n, sizeof *p->ctx)) || !(p->busy = calloc((size_t)n, 1))) {
         if (p)
@@ -39,6 +39,7 @@ pool *pool_create(difflm_model *model, int n, int n_threads, int max_canvas, int
     cp.n_threads = n_threads;
     cp.max_canvas = max_canvas;
     cp.precision = precision;
+    cp.pack_weights = pack_weights;   /* one copy, the model's, for every context */
     for (int i = 0; i < n; i++) {
         p->ctx[i] = difflm_ctx_create(model, &cp, status);
         if (!p->ctx[i]) {

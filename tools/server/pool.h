@@ -17,10 +17,11 @@ typedef struct pool_stats {
 /* Why pool_acquire gave no context. */
 enum { POOL_FULL = 1, POOL_CLOSED = 2, POOL_GONE = 3 };
 
-/* Creates n contexts on model (n_threads, max_canvas and precision as difflm_ctx_params).
- * Returns NULL with the library's status in *status and its message in err. */
+/* Creates n contexts on model (n_threads, max_canvas, precision and pack_weights as
+ * difflm_ctx_params). Returns NULL with the library's status in *status and its message
+ * in err. */
 pool *pool_create(difflm_model *model, int n, int n_threads, int max_canvas, int precision,
-                  int queue_limit, int *status, char *err, size_t err_cap);
+                  int pack_weights, int queue_limit, int *status, char *err, size_t err_cap);
 
 /* Frees the contexts (none may be lent out). NULL is a no-op. */
 void pool_free(pool *p);

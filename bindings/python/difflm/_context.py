@@ -108,11 +108,14 @@ class Context:
     precision: lowlevel.PRECISION_EXACT (default: f32 products) or PRECISION_BF16
     (products over F32/F16/BF16 weights with bf16 operands and f32 sums; quantized
     weights are unaffected), difflm_ctx_params.precision.
+    pack_weights: lowlevel.PACK_AUTO (default), PACK_OFF or PACK_ON: whether the float
+    weights are packed once for the products (the same results; memory for speed),
+    difflm_ctx_params.pack_weights.
     """
 
     def __init__(self, model_path, *, n_threads=0, max_canvas=0, mask_token_id=-1,
                  log=None, log_level=ll.LOG_WARN, max_batch=1,
-                 precision=ll.PRECISION_EXACT):
+                 precision=ll.PRECISION_EXACT, pack_weights=ll.PACK_AUTO):
         self._ctx = None
         self._release_model = None  # a Model's keepalive, dropped after difflm_free
         self._lock = threading.RLock()  # close() vs cancel() from another thread
@@ -124,7 +127,7 @@ class Context:
             if mask_token_id != -1:
                 raise ValueError("mask_token_id belongs to the model: give it to Model()")
             p = _ctx_params(n_threads, max_canvas, max_batch, log_level, self._sink.c_fn,
-                            precision)
+                            precision, pack_weights)
             self._ctx, self._release_model = self._model._create_context(p, self._sink)
             self._info = self.model_info()
             return
@@ -136,6 +139,7 @@ class Context:
         p.mask_token_id = mask_token_id
         p.max_batch = max_batch
         p.precision = precision
+        p.pack_weights = pack_weights
         p.log_level = log_level
         p.log_fn = self._sink.c_fn
         status = c_int(0)

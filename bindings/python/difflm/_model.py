@@ -171,13 +171,14 @@ def _model_params(mask_token_id, log_level, sink):
 
 
 def _ctx_params(n_threads, max_canvas, max_batch, log_level=ll.LOG_WARN, log_fn=None,
-                precision=ll.PRECISION_EXACT):
+                precision=ll.PRECISION_EXACT, pack_weights=ll.PACK_AUTO):
     p = ll.difflm_ctx_params()
     lib.difflm_ctx_params_init(byref(p))
     p.n_threads = n_threads
     p.max_canvas = max_canvas
     p.max_batch = max_batch
     p.precision = precision
+    p.pack_weights = pack_weights
     p.log_level = log_level
     if log_fn is not None:
         p.log_fn = log_fn
@@ -353,15 +354,18 @@ class Model:
         return self._info
 
     def memory_required(self, *, n_threads=0, max_canvas=0, max_batch=1,
-                        precision=ll.PRECISION_EXACT):
+                        precision=ll.PRECISION_EXACT, pack_weights=ll.PACK_AUTO):
         """Bytes of heap a Context with these parameters allocates up front
-        (difflm_ctx_memory_required), for checking before creating one."""
-        p = _ctx_params(n_threads, max_canvas, max_batch, precision=precision)
+        (difflm_ctx_memory_required), for checking before creating one: the packed
+        copy of the weights is counted until a context on this Model has made it."""
+        p = _ctx_params(n_threads, max_canvas, max_batch, precision=precision,
+                        pack_weights=pack_weights)
         n = c_size_t(0)
         st = lib.difflm_ctx_memory_required(self._handle(), byref(p), byref(n))
         if st < 0:
             raise make_error(st, "difflm_ctx_memory_required: invalid parameters "
                              "(n_threads, max_canvas and max_batch must be >= 0, "
-                             "precision PRECISION_EXACT or PRECISION_BF16)"
+                             "precision PRECISION_EXACT or PRECISION_BF16, pack_weights "
+                             "PACK_AUTO, PACK_OFF or PACK_ON)"
                              if st == ll.E_INVALID_ARG else "")
         return n.value

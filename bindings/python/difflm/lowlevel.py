@@ -65,6 +65,8 @@ PARALLEL_NONE, PARALLEL_THRESHOLD, PARALLEL_FACTOR = 0, 1, 2
 CACHE_NONE, CACHE_PREFIX, CACHE_DUAL = 0, 1, 2
 # difflm_ctx_params.precision
 PRECISION_EXACT, PRECISION_BF16 = 0, 1
+# difflm_ctx_params.pack_weights
+PACK_AUTO, PACK_OFF, PACK_ON = 0, 1, 2
 
 difflm_token = c_int32
 
@@ -98,7 +100,7 @@ difflm_step_fn = CFUNCTYPE(c_int, POINTER(difflm_step_info), c_void_p)
 class difflm_params(Structure):
     """typedef struct difflm_params { uint32_t struct_size; const char *model_path;
     int32_t n_threads, max_canvas, mask_token_id, log_level; difflm_log_fn log_fn;
-    void *log_user; int32_t max_batch, reserved0, precision; } difflm_params;"""
+    void *log_user; int32_t max_batch, reserved0, precision, pack_weights; } difflm_params;"""
     _fields_ = [
         ("struct_size", c_uint32),
         ("model_path", c_char_p),
@@ -111,6 +113,7 @@ class difflm_params(Structure):
         ("max_batch", c_int32),
         ("reserved0", c_int32),
         ("precision", c_int32),
+        ("pack_weights", c_int32),
     ]
 
 
@@ -148,8 +151,8 @@ class difflm_model_params(Structure):
 class difflm_ctx_params(Structure):
     """typedef struct difflm_ctx_params { uint32_t struct_size; int32_t n_threads,
     max_canvas, log_level; difflm_log_fn log_fn; void *log_user; difflm_alloc_fn alloc_fn;
-    difflm_free_fn free_fn; void *alloc_user; int32_t max_batch, reserved0, precision;
-    } difflm_ctx_params;"""
+    difflm_free_fn free_fn; void *alloc_user; int32_t max_batch, reserved0, precision,
+    pack_weights; } difflm_ctx_params;"""
     _fields_ = [
         ("struct_size", c_uint32),
         ("n_threads", c_int32),
@@ -163,6 +166,7 @@ class difflm_ctx_params(Structure):
         ("max_batch", c_int32),
         ("reserved0", c_int32),
         ("precision", c_int32),
+        ("pack_weights", c_int32),
     ]
 
 

@@ -69,6 +69,10 @@ pub const DIFFLM_CACHE_DUAL: i32 = 2;
 /// `difflm_ctx_params.precision`
 pub const DIFFLM_PRECISION_EXACT: i32 = 0;
 pub const DIFFLM_PRECISION_BF16: i32 = 1;
+/// `difflm_ctx_params.pack_weights`
+pub const DIFFLM_PACK_AUTO: i32 = 0;
+pub const DIFFLM_PACK_OFF: i32 = 1;
+pub const DIFFLM_PACK_ON: i32 = 2;
 
 // ---------------------------------------------------------------- types
 
@@ -126,7 +130,7 @@ pub type difflm_step_fn =
 
 /// `typedef struct difflm_params { uint32_t struct_size; const char *model_path;
 /// int32_t n_threads, max_canvas, mask_token_id, log_level; difflm_log_fn log_fn;
-/// void *log_user; int32_t max_batch, reserved0, precision; } difflm_params;`
+/// void *log_user; int32_t max_batch, reserved0, precision, pack_weights; } difflm_params;`
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct difflm_params {
@@ -141,6 +145,7 @@ pub struct difflm_params {
     pub max_batch: i32,
     pub reserved0: i32,
     pub precision: i32,
+    pub pack_weights: i32,
 }
 
 /// `typedef struct difflm_model_params { uint32_t struct_size; const char *path;
@@ -167,8 +172,8 @@ pub struct difflm_model_params {
 
 /// `typedef struct difflm_ctx_params { uint32_t struct_size; int32_t n_threads,
 /// max_canvas, log_level; difflm_log_fn log_fn; void *log_user; difflm_alloc_fn alloc_fn;
-/// difflm_free_fn free_fn; void *alloc_user; int32_t max_batch, reserved0, precision;
-/// } difflm_ctx_params;`
+/// difflm_free_fn free_fn; void *alloc_user; int32_t max_batch, reserved0, precision,
+/// pack_weights; } difflm_ctx_params;`
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct difflm_ctx_params {
@@ -184,6 +189,7 @@ pub struct difflm_ctx_params {
     pub max_batch: i32,
     pub reserved0: i32,
     pub precision: i32,
+    pub pack_weights: i32,
 }
 
 /// `typedef struct difflm_model_info { uint32_t struct_size; int32_t arch, n_vocab,

@@ -216,6 +216,7 @@ impl Context {
         p.mask_token_id = params.mask_token_id;
         p.max_batch = params.max_batch;
         p.precision = params.precision;
+        p.pack_weights = params.pack_weights;
         p.log_level = params.log_level;
         p.log_fn = Some(log_trampoline);
         p.log_user = log as *mut c_void;
@@ -242,6 +243,7 @@ impl Context {
         p.max_canvas = params.max_canvas;
         p.max_batch = params.max_batch;
         p.precision = params.precision;
+        p.pack_weights = params.pack_weights;
         p.log_level = params.log_level;
         p.log_fn = Some(log_trampoline);
         p.log_user = log as *mut c_void;

@@ -329,6 +329,7 @@ impl Model {
         p.max_canvas = params.max_canvas;
         p.max_batch = params.max_batch;
         p.precision = params.precision;
+        p.pack_weights = params.pack_weights;
         let mut n = 0usize;
         // SAFETY: a live model and a complete params struct.
         let st = unsafe { sys::difflm_ctx_memory_required(self.raw(), &p, &mut n) };
@@ -336,7 +337,7 @@ impl Model {
             return Err(Error::new(
                 st,
                 "difflm_ctx_memory_required: n_threads, max_canvas and max_batch must be >= 0, \
-                 precision EXACT or BF16",
+                 precision EXACT or BF16, pack_weights AUTO, OFF or ON",
             ));
         }
         Ok(n)

@@ -27,6 +27,10 @@ pub struct ContextParams {
     /// (products over F32/F16/BF16 weights with bf16 operands and f32 sums; quantized
     /// weights are unaffected).
     pub precision: i32,
+    /// `DIFFLM_PACK_AUTO` (default), `DIFFLM_PACK_OFF` or `DIFFLM_PACK_ON`: whether the
+    /// float weights are packed once for the products (the same results; memory for
+    /// speed; `difflm_ctx_params.pack_weights`).
+    pub pack_weights: i32,
 }
 
 impl Default for ContextParams {
@@ -40,6 +44,7 @@ impl Default for ContextParams {
             log: None,
             max_batch: p.max_batch,
             precision: p.precision,
+            pack_weights: p.pack_weights,
         }
     }
 }

@@ -225,6 +225,18 @@ fn bad_images_give_the_librarys_errors() {
 }
 
 #[test]
+fn pack_weights_changes_no_logit() {
+    let packed = |pack| ContextParams { pack_weights: pack, ..one_thread() };
+    let ids: Vec<Token> = (10..40).collect();
+    let model = Model::new(common::test_model()).unwrap();
+    let mut off = Context::from_model(&model, packed(difflm::PACK_OFF)).unwrap();
+    let mut on = Context::with_params(common::test_model(), packed(difflm::PACK_ON)).unwrap();
+    assert_eq!(off.logits(&ids, None).unwrap(), on.logits(&ids, None).unwrap());
+    let err = Context::from_model(&model, packed(3)).err().expect("must fail");
+    assert_eq!(err.kind(), ErrorKind::InvalidArg);
+}
+
+#[test]
 fn precision_reaches_the_library() {
     let bf16 = || ContextParams { precision: difflm::PRECISION_BF16, ..one_thread() };
     let ids: Vec<Token> = (10..40).collect();
