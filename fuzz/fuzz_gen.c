@@ -8,7 +8,9 @@
  *
  * Input: byte 0: bit 0 Dream, bit 1 a step callback that stops at step byte 2, bit 2
  * difflm_cancel after byte 2 steps, bits 3-4 (without bit 0) the other models in the
- * order above, bit 5 a bf16-precision context (its packed copy of the weights); byte 1: max_canvas = 1 + byte % 64; then the fields in header order, each
+ * order above, bit 5 a bf16-precision context, bit 6 a context that does not pack its
+ * weights (else the model's packed copy, made by the first context of that precision);
+ * byte 1: max_canvas = 1 + byte % 64; then the fields in header order, each
  * an int32 or float as one tag byte (< 0x80: a small value or a float from a table; else
  * 4 raw bytes follow), seed 8 bytes, flags 1 byte, a struct_size choice byte, 8 tail
  * bytes; the rest is the prompt, 2 bytes an id.
@@ -216,6 +218,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cp.n_threads = 1;
     cp.max_canvas = max_canvas;
     cp.precision = (mode & 0x20) ? DIFFLM_PRECISION_BF16 : DIFFLM_PRECISION_EXACT;
+    cp.pack_weights = (mode & 0x40) ? DIFFLM_PACK_OFF : DIFFLM_PACK_AUTO;
     int st = 0;
     difflm_ctx *ctx = difflm_ctx_create(models[which], &cp, &st);
     must(ctx != NULL && st == DIFFLM_OK);

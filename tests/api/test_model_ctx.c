@@ -269,6 +269,63 @@ START_TEST(concurrent_contexts_model_untouched) {
 }
 END_TEST
 
+typedef struct create_arg {
+    difflm_model *m;
+    host_heap *h;
+    pthread_barrier_t *go;
+    difflm_ctx *ctx;
+    int st;
+} create_arg;
+
+static void *create_thread(void *p) {
+    create_arg *a = p;
+    pthread_barrier_wait(a->go);
+    a->ctx = make_ctx(a->m, 1, a->h, &a->st);
+    return NULL;
+}
+
+/* Four threads create contexts on one model at the same moment: the first to get the
+ * model's lock makes its packed copy of the weights, the others wait for it and use it
+ * (the model gains one copy, three blocks), and each context then gives the tokens of a
+ * private model. Under TSan (doc/testing.md) this is the race check of the copy. */
+START_TEST(concurrent_creation_one_copy) {
+    const char *path = api_model_path[_i];
+    difflm_token ref[64];
+    size_t n_ref = reference_canvas(path, ref);
+    host_heap mh, ch;
+    heap_init(&mh);
+    heap_init(&ch);
+    int st;
+    difflm_model *m = load(path, &mh, &st);
+    ck_assert_msg(m, "load: %s", difflm_status_str(st));
+    int live_after_load = mh.n_live;
+    pthread_barrier_t go;
+    ck_assert_int_eq(pthread_barrier_init(&go, NULL, 4), 0);
+    create_arg a[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (create_arg){ .m = m, .h = &ch, .go = &go };
+        ck_assert_int_eq(pthread_create(&th[i], NULL, create_thread, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
+    ck_assert_int_eq(mh.n_live, live_after_load + 3);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_msg(a[i].ctx != NULL, "create %d: %s", i, difflm_status_str(a[i].st));
+        difflm_token got[64];
+        size_t n = 0;
+        ck_assert_int_eq(generate(a[i].ctx, got, &n), DIFFLM_OK);
+        ck_assert_uint_eq(n, n_ref);
+        ck_assert_mem_eq(got, ref, n_ref * sizeof ref[0]);
+        difflm_free(a[i].ctx);
+    }
+    ck_assert_int_eq(ch.n_live, 0);
+    difflm_model_free(m);
+    ck_assert_int_eq(mh.n_live, 0);
+}
+END_TEST
+
 /* What create allocates is what memory_required promised, give or take the pool's
  * thread records and allocator headers: from the context's allocator its own part, which
  * memory_required says once the model holds its packed copy of the weights; the first
@@ -352,6 +409,7 @@ static Suite *split_suite(void) {
     tcase_add_test(tc, bad_params);
     tcase_add_loop_test(tc, shared_model_same_tokens, 0, 2);
     tcase_add_loop_test(tc, concurrent_contexts_model_untouched, 0, 2);
+    tcase_add_loop_test(tc, concurrent_creation_one_copy, 0, 2);
     tcase_add_loop_test(tc, memory_required_matches, 0, 2);
     tcase_add_loop_test(tc, host_allocator_failures, 0, 2);
     suite_add_tcase(s, tc);
