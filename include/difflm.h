@@ -36,8 +36,11 @@
  * Thread safety:
  *   - A model (difflm_model_load) is read-only once loaded: any number of threads may
  *     create contexts from it and use them at once. Contexts created from one model
- *     share its weights, tokenizer and chat format; contexts from separate loads of one
- *     file still share its pages through the page cache (weights are mmapped read-only).
+ *     share its weights, tokenizer and chat format, and the packed copy of its float
+ *     weights (difflm_ctx_params.pack_weights), which the first context of a precision
+ *     makes under the model's lock: the one thing added to a model after loading;
+ *     contexts from separate loads of one file still share its pages through the page
+ *     cache (weights are mmapped read-only).
  *   - A context is used by one thread at a time. Different contexts are independent
  *     and may be used concurrently from different threads.
  *   - difflm_cancel() is the one call that is safe from any thread at any time while
@@ -248,8 +251,9 @@ DIFFLM_API void difflm_model_params_init(difflm_model_params *p);
  * tokenizer: the same validation for all three; a truncated or malformed image is
  * E_FORMAT, a failing read_fn E_IO. Returns the model, or NULL
  * with *status (if non-NULL) set to E_INVALID_ARG, E_IO, E_FORMAT, E_UNSUPPORTED or
- * E_NOMEM (details to the log callback). The model is read-only from here on: the
- * calls that take a const difflm_model * are safe from any number of threads at once.
+ * E_NOMEM (details to the log callback). The model is read-only from here on (but for
+ * the packed weights its contexts may add, under its lock): the calls that take a
+ * const difflm_model * are safe from any number of threads at once.
  * Free it with difflm_model_free(). */
 DIFFLM_API difflm_model *difflm_model_load(const difflm_model_params *p, int *status);
 
@@ -316,11 +320,14 @@ typedef struct difflm_ctx_params {
 #define DIFFLM_PRECISION_BF16 1
 
 /* Whether a context packs the float matrices (F32, F16, BF16: the head and the layers'
- * dense products; MoE experts never) once, when it is created, into panels in the
- * order its products read them, held in a copy of its own: its products then skip the
- * packing they otherwise do for every product of every step. The results are the same
- * bits either way; the copy costs memory (counted by difflm_ctx_memory_required) and
- * creation time (~0.3 s per GB on 2 cores).
+ * dense products; MoE experts never) once into panels in the order its products read
+ * them: its products then skip the packing they otherwise do in every product of every
+ * step. The packed copy belongs to the model: the first context of a precision that
+ * packs makes it (when it is created, under the model's lock: safe from many threads),
+ * later ones share it, and it goes with the model. The results are the same bits
+ * either way; the copy costs memory (difflm_ctx_memory_required counts it while the
+ * model has none for that precision) and the first creation's time (about 0.35 s for
+ * 300 MB on 2 cores).
  *
  * DIFFLM_PACK_AUTO (0, the default): in DIFFLM_PRECISION_BF16 always (2 bytes per
  * weight); in DIFFLM_PRECISION_EXACT when the copy (each weight in its own type, as

@@ -39,29 +39,59 @@ static __mmask16 mask16(int valid) {
     return valid >= 16 ? (__mmask16)0xffff : valid <= 0 ? 0 : (__mmask16)((1u << valid) - 1u);
 }
 
+/* One row tile of R rows (1..12) over columns c0 .. c0 + 32, R a constant per case. */
+AI T512 void tile_rows(float *o, int ldo, const float *xr, int ldx, const float *b, int kc,
+                       __mmask16 m0, __mmask16 m1, int R) {
+    switch (R) {
+    case 12: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 12); break;
+    case 11: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 11); break;
+    case 10: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 10); break;
+    case 9: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 9); break;
+    case 8: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 8); break;
+    case 7: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 7); break;
+    case 6: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 6); break;
+    case 5: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 5); break;
+    case 4: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 4); break;
+    case 3: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 3); break;
+    case 2: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 2); break;
+    default: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 1); break;
+    }
+}
+
+/* Row stride of the copied activations: kc + 16 floats, 9 cache lines for kc = 128, so
+ * the 12 rows of a tile fall in 12 different L1 sets. */
+#define XB_LD (DL_FGEMM_KC + 16)
+
+/* Activation rows a multiple of 2 KiB apart (K = 512, 1024, 2048, ... floats) put the
+ * 12 rows of a tile into one or two sets of the L1 cache, which holds 12 lines per set
+ * on the CPUs measured: the tile's rows then evict each other and the panel (1.25x
+ * slower at K = 1024, doc/performance.md "Packed weights"). */
+static int rows_alias(int ldx) { return ldx % 512 == 0; }
+
 T512 void dl_fkernel_avx512(float *out, int ldo, const float *x, int ldx, int N, const float *bp,
                             int kc, int cols) {
+    if (rows_alias(ldx) && kc <= DL_FGEMM_KC) {
+        /* each row tile's activations copied once to a short stride, then both column
+         * halves over the copy: the same values in the same order */
+        float xb[R512 * XB_LD] __attribute__((aligned(64)));
+        for (int n = 0; n < N; n += R512) {
+            int R = N - n < R512 ? N - n : R512;
+            for (int r = 0; r < R; r++)
+                for (int k = 0; k < kc; k += 16)
+                    _mm512_store_ps(xb + r * XB_LD + k, _mm512_maskz_loadu_ps(
+                        mask16(kc - k), x + (size_t)(n + r) * ldx + k));
+            for (int c0 = 0; c0 < cols; c0 += 32)
+                tile_rows(out + (size_t)n * ldo + c0, ldo, xb, XB_LD, bp + c0, kc,
+                          mask16(cols - c0), mask16(cols - c0 - 16), R);
+        }
+        return;
+    }
     for (int c0 = 0; c0 < cols; c0 += 32) {
         __mmask16 m0 = mask16(cols - c0), m1 = mask16(cols - c0 - 16);
         for (int n = 0; n < N; n += R512) {
             int R = N - n < R512 ? N - n : R512;
-            float *o = out + (size_t)n * ldo + c0;
-            const float *xr = x + (size_t)n * ldx;
-            const float *b = bp + c0;
-            switch (R) {
-            case 12: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 12); break;
-            case 11: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 11); break;
-            case 10: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 10); break;
-            case 9: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 9); break;
-            case 8: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 8); break;
-            case 7: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 7); break;
-            case 6: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 6); break;
-            case 5: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 5); break;
-            case 4: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 4); break;
-            case 3: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 3); break;
-            case 2: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 2); break;
-            default: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 1); break;
-            }
+            tile_rows(out + (size_t)n * ldo + c0, ldo, x + (size_t)n * ldx, ldx, bp + c0, kc,
+                      m0, m1, R);
         }
     }
 }

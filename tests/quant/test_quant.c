@@ -219,12 +219,16 @@ END_TEST
 
 /* --- own f32 products */
 
-static void check_fgemm(uint32_t type, int N, int K, int M, int accumulate, int use_bias) {
+/* ldx: the activations' row stride (>= K), or 0 for K + 5 */
+static void check_fgemm(uint32_t type, int N, int K, int M, int accumulate, int use_bias,
+                        int ldx) {
     size_t es = type == DL_TYPE_F32 ? 4 : 2;
-    float *wf = xmalloc((size_t)M * K * 4), *x = xmalloc((size_t)N * (K + 5) * 4);
+    if (ldx == 0)
+        ldx = K + 5;
+    float *wf = xmalloc((size_t)M * K * 4), *x = xmalloc((size_t)N * ldx * 4);
     void *w = xmalloc((size_t)M * K * es);
     float *bias = xmalloc((size_t)M * 4);
-    int ldo = M + 2, ldx = K + 5;
+    int ldo = M + 2;
     float *init = xmalloc((size_t)N * ldo * 4), *o0 = xmalloc((size_t)N * ldo * 4);
     float *o1 = xmalloc((size_t)N * ldo * 4), *r = xmalloc((size_t)N * M * 4);
     float *xc = xmalloc((size_t)N * K * 4);
@@ -333,7 +337,11 @@ START_TEST(test_fgemm_paths) {
     for (int a = 0; a < 5; a++)
         for (int k = 0; k < 5; k++)
             for (int c = 0; c < 6; c++)
-                check_fgemm(types[(a + k + c) % 3], Ns[a], Ks[k], Ms[c], (a + c) % 2, k % 2);
+                check_fgemm(types[(a + k + c) % 3], Ns[a], Ks[k], Ms[c], (a + c) % 2, k % 2, 0);
+    /* rows a multiple of 2 KiB apart: the AVX-512 kernel copies each row tile first */
+    check_fgemm(DL_TYPE_F32, 29, 300, 70, 1, 1, 512);
+    check_fgemm(DL_TYPE_F16, 13, 1024, 64, 0, 0, 1024);
+    check_fgemm(DL_TYPE_BF16, 12, 129, 33, 1, 0, 2048);
 }
 END_TEST
 
