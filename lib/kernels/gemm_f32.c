@@ -100,6 +100,16 @@ static void prefetch_panel(const void *w, size_t esize, size_t ldw, int64_t m0, 
 #endif
 }
 
+/* Asks for n bytes from p to be brought into L2. */
+static void prefetch_bytes(const void *p, size_t n) {
+#if defined(__GNUC__)
+    for (size_t b = 0; b < n; b += 64)
+        __builtin_prefetch((const char *)p + b, 0, 3);
+#else
+    (void)p; (void)n;
+#endif
+}
+
 /* Activation rows per kernel call between two shares of the next panel's prefetches
  * (a multiple of both micro-tiles' 12 and 6 rows). */
 #define PF_SLICE_ROWS 24
@@ -159,12 +169,18 @@ static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N,
          * loads spread over the kernel's run instead of stalling it in one burst (rows
          * are independent: slicing them changes no result) */
         int k1 = k0 + DL_FGEMM_KC, kc1 = K - k1 < DL_FGEMM_KC ? K - k1 : DL_FGEMM_KC;
-        int slices = trans_w || panel || k1 >= K ? 1 : (N + PF_SLICE_ROWS - 1) / PF_SLICE_ROWS;
+        int slices = trans_w || k1 >= K ? 1 : (N + PF_SLICE_ROWS - 1) / PF_SLICE_ROWS;
         for (int s = 0; s < slices; s++) {
             int n0 = s * PF_SLICE_ROWS, nr = slices == 1 ? N : N - n0 < PF_SLICE_ROWS ? N - n0 : PF_SLICE_ROWS;
-            if (!trans_w && !panel && k1 < K)
+            if (panel && k1 < K) {   /* the packed next block: contiguous, a share of it */
+                size_t bytes = (size_t)kc1 * DL_FGEMM_COLS * ti->type_size;
+                prefetch_bytes((const uint8_t *)panel + (size_t)k1 * DL_FGEMM_COLS * ti->type_size +
+                               bytes * (size_t)s / (size_t)slices,
+                               bytes * (size_t)(s + 1) / (size_t)slices - bytes * (size_t)s / (size_t)slices);
+            } else if (!trans_w && k1 < K) {
                 prefetch_panel(w, ti->type_size, (size_t)ldw, m0 + mc * s / slices,
                                mc * (s + 1) / slices - mc * s / slices, k1, kc1);
+            }
             kern(o + (size_t)n0 * ldo, ldo, x + (size_t)n0 * ldx + k0, ldx, nr, b, kc, mc);
         }
     }
