@@ -286,8 +286,8 @@ typedef struct difflm_ctx_params {
                                     older host's struct_size and such a host gets EXACT */
     int32_t precision;           /* DIFFLM_PRECISION_* of the products over F32, F16 and
                                     BF16 weights (default EXACT; see below) */
-    int32_t pack_weights;        /* DIFFLM_PACK_*: whether the context packs those weights
-                                    once, into a copy of its own (default AUTO; below) */
+    int32_t pack_weights;        /* DIFFLM_PACK_*: whether those weights are packed once,
+                                    into the model's copy (default AUTO; below) */
 } difflm_ctx_params;
 
 /* Precision of the matrix products over float weights (F32, F16, BF16), per context.

@@ -1,6 +1,7 @@
 /* gemm.h - the library's own f32 matrix product over weights stored as F32, F16 or
- * BF16 (widened while packing, so half-precision weights run at f32 speed with no
- * second copy of the model).
+ * BF16: packed per call into f32 panels (F16/BF16 widened while packing), or read from
+ * panels packed once in the weight's own type (dl_fpanel_pack; a context's packed copy)
+ * and widened as they are read. Either way the same bits.
  *
  * Debian 12's OpenBLAS 0.3.21 misdetects recent CPUs and falls back to slow kernels
  * (doc/performance.md, "OpenBLAS and AMX"); these micro-kernels (AVX-512: 12 rows x 32 columns, AVX2+FMA:

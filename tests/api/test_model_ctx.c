@@ -209,6 +209,16 @@ START_TEST(shared_model_same_tokens) {
 }
 END_TEST
 
+/* path loaded on the host heap mh (its allocations visible), ch set up for contexts */
+static difflm_model *load_watched(const char *path, host_heap *mh, host_heap *ch) {
+    heap_init(mh);
+    heap_init(ch);
+    int st;
+    difflm_model *m = load(path, mh, &st);
+    ck_assert_msg(m, "load: %s", difflm_status_str(st));
+    return m;
+}
+
 typedef struct run_arg {
     difflm_ctx *ctx;
     difflm_token canvas[64];
@@ -234,18 +244,14 @@ START_TEST(concurrent_contexts_model_untouched) {
     difflm_token ref[64];
     size_t n_ref = reference_canvas(path, ref);
     host_heap mh, ch;
-    heap_init(&mh);
-    heap_init(&ch);
-    int st;
-    difflm_model *m = load(path, &mh, &st);
-    ck_assert_msg(m, "load: %s", difflm_status_str(st));
+    difflm_model *m = load_watched(path, &mh, &ch);
     ck_assert_int_gt(mh.n_live, 0);
     int live_after_load = mh.n_live;
     run_arg r[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
         memset(&r[i], 0, sizeof r[i]);
-        r[i].ctx = make_ctx(m, 1 + i % 2, &ch, &st);
+        r[i].ctx = make_ctx(m, 1 + i % 2, &ch, &r[i].st);
         ck_assert_ptr_nonnull(r[i].ctx);
     }
     // contexts allocate from their own heap, but for the model's one packed copy
@@ -293,11 +299,7 @@ START_TEST(concurrent_creation_one_copy) {
     difflm_token ref[64];
     size_t n_ref = reference_canvas(path, ref);
     host_heap mh, ch;
-    heap_init(&mh);
-    heap_init(&ch);
-    int st;
-    difflm_model *m = load(path, &mh, &st);
-    ck_assert_msg(m, "load: %s", difflm_status_str(st));
+    difflm_model *m = load_watched(path, &mh, &ch);
     int live_after_load = mh.n_live;
     pthread_barrier_t go;
     ck_assert_int_eq(pthread_barrier_init(&go, NULL, 4), 0);

@@ -337,6 +337,36 @@ START_TEST(test_packed_copy) {
 }
 END_TEST
 
+/* precision and pack_weights as given are refused by difflm_ctx_create,
+ * difflm_ctx_memory_required and difflm_create, the message naming the field */
+static void check_refused(difflm_model *m, int32_t precision, int32_t pack, const char *field) {
+    difflm_ctx_params cp;
+    difflm_ctx_params_init(&cp);
+    cp.precision = precision;
+    cp.pack_weights = pack;
+    cp.log_fn = keep_log;
+    cp.log_level = DIFFLM_LOG_ERROR;
+    g_log[0] = '\0';
+    int st = 0;
+    ck_assert_ptr_null(difflm_ctx_create(m, &cp, &st));
+    ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
+    ck_assert_msg(strstr(g_log, field) != NULL, "message: '%s'", g_log);
+    size_t bytes = 0;
+    ck_assert_int_eq(difflm_ctx_memory_required(m, &cp, &bytes), DIFFLM_E_INVALID_ARG);
+    difflm_params p;
+    difflm_params_init(&p);
+    p.model_path = g_model;
+    p.precision = precision;
+    p.pack_weights = pack;
+    p.log_fn = keep_log;
+    p.log_level = DIFFLM_LOG_ERROR;
+    g_log[0] = '\0';
+    st = 0;
+    ck_assert_ptr_null(difflm_create(&p, &st));
+    ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
+    ck_assert_msg(strstr(g_log, field) != NULL, "message: '%s'", g_log);
+}
+
 START_TEST(test_bad_precision) {
     difflm_model_params mp;
     difflm_model_params_init(&mp);
@@ -344,55 +374,10 @@ START_TEST(test_bad_precision) {
     int st;
     difflm_model *m = difflm_model_load(&mp, &st);
     ck_assert_ptr_nonnull(m);
-    const int32_t bad[] = { 2, -1, 100 };
+    const int32_t bad[] = { 2, -1, 100 }, bad_pack[] = { 3, -1, 1000 };
     for (int i = 0; i < 3; i++) {
-        difflm_ctx_params cp;
-        difflm_ctx_params_init(&cp);
-        cp.precision = bad[i];
-        cp.log_fn = keep_log;
-        cp.log_level = DIFFLM_LOG_ERROR;
-        g_log[0] = '\0';
-        st = 0;
-        ck_assert_ptr_null(difflm_ctx_create(m, &cp, &st));
-        ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
-        ck_assert_msg(strstr(g_log, "precision") != NULL, "message: '%s'", g_log);
-        size_t bytes = 0;
-        ck_assert_int_eq(difflm_ctx_memory_required(m, &cp, &bytes), DIFFLM_E_INVALID_ARG);
-        difflm_params p;
-        difflm_params_init(&p);
-        p.model_path = g_model;
-        p.precision = bad[i];
-        p.log_fn = keep_log;
-        p.log_level = DIFFLM_LOG_ERROR;
-        g_log[0] = '\0';
-        st = 0;
-        ck_assert_ptr_null(difflm_create(&p, &st));
-        ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
-        ck_assert_msg(strstr(g_log, "precision") != NULL, "message: '%s'", g_log);
-    }
-    const int32_t bad_pack[] = { 3, -1, 1000 };
-    for (int i = 0; i < 3; i++) {
-        difflm_ctx_params cp;
-        difflm_ctx_params_init(&cp);
-        cp.pack_weights = bad_pack[i];
-        cp.log_fn = keep_log;
-        cp.log_level = DIFFLM_LOG_ERROR;
-        g_log[0] = '\0';
-        ck_assert_ptr_null(difflm_ctx_create(m, &cp, &st));
-        ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
-        ck_assert_msg(strstr(g_log, "pack_weights") != NULL, "message: '%s'", g_log);
-        size_t bytes = 0;
-        ck_assert_int_eq(difflm_ctx_memory_required(m, &cp, &bytes), DIFFLM_E_INVALID_ARG);
-        difflm_params p;
-        difflm_params_init(&p);
-        p.model_path = g_model;
-        p.pack_weights = bad_pack[i];
-        p.log_fn = keep_log;
-        p.log_level = DIFFLM_LOG_ERROR;
-        g_log[0] = '\0';
-        ck_assert_ptr_null(difflm_create(&p, &st));
-        ck_assert_int_eq(st, DIFFLM_E_INVALID_ARG);
-        ck_assert_msg(strstr(g_log, "pack_weights") != NULL, "message: '%s'", g_log);
+        check_refused(m, bad[i], DIFFLM_PACK_AUTO, "precision");
+        check_refused(m, DIFFLM_PRECISION_EXACT, bad_pack[i], "pack_weights");
     }
     /* the defaults */
     difflm_ctx_params cp;

@@ -46,6 +46,25 @@ void config_usage(FILE *f) {
         difflm_default_model());
 }
 
+/* in the order of DIFFLM_PRECISION_* and DIFFLM_PACK_* */
+static const char *const precision_names[] = {"exact", "bf16", NULL};
+static const char *const pack_names[] = {"auto", "off", "on", NULL};
+
+/* *out = the index of s in names; else a message naming them ("a, b or c") and -1 */
+static int parse_name(const char *opt, const char *s, const char *const *names, int *out) {
+    int n = 0;
+    for (; names[n]; n++)
+        if (!strcmp(s, names[n])) {
+            *out = n;
+            return 0;
+        }
+    fprintf(stderr, "difflm-server: %s wants ", opt);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "%s%s", names[i], i + 2 < n ? ", " : i + 1 < n ? " or " : "");
+    fprintf(stderr, ", not '%s'\n", s);
+    return -1;
+}
+
 /* A whole decimal integer in [lo, hi], or -1 with a message naming the option. */
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;
@@ -155,28 +174,10 @@ int config_parse(server_config *c, int argc, char **argv) {
             c->max_body = (size_t)v;
             break;
         case O_PRECISION:
-            if (!strcmp(optarg, "exact"))
-                c->precision = DIFFLM_PRECISION_EXACT;
-            else if (!strcmp(optarg, "bf16"))
-                c->precision = DIFFLM_PRECISION_BF16;
-            else {
-                fprintf(stderr, "difflm-server: --precision wants exact or bf16, not '%s'\n",
-                        optarg);
-                return -1;
-            }
+            if (parse_name("--precision", optarg, precision_names, &c->precision)) return -1;
             break;
         case O_PACK:
-            if (!strcmp(optarg, "auto"))
-                c->pack_weights = DIFFLM_PACK_AUTO;
-            else if (!strcmp(optarg, "off"))
-                c->pack_weights = DIFFLM_PACK_OFF;
-            else if (!strcmp(optarg, "on"))
-                c->pack_weights = DIFFLM_PACK_ON;
-            else {
-                fprintf(stderr, "difflm-server: --pack-weights wants auto, off or on, not '%s'\n",
-                        optarg);
-                return -1;
-            }
+            if (parse_name("--pack-weights", optarg, pack_names, &c->pack_weights)) return -1;
             break;
         case O_TIMEOUT:
             if (parse_long("--timeout", optarg, 1, 86400, &v)) return -1;
