@@ -348,16 +348,18 @@ typedef struct difflm_ctx_params {
 DIFFLM_API void difflm_ctx_params_init(difflm_ctx_params *p);
 
 /* Creates a context on a model: its thread pool and one arena sized for max_canvas
- * (difflm_ctx_memory_required bytes). The context takes its own reference to the
+ * (difflm_ctx_memory_required bytes), and the model's packed weights when pack_weights
+ * asks for them and the model has none yet for this precision (from the model's
+ * allocator: they go with the model). The context takes its own reference to the
  * model. Returns the context, or NULL with *status (if non-NULL) set to E_INVALID_ARG
  * or E_NOMEM. Free it with difflm_free(). */
 DIFFLM_API difflm_ctx *difflm_ctx_create(difflm_model *model, const difflm_ctx_params *p,
                                          int *status);
 
 /* The bytes of heap a context with these parameters allocates up front (its arena, the
- * largest part, the schedule state, and the packed copy of the float weights when
- * pack_weights makes one), as ZSTD_estimateCCtxSize does: a host can
- * check before it creates. The KV caches' part of the arena is counted although its
+ * largest part, the schedule state, and the model's packed copy of the float weights
+ * when creating it would make one, see pack_weights), as ZSTD_estimateCCtxSize does:
+ * a host can check before it creates. The KV caches' part of the arena is counted although its
  * pages are touched only by generations that use a cache. Returns OK, E_INVALID_ARG, or
  * E_NOMEM (the size overflows). */
 DIFFLM_API int difflm_ctx_memory_required(const difflm_model *model, const difflm_ctx_params *p,

@@ -144,13 +144,14 @@ static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N,
         for (int n = 0; n < N; n++)
             memset(o + (size_t)n * ldo, 0, (size_t)mc * sizeof(float));
     float bp[DL_FGEMM_KC * DL_FGEMM_COLS] __attribute__((aligned(64)));
+    const size_t row_bytes = DL_FGEMM_COLS * ti->type_size;   /* one k of a packed panel */
     for (int k0 = 0; k0 < K; k0 += DL_FGEMM_KC) {
         int kc = K - k0 < DL_FGEMM_KC ? K - k0 : DL_FGEMM_KC;
         const float *b = bp;
         if (panel) {
             /* packed once: rows k0 .. k0 + kc of the panel, read in place (F32) or
              * widened in one contiguous pass (the same values the packing gives) */
-            const uint8_t *src = (const uint8_t *)panel + (size_t)k0 * DL_FGEMM_COLS * ti->type_size;
+            const uint8_t *src = (const uint8_t *)panel + (size_t)k0 * row_bytes;
             if (wtype == DL_TYPE_F32)
                 b = (const float *)src;
             else
@@ -173,10 +174,9 @@ static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N,
         for (int s = 0; s < slices; s++) {
             int n0 = s * PF_SLICE_ROWS, nr = slices == 1 ? N : N - n0 < PF_SLICE_ROWS ? N - n0 : PF_SLICE_ROWS;
             if (panel && k1 < K) {   /* the packed next block: contiguous, a share of it */
-                size_t bytes = (size_t)kc1 * DL_FGEMM_COLS * ti->type_size;
-                prefetch_bytes((const uint8_t *)panel + (size_t)k1 * DL_FGEMM_COLS * ti->type_size +
-                               bytes * (size_t)s / (size_t)slices,
-                               bytes * (size_t)(s + 1) / (size_t)slices - bytes * (size_t)s / (size_t)slices);
+                size_t bytes = (size_t)kc1 * row_bytes, b0 = bytes * (size_t)s / (size_t)slices;
+                prefetch_bytes((const uint8_t *)panel + (size_t)k1 * row_bytes + b0,
+                               bytes * (size_t)(s + 1) / (size_t)slices - b0);
             } else if (!trans_w && k1 < K) {
                 prefetch_panel(w, ti->type_size, (size_t)ldw, m0 + mc * s / slices,
                                mc * (s + 1) / slices - mc * s / slices, k1, kc1);
