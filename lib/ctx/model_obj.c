@@ -97,7 +97,6 @@ static dl_packed_copy *make_packed(struct difflm_model *lm, int precision, size_
     dl_packed_copy *pk = dl_calloc(1, sizeof *pk);
     if (!pk)
         return NULL;
-    pk->bytes = bytes;
     pk->layers = dl_malloc(table ? table : 1);
     pk->weights = dl_aligned_alloc(bytes);
     if (!pk->layers || !pk->weights) {

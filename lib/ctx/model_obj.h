@@ -20,8 +20,7 @@
 /* The float matrices of a model packed for one precision (model/model_weights.h
  * dl_model_pack), shared by every context of that precision that packs. */
 typedef struct dl_packed_copy {
-    void *weights;              /* the panels, bytes long */
-    size_t bytes;
+    void *weights;              /* the panels (dl_model_pack_size bytes) */
     dl_layer *layers;           /* a copy of the layer table whose float matrices point
                                    at them (the model's own table is never written) */
     dl_weight output, tok_embd; /* the head and the embedding, likewise */

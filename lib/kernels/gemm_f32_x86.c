@@ -65,7 +65,7 @@ AI T512 void tile_rows(float *o, int ldo, const float *xr, int ldx, const float 
 /* Activation rows a multiple of 2 KiB apart (K = 512, 1024, 2048, ... floats) put the
  * 12 rows of a tile into one or two sets of the L1 cache, which holds 12 lines per set
  * on the CPUs measured: the tile's rows then evict each other and the panel (1.25x
- * slower at K = 1024, doc/performance.md "Packed weights"). */
+ * slower at K = 1024; doc/performance.md "Packed weights and the L1 sets"). */
 static int rows_alias(int ldx) { return ldx % 512 == 0; }
 
 T512 void dl_fkernel_avx512(float *out, int ldo, const float *x, int ldx, int N, const float *bp,

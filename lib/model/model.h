@@ -52,10 +52,10 @@ typedef struct dl_weight {
     const void *data;           /* NULL when absent (optional tensors) */
     uint32_t type;              /* ggml type id */
     int64_t ne0, ne1;
-    const void *panels;         /* in a context that packed its weights (dl_model_pack):
-                                   data in the panels of the context's precision, read
-                                   instead of data by its products; else NULL (products
-                                   pack as they go) */
+    const void *panels;         /* in a model's packed copy (dl_model_pack), which a
+                                   context that packs runs: data in the panels of its
+                                   precision, read instead of data by the products; else
+                                   NULL (products pack as they go) */
 } dl_weight;
 
 typedef struct dl_layer {

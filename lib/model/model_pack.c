@@ -1,6 +1,7 @@
-/* model_pack.c - the packed copy of a model's float matrices that a context makes when
- * it is created (model_weights.h), so that its products read panels in the kernel's
- * order instead of packing them again in every product of every step.
+/* model_pack.c - the packed copy of a model's float matrices (model_weights.h), made by
+ * the first context of a precision that packs and shared by the later ones
+ * (ctx/model_obj.h), so that their products read panels in the kernel's order instead
+ * of packing them again in every product of every step.
  *
  * Two formats, one per precision: EXACT keeps each weight's own type, 64 rows at a time
  * transposed to [K][64] (kernels/gemm.h dl_fpanel_pack: widened to f32 by the product, so

@@ -82,8 +82,8 @@ void dl_weight_matmul_bf16(float *out, const float *x, const dl_weight *w, const
 
 /* --- the packed copy (model_pack.c) */
 
-/* Bytes of the copy of m's float matrices (the head and the layers' dense products) a
- * context of precision packs: each weight's own type in the f32 product's panels
+/* Bytes of the copy of m's float matrices (the head and the layers' dense products)
+ * packed for precision: each weight's own type in the f32 product's panels
  * (EXACT, own kernels only) or bf16 pair panels (BF16); 0 when there is nothing to pack,
  * as in a quantized model. */
 size_t dl_model_pack_size(const dl_model *m, int precision);

@@ -3,8 +3,8 @@
  * A product packs its activations once into bf16 pairs in the caller's scratch (rows
  * split over the threads), then runs tasks of DL_COL_TASK weight rows from column 0,
  * each running the bf16 kernel over every activation row and one panel of the weight:
- * packed once for the context (dl_model_pack: a bf16 copy of the float matrices, made
- * when a bf16 context is created) or, without that copy, packed by the task
+ * packed once (dl_model_pack: the model's bf16 copy of the float matrices, made by its
+ * first bf16 context) or, without that copy, packed by the task
  * (BF16 as stored, F32/F16 rounded while packing), each step again. Packing per step
  * was a quarter of a bf16 step; both give the same bits. Task edges depend only on the
  * shapes, and the kernel computes each output from its own row and column
@@ -63,8 +63,8 @@ static void cols_task(void *ctx, int task, int worker) {
     }
     /* panel m0 / 64 of the packed copy starts at word (m0 / 64) * lda * 64 = m0 * lda */
     float *o = j->out + m0;
-    dl_bgemm_packed(j->path, o, j->ldo, j->ap, j->lda, (const uint32_t *)j->w->panels + (size_t)m0 * j->lda, j->N, mc,
-                    j->K, j->accumulate);
+    const uint32_t *panel = (const uint32_t *)j->w->panels + (size_t)m0 * j->lda;
+    dl_bgemm_packed(j->path, o, j->ldo, j->ap, j->lda, panel, j->N, mc, j->K, j->accumulate);
     if (j->bias)
         for (int n = 0; n < j->N; n++)
             for (int c = 0; c < mc; c++)
