@@ -2,6 +2,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "kernels/cpu.h"
 
@@ -104,6 +108,22 @@ const char *dl_cpu_features_str(char *buf, size_t cap) {
     return buf;
 }
 
+int dl_amx_granted(void) {
+    static atomic_int state;   /* 0 unknown, 1 granted, 2 refused */
+    int s = atomic_load(&state);
+    if (!s) {
+        s = 2;
+#if defined(__linux__) && defined(__x86_64__)
+        enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+        if ((dl_cpu_features() & (DL_CPU_AMX_INT8 | DL_CPU_AMX_BF16)) &&
+            syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0)
+            s = 1;
+#endif
+        atomic_store(&state, s);
+    }
+    return s == 1;
+}
+
 int dl_qpath_available(int path) {
     unsigned f = dl_cpu_features();
     switch (path) {
@@ -114,9 +134,12 @@ int dl_qpath_available(int path) {
     case DL_QPATH_AVX_VNNI:
         return (f & (DL_CPU_AVX2 | DL_CPU_FMA | DL_CPU_AVX_VNNI)) ==
                (DL_CPU_AVX2 | DL_CPU_FMA | DL_CPU_AVX_VNNI);
-    case DL_QPATH_AVX512_VNNI: {
+    case DL_QPATH_AVX512_VNNI:
+    case DL_QPATH_AMX_INT8: {   /* the AMX kernel scales with AVX-512 and ends rows in VNNI */
         unsigned need = DL_CPU_AVX512F | DL_CPU_AVX512BW | DL_CPU_AVX512VL | DL_CPU_AVX512_VNNI;
-        return (f & need) == need;
+        if (path == DL_QPATH_AMX_INT8)
+            need |= DL_CPU_AMX_INT8;
+        return (f & need) == need && (path != DL_QPATH_AMX_INT8 || dl_amx_granted());
     }
     default:
         return 0;
@@ -153,7 +176,7 @@ int dl_fpath_best(void) {
 }
 
 const char *dl_qpath_name(int path) {
-    static const char *const n[] = { "scalar", "avx2", "avx-vnni", "avx512-vnni" };
+    static const char *const n[] = { "scalar", "avx2", "avx-vnni", "avx512-vnni", "amx-int8" };
     return path >= 0 && path < DL_QPATH_COUNT ? n[path] : "?";
 }
 

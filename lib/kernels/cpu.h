@@ -22,11 +22,12 @@ enum dl_cpu_feature {
     DL_CPU_AVX512_BF16 = 1u << 9,
     DL_CPU_AVX512_FP16 = 1u << 10,
     /* AMX: the tile registers exist and the OS saves them (XCR0 bits 17, 18). A process
-     * must still ask Linux for them (arch_prctl ARCH_REQ_XCOMP_PERM) before its first
-     * tile instruction. That grows the signal frame of the whole host process, so it is
-     * asked only by bf16 work (kernels/gemm_bf16.h dl_bf16_best: the trainer's
-     * --precision bf16, a context created with DIFFLM_PRECISION_BF16), never by the
-     * default exact products. */
+     * must still ask Linux for them (dl_amx_granted) before its first tile instruction.
+     * The grant grows the signal frame of the whole host process (Linux refuses it while
+     * a thread's sigaltstack is too small for the larger frame, and the paths fall back),
+     * so it is asked only by work that uses tiles: the first quantized product on a CPU
+     * with AMX-INT8, and bf16 work on one with AMX-BF16 (kernels/gemm_bf16.h). A host
+     * that must not grow its frames clears both bits with DIFFLM_CPU_MASK=0x1800. */
     DL_CPU_AMX_INT8 = 1u << 11,
     DL_CPU_AMX_BF16 = 1u << 12,
 };
@@ -36,12 +37,18 @@ unsigned dl_cpu_features(void);
 /* "avx2 fma f16c avx512f ..." for logs; returns buf. */
 const char *dl_cpu_features_str(char *buf, size_t cap);
 
+/* 1 once Linux has granted this process the AMX tile state (arch_prctl
+ * ARCH_REQ_XCOMP_PERM, asked on the first call; without it the first tile instruction
+ * is SIGILL); 0 where it refused or the CPU has no AMX. Thread-safe. */
+int dl_amx_granted(void);
+
 /* Kernel paths of the integer (quantized-weight) products, slowest first. */
 enum dl_qpath {
     DL_QPATH_SCALAR = 0,
     DL_QPATH_AVX2 = 1,          /* vpmaddubsw + vpmaddwd, 8 lanes */
     DL_QPATH_AVX_VNNI = 2,      /* VEX vpdpbusd, 8 lanes */
     DL_QPATH_AVX512_VNNI = 3,   /* EVEX vpdpbusd, 16 lanes */
+    DL_QPATH_AMX_INT8 = 4,      /* tdpbsud, 16 x 16 tiles, scaled by AVX-512 (after dl_amx_granted) */
     DL_QPATH_COUNT
 };
 /* Kernel paths of the f32 products (weights F32, F16, BF16). */

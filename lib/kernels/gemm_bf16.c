@@ -361,8 +361,6 @@ TBF static void kernel_fast(float *out, int64_t ldo, const uint32_t *ap, int lda
 }
 
 /* --- AMX */
-#include <sys/syscall.h>
-#include <unistd.h>
 #define TAMX __attribute__((target("amx-tile,amx-bf16")))
 
 typedef struct tile_config {
@@ -370,19 +368,6 @@ typedef struct tile_config {
     uint16_t colsb[16];
     uint8_t rows[16];
 } tile_config;
-
-/* Linux hands out the tile data state only on request; without it the first tile
- * instruction is SIGILL. */
-static int amx_granted(void) {
-    static atomic_int state;   /* 0 unknown, 1 granted, 2 refused */
-    int s = atomic_load(&state);
-    if (!s) {
-        enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
-        s = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0 ? 1 : 2;
-        atomic_store(&state, s);
-    }
-    return s == 1;
-}
 
 static void pad_b_for_tiles(uint32_t *bp, int kp, int kp16) {
     memset(bp + (size_t)kp * NC, 0, sizeof(uint32_t) * (size_t)(kp16 - kp) * NC);
@@ -450,7 +435,7 @@ int dl_bf16_available(int path) {
     case DL_BF16_AVX512:
         return (f & avx) == avx;
     case DL_BF16_AMX:
-        return (f & avx) == avx && (f & DL_CPU_AMX_BF16) && amx_granted();
+        return (f & avx) == avx && (f & DL_CPU_AMX_BF16) && dl_amx_granted();
     default:
         return 0;
     }

@@ -23,7 +23,7 @@
 #define QKERNELS(avx2)                                                                \
     { [DL_QPATH_SCALAR] = dl_qkernel_scalar, [DL_QPATH_AVX2] = (avx2),                \
       [DL_QPATH_AVX_VNNI] = dl_qkernel_avxvnni,                                       \
-      [DL_QPATH_AVX512_VNNI] = dl_qkernel_avx512vnni }
+      [DL_QPATH_AVX512_VNNI] = dl_qkernel_avx512vnni, [DL_QPATH_AMX_INT8] = dl_qkernel_amx }
 #else
 #define QKERNELS(avx2) { [DL_QPATH_SCALAR] = dl_qkernel_scalar }
 #endif

@@ -207,10 +207,10 @@ static void check_qgemm(uint32_t type, int N, int K, int M, int accumulate, int 
 START_TEST(test_qgemm_paths) {
     uint32_t type = k_qtypes[_i];
     int kblock = type == DL_TYPE_Q4_K || type == DL_TYPE_Q5_K || type == DL_TYPE_Q6_K ? 256 : 32;
-    static const int Ns[] = { 1, 3, 8, 17, 33 };
+    static const int Ns[] = { 1, 3, 8, 17, 33, 48 };   /* 16, 32, 48: whole AMX row tiles */
     static const int Ms[] = { 1, 15, 16, 17, 33, 64, 100 };
     const int Ks[] = { kblock, 3 * kblock, kblock == 32 ? 288 : 512 };
-    for (int a = 0; a < 5; a++)
+    for (int a = 0; a < (int)(sizeof Ns / sizeof Ns[0]); a++)
         for (int c = 0; c < 7; c++)
             for (int k = 0; k < 3; k++)
                 check_qgemm(type, Ns[a], Ks[k], Ms[c], (a + c) % 2, (a + k) % 2);
