@@ -309,10 +309,17 @@ typedef struct difflm_ctx_params {
  * of a plain pass, as in EXACT), but they differ from EXACT's by the rounding of the
  * operands (doc/performance.md "bf16 precision mode" measures the logits' error) and
  * between the paths by f32 rounding. Quantized weights (Q8_0, Q4_K, ...) keep their
- * integer kernels, and attention, norms and the softmax stay f32, in both modes. On a
- * CPU with AMX-BF16 the first bf16 context asks Linux for the tile state
- * (arch_prctl ARCH_REQ_XCOMP_PERM), which enlarges the signal frames of the whole
- * process; EXACT contexts never ask.
+ * integer kernels (exact in both modes: AMX-INT8 tiles where the CPU has them, else
+ * VNNI or AVX2, all giving the same bits), and attention, norms and the softmax stay f32.
+ *
+ * AMX: the first product that runs on tiles (a bf16 context's on AMX-BF16; a quantized
+ * product on AMX-INT8, in either mode) asks Linux for the tile state (arch_prctl
+ * ARCH_REQ_XCOMP_PERM, once per process), which enlarges the signal frames of every
+ * thread of the host. Where Linux refuses (a thread's sigaltstack too small for the
+ * larger frame) the products run on AVX-512 instead, with the same results for quantized
+ * weights. The environment variable DIFFLM_CPU_MASK=0x1800, set before the first
+ * context, keeps the library off AMX (and so from asking). Float weights in EXACT
+ * never use tiles.
  *
  * Any other value: difflm_ctx_create and difflm_create fail with DIFFLM_E_INVALID_ARG.
  * A host built against a header without the field (a smaller struct_size) gets EXACT. */

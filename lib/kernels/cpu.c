@@ -108,9 +108,12 @@ const char *dl_cpu_features_str(char *buf, size_t cap) {
     return buf;
 }
 
+static atomic_int amx_state;   /* 0 unknown, 1 granted, 2 refused */
+
+int dl_amx_asked(void) { return atomic_load(&amx_state) != 0; }
+
 int dl_amx_granted(void) {
-    static atomic_int state;   /* 0 unknown, 1 granted, 2 refused */
-    int s = atomic_load(&state);
+    int s = atomic_load(&amx_state);
     if (!s) {
         s = 2;
 #if defined(__linux__) && defined(__x86_64__)
@@ -119,7 +122,7 @@ int dl_amx_granted(void) {
             syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0)
             s = 1;
 #endif
-        atomic_store(&state, s);
+        atomic_store(&amx_state, s);
     }
     return s == 1;
 }

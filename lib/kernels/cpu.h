@@ -41,6 +41,8 @@ const char *dl_cpu_features_str(char *buf, size_t cap);
  * ARCH_REQ_XCOMP_PERM, asked on the first call; without it the first tile instruction
  * is SIGILL); 0 where it refused or the CPU has no AMX. Thread-safe. */
 int dl_amx_granted(void);
+/* 1 once dl_amx_granted has asked (its answer is then known), without asking. */
+int dl_amx_asked(void);
 
 /* Kernel paths of the integer (quantized-weight) products, slowest first. */
 enum dl_qpath {

@@ -88,11 +88,17 @@ const float *dl_weight_vec_f32(const dl_weight *w, float *tmp) {
 const char *dl_weight_paths_str(char *buf, size_t cap, int precision) {
     int b = dl_gemm_backend();
     int bf16 = precision == DL_PRECISION_BF16;
-    snprintf(buf, cap, "f32/f16/bf16 products: %s%s%s; quantized products: int8 %s",
+    /* a log line must not ask Linux for the AMX tiles: before the first quantized
+     * product has asked, it names the path that runs where the answer is no */
+    unsigned f = dl_cpu_features();
+    int amx_pending = (f & DL_CPU_AMX_INT8) && !dl_amx_asked() &&
+                      dl_qpath_available(DL_QPATH_AVX512_VNNI);
+    snprintf(buf, cap, "f32/f16/bf16 products: %s%s%s; quantized products: int8 %s%s",
              bf16 ? "bf16" : dl_gemm_backend_name(b), bf16 || b == DL_GEMM_OWN ? " " : "",
              bf16 ? dl_bf16_path_name(dl_bf16_best())
                   : b == DL_GEMM_OWN ? dl_fpath_name(dl_fpath_best()) : "",
-             dl_qpath_name(dl_qpath_best()));
+             amx_pending ? dl_qpath_name(DL_QPATH_AVX512_VNNI) : dl_qpath_name(dl_qpath_best()),
+             amx_pending ? ", amx-int8 once Linux grants the tiles" : "");
     return buf;
 }
 
