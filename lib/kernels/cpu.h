@@ -8,6 +8,7 @@
 #define DL_CPU_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum dl_cpu_feature {
     DL_CPU_AVX2 = 1u << 0,
@@ -43,6 +44,12 @@ const char *dl_cpu_features_str(char *buf, size_t cap);
 int dl_amx_granted(void);
 /* 1 once dl_amx_granted has asked (its answer is then known), without asking. */
 int dl_amx_asked(void);
+/* The 64 bytes ldtilecfg reads (palette 1): per tile, its rows and bytes per row. */
+typedef struct dl_tile_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} dl_tile_config;
 
 /* Kernel paths of the integer (quantized-weight) products, slowest first. */
 enum dl_qpath {

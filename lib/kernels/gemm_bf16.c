@@ -363,12 +363,6 @@ TBF static void kernel_fast(float *out, int64_t ldo, const uint32_t *ap, int lda
 /* --- AMX */
 #define TAMX __attribute__((target("amx-tile,amx-bf16")))
 
-typedef struct tile_config {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} tile_config;
-
 static void pad_b_for_tiles(uint32_t *bp, int kp, int kp16) {
     memset(bp + (size_t)kp * NC, 0, sizeof(uint32_t) * (size_t)(kp16 - kp) * NC);
 }
@@ -378,7 +372,7 @@ static void pad_b_for_tiles(uint32_t *bp, int kp, int kp16) {
 TAMX static void kernel_amx(float *out, int64_t ldo, const uint32_t *ap, int lda,
                             const uint32_t *bp, int R, int C, int kp) {
     int kp16 = (kp + 15) & ~15;
-    tile_config cfg = { .palette = 1 };
+    dl_tile_config cfg = { .palette = 1 };
     for (int t = 0; t < 8; t++) {
         cfg.colsb[t] = 64;
         cfg.rows[t] = 16;

@@ -4,6 +4,7 @@
  * error bounds; activation quantization invariants. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -369,6 +370,20 @@ static Suite *suite(void) {
     return s;
 }
 
+/* Which kernel paths the comparisons above run here and which they skip (a CPU or OS
+ * without them, or DIFFLM_CPU_MASK), in the test log. */
+static void report_paths(void) {
+    printf("integer paths compared with the portable one:");
+    for (int p = 1; p < DL_QPATH_COUNT; p++)
+        printf(" %s%s", dl_qpath_name(p), dl_qpath_available(p) ? "" : " (skipped: not here)");
+    printf("\nf32 paths compared with the portable one:");
+    for (int p = 1; p < DL_FPATH_COUNT; p++)
+        printf(" %s%s", dl_fpath_name(p), dl_fpath_available(p) ? "" : " (skipped: not here)");
+    printf("\n");
+    fflush(stdout);
+}
+
 int main(void) {
+    report_paths();
     return dl_run_suite(suite());
 }
