@@ -238,8 +238,12 @@ int main(int argc, char **argv) {
             p.path = path;
             double tm = bench_best(run_qgemm, &p, secs, 3);
             char name[64], tb[16];
-            snprintf(name, sizeof name, "own %s (%s)", dl_type_name(p.type, tb, sizeof tb),
-                     dl_qpath_name(path));
+            /* a path whose kernel for this type is another path's (Q6_K on AMX) says so */
+            const dl_type_info *ti = dl_type_get(p.type);
+            int same = path == DL_QPATH_AMX_INT8 &&
+                       ti->qkernel[path] == ti->qkernel[DL_QPATH_AVX512_VNNI];
+            snprintf(name, sizeof name, "own %s (%s%s)", dl_type_name(p.type, tb, sizeof tb),
+                     dl_qpath_name(path), same ? ": vnni" : "");
             printf("%-28s %10.2f %10.1f %7.0f%%\n", name, tm * 1e3, flop / tm / 1e9,
                    peak > 0 ? 100 * flop / tm / 1e9 / peak : 0);
         }

@@ -13,10 +13,10 @@
  *
  * That fold is about half of the VNNI kernel's time and all of it remains, so this
  * kernel runs about 1.3x the VNNI one, not the tile unit's multiple (doc/performance.md,
- * "AMX on quantized weights"). Q6_K (DL_QK_ZP16) has a scale per 16 elements: its
- * tiles would be half as deep and its folds twice as many, which measured no faster
- * than VNNI, so it runs the VNNI kernel. So do the rows past the last whole 16, so
- * tile shapes never change. */
+ * "AMX on quantized weights"). Not for Q6_K (DL_QK_ZP16): a scale per 16 elements
+ * would make its tiles half as deep and its folds twice as many, which measured no
+ * faster than VNNI, so its type row keeps the VNNI kernel on this path (types.c). The
+ * rows past the last whole 16 run the VNNI kernel, so tile shapes never change. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #include <stdint.h>
@@ -78,7 +78,7 @@ AI TAMX void group16(float *out, int ldo, const dl_qact *x0, int xs, const dl_qp
 
 TAMX void dl_qkernel_amx(float *out, int ldo, const dl_qact *xa, int xs, int N,
                          const dl_qpanel *panel, int n_groups, int cols, int nb, int kind) {
-    int whole = kind == DL_QK_ZP16 ? 0 : N / 16 * 16;
+    int whole = N / 16 * 16;
     if (whole > 0) {
         /* tiles 0-3: sums, 16 x 16 int32; 4, 5: activations, 16 rows x 32 bytes; 6, 7:
          * weights, 8 rows x 64 bytes */

@@ -59,7 +59,8 @@ void dl_qkernel_avxvnni(float *out, int ldo, const dl_qact *xa, int xs, int N,
                         const dl_qpanel *panel, int n_groups, int cols, int nb, int kind);
 void dl_qkernel_avx512vnni(float *out, int ldo, const dl_qact *xa, int xs, int N,
                            const dl_qpanel *panel, int n_groups, int cols, int nb, int kind);
-/* AMX-INT8 (qgemm_amx.c): call only where dl_qpath_available(DL_QPATH_AMX_INT8). */
+/* AMX-INT8 (qgemm_amx.c): only where dl_qpath_available(DL_QPATH_AMX_INT8), and not
+ * for DL_QK_ZP16. */
 void dl_qkernel_amx(float *out, int ldo, const dl_qact *xa, int xs, int N,
                     const dl_qpanel *panel, int n_groups, int cols, int nb, int kind);
 #endif

@@ -20,12 +20,12 @@
 #include "kernels/types.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#define QKERNELS(avx2)                                                                \
+#define QKERNELS(avx2, amx)                                                           \
     { [DL_QPATH_SCALAR] = dl_qkernel_scalar, [DL_QPATH_AVX2] = (avx2),                \
       [DL_QPATH_AVX_VNNI] = dl_qkernel_avxvnni,                                       \
-      [DL_QPATH_AVX512_VNNI] = dl_qkernel_avx512vnni, [DL_QPATH_AMX_INT8] = dl_qkernel_amx }
+      [DL_QPATH_AVX512_VNNI] = dl_qkernel_avx512vnni, [DL_QPATH_AMX_INT8] = (amx) }
 #else
-#define QKERNELS(avx2) { [DL_QPATH_SCALAR] = dl_qkernel_scalar }
+#define QKERNELS(avx2, amx) { [DL_QPATH_SCALAR] = dl_qkernel_scalar }
 #endif
 
 /* A float type: one element per block, read by the f32 kernels. */
@@ -33,12 +33,13 @@
     { .name = nm, .block_size = 1, .type_size = bytes, .quantized = 0,                \
       .product = DL_PRODUCT_F32, .to_f32 = dl_type_##t##_to_f32,                      \
       .from_f32 = dl_type_##t##_from_f32 }
-/* A quantized type the integer product reads. */
-#define QUANT_ROW(nm, bs, bytes, t, kind, zero, avx2)                                 \
+/* A quantized type the integer product reads; avx2 and amx: its kernels on those paths
+ * (Q6_K keeps the VNNI kernel on the AMX path: qgemm_amx.c says why). */
+#define QUANT_ROW(nm, bs, bytes, t, kind, zero, avx2, amx)                            \
     { .name = nm, .block_size = bs, .type_size = bytes, .quantized = 1,               \
       .product = DL_PRODUCT_INT8, .to_f32 = dl_type_##t##_to_f32,                     \
       .from_f32 = dl_type_##t##_from_f32, .qdecode = dl_type_##t##_qdecode,           \
-      .qkind = kind, .qzero = zero, .qkernel = QKERNELS(avx2) }
+      .qkind = kind, .qzero = zero, .qkernel = QKERNELS(avx2, amx) }
 /* A quantized layout known by its geometry only. */
 #define SIZED_ROW(nm, bs, bytes) \
     { .name = nm, .block_size = bs, .type_size = bytes, .quantized = 1 }
@@ -46,17 +47,17 @@
 static const dl_type_info type_table[DL_TYPE_ID_END] = {
     [DL_TYPE_F32] = FLOAT_ROW("F32", 4, f32),
     [DL_TYPE_F16] = FLOAT_ROW("F16", 2, f16),
-    [DL_TYPE_Q4_0] = QUANT_ROW("Q4_0", 32, 18, q4_0, DL_QK_ZP32, 8, dl_qkernel_avx2),
-    [DL_TYPE_Q4_1] = QUANT_ROW("Q4_1", 32, 20, q4_1, DL_QK_MIN32, 0, dl_qkernel_avx2),
-    [DL_TYPE_Q5_0] = QUANT_ROW("Q5_0", 32, 22, q5_0, DL_QK_ZP32, 16, dl_qkernel_avx2),
-    [DL_TYPE_Q5_1] = QUANT_ROW("Q5_1", 32, 24, q5_1, DL_QK_MIN32, 0, dl_qkernel_avx2),
-    [DL_TYPE_Q8_0] = QUANT_ROW("Q8_0", 32, 34, q8_0, DL_QK_ZP32, 128, dl_qkernel_avx2_signed),
+    [DL_TYPE_Q4_0] = QUANT_ROW("Q4_0", 32, 18, q4_0, DL_QK_ZP32, 8, dl_qkernel_avx2, dl_qkernel_amx),
+    [DL_TYPE_Q4_1] = QUANT_ROW("Q4_1", 32, 20, q4_1, DL_QK_MIN32, 0, dl_qkernel_avx2, dl_qkernel_amx),
+    [DL_TYPE_Q5_0] = QUANT_ROW("Q5_0", 32, 22, q5_0, DL_QK_ZP32, 16, dl_qkernel_avx2, dl_qkernel_amx),
+    [DL_TYPE_Q5_1] = QUANT_ROW("Q5_1", 32, 24, q5_1, DL_QK_MIN32, 0, dl_qkernel_avx2, dl_qkernel_amx),
+    [DL_TYPE_Q8_0] = QUANT_ROW("Q8_0", 32, 34, q8_0, DL_QK_ZP32, 128, dl_qkernel_avx2_signed, dl_qkernel_amx),
     [DL_TYPE_Q8_1] = SIZED_ROW("Q8_1", 32, 36),
     [DL_TYPE_Q2_K] = SIZED_ROW("Q2_K", 256, 84),
     [DL_TYPE_Q3_K] = SIZED_ROW("Q3_K", 256, 110),
-    [DL_TYPE_Q4_K] = QUANT_ROW("Q4_K", 256, 144, q4_k, DL_QK_MIN32, 0, dl_qkernel_avx2),
-    [DL_TYPE_Q5_K] = QUANT_ROW("Q5_K", 256, 176, q5_k, DL_QK_MIN32, 0, dl_qkernel_avx2),
-    [DL_TYPE_Q6_K] = QUANT_ROW("Q6_K", 256, 210, q6_k, DL_QK_ZP16, 32, dl_qkernel_avx2),
+    [DL_TYPE_Q4_K] = QUANT_ROW("Q4_K", 256, 144, q4_k, DL_QK_MIN32, 0, dl_qkernel_avx2, dl_qkernel_amx),
+    [DL_TYPE_Q5_K] = QUANT_ROW("Q5_K", 256, 176, q5_k, DL_QK_MIN32, 0, dl_qkernel_avx2, dl_qkernel_amx),
+    [DL_TYPE_Q6_K] = QUANT_ROW("Q6_K", 256, 210, q6_k, DL_QK_ZP16, 32, dl_qkernel_avx2, dl_qkernel_avx512vnni),
     [DL_TYPE_Q8_K] = SIZED_ROW("Q8_K", 256, 292),
     [DL_TYPE_BF16] = FLOAT_ROW("BF16", 2, bf16),
 };
