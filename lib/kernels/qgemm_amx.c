@@ -13,7 +13,7 @@
  *
  * That fold is about half of the VNNI kernel's time and all of it remains, so this
  * kernel runs about 1.3x the VNNI one, not the tile unit's multiple (doc/performance.md,
- * "AMX on quantized weights"). Not for Q6_K (DL_QK_ZP16): a scale per 16 elements
+ * "vs llama.cpp, and AMX on quantized weights"). Not for Q6_K (DL_QK_ZP16): a scale per 16 elements
  * would make its tiles half as deep and its folds twice as many, which measured no
  * faster than VNNI, so its type row keeps the VNNI kernel on this path (types.c). The
  * rows past the last whole 16 run the VNNI kernel, so tile shapes never change. */
