@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
                 for (int k0 = 0; k0 < K; k0 += DL_FGEMM_KC)
                     dl_fkernel_avx512(out + m0, M, x + k0, K, N, bp,
                                       K - k0 < DL_FGEMM_KC ? K - k0 : DL_FGEMM_KC,
-                                      M - m0 < DL_FGEMM_COLS ? M - m0 : DL_FGEMM_COLS);
+                                      M - m0 < DL_FGEMM_COLS ? M - m0 : DL_FGEMM_COLS, 0);
             double t = cpu_now() - t0;
             bk = t < bk ? t : bk;
             t0 = cpu_now();

@@ -36,7 +36,7 @@ static void run(void *arg) {
     if (p->kind == 0)
         tr_matmul_par(p->g, p->out, p->x, p->w, 0, p->N, p->K, p->M);
     else if (p->kind == 1)
-        tr_matmul_dx_par(p->g, p->dx, p->dout, p->w, p->N, p->K, p->M);
+        tr_matmul_dx_par(p->g, p->dx, p->dout, p->w, 1, p->N, p->K, p->M);
     else
         tr_matmul_dw_par(p->g, p->dw, p->dout, p->x, p->N, p->K, p->M);
 }

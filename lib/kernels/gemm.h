@@ -64,15 +64,16 @@ void dl_fpanel_pack(int path, void *panel, const void *w, uint32_t wtype, int64_
                     int64_t m0, int mc);
 
 /* Micro-kernels: out[r][c] (+)= sum over k < kc of x[r][k] * bp[k][c] for r < R rows and
- * c < cols (<= 64) columns, fma in k order, starting from out.
- *   out: [R][ldo] in/out;  x: [R][ldx];  bp: [kc][64] packed weight columns */
+ * c < cols (<= 64) columns, fma in k order, starting from out (zero: from 0, out not
+ * read; the first block of a product that does not accumulate).
+ *   out: [R][ldo] (in/)out;  x: [R][ldx];  bp: [kc][64] packed weight columns */
 void dl_fkernel_scalar(float *out, int ldo, const float *x, int ldx, int N, const float *bp,
-                       int kc, int cols);
+                       int kc, int cols, int zero);
 #if defined(__x86_64__) && defined(__GNUC__)
 void dl_fkernel_avx2(float *out, int ldo, const float *x, int ldx, int N, const float *bp,
-                     int kc, int cols);
+                     int kc, int cols, int zero);
 void dl_fkernel_avx512(float *out, int ldo, const float *x, int ldx, int N, const float *bp,
-                       int kc, int cols);
+                       int kc, int cols, int zero);
 /* The panel packing of the portable driver (gemm_f32.c), vectorized: bp[k][c] =
  * w[m0 + c][k0 + k] widened to f32 for c < mc, 0 for mc <= c < 64, k < kc.
  *   bp: [kc][64] out, 64-byte aligned;  w: rows of ldw elements of wtype (F32/F16/BF16) */
@@ -81,6 +82,11 @@ void dl_fpack_avx512(float *bp, const void *w, uint32_t wtype, size_t ldw, int64
 /* dl_fpanel_pack vectorized (F32, F16, BF16): the same bytes. */
 void dl_fpanel_pack_avx512(void *panel, const void *w, uint32_t wtype, int64_t K, int64_t m0,
                            int mc);
+/* The transposed panel with vector moves (a memcpy per short row costs more than the
+ * move): bp[k][c] = w[k0 + k][m0 + c] for c < mc, 0 for mc <= c < 64, k < kc.
+ *   bp: [kc][64] out, 64-byte aligned;  w: rows of ldw floats */
+void dl_fpack_trans_avx512(float *bp, const float *w, int ldw, int64_t m0, int mc, int k0,
+                           int kc);
 #endif
 
 #endif

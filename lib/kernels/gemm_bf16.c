@@ -85,19 +85,19 @@ static void pack_w_ref(uint32_t *bp, const void *w, uint32_t wtype, int K, int64
     }
 }
 
-/* out[R][ldo] += ap[R][kp] . bp[kp][C]: per output s = fma(lo pair product, s), then
- * fma(hi, s), pair by pair. The columns are innermost (a row's 64 sums in a local
+/* out[R][ldo] (+)= ap[R][kp] . bp[kp][C] (zero: s starts at 0, out is not read): per
+ * output s = fma(lo pair product, s), then fma(hi, s), pair by pair. The columns are innermost (a row's 64 sums in a local
  * block), so that compilers vectorize the loop: built for the baseline and, where the
  * CPU has them, for AVX2 + FMA, where fmaf is one instruction per lane. Both builds run
  * the same fma sequence per output, so they give the same bits. */
 static inline __attribute__((always_inline)) void kernel_ref_body(float *out, int64_t ldo,
                                                                   const uint32_t *ap, int lda,
                                                                   const uint32_t *bp, int R,
-                                                                  int C, int kp) {
+                                                                  int C, int kp, int zero) {
     for (int i = 0; i < R; i++) {
         float acc[NC];
         for (int j = 0; j < NC; j++)
-            acc[j] = j < C ? out[i * ldo + j] : 0.0f;
+            acc[j] = j < C && !zero ? out[i * ldo + j] : 0.0f;
         for (int p = 0; p < kp; p++) {
             uint32_t x = ap[(size_t)i * lda + p];
             float xl = from_bf16(x & 0xffffu), xh = from_bf16(x >> 16);
@@ -116,20 +116,20 @@ static inline __attribute__((always_inline)) void kernel_ref_body(float *out, in
 __attribute__((target("avx2,fma"))) static void kernel_ref_fma(float *out, int64_t ldo,
                                                                const uint32_t *ap, int lda,
                                                                const uint32_t *bp, int R, int C,
-                                                               int kp) {
-    kernel_ref_body(out, ldo, ap, lda, bp, R, C, kp);
+                                                               int kp, int zero) {
+    kernel_ref_body(out, ldo, ap, lda, bp, R, C, kp, zero);
 }
 #endif
 
 static void kernel_ref(float *out, int64_t ldo, const uint32_t *ap, int lda, const uint32_t *bp,
-                       int R, int C, int kp) {
+                       int R, int C, int kp, int zero) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if ((dl_cpu_features() & (DL_CPU_AVX2 | DL_CPU_FMA)) == (DL_CPU_AVX2 | DL_CPU_FMA)) {
-        kernel_ref_fma(out, ldo, ap, lda, bp, R, C, kp);
+        kernel_ref_fma(out, ldo, ap, lda, bp, R, C, kp, zero);
         return;
     }
 #endif
-    kernel_ref_body(out, ldo, ap, lda, bp, R, C, kp);
+    kernel_ref_body(out, ldo, ap, lda, bp, R, C, kp, zero);
 }
 
 /* --- AVX512_BF16 */
@@ -313,11 +313,11 @@ TBF static void pack_rows_fast(uint32_t *ap, int lda, const float *x, int ldx, i
 }
 
 AI TBF void micro(float *out, int64_t ldo, const uint32_t *ap, int lda, const uint32_t *bp,
-                  int kp, __mmask16 m0, __mmask16 m1, const int R) {
+                  int kp, __mmask16 m0, __mmask16 m1, const int R, int zero) {
     __m512 c0[MR], c1[MR];
     for (int r = 0; r < R; r++) {
-        c0[r] = _mm512_maskz_loadu_ps(m0, out + r * ldo);
-        c1[r] = _mm512_maskz_loadu_ps(m1, out + r * ldo + 16);
+        c0[r] = zero ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, out + r * ldo);
+        c1[r] = zero ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, out + r * ldo + 16);
     }
     for (int p = 0; p < kp; p++) {
         __m512bh b0 = (__m512bh)_mm512_load_si512(bp + (size_t)p * NC);
@@ -334,27 +334,27 @@ AI TBF void micro(float *out, int64_t ldo, const uint32_t *ap, int lda, const ui
     }
 }
 
-/* out[R][ldo] += ap[R][kp] . bp[kp][C], C <= NC */
+/* out[R][ldo] (+)= ap[R][kp] . bp[kp][C], C <= NC */
 TBF static void kernel_fast(float *out, int64_t ldo, const uint32_t *ap, int lda,
-                            const uint32_t *bp, int R, int C, int kp) {
+                            const uint32_t *bp, int R, int C, int kp, int zero) {
     for (int j = 0; j < C; j += 32) {
         __mmask16 m0 = mask16(C - j), m1 = mask16(C - j - 16);
         for (int i = 0; i < R; i += MR) {
             float *o = out + i * ldo + j;
             const uint32_t *a = ap + (size_t)i * lda, *b = bp + j;
             switch (R - i < MR ? R - i : MR) {
-            case 12: micro(o, ldo, a, lda, b, kp, m0, m1, 12); break;
-            case 11: micro(o, ldo, a, lda, b, kp, m0, m1, 11); break;
-            case 10: micro(o, ldo, a, lda, b, kp, m0, m1, 10); break;
-            case 9: micro(o, ldo, a, lda, b, kp, m0, m1, 9); break;
-            case 8: micro(o, ldo, a, lda, b, kp, m0, m1, 8); break;
-            case 7: micro(o, ldo, a, lda, b, kp, m0, m1, 7); break;
-            case 6: micro(o, ldo, a, lda, b, kp, m0, m1, 6); break;
-            case 5: micro(o, ldo, a, lda, b, kp, m0, m1, 5); break;
-            case 4: micro(o, ldo, a, lda, b, kp, m0, m1, 4); break;
-            case 3: micro(o, ldo, a, lda, b, kp, m0, m1, 3); break;
-            case 2: micro(o, ldo, a, lda, b, kp, m0, m1, 2); break;
-            default: micro(o, ldo, a, lda, b, kp, m0, m1, 1); break;
+            case 12: micro(o, ldo, a, lda, b, kp, m0, m1, 12, zero); break;
+            case 11: micro(o, ldo, a, lda, b, kp, m0, m1, 11, zero); break;
+            case 10: micro(o, ldo, a, lda, b, kp, m0, m1, 10, zero); break;
+            case 9: micro(o, ldo, a, lda, b, kp, m0, m1, 9, zero); break;
+            case 8: micro(o, ldo, a, lda, b, kp, m0, m1, 8, zero); break;
+            case 7: micro(o, ldo, a, lda, b, kp, m0, m1, 7, zero); break;
+            case 6: micro(o, ldo, a, lda, b, kp, m0, m1, 6, zero); break;
+            case 5: micro(o, ldo, a, lda, b, kp, m0, m1, 5, zero); break;
+            case 4: micro(o, ldo, a, lda, b, kp, m0, m1, 4, zero); break;
+            case 3: micro(o, ldo, a, lda, b, kp, m0, m1, 3, zero); break;
+            case 2: micro(o, ldo, a, lda, b, kp, m0, m1, 2, zero); break;
+            default: micro(o, ldo, a, lda, b, kp, m0, m1, 1, zero); break;
             }
         }
     }
@@ -367,10 +367,10 @@ static void pad_b_for_tiles(uint32_t *bp, int kp, int kp16) {
     memset(bp + (size_t)kp * NC, 0, sizeof(uint32_t) * (size_t)(kp16 - kp) * NC);
 }
 
-/* out[R][ldo] += ap[R][kp] . bp[kp][C] for C <= NC, through a 32 x 32 f32 block; ap and
- * bp readable and zero to whole tiles (32 rows, 16 pairs) */
+/* out[R][ldo] (+)= ap[R][kp] . bp[kp][C] for C <= NC, through a 32 x 32 f32 block; ap
+ * and bp readable and zero to whole tiles (32 rows, 16 pairs) */
 TAMX static void kernel_amx(float *out, int64_t ldo, const uint32_t *ap, int lda,
-                            const uint32_t *bp, int R, int C, int kp) {
+                            const uint32_t *bp, int R, int C, int kp, int zero) {
     int kp16 = (kp + 15) & ~15;
     dl_tile_config cfg = { .palette = 1 };
     for (int t = 0; t < 8; t++) {
@@ -383,20 +383,27 @@ TAMX static void kernel_amx(float *out, int64_t ldo, const uint32_t *ap, int lda
         int nc = C - j < 32 ? C - j : 32;
         for (int i = 0; i < R; i += 32) {
             int nr = R - i < 32 ? R - i : 32;
-            /* a whole block is loaded from out and stored back in place; an edge block
-             * goes through blk, zero-padded */
+            /* a whole block is loaded from out (or zeroed) and stored back in place; an
+             * edge block goes through blk, zero-padded */
             int whole = nr == 32 && nc == 32;
             float *c = whole ? out + i * ldo + j : blk;
             int64_t ldc = whole ? ldo : 32;
-            if (!whole) {
-                memset(blk, 0, sizeof blk);
-                for (int r = 0; r < nr; r++)
-                    memcpy(blk + r * 32, out + (i + r) * ldo + j, sizeof(float) * (size_t)nc);
+            if (zero) {
+                _tile_zero(0);
+                _tile_zero(1);
+                _tile_zero(2);
+                _tile_zero(3);
+            } else {
+                if (!whole) {
+                    memset(blk, 0, sizeof blk);
+                    for (int r = 0; r < nr; r++)
+                        memcpy(blk + r * 32, out + (i + r) * ldo + j, sizeof(float) * (size_t)nc);
+                }
+                _tile_loadd(0, c, ldc * 4);
+                _tile_loadd(1, c + 16, ldc * 4);
+                _tile_loadd(2, c + 16 * ldc, ldc * 4);
+                _tile_loadd(3, c + 16 * ldc + 16, ldc * 4);
             }
-            _tile_loadd(0, c, ldc * 4);
-            _tile_loadd(1, c + 16, ldc * 4);
-            _tile_loadd(2, c + 16 * ldc, ldc * 4);
-            _tile_loadd(3, c + 16 * ldc + 16, ldc * 4);
             const uint32_t *a = ap + (size_t)i * lda, *b = bp + j;
             for (int p = 0; p < kp16; p += 16) {
                 _tile_loadd(4, a + p, lda * 4);
@@ -453,22 +460,24 @@ const char *dl_bf16_path_name(int path) {
     return path == DL_BF16_AMX ? "amx-bf16" : path == DL_BF16_AVX512 ? "avx512-bf16" : "portable";
 }
 
-/* the kernel of path over packed blocks (out += ap . bp) */
+/* the kernel of path over packed blocks: out (+)= ap . bp, where zero starts the sums
+ * at 0 without reading out (the first block of a product that does not accumulate:
+ * the same bits as clearing out first, without the pass over it) */
 static void run_kernel(int path, float *out, int64_t ldo, const uint32_t *ap, int lda,
-                       const uint32_t *bp, int R, int C, int kp) {
+                       const uint32_t *bp, int R, int C, int kp, int zero) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (path == DL_BF16_AMX) {
-        kernel_amx(out, ldo, ap, lda, bp, R, C, kp);
+        kernel_amx(out, ldo, ap, lda, bp, R, C, kp, zero);
         return;
     }
     if (path == DL_BF16_AVX512) {
-        kernel_fast(out, ldo, ap, lda, bp, R, C, kp);
+        kernel_fast(out, ldo, ap, lda, bp, R, C, kp, zero);
         return;
     }
 #else
     (void)path;
 #endif
-    kernel_ref(out, ldo, ap, lda, bp, R, C, kp);
+    kernel_ref(out, ldo, ap, lda, bp, R, C, kp, zero);
 }
 
 /* Zero the words of every packed row past the K pairs (odd K: the last pair's high half
@@ -507,15 +516,19 @@ void dl_bf16_pack_b(int path, uint32_t *bp, int lda, dl_bview b, int C, int64_t 
 
 void dl_bgemm_packed(int path, float *out, int64_t ldo, const uint32_t *ap, int lda,
                      const uint32_t *bp, int R, int C, int64_t K, int accumulate) {
-    if (!accumulate)
-        for (int i = 0; i < R; i++)
-            memset(out + i * ldo, 0, sizeof(float) * (size_t)C);
+    if (K <= 0) {   /* no block to start the sums: an empty product is zero */
+        if (!accumulate)
+            for (int i = 0; i < R; i++)
+                memset(out + i * ldo, 0, sizeof(float) * (size_t)C);
+        return;
+    }
     const size_t panel = (size_t)lda * NC;
     for (int64_t k0 = 0; k0 < K; k0 += 2 * KP) {
         int kc = K - k0 < 2 * KP ? (int)(K - k0) : 2 * KP;
         for (int j0 = 0; j0 < C; j0 += NC)
             run_kernel(path, out + j0, ldo, ap + k0 / 2, lda, bp + (size_t)(j0 / NC) * panel
-                       + (size_t)(k0 / 2) * NC, R, C - j0 < NC ? C - j0 : NC, (kc + 1) / 2);
+                       + (size_t)(k0 / 2) * NC, R, C - j0 < NC ? C - j0 : NC, (kc + 1) / 2,
+                       !accumulate && k0 == 0);
     }
 }
 
@@ -565,9 +578,6 @@ void dl_bgemm_cols(int path, float *out, int ldo, const uint32_t *ap, int lda, i
     if (!dl_bf16_available(path))
         path = DL_BF16_PORTABLE;
     float *o = out + m0;
-    if (!accumulate)
-        for (int n = 0; n < N; n++)
-            memset(o + (size_t)n * ldo, 0, (size_t)mc * sizeof(float));
     uint32_t bp[KP * NC] __attribute__((aligned(64)));   /* [KP][NC]: 32 KiB */
     for (int k0 = 0; k0 < K; k0 += 2 * KP) {
         int kc = K - k0 < 2 * KP ? K - k0 : 2 * KP;
@@ -581,7 +591,7 @@ void dl_bgemm_cols(int path, float *out, int ldo, const uint32_t *ap, int lda, i
 #endif
             pack_w_ref(bp, w, wtype, K, m0, mc, k0, kc);
         /* k0 is even: its pairs start at word k0 / 2 of every packed row */
-        run_kernel(path, o, ldo, ap + k0 / 2, lda, bp, N, mc, kp);
+        run_kernel(path, o, ldo, ap + k0 / 2, lda, bp, N, mc, kp, !accumulate && k0 == 0);
     }
     if (bias)
         for (int n = 0; n < N; n++)

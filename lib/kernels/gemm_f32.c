@@ -34,17 +34,17 @@ const char *dl_gemm_backend_name(int backend) {
 }
 
 void dl_fkernel_scalar(float *out, int ldo, const float *x, int ldx, int N, const float *bp,
-                       int kc, int cols) {
+                       int kc, int cols, int zero) {
     for (int n = 0; n < N; n++)
         for (int c = 0; c < cols; c++) {
-            float s = out[(size_t)n * ldo + c];
+            float s = zero ? 0.0f : out[(size_t)n * ldo + c];
             for (int k = 0; k < kc; k++)
                 s = fmaf(x[(size_t)n * ldx + k], bp[(size_t)k * DL_FGEMM_COLS + c], s);
             out[(size_t)n * ldo + c] = s;
         }
 }
 
-typedef void (*fkernel_fn)(float *, int, const float *, int, int, const float *, int, int);
+typedef void (*fkernel_fn)(float *, int, const float *, int, int, const float *, int, int, int);
 
 static fkernel_fn kernel_for(int path) {
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -140,7 +140,10 @@ static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N,
         path = DL_FPATH_SCALAR;
     fkernel_fn kern = kernel_for(path);
     float *o = out + m0;
-    if (!accumulate)
+#if defined(__x86_64__) && defined(__GNUC__)
+    const int v512 = path == DL_FPATH_AVX512;   /* the vector moves below */
+#endif
+    if (!accumulate && K <= 0)   /* no block to start the sums: an empty product is 0 */
         for (int n = 0; n < N; n++)
             memset(o + (size_t)n * ldo, 0, (size_t)mc * sizeof(float));
     float bp[DL_FGEMM_KC * DL_FGEMM_COLS] __attribute__((aligned(64)));
@@ -157,10 +160,15 @@ static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N,
             else
                 ti->to_f32(bp, src, (int64_t)kc * DL_FGEMM_COLS);
         } else if (trans_w) {
-            pack_trans(bp, w, ldw, m0, mc, k0, kc);
+#if defined(__x86_64__) && defined(__GNUC__)
+            if (v512)
+                dl_fpack_trans_avx512(bp, w, ldw, m0, mc, k0, kc);
+            else
+#endif
+                pack_trans(bp, w, ldw, m0, mc, k0, kc);
         } else {
 #if defined(__x86_64__) && defined(__GNUC__)
-            if (path == DL_FPATH_AVX512)
+            if (v512)
                 dl_fpack_avx512(bp, w, wtype, (size_t)ldw, m0, mc, k0, kc);
             else
 #endif
@@ -181,7 +189,8 @@ static void fgemm(int path, float *out, int ldo, const float *x, int ldx, int N,
                 prefetch_panel(w, ti->type_size, (size_t)ldw, m0 + mc * s / slices,
                                mc * (s + 1) / slices - mc * s / slices, k1, kc1);
             }
-            kern(o + (size_t)n0 * ldo, ldo, x + (size_t)n0 * ldx + k0, ldx, nr, b, kc, mc);
+            kern(o + (size_t)n0 * ldo, ldo, x + (size_t)n0 * ldx + k0, ldx, nr, b, kc, mc,
+                 !accumulate && k0 == 0);
         }
     }
     if (bias)

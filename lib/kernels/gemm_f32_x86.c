@@ -14,11 +14,11 @@
 
 #define R512 12
 AI T512 void tile512(float *out, int ldo, const float *x, int ldx, const float *bp, int kc,
-                     __mmask16 m0, __mmask16 m1, const int R) {
+                     __mmask16 m0, __mmask16 m1, const int R, int zero) {
     __m512 a0[R512], a1[R512];
     for (int r = 0; r < R; r++) {
-        a0[r] = _mm512_maskz_loadu_ps(m0, out + (size_t)r * ldo);
-        a1[r] = _mm512_maskz_loadu_ps(m1, out + (size_t)r * ldo + 16);
+        a0[r] = zero ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, out + (size_t)r * ldo);
+        a1[r] = zero ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, out + (size_t)r * ldo + 16);
     }
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(bp + (size_t)k * DL_FGEMM_COLS);
@@ -41,20 +41,20 @@ static __mmask16 mask16(int valid) {
 
 /* One row tile of R rows (1..12) over columns c0 .. c0 + 32, R a constant per case. */
 AI T512 void tile_rows(float *o, int ldo, const float *xr, int ldx, const float *b, int kc,
-                       __mmask16 m0, __mmask16 m1, int R) {
+                       __mmask16 m0, __mmask16 m1, int R, int zero) {
     switch (R) {
-    case 12: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 12); break;
-    case 11: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 11); break;
-    case 10: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 10); break;
-    case 9: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 9); break;
-    case 8: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 8); break;
-    case 7: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 7); break;
-    case 6: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 6); break;
-    case 5: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 5); break;
-    case 4: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 4); break;
-    case 3: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 3); break;
-    case 2: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 2); break;
-    default: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 1); break;
+    case 12: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 12, zero); break;
+    case 11: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 11, zero); break;
+    case 10: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 10, zero); break;
+    case 9: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 9, zero); break;
+    case 8: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 8, zero); break;
+    case 7: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 7, zero); break;
+    case 6: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 6, zero); break;
+    case 5: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 5, zero); break;
+    case 4: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 4, zero); break;
+    case 3: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 3, zero); break;
+    case 2: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 2, zero); break;
+    default: tile512(o, ldo, xr, ldx, b, kc, m0, m1, 1, zero); break;
     }
 }
 
@@ -69,7 +69,7 @@ AI T512 void tile_rows(float *o, int ldo, const float *xr, int ldx, const float 
 static int rows_alias(int ldx) { return ldx % 512 == 0; }
 
 T512 void dl_fkernel_avx512(float *out, int ldo, const float *x, int ldx, int N, const float *bp,
-                            int kc, int cols) {
+                            int kc, int cols, int zero) {
     if (rows_alias(ldx) && kc <= DL_FGEMM_KC) {
         /* each row tile's activations copied once to a short stride, then both column
          * halves over the copy: the same values in the same order */
@@ -82,7 +82,7 @@ T512 void dl_fkernel_avx512(float *out, int ldo, const float *x, int ldx, int N,
                         mask16(kc - k), x + (size_t)(n + r) * ldx + k));
             for (int c0 = 0; c0 < cols; c0 += 32)
                 tile_rows(out + (size_t)n * ldo + c0, ldo, xb, XB_LD, bp + c0, kc,
-                          mask16(cols - c0), mask16(cols - c0 - 16), R);
+                          mask16(cols - c0), mask16(cols - c0 - 16), R, zero);
         }
         return;
     }
@@ -91,7 +91,7 @@ T512 void dl_fkernel_avx512(float *out, int ldo, const float *x, int ldx, int N,
         for (int n = 0; n < N; n += R512) {
             int R = N - n < R512 ? N - n : R512;
             tile_rows(out + (size_t)n * ldo + c0, ldo, x + (size_t)n * ldx, ldx, bp + c0, kc,
-                      m0, m1, R);
+                      m0, m1, R, zero);
         }
     }
 }
@@ -161,6 +161,16 @@ AI T512 void pack_type(float *bp, const uint8_t *w, size_t ldw, int64_t m0, int 
     }
 }
 
+T512 void dl_fpack_trans_avx512(float *bp, const float *w, int ldw, int64_t m0, int mc, int k0,
+                                int kc) {
+    for (int k = 0; k < kc; k++) {
+        const float *src = w + (size_t)(k0 + k) * ldw + m0;
+        float *dst = bp + (size_t)k * DL_FGEMM_COLS;
+        for (int c = 0; c < DL_FGEMM_COLS; c += 16)
+            _mm512_store_ps(dst + c, _mm512_maskz_loadu_ps(mask16(mc - c), src + c));
+    }
+}
+
 T512 void dl_fpack_avx512(float *bp, const void *w, uint32_t wtype, size_t ldw, int64_t m0,
                           int mc, int k0, int kc) {
     if (wtype == DL_TYPE_F32)
@@ -211,11 +221,11 @@ T512 void dl_fpanel_pack_avx512(void *panel, const void *w, uint32_t wtype, int6
 
 #define R256 6
 AI T256 void tile256(float *out, int ldo, const float *x, int ldx, const float *bp, int kc,
-                     __m256i m0, __m256i m1, const int R) {
+                     __m256i m0, __m256i m1, const int R, int zero) {
     __m256 a0[R256], a1[R256];
     for (int r = 0; r < R; r++) {
-        a0[r] = _mm256_maskload_ps(out + (size_t)r * ldo, m0);
-        a1[r] = _mm256_maskload_ps(out + (size_t)r * ldo + 8, m1);
+        a0[r] = zero ? _mm256_setzero_ps() : _mm256_maskload_ps(out + (size_t)r * ldo, m0);
+        a1[r] = zero ? _mm256_setzero_ps() : _mm256_maskload_ps(out + (size_t)r * ldo + 8, m1);
     }
     for (int k = 0; k < kc; k++) {
         __m256 b0 = _mm256_load_ps(bp + (size_t)k * DL_FGEMM_COLS);
@@ -233,7 +243,7 @@ AI T256 void tile256(float *out, int ldo, const float *x, int ldx, const float *
 }
 
 T256 void dl_fkernel_avx2(float *out, int ldo, const float *x, int ldx, int N, const float *bp,
-                          int kc, int cols) {
+                          int kc, int cols, int zero) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int c0 = 0; c0 < cols; c0 += 16) {
         __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - c0), lane);
@@ -244,12 +254,12 @@ T256 void dl_fkernel_avx2(float *out, int ldo, const float *x, int ldx, int N, c
             const float *xr = x + (size_t)n * ldx;
             const float *b = bp + c0;
             switch (R) {
-            case 6: tile256(o, ldo, xr, ldx, b, kc, m0, m1, 6); break;
-            case 5: tile256(o, ldo, xr, ldx, b, kc, m0, m1, 5); break;
-            case 4: tile256(o, ldo, xr, ldx, b, kc, m0, m1, 4); break;
-            case 3: tile256(o, ldo, xr, ldx, b, kc, m0, m1, 3); break;
-            case 2: tile256(o, ldo, xr, ldx, b, kc, m0, m1, 2); break;
-            default: tile256(o, ldo, xr, ldx, b, kc, m0, m1, 1); break;
+            case 6: tile256(o, ldo, xr, ldx, b, kc, m0, m1, 6, zero); break;
+            case 5: tile256(o, ldo, xr, ldx, b, kc, m0, m1, 5, zero); break;
+            case 4: tile256(o, ldo, xr, ldx, b, kc, m0, m1, 4, zero); break;
+            case 3: tile256(o, ldo, xr, ldx, b, kc, m0, m1, 3, zero); break;
+            case 2: tile256(o, ldo, xr, ldx, b, kc, m0, m1, 2, zero); break;
+            default: tile256(o, ldo, xr, ldx, b, kc, m0, m1, 1, zero); break;
             }
         }
     }

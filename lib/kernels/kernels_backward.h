@@ -52,12 +52,15 @@ void dl_rope_backward(float *dx, const float *cs, int pairing, int T, int n_head
  * forward left in its score scratch (p = softmax(q k^T / sqrt(hd))).
  *   dq: [n_q][ldq] out (overwritten, columns 0..hd);
  *   dk, dv: [n_kv][ldkv] in/out (+=, columns 0..hd: query heads of one group add up);
- *   dp: [n_q][n_kv] scratch;
+ *   scratch: dl_attention_backward_scratch(n_q, n_kv, hd) floats;
  *   dout: [n_q][ldq] gradient of the head's output;  p: [n_q][n_kv];
  *   q: [n_q][ldq];  k, v: [n_kv][ldkv] */
-void dl_attention_head_backward(float *dq, float *dk, float *dv, float *dp, const float *dout,
-                                const float *p, const float *q, const float *k, const float *v,
-                                int n_q, int n_kv, int hd, int ldq, int ldkv);
+void dl_attention_head_backward(float *dq, float *dk, float *dv, float *scratch,
+                                const float *dout, const float *p, const float *q,
+                                const float *k, const float *v, int n_q, int n_kv, int hd,
+                                int ldq, int ldkv);
+/* Floats of scratch dl_attention_head_backward needs for one head of that shape. */
+size_t dl_attention_backward_scratch(int n_q, int n_kv, int hd);
 void dl_attention_head_backward_ref(float *dq, float *dk, float *dv, const float *dout,
                                     const float *p, const float *q, const float *k,
                                     const float *v, int n_q, int n_kv, int hd, int ldq, int ldkv);

@@ -41,10 +41,12 @@ static float *grad(const dl_weight *w) {
     return (float *)w->data;
 }
 
-/* d(in) += dy . W and d(W) += dy^T . in of one product y = in . W^T */
-static void linear_backward(const dl_exec_backward *bx, float *din, const dl_weight *gw,
-                            const float *dy, const float *in, const dl_weight *w, int R) {
-    bx->dx(bx->linear_ctx, din, dy, w, R);
+/* d(in) (+)= dy . W and d(W) += dy^T . in of one product y = in . W^T; the first
+ * product into a d(in) sets it (accumulate 0) instead of adding to zeros */
+static void linear_backward(const dl_exec_backward *bx, float *din, int accumulate,
+                            const dl_weight *gw, const float *dy, const float *in,
+                            const dl_weight *w, int R) {
+    bx->dx(bx->linear_ctx, din, dy, w, accumulate, R);
     bx->dw(bx->linear_ctx, grad(gw), dy, in, w, R);
 }
 
@@ -63,14 +65,12 @@ void dl_layer_ffn_backward(const dl_exec_backward *bx, float *dres, const dl_lay
                            const dl_ffn_grads *g, const dl_ffn_acts *a, const float *x,
                            const dl_layer *L, const dl_hparams *hp, int R) {
     const int E = hp->n_embd, F = hp->n_ff;
-    memset(g->dh, 0, (size_t)R * F * sizeof(float));
-    linear_backward(bx, g->dh, &G->w_down, dres, a->h, &L->w_down, R);
+    linear_backward(bx, g->dh, 0, &G->w_down, dres, a->h, &L->w_down, R);
     dl_rows_job j = { .out = g->dgate, .out2 = g->dup, .in = g->dh, .in2 = a->gate, .in3 = a->up,
                    .R = R, .C = F, .chunk = bx->row_chunk };
     dl_pool_run(bx->pool, n_chunks(bx, R), swiglu_task, &j);
-    memset(g->dxn, 0, (size_t)R * E * sizeof(float));
-    linear_backward(bx, g->dxn, &G->w_gate, g->dgate, a->xn, &L->w_gate, R);
-    linear_backward(bx, g->dxn, &G->w_up, g->dup, a->xn, &L->w_up, R);
+    linear_backward(bx, g->dxn, 0, &G->w_gate, g->dgate, a->xn, &L->w_gate, R);
+    linear_backward(bx, g->dxn, 1, &G->w_up, g->dup, a->xn, &L->w_up, R);
     dl_layer_norm_backward(bx, dres, grad(&G->ffn_norm), g->dxn, x, &L->ffn_norm, hp->rms_eps,
                            R, E);
 }
@@ -109,21 +109,19 @@ void dl_layer_attention_backward(const dl_exec_backward *bx, float *dres, const 
                                  const dl_layer *L, const dl_hparams *hp, const float *rope_cs,
                                  const dl_attn_plan *p, int R) {
     const int E = hp->n_embd, hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv;
-    const size_t Dq = (size_t)nh * hd, Dkv = (size_t)nkv * hd;
+    const size_t Dkv = (size_t)nkv * hd;
     const int pairing = hp->rope_layout == DL_ROPE_HALF ? DL_ROPE_PAIR_HALF : DL_ROPE_PAIR_ADJACENT;
 
-    memset(g->datt, 0, (size_t)R * Dq * sizeof(float));
-    linear_backward(bx, g->datt, &G->wo, dres, a->att, &L->wo, R);
+    linear_backward(bx, g->datt, 0, &G->wo, dres, a->att, &L->wo, R);
     memset(g->dk, 0, (size_t)R * Dkv * sizeof(float));
     memset(g->dv, 0, (size_t)R * Dkv * sizeof(float));
     attn_job j = { bx, p, a, g, nh, nkv, hd };
     dl_pool_run(bx->pool, p->n_seq * nkv, attn_task, &j);
     dl_rope_backward(g->dq, rope_cs, pairing, R, nh, hd);
     dl_rope_backward(g->dk, rope_cs, pairing, R, nkv, hd);
-    memset(g->dxn, 0, (size_t)R * E * sizeof(float));
-    linear_backward(bx, g->dxn, &G->wq, g->dq, a->xn, &L->wq, R);
-    linear_backward(bx, g->dxn, &G->wk, g->dk, a->xn, &L->wk, R);
-    linear_backward(bx, g->dxn, &G->wv, g->dv, a->xn, &L->wv, R);
+    linear_backward(bx, g->dxn, 0, &G->wq, g->dq, a->xn, &L->wq, R);
+    linear_backward(bx, g->dxn, 1, &G->wk, g->dk, a->xn, &L->wk, R);
+    linear_backward(bx, g->dxn, 1, &G->wv, g->dv, a->xn, &L->wv, R);
     dl_layer_norm_backward(bx, dres, grad(&G->attn_norm), g->dxn, x, &L->attn_norm, hp->rms_eps,
                            R, E);
 }

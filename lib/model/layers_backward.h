@@ -20,8 +20,10 @@
 #include "model/layers.h"
 #include "model/model.h"
 
-/* dx += dy . w over the n rows of dy.  dx: [n][w->ne0] in/out;  dy: [n][w->ne1] */
-typedef void (*dl_linear_dx_fn)(void *ctx, float *dx, const float *dy, const dl_weight *w, int n);
+/* dx (+)= dy . w over the n rows of dy (accumulate 0: dx's old values are not read).
+ *   dx: [n][w->ne0] (in/)out;  dy: [n][w->ne1] */
+typedef void (*dl_linear_dx_fn)(void *ctx, float *dx, const float *dy, const dl_weight *w,
+                                int accumulate, int n);
 /* dw += dy^T . x.  dw: [w->ne1][w->ne0] in/out (the gradient of w);  dy: [n][w->ne1];
  * x: [n][w->ne0] */
 typedef void (*dl_linear_dw_fn)(void *ctx, float *dw, const float *dy, const float *x,
@@ -35,8 +37,8 @@ typedef struct dl_exec_backward {
     void *linear_ctx;
     int row_chunk;              /* rows per elementwise task and per norm-weight partial */
     float *norm_part;           /* [ceil(R / row_chunk)][E] scratch: norm-weight partials */
-    float *dp;                  /* [pool threads][dp_stride] scratch: softmax gradients */
-    size_t dp_stride;           /* >= the largest n_q * n_k of an attention sequence */
+    float *dp;                  /* [pool threads][dp_stride] scratch: attention heads */
+    size_t dp_stride;           /* >= dl_attention_backward_scratch of the largest sequence */
 } dl_exec_backward;
 
 /* The attention block's gradient scratch (every array overwritten). */

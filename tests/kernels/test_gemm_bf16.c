@@ -140,6 +140,18 @@ static void check_path(int path) {
             double eu = worst(out, unr, mag);
             ck_assert_msg(eu > 4.0, "the bound cannot tell bf16 from f32 operands (%.3g)", eu);
         }
+        /* not accumulating starts the sums at zero without reading out: the same bits as
+         * accumulating onto zeros, whatever out held */
+        float *onto0 = malloc(sizeof(float) * N * M);
+        memset(p.init, 0, sizeof(float) * N * M);
+        run_path(path, &p, 1, onto0);
+        for (int i = 0; i < N * M; i++)
+            p.init[i] = (float)NAN;
+        run_path(path, &p, 0, out);
+        ck_assert_msg(memcmp(out, onto0, sizeof(float) * N * M) == 0,
+                      "%s, %s weights: not accumulating differs from accumulating onto zeros",
+                      dl_bf16_path_name(path), dl_type_get(wtypes[t])->name);
+        free(onto0);
         unmake(&p);
     }
     free(out);

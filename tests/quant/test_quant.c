@@ -289,6 +289,27 @@ static void check_fgemm(uint32_t type, int N, int K, int M, int accumulate, int 
                       "f32 path %s type %u N=%d K=%d M=%d differs from the portable path",
                       dl_fpath_name(path), type, N, K, M);
     }
+    /* a transposed f32 weight (attention's values and the trainer's backward): w[k][m]
+     * with a row stride of its own, the same bits on every path */
+    if (type == DL_TYPE_F32 && !b) {
+        int ldw = M + 3;
+        float *wt = xmalloc((size_t)K * ldw * 4);
+        for (int k = 0; k < K; k++)
+            for (int m = 0; m < ldw; m++)
+                wt[(size_t)k * ldw + m] = m < M ? wf[(size_t)m * K + k] : (float)NAN;
+        for (int path = 0; path < DL_FPATH_COUNT; path++) {
+            if (!dl_fpath_available(path))
+                continue;
+            memcpy(o1, init, (size_t)N * ldo * 4);
+            for (int m0 = 0; m0 < M; m0 += DL_FGEMM_COLS)
+                dl_fgemm_cols_f32(path, o1, ldo, x, ldx, N, wt, ldw, 1, K, m0,
+                                  M - m0 < DL_FGEMM_COLS ? M - m0 : DL_FGEMM_COLS, accumulate);
+            ck_assert_msg(memcmp(o0, o1, (size_t)N * ldo * 4) == 0,
+                          "f32 path %s, transposed weight, N=%d K=%d M=%d differs",
+                          dl_fpath_name(path), N, K, M);
+        }
+        free(wt);
+    }
     /* over the weight packed once (dl_fpanel_pack, as a context's copy holds it): every
      * packing path gives the portable packing's bytes, a panel[k][c] = w[c][k] as stored
      * (zero past M), and every path's product over it the unpacked one's bits */

@@ -234,7 +234,7 @@ START_TEST(grad_attention) {
     float *att = malloc(nq * sizeof *att), *p = malloc((size_t)nh * T * T * sizeof *p);
     float *dq = malloc(nq * sizeof *dq), *dk = calloc(nk, sizeof *dk), *dv = calloc(nk, sizeof *dv);
     float *rq = malloc(nq * sizeof *rq), *rk = calloc(nk, sizeof *rk), *rv = calloc(nk, sizeof *rv);
-    float *dp = malloc((size_t)T * T * sizeof *dp);
+    float *dp = malloc(dl_attention_backward_scratch(T, T, hd) * sizeof *dp);
     for (int h = 0; h < nh; h++) {
         size_t qo = (size_t)h * hd, ko = (size_t)(h / grp) * hd;
         float *ph = p + (size_t)h * T * T;

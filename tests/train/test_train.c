@@ -220,7 +220,7 @@ static void check_products(int bf16) {
         memcpy(dx[t], ref_dx, sizeof(float) * N * K);
         memcpy(dw[t], ref_dw, sizeof(float) * M * K);
         tr_matmul_par(&g, out[t], x, w, 1, N, K, M);
-        tr_matmul_dx_par(&g, dx[t], dout, w, N, K, M);
+        tr_matmul_dx_par(&g, dx[t], dout, w, 1, N, K, M);
         tr_matmul_dw_par(&g, dw[t], dout, x, N, K, M);
         dl_aligned_free(g.scratch);
         dl_aligned_free(g.pack_a);

@@ -116,16 +116,18 @@ static void dx_task(void *ctx, int task, int worker) {
     int nr = span(j->N, TILE_ROWS, task / j->n_col_tiles, &n0);
     int kc = span(j->K, DL_FGEMM_COLS, task % j->n_col_tiles, &k0);
     dl_fgemm_cols_f32(j->path, j->out + (size_t)n0 * j->K, j->K, j->a + (size_t)n0 * j->M, j->M,
-                      nr, j->b, j->K, 1, j->M, k0, kc, 1);
+                      nr, j->b, j->K, 1, j->M, k0, kc, j->acc);
 }
 
-void tr_matmul_dx_par(const tr_gemm *g, float *dx, const float *dout, const float *w, int N,
-                      int K, int M) {
+void tr_matmul_dx_par(const tr_gemm *g, float *dx, const float *dout, const float *w,
+                      int accumulate, int N, int K, int M) {
     if (g->bf16) {   /* A = dout rows, B(column k, m) = w[m][k] */
-        run_bf16(g, dx, (dl_bview){ dout, M, 1 }, (dl_bview){ w, 1, K }, N, K, M, TILE_ROWS, 1);
+        run_bf16(g, dx, (dl_bview){ dout, M, 1 }, (dl_bview){ w, 1, K }, N, K, M, TILE_ROWS,
+                 accumulate);
         return;
     }
     gemm_job j = job(g, dx, dout, w, N, K, M, K, DL_FGEMM_COLS);
+    j.acc = accumulate;
     dl_pool_run(g->pool, (N + TILE_ROWS - 1) / TILE_ROWS * j.n_col_tiles, dx_task, &j);
 }
 

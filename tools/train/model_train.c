@@ -34,7 +34,7 @@ typedef struct tr_acts {
     float *dq, *datt;           /* [N][Dq] */
     float *dk, *dv;             /* [N][Dkv] */
     float *dgate, *dup, *dh;    /* [N][F] */
-    float *dp;                  /* [threads][T][T] per-thread softmax-gradient scratch */
+    float *dp;                  /* [threads][attention backward scratch of T x T] */
     float *dw_part;             /* [ceil(N / ROW_CHUNK)][E] norm-weight gradient partials */
     float *gemm_t;              /* [threads][TR_GEMM_SCRATCH] product scratch (gemm_par.h) */
     uint32_t *pack_a, *pack_b;  /* [tr_gemm_pack_words(largest dimension)] bf16 operands */
@@ -91,7 +91,7 @@ static size_t acts_layout(const tr_config *c, int32_t max_seq, int32_t nt, void 
     a->dgate = dl_arena_alloc(&ar, dl_floats_bytes(N, F));
     a->dup = dl_arena_alloc(&ar, dl_floats_bytes(N, F));
     a->dh = dl_arena_alloc(&ar, dl_floats_bytes(N, F));
-    a->dp = dl_arena_alloc(&ar, dl_floats_bytes((size_t)nt * T, T));
+    a->dp = dl_arena_alloc(&ar, dl_floats_bytes(nt, dl_attention_backward_scratch(T, T, c->head_dim)));
     a->dw_part = dl_arena_alloc(&ar, dl_floats_bytes((N + ROW_CHUNK - 1) / ROW_CHUNK, E));
     a->gemm_t = dl_arena_alloc(&ar, dl_floats_bytes((size_t)nt, TR_GEMM_SCRATCH));
     /* every product's dimensions: rows (N, or a weight's rows in dw), E, Dq, Dkv, F, V */
@@ -253,8 +253,9 @@ static float *gw(const dl_weight *w) {
 }
 
 /* The backward blocks' products (layers_backward.h) on the trainer's tiles. */
-static void linear_dx_fn(void *ctx, float *dx, const float *dy, const dl_weight *w, int n) {
-    tr_matmul_dx_par(ctx, dx, dy, pw(w), n, (int)w->ne0, (int)w->ne1);
+static void linear_dx_fn(void *ctx, float *dx, const float *dy, const dl_weight *w,
+                         int accumulate, int n) {
+    tr_matmul_dx_par(ctx, dx, dy, pw(w), accumulate, n, (int)w->ne0, (int)w->ne1);
 }
 
 static void linear_dw_fn(void *ctx, float *dw, const float *dy, const float *x,
@@ -269,7 +270,7 @@ static void backward_layers(tr_model *m, const tr_batch *b) {
     const dl_exec_backward bx = { .pool = m->pool, .dx = linear_dx_fn, .dw = linear_dw_fn,
                                   .linear_ctx = &m->gm, .row_chunk = ROW_CHUNK,
                                   .norm_part = a->dw_part, .dp = a->dp,
-                                  .dp_stride = (size_t)T * T };
+                                  .dp_stride = dl_attention_backward_scratch(T, T, c->head_dim) };
     const dl_attn_grads ag = { a->dxn, a->datt, a->dq, a->dk, a->dv };
     const dl_ffn_grads fg = { a->dxn, a->dh, a->dgate, a->dup };
 
@@ -311,8 +312,7 @@ double tr_forward_backward(tr_model *m, const tr_batch *b, int backward) {
     if (!backward)
         return loss;
 
-    memset(a->dhid_m, 0, (size_t)M * E * sizeof(float));
-    tr_matmul_dx_par(&m->gm, a->dhid_m, a->logits, pw(&m->w.tok_embd), M, E, V);
+    tr_matmul_dx_par(&m->gm, a->dhid_m, a->logits, pw(&m->w.tok_embd), 0, M, E, V);
     tr_matmul_dw_par(&m->gm, gw(&m->g.tok_embd), a->logits, a->hid_m, M, E, V);
     memset(a->dhidden, 0, (size_t)N * E * sizeof(float));
     for (int i = 0; i < M; i++)
