@@ -176,7 +176,20 @@ static int parse_opts(int argc, char **argv, opts *o) {
     return 0;
 }
 
-/* Reads non-empty lines not starting with '#'. Returns the count (<= max). */
+/* Turns backslash-n into a newline and two backslashes into one, in place. */
+static void unescape(char *s) {
+    char *o = s;
+    for (; *s; s++) {
+        if (s[0] == '\\' && (s[1] == 'n' || s[1] == '\\'))
+            *o++ = *++s == 'n' ? '\n' : '\\';
+        else
+            *o++ = *s;
+    }
+    *o = '\0';
+}
+
+/* Reads non-empty lines not starting with '#', with unescape()'s escapes (a prompt may
+ * hold newlines: bench/prompts-pairs.txt). Returns the count (<= max). */
 static int read_prompts(const char *path, char **out, int max) {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -189,6 +202,7 @@ static int read_prompts(const char *path, char **out, int max) {
         line[strcspn(line, "\r\n")] = '\0';
         if (!line[0] || line[0] == '#')
             continue;
+        unescape(line);
         out[n] = strdup(line);
         if (!out[n])
             break;

@@ -548,6 +548,21 @@ static void write_text(const char *path, int n_docs, uint64_t seed) {
     fclose(f);
 }
 
+/* n instruction pairs "w1 w2\nw3:<TAB> w4 w5 w6" of the test words (fit a canvas of 24) */
+static void write_pairs(const char *path, int n, uint64_t seed) {
+    static const char *const words[] = { "the", "lord", "said", "unto", "him", "and", "ye" };
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    uint64_t s = seed;
+#define W words[dl_splitmix64_below(&s, 7)]
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s %s\\n%s:\t", W, W, W);
+        fprintf(f, " %s %s %s\n", W, W, W);
+    }
+#undef W
+    fclose(f);
+}
+
 static void setup_files(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/difflm_test_train_%d", (int)getpid());
     char cmd[512], p[512];
@@ -563,6 +578,10 @@ static void setup_files(void) {
     write_text(p, 300, 1);
     path_in(p, sizeof p, "val.txt");
     write_text(p, 40, 2);
+    path_in(p, sizeof p, "pairs-train.tsv");
+    write_pairs(p, 50, 3);
+    path_in(p, sizeof p, "pairs-val.tsv");
+    write_pairs(p, 7, 4);
 }
 
 static void teardown_files(void) {
@@ -674,6 +693,192 @@ START_TEST(data_documents) {
 }
 END_TEST
 
+/* Instruction pairs: the file's escapes, the sequence [BOS] prompt response EOS...,
+ * the prompt never masked and the weights normalised by the response's positions, and
+ * malformed files refused with a status and the line. */
+START_TEST(sft_pairs) {
+    char path[512], tokp[512];
+    path_in(path, sizeof path, "pairs-unit.tsv");
+    path_in(tokp, sizeof tokp, "tok.gguf");
+    FILE *f = fopen(path, "w");
+    /* the second is too long for a canvas of 20; the third has an escaped backslash */
+    fputs("the lord\\nsaid:\t unto him\n"
+          "the lord said unto him and the lord said unto him\t and ye\r\n"
+          "\n"
+          "him \\\\ ye\t said\n", f);
+    fclose(f);
+    tr_sft sf;
+    dl_err err;
+    ck_assert_msg(tr_sft_load(&sf, path, tokp, 20, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(sf.n, 2);
+    ck_assert_uint_eq(sf.n_dropped, 1);
+    dl_gguf *g;
+    dl_tok *t;
+    ck_assert_int_eq(dl_gguf_open(&g, tokp, &err), 0);
+    ck_assert_int_eq(dl_tok_load(&t, g, &err), 0);
+    const char *want[2][2] = { { "the lord\nsaid:", " unto him" }, { "him \\ ye", " said" } };
+    for (size_t i = 0; i < 2; i++) {
+        const tr_sft_example *e = &sf.ex[i];
+        for (int part = 0; part < 2; part++) {
+            int32_t ids[64];
+            int32_t n = part ? e->n_resp : e->n_prompt;
+            size_t off = e->off + (part ? (size_t)e->n_prompt : 0);
+            for (int32_t k = 0; k < n; k++)
+                ids[k] = sf.tok[off + (size_t)k];
+            char out[128];
+            size_t n_out;
+            ck_assert_int_eq(dl_tok_decode(t, ids, (size_t)n, 0, out, sizeof out, &n_out, &err), 0);
+            out[n_out] = 0;
+            ck_assert_str_eq(out, want[i][part]);
+        }
+    }
+    /* the sequences: BOS 0, prompt, response, EOS (1) to the canvas's end */
+    tr_batch b;
+    ck_assert_int_eq(tr_batch_init(&b, 4, 20, &err), 0);
+    tr_sft_val_batch(&b, &sf, 0, 2, 2, 0, 1);
+    ck_assert_int_eq(b.n_seq, 2);
+    ck_assert_int_eq(b.n_rows, 40);
+    for (int q = 0; q < 2; q++) {
+        const tr_sft_example *e = &sf.ex[q];
+        int r0 = b.seq_start[q], n_tok = e->n_prompt + e->n_resp;
+        ck_assert_int_eq(b.seq_len[q], 20);
+        ck_assert_int_eq(b.seq_fixed[q], 1 + e->n_prompt);
+        ck_assert_int_eq(b.clean[r0], 0);
+        for (int k = 0; k < n_tok; k++)
+            ck_assert_int_eq(b.clean[r0 + 1 + k], sf.tok[e->off + (size_t)k]);
+        for (int k = 1 + n_tok; k < 20; k++)
+            ck_assert_int_eq(b.clean[r0 + k], 1);
+        for (int k = 0; k < 20; k++)
+            ck_assert_int_eq(b.pos[r0 + k], k);
+    }
+    /* appended after windows: the windows keep their rows and their one fixed BOS */
+    uint16_t stream[100];
+    for (int i = 0; i < 100; i++)
+        stream[i] = (uint16_t)(10 + i % 50);
+    tr_data d = { stream, 100 };
+    uint64_t rng = 5;
+    size_t masked = 0, maskable = 0;
+    for (int rep = 0; rep < 200; rep++) {
+        tr_sample_batch(&b, &d, 2, 0.0f, 0, &rng);
+        tr_sft_sample(&b, &sf, 2, 0, 1, &rng);
+        ck_assert_int_eq(b.n_seq, 4);
+        ck_assert_int_eq(b.seq_fixed[0], 1);
+        ck_assert_int_eq(b.seq_fixed[1], 1);
+        tr_apply_mask(&b, 5, 4, &rng);
+        for (int q = 0; q < 4; q++)
+            for (int k = 0; k < b.seq_fixed[q]; k++)
+                ck_assert_int_eq(b.input[b.seq_start[q] + k], b.clean[b.seq_start[q] + k]);
+        for (int i = 0; i < b.n_masked; i++) {
+            int r = b.mask_rows[i], q = 0;
+            while (q + 1 < b.n_seq && b.seq_start[q + 1] <= r)
+                q++;
+            ck_assert_int_ge(r - b.seq_start[q], b.seq_fixed[q]);
+            ck_assert_int_eq(b.input[r], 5);
+            ck_assert_int_eq(b.targets[i], b.clean[r]);
+            double p = 1.0 / (b.weights[i] * (b.seq_len[q] - b.seq_fixed[q]) * 4.0);
+            ck_assert(p >= TR_MASK_EPS * 0.999 && p <= 1.0 + 1e-6);
+            masked += q >= 2;
+        }
+        for (int q = 2; q < 4; q++)
+            maskable += (size_t)(b.seq_len[q] - b.seq_fixed[q]);
+    }
+    /* E[p] = 0.5 over the response positions */
+    double frac = (double)masked / (double)maskable;
+    ck_assert_msg(frac > 0.4 && frac < 0.6, "mask fraction %g", frac);
+    tr_batch_free(&b);
+    tr_sft_free(&sf);
+
+    /* refused: no tab, a stray backslash, an empty response, nothing that fits, no file */
+    static const char *const bad[] = { "the lord said\n", "the \\x lord\t him\n",
+                                       "the lord\t\n", "the lord said unto him\t and ye\n" };
+    static const int bad_rc[] = { DIFFLM_E_FORMAT, DIFFLM_E_FORMAT, DIFFLM_E_FORMAT,
+                                  DIFFLM_E_INVALID_ARG };
+    for (int i = 0; i < 4; i++) {
+        f = fopen(path, "w");
+        fputs("the\t lord\n", f);
+        fputs(bad[i], f);
+        fclose(f);
+        int32_t max_len = i == 3 ? 3 : 20;
+        int rc = tr_sft_load(&sf, path, tokp, max_len, &err);
+        ck_assert_int_eq(rc, bad_rc[i]);
+        if (i < 3)
+            ck_assert_msg(strstr(err.msg, "line 2") != NULL, "%s", err.msg);
+        ck_assert_ptr_null(sf.tok);
+    }
+    path_in(path, sizeof path, "no-such-pairs.tsv");
+    ck_assert_int_eq(tr_sft_load(&sf, path, tokp, 20, &err), DIFFLM_E_IO);
+    dl_tok_free(t);
+    dl_gguf_close(g);
+}
+END_TEST
+
+/* A run with instruction pairs resumes bit for bit, logs their validation loss, and its
+ * options are checked: pairs need both files and a share in (0, 1]. */
+START_TEST(sft_runs) {
+    char bufs[2][2048], pt[512], pv[512];
+    path_in(pt, sizeof pt, "pairs-train.tsv");
+    path_in(pv, sizeof pv, "pairs-val.tsv");
+    tr_opts a, b1, b2;
+    run_opts(&a, "sft_straight", bufs[0]);
+    a.sft = pt;
+    a.sft_val = pv;
+    a.hp.sft_frac = 0.5f;
+    train_ok(&a);
+    run_opts(&b1, "sft_split", bufs[1]);
+    b1.sft = pt;
+    b1.sft_val = pv;
+    b1.hp.sft_frac = 0.5f;
+    b1.stop_after = 6;
+    train_ok(&b1);
+    run_opts(&b2, "sft_split", bufs[1]);
+    memset(&b2.cfg, 0, sizeof b2.cfg);
+    b2.tokenizer = b2.train = b2.val = NULL;
+    b2.resume = 1;
+    train_ok(&b2);
+    ck A, B;
+    load_ck(&A, "sft_straight");
+    load_ck(&B, "sft_split");
+    ck_assert_float_eq(B.st.hp.sft_frac, 0.5f);
+    ck_assert_str_eq(B.st.sft, pt);
+    ck_assert_str_eq(B.st.sft_val, pv);
+    ck_assert_int_eq(memcmp(A.p, B.p, A.n * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(A.v, B.v, A.n * sizeof(float)), 0);
+    ck_assert_uint_eq(A.st.data_rng, B.st.data_rng);
+    /* 2 windows (24 rows or cut shorter) and 2 pairs (24 rows each) per step */
+    ck_assert_int_le(A.st.tokens_seen, 12 * 4 * 24);
+    ck_assert_int_ge(A.st.tokens_seen, 12 * (2 * 24 + 2 * 2));
+    char lp[600], line[256];
+    snprintf(lp, sizeof lp, "%s/sft_split/log.csv", g_dir);
+    FILE *f = fopen(lp, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, "step,lr,train_loss,val_loss,tokens_seen,elapsed,sft_val_loss\n");
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));   /* step 0: both losses */
+    double sl = 0.0;
+    ck_assert_int_eq(sscanf(strrchr(line, ',') + 1, "%lf", &sl), 1);
+    ck_assert(sl > 0.0 && isfinite(sl));
+    fclose(f);
+    free_ck(&A);
+    free_ck(&B);
+
+    tr_opts e;
+    char ebuf[2048];
+    dl_err err;
+    run_opts(&e, "sft_bad", ebuf);
+    e.sft = pt;                        /* no --sft-val */
+    e.hp.sft_frac = 0.5f;
+    ck_assert_int_eq(tr_train(&e, &err), DIFFLM_E_INVALID_ARG);
+    e.sft_val = pv;
+    e.hp.sft_frac = 0.0f;              /* no share */
+    ck_assert_int_eq(tr_train(&e, &err), DIFFLM_E_INVALID_ARG);
+    e.hp.sft_frac = 1.5f;
+    ck_assert_int_eq(tr_train(&e, &err), DIFFLM_E_INVALID_ARG);
+    e.sft = e.sft_val = NULL;          /* a share without pairs */
+    e.hp.sft_frac = 0.5f;
+    ck_assert_int_eq(tr_train(&e, &err), DIFFLM_E_INVALID_ARG);
+}
+END_TEST
+
 START_TEST(resume_is_exact) {
     char bufs[3][2048];
     tr_opts a, b1, c;
@@ -748,9 +953,41 @@ START_TEST(resume_is_exact) {
 }
 END_TEST
 
+/* Rewrites a version-04 checkpoint of a run without instruction pairs as version 03
+ * (no hp.sft_frac, the 34th field; no sft paths, two empty ones) or 02 (no hp.bf16
+ * either, the 33rd field). */
+static void downgrade_ckpt(const char *in, const char *out, int version) {
+    FILE *fi = fopen(in, "rb"), *fo = fopen(out, "wb");
+    ck_assert_ptr_nonnull(fi);
+    ck_assert_ptr_nonnull(fo);
+    char head[8 + 34 * 8];
+    ck_assert_uint_eq(fread(head, 1, sizeof head, fi), sizeof head);
+    ck_assert_int_eq(memcmp(head, "DLTRCK04", 8), 0);
+    head[7] = (char)('0' + version);
+    fwrite(head, 1, 8 + (size_t)(version == 3 ? 33 : 32) * 8, fo);
+    for (int i = 0; i < 5; i++) {
+        uint32_t len;
+        char path[1024];
+        ck_assert_uint_eq(fread(&len, 4, 1, fi), 1);
+        ck_assert_uint_lt(len, sizeof path);
+        ck_assert_uint_eq(fread(path, 1, len, fi), len);
+        if (i < 3) {
+            fwrite(&len, 4, 1, fo);
+            fwrite(path, 1, len, fo);
+        } else {
+            ck_assert_uint_eq(len, 0);
+        }
+    }
+    int ch;
+    while ((ch = fgetc(fi)) != EOF)
+        fputc(ch, fo);
+    fclose(fi);
+    fclose(fo);
+}
+
 /* Mixed precision: a bf16 run is as exact to resume and as thread-independent as an f32
  * one; the checkpoint records the precision (resume keeps it, --precision switches it),
- * and a version-02 checkpoint, which has no such field, loads as an f32 run. */
+ * and version-03 and -02 checkpoints, which lack later fields, still load. */
 START_TEST(bf16_runs) {
     char bufs[4][2048];
     tr_opts a, b, c, d;
@@ -813,32 +1050,26 @@ START_TEST(bf16_runs) {
     ck_assert_msg(sqrt(diff / norm) < 0.05, "bf16 run is %g away from the f32 one",
                   sqrt(diff / norm));
 
-    /* the same state as a version-02 file: magic 02 and no hp.bf16 (the 33rd field) */
-    char p3[600], p2[600];
-    snprintf(p3, sizeof p3, "%s/bf16_straight/ckpt.bin", g_dir);
-    snprintf(p2, sizeof p2, "%s/v02.bin", g_dir);
-    FILE *fi = fopen(p3, "rb"), *fo = fopen(p2, "wb");
-    ck_assert_ptr_nonnull(fi);
-    ck_assert_ptr_nonnull(fo);
-    char head[8 + 33 * 8];
-    ck_assert_uint_eq(fread(head, 1, sizeof head, fi), sizeof head);
-    ck_assert_int_eq(memcmp(head, "DLTRCK03", 8), 0);
-    memcpy(head, "DLTRCK02", 8);
-    fwrite(head, 1, sizeof head - 8, fo);
-    int ch;
-    while ((ch = fgetc(fi)) != EOF)
-        fputc(ch, fo);
-    fclose(fi);
-    fclose(fo);
-    tr_state st;
-    float *p = NULL;
-    size_t n = 0;
-    dl_err err;
-    ck_assert_msg(tr_ckpt_load(p2, &st, &p, NULL, NULL, &n, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(st.hp.bf16, 0);
-    ck_assert_int_eq(st.step, 12);
-    ck_assert_int_eq(memcmp(p, A.p, n * sizeof(float)), 0);
-    free(p);
+    /* the same state as version-03 and version-02 files: 03 lacks hp.sft_frac (the 34th
+     * field) and the two instruction-pair paths, 02 also hp.bf16 (the 33rd) */
+    char p4[600];
+    snprintf(p4, sizeof p4, "%s/bf16_straight/ckpt.bin", g_dir);
+    for (int version = 3; version >= 2; version--) {
+        char po[600];
+        snprintf(po, sizeof po, "%s/v0%d.bin", g_dir, version);
+        downgrade_ckpt(p4, po, version);
+        tr_state st;
+        float *p = NULL;
+        size_t n = 0;
+        dl_err err;
+        ck_assert_msg(tr_ckpt_load(po, &st, &p, NULL, NULL, &n, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(st.hp.bf16, version == 3);
+        ck_assert_float_eq(st.hp.sft_frac, 0.0f);
+        ck_assert_str_eq(st.sft, "");
+        ck_assert_int_eq(st.step, 12);
+        ck_assert_int_eq(memcmp(p, A.p, n * sizeof(float)), 0);
+        free(p);
+    }
     free_ck(&A);
     free_ck(&B);
     free_ck(&C);
@@ -1270,6 +1501,8 @@ static Suite *suite(void) {
     tcase_add_unchecked_fixture(tr, setup_files, teardown_files);
     tcase_set_timeout(tr, 600);
     tcase_add_test(tr, data_documents);
+    tcase_add_test(tr, sft_pairs);
+    tcase_add_test(tr, sft_runs);
     tcase_add_test(tr, resume_is_exact);
     tcase_add_test(tr, bf16_runs);
     tcase_add_test(tr, export_matches);

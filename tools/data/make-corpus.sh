@@ -7,6 +7,8 @@
 # Concise Commentary), prints their SHA-256, then builds the held-out split
 # OUTDIR/train.txt and OUTDIR/val.txt from the first three, and OUTDIR/train-mhcc.txt,
 # train.txt with the commentary added (tools/data/split_corpus.py says how and why).
+# Last, the instruction pairs OUTDIR/pairs-train.tsv and OUTDIR/pairs-val.tsv (each verse
+# of the two Bibles translated into the other, split by the same key: make_pairs.py).
 # Intermediate files go to OUTDIR/raw/. Needs Debian's /usr/bin/python3 (no numpy needed).
 set -eu
 
@@ -61,3 +63,6 @@ echo "extracted (doc/default-model.md, section Data, lists the expected SHA-256 
 
 $PY "$HERE/split_corpus.py" "$OUT" "$RAW/kjv.refs" "$RAW/web.refs" "$RAW/tdavid.refs" "$RAW/mhcc.refs"
 (cd "$OUT" && sha256sum train.txt val.txt train-mhcc.txt && wc -c train.txt val.txt train-mhcc.txt)
+
+$PY "$HERE/make_pairs.py" "$OUT" "$RAW/kjv.refs" "$RAW/web.refs"
+(cd "$OUT" && sha256sum pairs-train.tsv pairs-val.tsv && wc -c pairs-train.tsv pairs-val.tsv)

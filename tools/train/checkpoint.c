@@ -2,10 +2,11 @@
  * path.tmp, flushed to disk, then renamed over path, so a run killed at any moment
  * leaves either the previous checkpoint or the new one, never a torn file.
  *
- * Layout (host byte order, x86-64 little-endian): "DLTRCK03", the fields below one by
- * one as fixed-width integers / doubles, the three paths (u32 length + bytes), u64 n,
+ * Layout (host byte order, x86-64 little-endian): "DLTRCK04", the fields below one by
+ * one as fixed-width integers / doubles, the five paths (u32 length + bytes), u64 n,
  * then params, Adam m, Adam v as n floats each, then a u64 FNV-1a of those floats.
- * Version 02 lacks the last field (hp.bf16) and still loads, as an f32 run. */
+ * Older versions still load: 03 lacks hp.sft_frac and the two instruction-pair paths
+ * (a run without them), 02 also hp.bf16 (an f32 run). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 
 #include "train.h"
 
-static const char k_magic[8] = { 'D', 'L', 'T', 'R', 'C', 'K', '0', '3' };
+static const char k_magic[8] = { 'D', 'L', 'T', 'R', 'C', 'K', '0', '4' };
 
 typedef struct io {
     FILE *f;
@@ -58,6 +59,8 @@ static void rd(io *s, void *p, size_t n) {
     F(s, (st)->elapsed)
 /* added in version 03 */
 #define STATE_FIELDS_03(I, s, st) I(s, (st)->hp.bf16)
+/* added in version 04, with the paths st->sft and st->sft_val */
+#define STATE_FIELDS_04(F, s, st) F(s, (st)->hp.sft_frac)
 
 static void w_path(io *s, const char *p) {
     uint32_t n = (uint32_t)strlen(p);
@@ -88,9 +91,12 @@ int tr_ckpt_save(const char *path, const tr_state *st, const float *p, const flo
     wr(&s, k_magic, 8);
     STATE_FIELDS(W_I, W_F, &s, st);
     STATE_FIELDS_03(W_I, &s, st);
+    STATE_FIELDS_04(W_F, &s, st);
     w_path(&s, st->tokenizer);
     w_path(&s, st->train);
     w_path(&s, st->val);
+    w_path(&s, st->sft);
+    w_path(&s, st->sft_val);
     uint64_t n64 = n;
     wr(&s, &n64, 8);
     const float *arrs[3] = { p, m, v };
@@ -120,7 +126,8 @@ int tr_ckpt_load(const char *path, tr_state *st, float **p, float **m, float **v
     char magic[8];
     rd(&s, magic, 8);
     int v02 = s.ok && memcmp(magic, "DLTRCK02", 8) == 0;
-    if (!s.ok || (memcmp(magic, k_magic, 8) != 0 && !v02)) {
+    int v03 = s.ok && memcmp(magic, "DLTRCK03", 8) == 0;
+    if (!s.ok || (memcmp(magic, k_magic, 8) != 0 && !v02 && !v03)) {
         fclose(s.f);
         return dl_fail(err, DIFFLM_E_FORMAT, "'%s' is not a difflm-train checkpoint", path);
     }
@@ -128,9 +135,15 @@ int tr_ckpt_load(const char *path, tr_state *st, float **p, float **m, float **v
     STATE_FIELDS(R_I, R_F, &s, st);
     if (!v02)
         STATE_FIELDS_03(R_I, &s, st);
+    if (!v02 && !v03)
+        STATE_FIELDS_04(R_F, &s, st);
     r_path(&s, st->tokenizer);
     r_path(&s, st->train);
     r_path(&s, st->val);
+    if (!v02 && !v03) {
+        r_path(&s, st->sft);
+        r_path(&s, st->sft_val);
+    }
     uint64_t n64 = 0;
     rd(&s, &n64, 8);
     dl_err cerr;

@@ -21,7 +21,7 @@ static uint64_t fnv1a(const uint8_t *p, size_t n) {
 }
 
 /* Whole file into a malloc'd buffer (NUL-terminated for convenience). */
-static int slurp(const char *path, char **buf, size_t *n, dl_err *err) {
+int tr_slurp(const char *path, char **buf, size_t *n, dl_err *err) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return dl_fail(err, DIFFLM_E_IO, "cannot open '%s'", path);
@@ -228,10 +228,10 @@ int tr_data_load(tr_data *d, const char *text_path, const char *tok_path, int ve
     memset(d, 0, sizeof *d);
     char *text = NULL, *tokfile = NULL;
     size_t n = 0, tn = 0;
-    int rc = slurp(text_path, &text, &n, err);
+    int rc = tr_slurp(text_path, &text, &n, err);
     if (rc)
         return rc;
-    if ((rc = slurp(tok_path, &tokfile, &tn, err))) {
+    if ((rc = tr_slurp(tok_path, &tokfile, &tn, err))) {
         free(text);
         return rc;
     }
@@ -285,13 +285,14 @@ int tr_batch_init(tr_batch *b, int32_t max_seq, int32_t max_len, dl_err *err) {
     b->max_len = max_len;
     b->seq_start = malloc((size_t)max_seq * sizeof(int32_t));
     b->seq_len = malloc((size_t)max_seq * sizeof(int32_t));
+    b->seq_fixed = malloc((size_t)max_seq * sizeof(int32_t));
     b->clean = malloc(rows * sizeof(int32_t));
     b->input = malloc(rows * sizeof(int32_t));
     b->pos = malloc(rows * sizeof(int32_t));
     b->mask_rows = malloc(rows * sizeof(int32_t));
     b->targets = malloc(rows * sizeof(int32_t));
     b->weights = malloc(rows * sizeof(float));
-    if (!b->seq_start || !b->seq_len || !b->clean || !b->input || !b->pos || !b->mask_rows ||
+    if (!b->seq_start || !b->seq_len || !b->seq_fixed || !b->clean || !b->input || !b->pos || !b->mask_rows ||
         !b->targets || !b->weights) {
         tr_batch_free(b);
         return dl_fail(err, DIFFLM_E_NOMEM, "batch of %d x %d", max_seq, max_len);
@@ -302,6 +303,7 @@ int tr_batch_init(tr_batch *b, int32_t max_seq, int32_t max_len, dl_err *err) {
 void tr_batch_free(tr_batch *b) {
     free(b->seq_start);
     free(b->seq_len);
+    free(b->seq_fixed);
     free(b->clean);
     free(b->input);
     free(b->pos);
@@ -316,6 +318,7 @@ static void push_seq(tr_batch *b, const tr_data *d, size_t off, int32_t len, int
     int32_t s = b->n_rows;
     b->seq_start[b->n_seq] = s;
     b->seq_len[b->n_seq] = len;
+    b->seq_fixed[b->n_seq] = 1;
     b->clean[s] = bos;
     b->pos[s] = 0;
     for (int32_t i = 1; i < len; i++) {

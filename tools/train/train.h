@@ -38,6 +38,7 @@ typedef struct tr_hyper {
     int32_t eval_windows;       /* fixed validation windows */
     int32_t threads;
     int32_t bf16;               /* products with bf16 operands and f32 sums (kernels/gemm_bf16.h) */
+    float sft_frac;             /* share of a step's sequences that are instruction pairs (sft.c) */
 } tr_hyper;
 
 void tr_config_default(tr_config *c);
@@ -78,6 +79,8 @@ typedef struct tr_batch {
     int32_t max_seq, max_len;
     int32_t n_seq, n_rows;
     int32_t *seq_start, *seq_len;   /* [max_seq] */
+    int32_t *seq_fixed;             /* [max_seq] leading positions never masked: the BOS, and
+                                     * an instruction pair's prompt */
     int32_t *clean;                 /* [max_seq * max_len] the true tokens */
     int32_t *input;                 /* [max_seq * max_len] with masks applied */
     int32_t *pos;                   /* [max_seq * max_len] position within its sequence */
@@ -95,6 +98,9 @@ typedef struct tr_data {
     size_t n;
 } tr_data;
 
+/* Whole file into a malloc'd buffer (NUL-terminated). */
+int tr_slurp(const char *path, char **buf, size_t *n, dl_err *err);
+
 /* Tokenizes text_path (documents separated by blank lines) with the tokenizer in
  * tok_path, or reads the cache text_path + ".tok" when it matches the text and the
  * tokenizer. Logs progress to stderr when verbose. */
@@ -110,10 +116,35 @@ void tr_sample_batch(tr_batch *b, const tr_data *d, int32_t n_seq, float cut_fra
 void tr_val_batch(tr_batch *b, const tr_data *d, int32_t first, int32_t n_seq, int32_t n_total,
                   int32_t bos);
 
+/* --- instruction pairs (sft.c): "PROMPT<TAB>RESPONSE" lines, each a sequence
+ * [BOS] prompt response EOS ... padded with EOS to the canvas, the prompt never masked */
+typedef struct tr_sft_example {
+    size_t off;                 /* first token in tr_sft.tok */
+    int32_t n_prompt, n_resp;
+} tr_sft_example;
+
+typedef struct tr_sft {
+    uint16_t *tok;              /* every example's prompt then response tokens */
+    tr_sft_example *ex;
+    size_t n;
+    size_t n_dropped;           /* examples that do not fit max_len with one EOS */
+} tr_sft;
+
+int tr_sft_load(tr_sft *s, const char *path, const char *tok_path, int32_t max_len,
+                dl_err *err);
+void tr_sft_free(tr_sft *s);
+/* Appends n_seq examples drawn uniformly (the batch keeps what it holds). */
+void tr_sft_sample(tr_batch *b, const tr_sft *s, int32_t n_seq, int32_t bos, int32_t eos,
+                   uint64_t *rng);
+/* Examples first .. first+n_seq-1 of n_total evenly spaced ones (the batch is reset). */
+void tr_sft_val_batch(tr_batch *b, const tr_sft *s, int32_t first, int32_t n_seq,
+                      int32_t n_total, int32_t bos, int32_t eos);
+
 /* --- objective (LLaDA): per sequence t ~ U(0,1), p = (1 - 1e-3) t + 1e-3; every
- * position but the BOS at 0 is masked with probability p. A masked row's weight is
- * 1 / (p * (len - 1) * n_norm): the sum over rows of weight * CE is the batch mean of
- * each sequence's 1/p-weighted masked cross-entropy per maskable token. */
+ * position from seq_fixed on (all but the BOS, or an instruction pair's response) is
+ * masked with probability p. A masked row's weight is 1 / (p * (len - fixed) * n_norm):
+ * the sum over rows of weight * CE is the batch mean of each sequence's 1/p-weighted
+ * masked cross-entropy per maskable token. */
 #define TR_MASK_EPS 1e-3
 void tr_apply_mask(tr_batch *b, int32_t mask_id, int32_t n_norm, uint64_t *rng);
 
@@ -154,6 +185,7 @@ typedef struct tr_state {
     uint64_t data_rng, mask_rng;
     double elapsed;             /* seconds of training so far */
     char tokenizer[TR_PATH_MAX], train[TR_PATH_MAX], val[TR_PATH_MAX];
+    char sft[TR_PATH_MAX], sft_val[TR_PATH_MAX];   /* instruction pairs ("" = none) */
 } tr_state;
 
 /* Writes path atomically (path.tmp, fsync, rename). p, m, v: [n] each. */
@@ -181,6 +213,8 @@ typedef struct tr_opts {
     tr_config cfg;
     tr_hyper hp;
     const char *tokenizer, *train, *val;
+    const char *sft, *sft_val;  /* instruction pairs for hp.sft_frac of each step, and the
+                                 * held-out ones evaluated beside val (both or neither) */
     const char *init_from;      /* fresh run: weights and shape from this GGUF; its tokenizer.*
                                  * keys serve when tokenizer is NULL. cfg fields left 0 come
                                  * from the file (see tr_init_from_gguf) */

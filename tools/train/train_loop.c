@@ -35,8 +35,9 @@ typedef struct run {
     float *m, *v;
     size_t n;
     tr_data train, val;
+    tr_sft sft, sft_val;        /* instruction pairs (st.sft set) */
     tr_batch batch;
-    int32_t bos, mask;
+    int32_t bos, eos, mask;
     FILE *log;
     char ckpt[TR_PATH_MAX + 16];
 } run;
@@ -51,6 +52,7 @@ static int read_specials(run *r, const char *path, dl_err *err) {
     if (!rc) {
         const dl_tok_special *sp = dl_tok_specials(t);
         r->bos = sp->bos;
+        r->eos = sp->eos;
         r->mask = sp->mask;
         if (sp->bos < 0 || sp->mask < 0 || sp->eos < 0)
             rc = dl_fail(err, DIFFLM_E_FORMAT, "tokenizer '%s' lacks BOS, EOS or MASK", path);
@@ -65,7 +67,8 @@ static int read_specials(run *r, const char *path, dl_err *err) {
 
 /* Keeps the header and the rows of steps <= last_step (a resumed run rewrites the rest). */
 static int open_log(run *r, const char *path, int resume, dl_err *err) {
-    const char *hdr = "step,lr,train_loss,val_loss,tokens_seen,elapsed\n";
+    const char *hdr = r->st.sft[0] ? "step,lr,train_loss,val_loss,tokens_seen,elapsed,sft_val_loss\n"
+                                   : "step,lr,train_loss,val_loss,tokens_seen,elapsed\n";
     if (resume) {
         FILE *f = fopen(path, "rb");
         char *keep = NULL;
@@ -110,7 +113,8 @@ static int open_log(run *r, const char *path, int resume, dl_err *err) {
     return 0;
 }
 
-static void log_row(run *r, float lr, double train_loss, double val_loss, double elapsed) {
+static void log_row(run *r, float lr, double train_loss, double val_loss, double sft_loss,
+                    double elapsed) {
     if (!r->log)
         return;
     fprintf(r->log, "%lld,%.6g,", (long long)r->st.step, (double)lr);
@@ -119,18 +123,32 @@ static void log_row(run *r, float lr, double train_loss, double val_loss, double
     fputc(',', r->log);
     if (!isnan(val_loss))
         fprintf(r->log, "%.6f", val_loss);
-    fprintf(r->log, ",%lld,%.1f\n", (long long)r->st.tokens_seen, elapsed);
+    fprintf(r->log, ",%lld,%.1f", (long long)r->st.tokens_seen, elapsed);
+    if (r->st.sft[0]) {
+        fputc(',', r->log);
+        if (!isnan(sft_loss))
+            fprintf(r->log, "%.6f", sft_loss);
+    }
+    fputc('\n', r->log);
     fflush(r->log);
 }
 
-static double evaluate(run *r) {
+/* The validation loss on eval_windows fixed windows of val (sft 0), or on as many
+ * evenly spaced held-out instruction pairs (sft 1: the loss per response token). */
+static double evaluate(run *r, int sft) {
     const tr_hyper *h = &r->st.hp;
     uint64_t rng = VAL_MASK_SEED;
     double loss = 0.0;
-    for (int32_t first = 0; first < h->eval_windows; first += h->batch) {
-        int32_t k = h->eval_windows - first < h->batch ? h->eval_windows - first : h->batch;
-        tr_val_batch(&r->batch, &r->val, first, k, h->eval_windows, r->bos);
-        tr_apply_mask(&r->batch, r->mask, h->eval_windows, &rng);
+    int32_t n = h->eval_windows;
+    if (sft && (size_t)n > r->sft_val.n)
+        n = (int32_t)r->sft_val.n;
+    for (int32_t first = 0; first < n; first += h->batch) {
+        int32_t k = n - first < h->batch ? n - first : h->batch;
+        if (sft)
+            tr_sft_val_batch(&r->batch, &r->sft_val, first, k, n, r->bos, r->eos);
+        else
+            tr_val_batch(&r->batch, &r->val, first, k, n, r->bos);
+        tr_apply_mask(&r->batch, r->mask, n, &rng);
         loss += tr_forward_backward(r->model, &r->batch, 0);
     }
     return loss;
@@ -174,6 +192,14 @@ static int setup(run *r, const tr_opts *o, dl_err *err) {
         snprintf(r->st.tokenizer, TR_PATH_MAX, "%s", tok);
         snprintf(r->st.train, TR_PATH_MAX, "%s", o->train);
         snprintf(r->st.val, TR_PATH_MAX, "%s", o->val);
+        if (!o->sft != !o->sft_val || (o->sft && !(o->hp.sft_frac > 0.0f && o->hp.sft_frac <= 1.0f)) ||
+            (!o->sft && o->hp.sft_frac != 0.0f))
+            return dl_fail(err, DIFFLM_E_INVALID_ARG, "instruction pairs need --sft, --sft-val "
+                           "and --sft-frac in (0, 1], all three or none");
+        if (o->sft) {
+            snprintf(r->st.sft, TR_PATH_MAX, "%s", o->sft);
+            snprintf(r->st.sft_val, TR_PATH_MAX, "%s", o->sft_val);
+        }
         r->st.data_rng = r->st.hp.seed * 0x9e3779b97f4a7c15ull + 1;
         r->st.mask_rng = r->st.hp.seed * 0xd1b54a32d192ed03ull + 2;
         if (o->init_from) {
@@ -213,6 +239,15 @@ static int setup(run *r, const tr_opts *o, dl_err *err) {
     if (!rc && (r->train.n < (size_t)r->st.cfg.n_ctx || r->val.n < (size_t)r->st.cfg.n_ctx))
         rc = dl_fail(err, DIFFLM_E_INVALID_ARG, "train (%zu) or val (%zu) tokens shorter than "
                      "one canvas (%d)", r->train.n, r->val.n, r->st.cfg.n_ctx);
+    if (!rc && r->st.sft[0]) {
+        rc = tr_sft_load(&r->sft, r->st.sft, r->st.tokenizer, r->st.cfg.n_ctx, err);
+        if (!rc)
+            rc = tr_sft_load(&r->sft_val, r->st.sft_val, r->st.tokenizer, r->st.cfg.n_ctx, err);
+        if (!rc && o->verbose)
+            fprintf(stderr, "instruction pairs: %zu (%zu too long) for %.0f%% of each step; "
+                    "%zu held out (%zu too long)\n", r->sft.n, r->sft.n_dropped,
+                    100.0 * h->sft_frac, r->sft_val.n, r->sft_val.n_dropped);
+    }
     if (!rc)
         rc = tr_model_new(&r->model, &r->st.cfg, h->batch, h->threads, err);
     if (!rc)
@@ -232,6 +267,8 @@ static void teardown(run *r) {
     tr_model_free(r->model);
     tr_data_free(&r->train);
     tr_data_free(&r->val);
+    tr_sft_free(&r->sft);
+    tr_sft_free(&r->sft_val);
     free(r->m);
     free(r->v);
 }
@@ -267,12 +304,18 @@ int tr_train(const tr_opts *o, dl_err *err) {
     signal(SIGTERM, on_signal);
 
     double t0 = now_s(), base_elapsed = r.st.elapsed;
+    int with_sft = r.st.sft[0] != 0;
     if (o->bench <= 0 && r.st.step == 0 && !o->resume) {
-        double vl = evaluate(&r);
-        log_row(&r, 0.0f, NAN, vl, 0.0);
+        double vl = evaluate(&r, 0), sl = with_sft ? evaluate(&r, 1) : NAN;
+        log_row(&r, 0.0f, NAN, vl, sl, 0.0);
         if (o->verbose)
-            fprintf(stderr, "step 0: val loss %.4f\n", vl);
+            fprintf(stderr, "step 0: val loss %.4f%s%.4f\n", vl, with_sft ? "  sft val " : "",
+                    with_sft ? sl : 0.0);
     }
+    /* a fixed number of pairs per step, after the windows: the same mix every step */
+    int32_t n_sft = with_sft ? (int32_t)lroundf(h->sft_frac * (float)h->batch) : 0;
+    if (with_sft && n_sft < 1)
+        n_sft = 1;
     int64_t end = h->steps;
     if (o->stop_after > 0 && o->stop_after < end)
         end = o->stop_after;
@@ -281,7 +324,9 @@ int tr_train(const tr_opts *o, dl_err *err) {
     double win_loss = 0.0, win_t = now_s();
     int64_t win_steps = 0, win_tokens = 0;
     while (r.st.step < end && !g_stop) {
-        tr_sample_batch(&r.batch, &r.train, h->batch, h->cut_frac, r.bos, &r.st.data_rng);
+        tr_sample_batch(&r.batch, &r.train, h->batch - n_sft, h->cut_frac, r.bos, &r.st.data_rng);
+        if (n_sft)
+            tr_sft_sample(&r.batch, &r.sft, n_sft, r.bos, r.eos, &r.st.data_rng);
         tr_apply_mask(&r.batch, r.mask, h->batch, &r.st.mask_rng);
         double loss = tr_forward_backward(r.model, &r.batch, 1);
         double gn = tr_grad_norm(tr_model_grads(r.model), r.n);
@@ -300,19 +345,22 @@ int tr_train(const tr_opts *o, dl_err *err) {
         int want_eval = o->bench <= 0 && (r.st.step % h->eval_every == 0 || r.st.step == h->steps);
         if (want_log || want_eval) {
             double tl = win_steps ? win_loss / (double)win_steps : NAN;
-            double vl = want_eval ? evaluate(&r) : NAN;
+            double vl = want_eval ? evaluate(&r, 0) : NAN;
+            double sl = want_eval && with_sft ? evaluate(&r, 1) : NAN;
             double dt = now_s() - win_t;
             if (o->verbose) {
                 double tps = dt > 0 ? (double)win_tokens / dt : 0.0;
                 double eta = tps > 0 ? (double)(end - r.st.step) * h->batch * r.st.cfg.n_ctx / tps : 0;
                 fprintf(stderr, "step %lld/%lld  loss %.4f%s", (long long)r.st.step,
                         (long long)h->steps, tl, want_eval ? "" : "\n");
-                if (want_eval)
+                if (want_eval && with_sft)
+                    fprintf(stderr, "  val %.4f  sft val %.4f\n", vl, sl);
+                else if (want_eval)
                     fprintf(stderr, "  val %.4f\n", vl);
                 fprintf(stderr, "    lr %.3g  gnorm %.3f  %.0f tok/s  elapsed %.0fs  eta %.0fs\n",
                         (double)lr, gn, tps, elapsed, eta);
             }
-            log_row(&r, lr, tl, vl, elapsed);
+            log_row(&r, lr, tl, vl, sl, elapsed);
             win_loss = 0.0;
             win_steps = win_tokens = 0;
             win_t = now_s();

@@ -43,6 +43,9 @@ static void usage(FILE *f) {
           "          --wd 0.1 --clip 1.0 --cut-frac 0.01 --seed 1 --threads 2\n"
           "          --ckpt-every 100 --eval-every 100 --eval-windows 64 --log-every 10\n"
           "          --stop-after S   stop (with a checkpoint) after step S\n"
+          "          --sft PAIRS.tsv --sft-val PAIRS.tsv --sft-frac F   instruction pairs\n"
+          "                           (PROMPT<TAB>RESPONSE lines) for share F of each step's\n"
+          "                           sequences, prompt unmasked, padded with EOS (LLaDA SFT)\n"
           "          --precision f32|bf16   products in f32 (default) or with bf16 operands\n"
           "                                 and f32 sums; with --resume, switches the run\n", f);
 }
@@ -119,6 +122,8 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--log")) { o.log_csv = val; continue; }
         if (!strcmp(a, "--export")) { export_path = val; continue; }
         if (!strcmp(a, "--init-from")) { o.init_from = val; continue; }
+        if (!strcmp(a, "--sft")) { o.sft = val; continue; }
+        if (!strcmp(a, "--sft-val")) { o.sft_val = val; continue; }
         if (!strcmp(a, "--precision")) {
             if (strcmp(val, "f32") && strcmp(val, "bf16")) {
                 fprintf(stderr, "difflm-train: --precision takes f32 or bf16, not '%s'\n", val);
@@ -143,6 +148,7 @@ int main(int argc, char **argv) {
             { "--warmup", NULL, &o.hp.warmup, NULL }, { "--lr", NULL, NULL, &o.hp.lr },
             { "--min-lr-frac", NULL, NULL, &o.hp.min_lr_frac }, { "--wd", NULL, NULL, &o.hp.wd },
             { "--clip", NULL, NULL, &o.hp.clip }, { "--cut-frac", NULL, NULL, &o.hp.cut_frac },
+            { "--sft-frac", NULL, NULL, &o.hp.sft_frac },
             { "--threads", &o.hp.threads, NULL, NULL }, { "--ckpt-every", NULL, &o.hp.ckpt_every, NULL },
             { "--eval-every", NULL, &o.hp.eval_every, NULL },
             { "--eval-windows", &o.hp.eval_windows, NULL, NULL },
