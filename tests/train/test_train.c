@@ -693,9 +693,10 @@ START_TEST(data_documents) {
 }
 END_TEST
 
-/* Instruction pairs: the file's escapes, the sequence [BOS] prompt response EOS...,
- * the prompt never masked and the weights normalised by the response's positions, and
- * malformed files refused with a status and the line. */
+/* Instruction pairs: the file's escapes, the sequence [BOS] prompt response EOS...
+ * (padded to the canvas for validation, to a random length for training), the prompt
+ * never masked and the weights normalised by the positions after it, and malformed
+ * files refused with a status and the line. */
 START_TEST(sft_pairs) {
     char path[512], tokp[512];
     path_in(path, sizeof path, "pairs-unit.tsv");
@@ -758,12 +759,27 @@ START_TEST(sft_pairs) {
     tr_data d = { stream, 100 };
     uint64_t rng = 5;
     size_t masked = 0, maskable = 0;
+    int lens[21] = { 0 };
     for (int rep = 0; rep < 200; rep++) {
         tr_sample_batch(&b, &d, 2, 0.0f, 0, &rng);
         tr_sft_sample(&b, &sf, 2, 0, 1, &rng);
         ck_assert_int_eq(b.n_seq, 4);
         ck_assert_int_eq(b.seq_fixed[0], 1);
         ck_assert_int_eq(b.seq_fixed[1], 1);
+        for (int q = 2; q < 4; q++) {   /* BOS, one of the two examples, EOS padding */
+            int r0 = b.seq_start[q], k = b.seq_fixed[q] == 1 + sf.ex[0].n_prompt ? 0 : 1;
+            const tr_sft_example *e = &sf.ex[k];
+            int n_tok = e->n_prompt + e->n_resp;
+            ck_assert_int_eq(b.seq_fixed[q], 1 + e->n_prompt);
+            ck_assert_int_ge(b.seq_len[q], n_tok + 2);
+            ck_assert_int_le(b.seq_len[q], 20);
+            lens[b.seq_len[q]]++;
+            ck_assert_int_eq(b.clean[r0], 0);
+            for (int j = 0; j < n_tok; j++)
+                ck_assert_int_eq(b.clean[r0 + 1 + j], sf.tok[e->off + (size_t)j]);
+            for (int j = 1 + n_tok; j < b.seq_len[q]; j++)
+                ck_assert_int_eq(b.clean[r0 + j], 1);
+        }
         tr_apply_mask(&b, 5, 4, &rng);
         for (int q = 0; q < 4; q++)
             for (int k = 0; k < b.seq_fixed[q]; k++)
@@ -782,6 +798,10 @@ START_TEST(sft_pairs) {
         for (int q = 2; q < 4; q++)
             maskable += (size_t)(b.seq_len[q] - b.seq_fixed[q]);
     }
+    /* the padded lengths: the shortest example (11 tokens with BOS and EOS) and the
+     * canvas both drawn */
+    ck_assert_int_gt(lens[11], 0);
+    ck_assert_int_gt(lens[20], 0);
     /* E[p] = 0.5 over the response positions */
     double frac = (double)masked / (double)maskable;
     ck_assert_msg(frac > 0.4 && frac < 0.6, "mask fraction %g", frac);
@@ -844,9 +864,10 @@ START_TEST(sft_runs) {
     ck_assert_int_eq(memcmp(A.p, B.p, A.n * sizeof(float)), 0);
     ck_assert_int_eq(memcmp(A.v, B.v, A.n * sizeof(float)), 0);
     ck_assert_uint_eq(A.st.data_rng, B.st.data_rng);
-    /* 2 windows (24 rows or cut shorter) and 2 pairs (24 rows each) per step */
+    /* per step 2 windows (24 rows, or cut to 2 or more) and 2 pairs (BOS, at least one
+     * token of prompt and of response, an EOS: 4 rows or more, up to 24) */
     ck_assert_int_le(A.st.tokens_seen, 12 * 4 * 24);
-    ck_assert_int_ge(A.st.tokens_seen, 12 * (2 * 24 + 2 * 2));
+    ck_assert_int_ge(A.st.tokens_seen, 12 * (2 * 2 + 2 * 4));
     char lp[600], line[256];
     snprintf(lp, sizeof lp, "%s/sft_split/log.csv", g_dir);
     FILE *f = fopen(lp, "r");

@@ -3,10 +3,13 @@
  *
  * File: one example per line, "PROMPT<TAB>RESPONSE", where backslash-n stands for a
  * newline and two backslashes for one (tools/data/make_pairs.py writes it). A sequence
- * is [BOS] prompt response EOS ..., padded with EOS to the canvas length: LLaDA's SFT
- * pads the response with EOS and trains on the padding, which is what teaches the model
- * to end a text and to fill the rest of a canvas with EOS. The prompt and its BOS are
- * never masked (seq_fixed); the response and padding are masked as in pre-training. */
+ * is [BOS] prompt response EOS ..., padded with EOS: LLaDA's SFT pads the response with
+ * EOS and trains on the padding, which is what teaches the model to end a text and to
+ * fill the rest of a canvas with EOS. LLaDA pads to the longest sequence of its batch,
+ * so its lengths vary; here a training sequence's length is drawn uniformly between its
+ * own (one EOS) and the canvas, which covers every canvas length at about two thirds of
+ * the cost of always padding to the canvas. Validation pads to the canvas. The prompt
+ * and its BOS are never masked (seq_fixed); the rest is masked as in pre-training. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +77,10 @@ int tr_sft_load(tr_sft *s, const char *path, const char *tok_path, int32_t max_l
     grow toks = { NULL, 0, 0, sizeof(uint16_t) }, ex = { NULL, 0, 0, sizeof(tr_sft_example) };
     if ((rc = dl_gguf_open(&g, tok_path, err)) || (rc = dl_tok_load(&tok, g, err)))
         goto out;
+    if (dl_tok_n_vocab(tok) > 65536) {   /* the ids are stored as uint16 */
+        rc = dl_fail(err, DIFFLM_E_FORMAT, "tokenizer '%s' has more than 65536 tokens", tok_path);
+        goto out;
+    }
     /* byte-level BPE never makes more tokens than bytes: one line's bytes bound both parts */
     if (!(buf = malloc((n + 1) * sizeof *buf))) {
         rc = dl_fail(err, DIFFLM_E_NOMEM, "token buffer for '%s'", path);
@@ -164,8 +171,13 @@ static void push_example(tr_batch *b, const tr_sft *s, size_t i, int32_t len, in
 
 void tr_sft_sample(tr_batch *b, const tr_sft *s, int32_t n_seq, int32_t bos, int32_t eos,
                    uint64_t *rng) {
-    for (int32_t i = 0; i < n_seq; i++)
-        push_example(b, s, (size_t)dl_splitmix64_below(rng, s->n), b->max_len, bos, eos);
+    for (int32_t i = 0; i < n_seq; i++) {
+        size_t k = (size_t)dl_splitmix64_below(rng, s->n);
+        /* BOS, the example and one EOS, then EOS to a length uniform up to the canvas */
+        int32_t need = 2 + s->ex[k].n_prompt + s->ex[k].n_resp;
+        int32_t len = need + (int32_t)dl_splitmix64_below(rng, (uint64_t)(b->max_len - need + 1));
+        push_example(b, s, k, len, bos, eos);
+    }
 }
 
 void tr_sft_val_batch(tr_batch *b, const tr_sft *s, int32_t first, int32_t n_seq,

@@ -117,7 +117,7 @@ void tr_val_batch(tr_batch *b, const tr_data *d, int32_t first, int32_t n_seq, i
                   int32_t bos);
 
 /* --- instruction pairs (sft.c): "PROMPT<TAB>RESPONSE" lines, each a sequence
- * [BOS] prompt response EOS ... padded with EOS to the canvas, the prompt never masked */
+ * [BOS] prompt response EOS ... padded with EOS, the prompt never masked */
 typedef struct tr_sft_example {
     size_t off;                 /* first token in tr_sft.tok */
     int32_t n_prompt, n_resp;
@@ -133,7 +133,8 @@ typedef struct tr_sft {
 int tr_sft_load(tr_sft *s, const char *path, const char *tok_path, int32_t max_len,
                 dl_err *err);
 void tr_sft_free(tr_sft *s);
-/* Appends n_seq examples drawn uniformly (the batch keeps what it holds). */
+/* Appends n_seq examples drawn uniformly, each padded to a length uniform between its
+ * own + 1 EOS and max_len (the batch keeps what it holds). */
 void tr_sft_sample(tr_batch *b, const tr_sft *s, int32_t n_seq, int32_t bos, int32_t eos,
                    uint64_t *rng);
 /* Examples first .. first+n_seq-1 of n_total evenly spaced ones (the batch is reset). */

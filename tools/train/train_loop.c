@@ -134,7 +134,8 @@ static void log_row(run *r, float lr, double train_loss, double val_loss, double
 }
 
 /* The validation loss on eval_windows fixed windows of val (sft 0), or on as many
- * evenly spaced held-out instruction pairs (sft 1: the loss per response token). */
+ * evenly spaced held-out instruction pairs (sft 1: per position after the prompt, the
+ * EOS padding included, as in training). */
 static double evaluate(run *r, int sft) {
     const tr_hyper *h = &r->st.hp;
     uint64_t rng = VAL_MASK_SEED;
@@ -308,9 +309,10 @@ int tr_train(const tr_opts *o, dl_err *err) {
     if (o->bench <= 0 && r.st.step == 0 && !o->resume) {
         double vl = evaluate(&r, 0), sl = with_sft ? evaluate(&r, 1) : NAN;
         log_row(&r, 0.0f, NAN, vl, sl, 0.0);
-        if (o->verbose)
-            fprintf(stderr, "step 0: val loss %.4f%s%.4f\n", vl, with_sft ? "  sft val " : "",
-                    with_sft ? sl : 0.0);
+        if (o->verbose && with_sft)
+            fprintf(stderr, "step 0: val loss %.4f  sft val %.4f\n", vl, sl);
+        else if (o->verbose)
+            fprintf(stderr, "step 0: val loss %.4f\n", vl);
     }
     /* a fixed number of pairs per step, after the windows: the same mix every step */
     int32_t n_sft = with_sft ? (int32_t)lroundf(h->sft_frac * (float)h->batch) : 0;
