@@ -644,6 +644,19 @@ static void train_ok(const tr_opts *o) {
     ck_assert_msg(rc == 0, "tr_train: %s", err.msg);
 }
 
+/* Resumes the run in sub with nothing but its directory: shape, files and settings must
+ * all come from the checkpoint (hp, including its precision, stays at the defaults,
+ * which a resume ignores). */
+static void resume_ok(const char *sub, char *bufs) {
+    tr_opts o;
+    run_opts(&o, sub, bufs);
+    memset(&o.cfg, 0, sizeof o.cfg);
+    o.tokenizer = o.train = o.val = NULL;
+    o.hp.bf16 = 0;
+    o.resume = 1;
+    train_ok(&o);
+}
+
 START_TEST(data_documents) {
     char text[512], tokp[512];
     path_in(text, sizeof text, "docs.txt");
@@ -838,7 +851,7 @@ START_TEST(sft_runs) {
     char bufs[2][2048], pt[512], pv[512];
     path_in(pt, sizeof pt, "pairs-train.tsv");
     path_in(pv, sizeof pv, "pairs-val.tsv");
-    tr_opts a, b1, b2;
+    tr_opts a, b1;
     run_opts(&a, "sft_straight", bufs[0]);
     a.sft = pt;
     a.sft_val = pv;
@@ -850,11 +863,7 @@ START_TEST(sft_runs) {
     b1.hp.sft_frac = 0.5f;
     b1.stop_after = 6;
     train_ok(&b1);
-    run_opts(&b2, "sft_split", bufs[1]);
-    memset(&b2.cfg, 0, sizeof b2.cfg);
-    b2.tokenizer = b2.train = b2.val = NULL;
-    b2.resume = 1;
-    train_ok(&b2);
+    resume_ok("sft_split", bufs[1]);
     ck A, B;
     load_ck(&A, "sft_straight");
     load_ck(&B, "sft_split");
@@ -913,12 +922,7 @@ START_TEST(resume_is_exact) {
     load_ck(&mid, "split");
     ck_assert_int_eq(mid.st.step, 6);
     free_ck(&mid);
-    tr_opts b2;
-    run_opts(&b2, "split", bufs[1]);
-    memset(&b2.cfg, 0, sizeof b2.cfg);   /* everything must come from the checkpoint */
-    b2.tokenizer = b2.train = b2.val = NULL;
-    b2.resume = 1;
-    train_ok(&b2);
+    resume_ok("split", bufs[1]);
     /* one thread instead of two: the same numbers */
     run_opts(&c, "one_thread", bufs[2]);
     c.hp.threads = 1;
@@ -1019,12 +1023,7 @@ START_TEST(bf16_runs) {
     b.hp.bf16 = 1;
     b.stop_after = 6;
     train_ok(&b);
-    run_opts(&b, "bf16_split", bufs[1]);
-    memset(&b.cfg, 0, sizeof b.cfg);
-    b.tokenizer = b.train = b.val = NULL;
-    b.hp.bf16 = 0;                       /* ignored: not given as a switch */
-    b.resume = 1;
-    train_ok(&b);
+    resume_ok("bf16_split", bufs[1]);   /* hp.bf16 0 there: ignored, not given as a switch */
     run_opts(&c, "bf16_one_thread", bufs[2]);
     c.hp.bf16 = 1;
     c.hp.threads = 1;
